@@ -1,0 +1,1 @@
+//! teleport-audit-sim (work in progress).

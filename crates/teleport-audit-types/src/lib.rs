@@ -1,0 +1,1 @@
+//! teleport-audit-types (work in progress).

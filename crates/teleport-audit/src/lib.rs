@@ -1,0 +1,1 @@
+//! teleport-audit (work in progress).

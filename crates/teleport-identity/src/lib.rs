@@ -1,0 +1,1 @@
+//! teleport-identity (work in progress).
