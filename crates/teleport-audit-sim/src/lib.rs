@@ -1,1 +1,3 @@
 //! teleport-audit-sim (work in progress).
+
+pub mod ca;
