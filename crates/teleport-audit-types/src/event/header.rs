@@ -1,0 +1,477 @@
+//! The common fields of an event, found in one pass over its JSON text.
+//!
+//! String fields are kept as byte ranges into the event's own text (or, when the JSON string
+//! has escapes, into a small side buffer of unescaped text), so reading them costs nothing and
+//! parsing allocates only for escaped strings. Every other value is checked (so the full parse
+//! done later by `fields()` cannot fail) but not stored.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{EventError, excerpt, json_type_of_first_byte};
+
+/// The common string fields, in storage order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextField {
+    Event,
+    Code,
+    Uid,
+    ClusterName,
+    User,
+    Login,
+    Impersonator,
+    SessionId,
+    ServerId,
+    ServerHostname,
+    ServerAddr,
+    Namespace,
+    AddrLocal,
+    AddrRemote,
+    Protocol,
+    Error,
+    Message,
+}
+
+const TEXT_FIELDS: usize = 17;
+
+impl TextField {
+    fn from_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "event" => Self::Event,
+            "code" => Self::Code,
+            "uid" => Self::Uid,
+            "cluster_name" => Self::ClusterName,
+            "user" => Self::User,
+            "login" => Self::Login,
+            "impersonator" => Self::Impersonator,
+            "sid" => Self::SessionId,
+            "server_id" => Self::ServerId,
+            "server_hostname" => Self::ServerHostname,
+            "server_addr" => Self::ServerAddr,
+            "namespace" => Self::Namespace,
+            "addr.local" => Self::AddrLocal,
+            "addr.remote" => Self::AddrRemote,
+            "proto" => Self::Protocol,
+            "error" => Self::Error,
+            "message" => Self::Message,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a string field's text is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Span {
+    #[default]
+    Absent,
+    /// Byte range of the JSON string's contents in the event text (no escapes in it).
+    InText(u32, u32),
+    /// Byte range in [`Header::unescaped`].
+    Unescaped(u32, u32),
+}
+
+/// The common fields of one event.
+#[derive(Clone, PartialEq)]
+pub(crate) struct Header {
+    spans: [Span; TEXT_FIELDS],
+    unescaped: Box<str>,
+    pub(crate) time: OffsetDateTime,
+    pub(crate) index: Option<i64>,
+    pub(crate) user_kind: Option<i64>,
+    pub(crate) success: Option<bool>,
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("time", &self.time)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Header {
+    /// The string field `field`, given the event text the header was parsed from.
+    pub(crate) fn text<'a>(&'a self, json: &'a str, field: TextField) -> Option<&'a str> {
+        let (source, start, end) = match self.spans[field as usize] {
+            Span::Absent => return None,
+            Span::InText(start, end) => (json, start, end),
+            Span::Unescaped(start, end) => (&*self.unescaped, start, end),
+        };
+        source.get(start as usize..end as usize)
+    }
+
+    /// Parses the common fields of `json`, checking that it is one JSON object with a string
+    /// `event`, an RFC 3339 `time`, no repeated top-level key, and nothing after it.
+    pub(crate) fn parse(json: &str) -> Result<Self, EventError> {
+        if u32::try_from(json.len()).is_err() {
+            return Err(EventError::TooLarge { len: json.len() });
+        }
+        let first = json.bytes().find(|byte| !byte.is_ascii_whitespace());
+        if first != Some(b'{') {
+            return Err(EventError::NotAnObject {
+                found: json_type_of_first_byte(first),
+            });
+        }
+
+        let mut state = State {
+            json,
+            spans: [Span::Absent; TEXT_FIELDS],
+            unescaped: String::new(),
+            time: None,
+            index: None,
+            user_kind: None,
+            success: None,
+            keys_unsorted: false,
+            failure: None,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        let parsed = deserializer
+            .deserialize_map(HeaderVisitor { state: &mut state })
+            .and_then(|()| deserializer.end());
+        if let Err(error) = parsed {
+            return Err(state
+                .failure
+                .take()
+                .unwrap_or_else(|| EventError::from_json_error(error)));
+        }
+        if state.keys_unsorted
+            && let Some(key) = repeated_key(json)
+        {
+            return Err(EventError::DuplicateField {
+                field: excerpt(&key),
+            });
+        }
+        if state.spans[TextField::Event as usize] == Span::Absent {
+            return Err(EventError::MissingField { field: "event" });
+        }
+        let time = state
+            .time
+            .ok_or(EventError::MissingField { field: "time" })?;
+        Ok(Self {
+            spans: state.spans,
+            unescaped: state.unescaped.into_boxed_str(),
+            time,
+            index: state.index,
+            user_kind: state.user_kind,
+            success: state.success,
+        })
+    }
+}
+
+/// What the single pass collects.
+struct State<'de> {
+    json: &'de str,
+    spans: [Span; TEXT_FIELDS],
+    unescaped: String,
+    time: Option<OffsetDateTime>,
+    index: Option<i64>,
+    user_kind: Option<i64>,
+    success: Option<bool>,
+    /// Whether a key came out of byte order (then repeated keys must be looked for separately;
+    /// in sorted input a repeat is always next to its twin).
+    keys_unsorted: bool,
+    /// Our own error, when the pass stopped because of the event model rather than the JSON.
+    failure: Option<EventError>,
+}
+
+impl<'de> State<'de> {
+    fn record(&mut self, field: TextField, text: Cow<'de, str>) {
+        let span = match text {
+            Cow::Borrowed(borrowed) => {
+                // serde_json hands out unescaped strings as slices of the input.
+                let start = (borrowed.as_ptr() as usize).wrapping_sub(self.json.as_ptr() as usize);
+                span_of(start, borrowed.len(), self.json.len()).map(|(s, e)| Span::InText(s, e))
+            }
+            Cow::Owned(owned) => {
+                let start = self.unescaped.len();
+                self.unescaped.push_str(&owned);
+                span_of(start, owned.len(), self.unescaped.len())
+                    .map(|(s, e)| Span::Unescaped(s, e))
+            }
+        };
+        self.spans[field as usize] = span.unwrap_or(Span::Absent);
+    }
+
+    fn fail<E: de::Error>(&mut self, error: EventError) -> E {
+        let message = error.to_string();
+        self.failure = Some(error);
+        E::custom(message)
+    }
+}
+
+/// `start..start + len` as `u32`s, if it lies within `limit` (the text length, itself < 4 GiB).
+fn span_of(start: usize, len: usize, limit: usize) -> Option<(u32, u32)> {
+    let end = start.checked_add(len).filter(|end| *end <= limit)?;
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+struct HeaderVisitor<'s, 'de> {
+    state: &'s mut State<'de>,
+}
+
+impl<'de> Visitor<'de> for HeaderVisitor<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let state = self.state;
+        let mut previous: Option<Text<'de>> = None;
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            if let Some(Text(previous)) = &previous {
+                match key.as_ref().cmp(previous.as_ref()) {
+                    Ordering::Greater => {}
+                    Ordering::Less => state.keys_unsorted = true,
+                    Ordering::Equal => {
+                        let field = excerpt(&key);
+                        return Err(state.fail(EventError::DuplicateField { field }));
+                    }
+                }
+            }
+            match key.as_ref() {
+                "time" => match map.next_value::<Scalar<'de>>()? {
+                    Scalar::Str(text) => match OffsetDateTime::parse(&text, &Rfc3339) {
+                        Ok(time) => state.time = Some(time),
+                        Err(source) => {
+                            let value = excerpt(&text);
+                            return Err(state.fail(EventError::InvalidTime { value, source }));
+                        }
+                    },
+                    other => {
+                        return Err(state.fail(EventError::WrongType {
+                            field: "time",
+                            expected: "an RFC 3339 timestamp string",
+                            found: other.describe(),
+                        }));
+                    }
+                },
+                "ei" => state.index = map.next_value::<Scalar<'de>>()?.as_i64(),
+                "user_kind" => state.user_kind = map.next_value::<Scalar<'de>>()?.as_i64(),
+                "success" => {
+                    state.success = match map.next_value::<Scalar<'de>>()? {
+                        Scalar::Bool(flag) => Some(flag),
+                        _ => None,
+                    };
+                }
+                other_key => match TextField::from_key(other_key) {
+                    Some(field) => match map.next_value::<Scalar<'de>>()? {
+                        Scalar::Str(text) => state.record(field, text),
+                        other if field == TextField::Event => {
+                            return Err(state.fail(EventError::WrongType {
+                                field: "event",
+                                expected: "a string",
+                                found: other.describe(),
+                            }));
+                        }
+                        // Other common fields of an unexpected type stay in the event; their
+                        // typed accessor just reports them absent.
+                        _ => {}
+                    },
+                    None => {
+                        map.next_value::<Checked>()?;
+                    }
+                },
+            }
+            previous = Some(Text(key));
+        }
+        Ok(())
+    }
+}
+
+/// The first top-level key that appears more than once, if any (a second, rarer pass).
+fn repeated_key(json: &str) -> Option<String> {
+    struct Keys<'de>(Vec<Cow<'de, str>>);
+
+    impl<'de> Deserialize<'de> for Keys<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct KeysVisitor;
+            impl<'de> Visitor<'de> for KeysVisitor {
+                type Value = Keys<'de>;
+                fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    formatter.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys<'de>, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                        map.next_value::<IgnoredAny>()?;
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            deserializer.deserialize_map(KeysVisitor)
+        }
+    }
+
+    let Keys(mut keys) = serde_json::from_str::<Keys<'_>>(json).ok()?;
+    keys.sort_unstable();
+    keys.windows(2)
+        .find(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0].clone().into_owned())
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// A value of a common field: the scalar itself, or just the kind of a container.
+#[derive(Debug)]
+enum Scalar<'de> {
+    Str(Cow<'de, str>),
+    Bool(bool),
+    Signed(i64),
+    Unsigned(u64),
+    Float(f64),
+    Null,
+    Array,
+    Object,
+}
+
+impl Scalar<'_> {
+    /// An integer, from any JSON number with an integral value that fits an `i64`.
+    fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Self::Signed(value) => Some(value),
+            Self::Unsigned(value) => i64::try_from(value).ok(),
+            #[allow(clippy::cast_possible_truncation)]
+            Self::Float(value)
+                if value.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&value) =>
+            {
+                Some(value as i64)
+            }
+            _ => None,
+        }
+    }
+
+    /// Names the value for an error message ("the number 5", "the string \"x\"", "an array").
+    fn describe(&self) -> String {
+        match self {
+            Self::Str(text) => format!("the string {}", excerpt(text)),
+            Self::Bool(flag) => format!("the boolean {flag}"),
+            Self::Signed(value) => format!("the number {value}"),
+            Self::Unsigned(value) => format!("the number {value}"),
+            Self::Float(value) => format!("the number {value}"),
+            Self::Null => "null".to_owned(),
+            Self::Array => "an array".to_owned(),
+            Self::Object => "an object".to_owned(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar<'de>;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(text)))
+            }
+            fn visit_bool<E: de::Error>(self, flag: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Bool(flag))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Signed(value))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Unsigned(value))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Float(value))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Scalar::Array)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
+                while map.next_entry::<Checked, Checked>()?.is_some() {}
+                Ok(Scalar::Object)
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// Reads a value of any type, with the same checks a full parse into `serde_json::Value`
+/// makes (numbers in range, valid escapes), without keeping it.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CheckedVisitor;
+        impl<'de> Visitor<'de> for CheckedVisitor {
+            type Value = Checked;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+                while map.next_entry::<Checked, Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+        }
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}

@@ -1,0 +1,543 @@
+//! Encoded `google.protobuf.Struct` to JSON text, in one pass over the bytes.
+
+use super::json_text::write_json_string;
+use super::number::write_go_float;
+use crate::error::{WireError, WireType};
+
+/// Deepest nesting of objects and lists accepted (the top-level object is level 1).
+pub(crate) const MAX_DEPTH: usize = 100;
+
+/// A byte range `[start, end)` of the input.
+type Range = (usize, usize);
+
+/// Where the encoding of one logical message lies. Usually one range; protobuf merges repeated
+/// occurrences of a message-typed field, so the message is then the concatenation of several.
+#[derive(Debug, Default)]
+enum Parts {
+    #[default]
+    Empty,
+    One(Range),
+    Many(Vec<Range>),
+}
+
+impl Parts {
+    fn push(&mut self, range: Range) {
+        match self {
+            Self::Empty => *self = Self::One(range),
+            Self::One(first) => *self = Self::Many(vec![*first, range]),
+            Self::Many(ranges) => ranges.push(range),
+        }
+    }
+
+    fn as_slice(&self) -> &[Range] {
+        match self {
+            Self::Empty => &[],
+            Self::One(range) => std::slice::from_ref(range),
+            Self::Many(ranges) => ranges,
+        }
+    }
+}
+
+/// One `fields` map entry of a Struct, not yet written.
+#[derive(Debug)]
+struct Entry<'a> {
+    key: &'a [u8],
+    key_offset: usize,
+    value: Parts,
+    /// Position among the entries of its Struct (for "last duplicate wins").
+    seq: usize,
+}
+
+/// One step of the JSON path of the value being decoded, for error messages.
+#[derive(Debug)]
+enum Step<'a> {
+    Key(&'a [u8]),
+    Index(usize),
+}
+
+/// The payload of one protobuf field.
+#[derive(Debug)]
+enum Payload {
+    Varint(u64),
+    Fixed64(u64),
+    Fixed32,
+    Bytes(Range),
+    Group,
+}
+
+impl Payload {
+    fn wire_type(&self) -> WireType {
+        match self {
+            Self::Varint(_) => WireType::Varint,
+            Self::Fixed64(_) => WireType::Fixed64,
+            Self::Fixed32 => WireType::Fixed32,
+            Self::Bytes(_) => WireType::LengthDelimited,
+            Self::Group => WireType::StartGroup,
+        }
+    }
+}
+
+/// One protobuf field as read: its number, where its key starts, and its payload.
+#[derive(Debug)]
+struct Field {
+    number: u64,
+    offset: usize,
+    payload_offset: usize,
+    payload: Payload,
+}
+
+/// The value of a `google.protobuf.Value` (its `kind` oneof), once the message is read.
+#[derive(Debug)]
+enum Kind {
+    Null,
+    Number { value: f64, offset: usize },
+    String(Range),
+    Bool(bool),
+    Struct(Parts),
+    List(Parts),
+}
+
+/// Transcodes one encoded Struct; holds the scratch space reused across nesting levels.
+pub(crate) struct Decoder<'a> {
+    input: &'a [u8],
+    entries: Vec<Entry<'a>>,
+    path: Vec<Step<'a>>,
+}
+
+impl<'a> Decoder<'a> {
+    pub(crate) fn new(input: &'a [u8]) -> Self {
+        Self {
+            input,
+            entries: Vec::with_capacity(32),
+            path: Vec::new(),
+        }
+    }
+
+    /// Writes the whole input, an encoded `Struct`, as a JSON object.
+    pub(crate) fn write_top_level(&mut self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let whole = (0, self.input.len());
+        self.write_struct(std::slice::from_ref(&whole), 1, out)
+    }
+
+    fn write_struct(
+        &mut self,
+        parts: &[Range],
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WireError> {
+        self.check_depth(parts, depth)?;
+        let base = self.entries.len();
+        let mut seq = 0;
+        for &(start, end) in parts {
+            let mut pos = start;
+            while pos < end {
+                let field = self.read_field(&mut pos, end)?;
+                if field.number == 1 {
+                    let range = self.expect_bytes(&field, "google.protobuf.Struct.fields")?;
+                    let entry = self.read_entry(range, seq)?;
+                    self.entries.push(entry);
+                    seq += 1;
+                }
+            }
+        }
+        self.entries[base..].sort_unstable_by(|a, b| a.key.cmp(b.key).then(a.seq.cmp(&b.seq)));
+
+        out.push(b'{');
+        let mut first = true;
+        for index in base..self.entries.len() {
+            let key = self.entries[index].key;
+            if self
+                .entries
+                .get(index + 1)
+                .is_some_and(|next| next.key == key)
+            {
+                continue; // a later entry with the same key replaces this one
+            }
+            let key_offset = self.entries[index].key_offset;
+            let value = std::mem::take(&mut self.entries[index].value);
+            let key_text = std::str::from_utf8(key).map_err(|error| WireError::InvalidUtf8 {
+                offset: key_offset + error.valid_up_to(),
+                path: self.path_text(),
+                what: "an object key",
+            })?;
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_json_string(key_text, out);
+            out.push(b':');
+            self.path.push(Step::Key(key));
+            self.write_value(value.as_slice(), depth, out)?;
+            self.path.pop();
+        }
+        self.entries.truncate(base);
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// Reads a `Struct.FieldsEntry` message: `key = 1` (string), `value = 2` (Value).
+    fn read_entry(&self, (start, end): Range, seq: usize) -> Result<Entry<'a>, WireError> {
+        let mut entry = Entry {
+            key: &[],
+            key_offset: start,
+            value: Parts::Empty,
+            seq,
+        };
+        let mut pos = start;
+        while pos < end {
+            let field = self.read_field(&mut pos, end)?;
+            match field.number {
+                1 => {
+                    let (key_start, key_end) =
+                        self.expect_bytes(&field, "google.protobuf.Struct.FieldsEntry.key")?;
+                    entry.key = &self.input[key_start..key_end];
+                    entry.key_offset = key_start;
+                }
+                2 => {
+                    let range =
+                        self.expect_bytes(&field, "google.protobuf.Struct.FieldsEntry.value")?;
+                    entry.value.push(range);
+                }
+                _ => {}
+            }
+        }
+        Ok(entry)
+    }
+
+    /// Writes a `google.protobuf.Value`. A Value with no kind set is written as `null`, as Go's
+    /// `structpb.Value.AsInterface` does.
+    fn write_value(
+        &mut self,
+        parts: &[Range],
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WireError> {
+        let mut kind = Kind::Null;
+        for &(start, end) in parts {
+            let mut pos = start;
+            while pos < end {
+                let field = self.read_field(&mut pos, end)?;
+                match field.number {
+                    1 => {
+                        self.expect_varint(&field, "google.protobuf.Value.null_value")?;
+                        kind = Kind::Null;
+                    }
+                    2 => {
+                        let bits = match field.payload {
+                            Payload::Fixed64(bits) => bits,
+                            _ => {
+                                return Err(self.wrong_wire_type(
+                                    &field,
+                                    "google.protobuf.Value.number_value",
+                                    WireType::Fixed64,
+                                ));
+                            }
+                        };
+                        kind = Kind::Number {
+                            value: f64::from_bits(bits),
+                            offset: field.payload_offset,
+                        };
+                    }
+                    3 => {
+                        let range =
+                            self.expect_bytes(&field, "google.protobuf.Value.string_value")?;
+                        kind = Kind::String(range);
+                    }
+                    4 => {
+                        let flag =
+                            self.expect_varint(&field, "google.protobuf.Value.bool_value")?;
+                        kind = Kind::Bool(flag != 0);
+                    }
+                    5 => {
+                        let range =
+                            self.expect_bytes(&field, "google.protobuf.Value.struct_value")?;
+                        match &mut kind {
+                            Kind::Struct(previous) => previous.push(range),
+                            _ => kind = Kind::Struct(Parts::One(range)),
+                        }
+                    }
+                    6 => {
+                        let range =
+                            self.expect_bytes(&field, "google.protobuf.Value.list_value")?;
+                        match &mut kind {
+                            Kind::List(previous) => previous.push(range),
+                            _ => kind = Kind::List(Parts::One(range)),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        match kind {
+            Kind::Null => out.extend_from_slice(b"null"),
+            Kind::Bool(true) => out.extend_from_slice(b"true"),
+            Kind::Bool(false) => out.extend_from_slice(b"false"),
+            Kind::Number { value, offset } => {
+                if !value.is_finite() {
+                    return Err(WireError::NonFiniteNumber {
+                        offset,
+                        path: self.path_text(),
+                        value,
+                    });
+                }
+                write_go_float(value, out);
+            }
+            Kind::String((start, end)) => {
+                let text = std::str::from_utf8(&self.input[start..end]).map_err(|error| {
+                    WireError::InvalidUtf8 {
+                        offset: start + error.valid_up_to(),
+                        path: self.path_text(),
+                        what: "a string value",
+                    }
+                })?;
+                write_json_string(text, out);
+            }
+            Kind::Struct(parts) => self.write_struct(parts.as_slice(), depth + 1, out)?,
+            Kind::List(parts) => self.write_list(parts.as_slice(), depth + 1, out)?,
+        }
+        Ok(())
+    }
+
+    /// Writes a `google.protobuf.ListValue`: `repeated Value values = 1`.
+    fn write_list(
+        &mut self,
+        parts: &[Range],
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WireError> {
+        self.check_depth(parts, depth)?;
+        out.push(b'[');
+        let mut index = 0;
+        for &(start, end) in parts {
+            let mut pos = start;
+            while pos < end {
+                let field = self.read_field(&mut pos, end)?;
+                if field.number == 1 {
+                    let range = self.expect_bytes(&field, "google.protobuf.ListValue.values")?;
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    self.path.push(Step::Index(index));
+                    self.write_value(std::slice::from_ref(&range), depth, out)?;
+                    self.path.pop();
+                    index += 1;
+                }
+            }
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    fn check_depth(&self, parts: &[Range], depth: usize) -> Result<(), WireError> {
+        if depth > MAX_DEPTH {
+            return Err(WireError::TooDeep {
+                offset: parts.first().map_or(0, |range| range.0),
+                path: self.path_text(),
+                limit: MAX_DEPTH,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads one field (key and payload) starting at `pos`, skipping over groups whole.
+    fn read_field(&self, pos: &mut usize, end: usize) -> Result<Field, WireError> {
+        let offset = *pos;
+        let (number, wire) = self.read_key(pos, end)?;
+        let payload_offset = *pos;
+        let payload = match wire {
+            WireType::Varint => Payload::Varint(self.read_varint(pos, end)?),
+            WireType::Fixed64 => {
+                let bytes = self.take(pos, end, 8, "a 64-bit number")?;
+                let mut array = [0u8; 8];
+                array.copy_from_slice(bytes);
+                Payload::Fixed64(u64::from_le_bytes(array))
+            }
+            WireType::Fixed32 => {
+                self.take(pos, end, 4, "a 32-bit number")?;
+                Payload::Fixed32
+            }
+            WireType::LengthDelimited => Payload::Bytes(self.read_length_delimited(pos, end)?),
+            WireType::StartGroup => {
+                self.skip_group(pos, end, number)?;
+                Payload::Group
+            }
+            WireType::EndGroup => {
+                return Err(WireError::UnbalancedGroup {
+                    offset,
+                    path: self.path_text(),
+                });
+            }
+        };
+        Ok(Field {
+            number,
+            offset,
+            payload_offset,
+            payload,
+        })
+    }
+
+    fn read_key(&self, pos: &mut usize, end: usize) -> Result<(u64, WireType), WireError> {
+        let offset = *pos;
+        let key = self.read_varint(pos, end)?;
+        let number = key >> 3;
+        match WireType::from_bits(key & 7) {
+            Some(wire) if number != 0 && number <= u64::from(u32::MAX >> 3) => Ok((number, wire)),
+            _ => Err(WireError::InvalidKey {
+                offset,
+                path: self.path_text(),
+                key,
+            }),
+        }
+    }
+
+    fn read_varint(&self, pos: &mut usize, end: usize) -> Result<u64, WireError> {
+        let start = *pos;
+        let mut value = 0u64;
+        let mut shift = 0u32;
+        loop {
+            if *pos >= end {
+                return Err(self.truncated(start, "a varint".to_owned()));
+            }
+            let byte = self.input[*pos];
+            *pos += 1;
+            if shift == 63 && byte > 1 {
+                return Err(WireError::BadVarint {
+                    offset: start,
+                    path: self.path_text(),
+                });
+            }
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(value);
+            }
+            shift += 7;
+        }
+    }
+
+    fn read_length_delimited(&self, pos: &mut usize, end: usize) -> Result<Range, WireError> {
+        let length_offset = *pos;
+        let length = self.read_varint(pos, end)?;
+        let available = end - *pos;
+        match usize::try_from(length) {
+            Ok(length) if length <= available => {
+                let start = *pos;
+                *pos += length;
+                Ok((start, *pos))
+            }
+            _ => Err(self.truncated(
+                length_offset,
+                format!("a length-delimited field of {length} bytes, {available} left"),
+            )),
+        }
+    }
+
+    fn take(
+        &self,
+        pos: &mut usize,
+        end: usize,
+        count: usize,
+        what: &str,
+    ) -> Result<&'a [u8], WireError> {
+        if end - *pos < count {
+            return Err(self.truncated(*pos, format!("{what}, {} bytes left", end - *pos)));
+        }
+        let start = *pos;
+        *pos += count;
+        Ok(&self.input[start..*pos])
+    }
+
+    /// Skips a group whose start key (field `number`) was just read, nested groups included.
+    fn skip_group(&self, pos: &mut usize, end: usize, number: u64) -> Result<(), WireError> {
+        let mut open = vec![number];
+        while let Some(&innermost) = open.last() {
+            if *pos >= end {
+                return Err(WireError::UnbalancedGroup {
+                    offset: *pos,
+                    path: self.path_text(),
+                });
+            }
+            let key_offset = *pos;
+            let (field, wire) = self.read_key(pos, end)?;
+            match wire {
+                WireType::Varint => {
+                    self.read_varint(pos, end)?;
+                }
+                WireType::Fixed64 => {
+                    self.take(pos, end, 8, "a 64-bit number")?;
+                }
+                WireType::Fixed32 => {
+                    self.take(pos, end, 4, "a 32-bit number")?;
+                }
+                WireType::LengthDelimited => {
+                    self.read_length_delimited(pos, end)?;
+                }
+                WireType::StartGroup => open.push(field),
+                WireType::EndGroup if field == innermost => {
+                    open.pop();
+                }
+                WireType::EndGroup => {
+                    return Err(WireError::UnbalancedGroup {
+                        offset: key_offset,
+                        path: self.path_text(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expect_bytes(&self, field: &Field, name: &'static str) -> Result<Range, WireError> {
+        match field.payload {
+            Payload::Bytes(range) => Ok(range),
+            _ => Err(self.wrong_wire_type(field, name, WireType::LengthDelimited)),
+        }
+    }
+
+    fn expect_varint(&self, field: &Field, name: &'static str) -> Result<u64, WireError> {
+        match field.payload {
+            Payload::Varint(value) => Ok(value),
+            _ => Err(self.wrong_wire_type(field, name, WireType::Varint)),
+        }
+    }
+
+    fn wrong_wire_type(&self, field: &Field, name: &'static str, expected: WireType) -> WireError {
+        WireError::WrongWireType {
+            offset: field.offset,
+            path: self.path_text(),
+            field: name,
+            expected,
+            found: field.payload.wire_type(),
+        }
+    }
+
+    fn truncated(&self, offset: usize, what: String) -> WireError {
+        WireError::Truncated {
+            offset,
+            path: self.path_text(),
+            what,
+        }
+    }
+
+    /// The JSON path of the value being decoded: `.`, `.user_roles[2]`, `.identity.logins[0]`.
+    fn path_text(&self) -> String {
+        if self.path.is_empty() {
+            return ".".to_owned();
+        }
+        let mut text = String::new();
+        for step in &self.path {
+            match step {
+                Step::Key(key) => {
+                    text.push('.');
+                    text.push_str(&String::from_utf8_lossy(key));
+                }
+                Step::Index(index) => {
+                    text.push('[');
+                    text.push_str(itoa::Buffer::new().format(*index));
+                    text.push(']');
+                }
+            }
+        }
+        text
+    }
+}
