@@ -1,1 +1,108 @@
-//! teleport-audit (work in progress).
+//! Pull a Teleport cluster's audit log into your own pipeline: incrementally, resumably, and
+//! exactly once.
+//!
+//! You give what a Teleport user has: the proxy address with its port
+//! (`teleport.example.com:443`), the whole text of an identity file made by
+//! `tctl auth sign --format=file`, and optionally a backfill start time. You get an
+//! [`AuditEventStream`] of [`AuditEvent`]s (logins, access requests, Kubernetes and app access,
+//! RBAC changes, failed authentication, ...) and, at any event, a [`Cursor`] to store. After a
+//! restart, a stream resumed from the stored cursor yields exactly the events after it: none
+//! lost, none twice.
+//!
+//! # Overview
+//!
+//! - [`ClientConfig`] + [`Client::connect`]: reaches the Auth Service through the proxy's TLS
+//!   routing (ALPN `teleport-auth@<cluster>`), through a WebSocket connection upgrade when an L7
+//!   load balancer strips ALPN, through `HTTPS_PROXY`, or directly; authenticates with the
+//!   identity's certificate; checks the cluster name.
+//! - [`Client::audit_events`] + [`StreamConfig`]: ascending searches in time windows, following
+//!   Teleport's page keys, prefetching the next page, polling once caught up; late-arriving events
+//!   (eventually consistent backends) are caught up to [`StreamConfig::max_lateness`].
+//! - Failures: transient ones are retried inside with jittered, capped backoff ([`Backoff`]) and
+//!   show in [`StreamStats`]; a long stall is yielded as [`Error::Stalled`]; fatal ones (expired
+//!   identity, missing permission) are yielded once and end the stream. An event too large to
+//!   receive is skipped by id ([`Error::EventSkipped`]), never allowed to block the stream.
+//! - [`FileCursorStore`] keeps a cursor on disk with atomic replacement.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use futures::StreamExt as _;
+//! use teleport_audit::{Client, ClientConfig, FileCursorStore, StreamConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // The two settings and the secret, as the user gives them.
+//! let proxy = "teleport.example.com:443";
+//! let identity = std::env::var("TELEPORT_IDENTITY")?; // the identity file's contents
+//! let backfill_start = Some(time::macros::datetime!(2025-12-01 00:00 UTC));
+//!
+//! let client = Client::connect(ClientConfig::from_identity_str(proxy, &identity)?).await?;
+//!
+//! // Resume from the stored cursor if there is one, else start at the backfill time (or now).
+//! let store = FileCursorStore::new("teleport-audit.cursor.json");
+//! let mut config = StreamConfig::default();
+//! config = match (store.load()?, backfill_start) {
+//!     (Some(cursor), _) => config.resume_from(cursor),
+//!     (None, Some(start)) => config.backfill_start(start),
+//!     (None, None) => config.start_now(),
+//! };
+//!
+//! let mut events = client.audit_events(config);
+//! while let Some(item) = events.next().await {
+//!     match item {
+//!         Ok(event) => {
+//!             // Hand the event to your pipeline; `as_json` is the record as Teleport wrote it.
+//!             println!("{}", event.as_json());
+//!             store.save(&events.cursor())?; // or every N events / per batch
+//!         }
+//!         Err(error) if error.is_fatal() => {
+//!             eprintln!("{error} ({}): {}", error.code(), error.advice());
+//!             return Err(error.into());
+//!         }
+//!         Err(error) => eprintln!("warning: {error}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod backoff;
+mod client;
+mod config;
+mod connect;
+pub mod cursor;
+mod cursor_store;
+mod error;
+mod rpc;
+mod stats;
+mod stream;
+
+pub use backoff::{Backoff, ExponentialBackoff};
+pub use client::{Client, PingInfo};
+pub use config::{
+    ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_REQUEST_TIMEOUT,
+    MIN_KEEPALIVE_INTERVAL,
+};
+pub use connect::address::{DEFAULT_AUTH_PORT, DEFAULT_PROXY_PORT, HostPort};
+pub use connect::http_proxy::HttpProxy;
+pub use connect::upgrade::ConnectionUpgrade;
+pub use cursor::Cursor;
+pub use cursor_store::FileCursorStore;
+pub use error::{BoxError, Error};
+pub use stats::{StatsHandle, StreamStats};
+pub use stream::*;
+
+/// The rustls version this crate uses, for [`ClientConfig::tls_config`].
+pub use rustls;
+/// The event types crate (typed views, the event-code catalogue).
+pub use teleport_audit_types as types;
+pub use teleport_audit_types::AuditEvent;
+/// The identity crate (identity file parsing, TLS configuration).
+pub use teleport_identity as identity;
+pub use teleport_identity::Identity;
+/// The tonic version this crate uses, for [`Client::from_channel`].
+pub use tonic;

@@ -1,0 +1,199 @@
+//! [`Client`]: a live gRPC channel to a cluster's Auth Service.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teleport_audit_proto::authservice::PingRequest;
+use teleport_audit_proto::authservice::auth_service_client::AuthServiceClient;
+use teleport_identity::AuthRoute;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::{Address, ClientConfig};
+use crate::connect::address::{DEFAULT_AUTH_PORT, DEFAULT_PROXY_PORT, HostPort};
+use crate::connect::alpn_dialer::AuthTls;
+use crate::connect::upgrade::ProxyTls;
+use crate::connect::{Connector, Dialer, Route};
+use crate::rpc;
+use crate::stream::{AuditEventStream, StreamConfig};
+use crate::{Error, config};
+
+/// What the Auth Service says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PingInfo {
+    /// The cluster's name.
+    pub cluster_name: String,
+    /// The Auth Service's Teleport version.
+    pub server_version: String,
+    /// The proxy's public address, as the cluster advertises it.
+    pub proxy_public_addr: String,
+}
+
+/// A connection to a Teleport cluster's Auth Service; cheap to clone.
+///
+/// The channel reconnects by itself (with a fresh dial: TCP, TLS routing or upgrade, identity
+/// check) when the connection drops; calls made meanwhile fail with a retryable error.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+struct ClientInner {
+    channel: Channel,
+    cluster_name: String,
+    server_version: String,
+    request_timeout: Duration,
+}
+
+/// The largest message the channel accepts unless a stream raises it (Teleport's clients use 4 MiB).
+pub(crate) const DEFAULT_MAX_RECEIVE: usize = 4 * 1024 * 1024;
+
+impl Client {
+    /// Dials the cluster, checks the Auth Service answers for the identity's cluster, and returns
+    /// a client.
+    ///
+    /// # Errors
+    ///
+    /// Configuration errors ([`Error::InvalidAddress`], [`Error::Config`], [`Error::Identity`]:
+    /// including an expired identity, detected before dialing), every dial failure with its own
+    /// variant ([`Error::Resolve`], [`Error::Refused`], [`Error::ConnectTimeout`],
+    /// [`Error::UntrustedServer`], [`Error::AlpnNotRouted`], [`Error::UnknownCluster`],
+    /// [`Error::CertificateRejected`], [`Error::NoHttp2`], [`Error::Upgrade`],
+    /// [`Error::HttpProxy`]), then [`Error::ClusterMismatch`] or the Ping call's error.
+    pub async fn connect(config: ClientConfig) -> Result<Client, Error> {
+        let identity = config.identity.clone();
+        let route = match &config.address {
+            Some(Address::Proxy(addr)) => Route::Proxy(HostPort::parse(addr, DEFAULT_PROXY_PORT)?),
+            Some(Address::Auth(addr)) => Route::Direct(HostPort::parse(addr, DEFAULT_AUTH_PORT)?),
+            None => {
+                return Err(Error::Config {
+                    field: "address",
+                    reason: "no proxy or Auth Service address given".to_owned(),
+                });
+            }
+        };
+        let auth_tls = match (&config.tls_config, &identity) {
+            (Some(tls), _) => AuthTls::from_config(Arc::clone(tls)),
+            (None, Some(identity)) => {
+                let auth_route = match route {
+                    Route::Proxy(_) => AuthRoute::ThroughProxy,
+                    Route::Direct(_) => AuthRoute::Direct,
+                };
+                AuthTls::from_identity(identity, auth_route)?
+            }
+            (None, None) => {
+                return Err(Error::Config {
+                    field: "identity",
+                    reason: "no identity (and no TLS configuration) given".to_owned(),
+                });
+            }
+        };
+        let proxy_tls = ProxyTls::new(
+            config.proxy_ca_pem.as_deref(),
+            config.insecure_skip_proxy_verify,
+        )?;
+        let dialer = Arc::new(Dialer::new(
+            route,
+            auth_tls,
+            identity.clone(),
+            config.http_proxy.clone(),
+            config.connection_upgrade,
+            proxy_tls,
+            config.connect_timeout,
+        ));
+        // Connect eagerly so that a bad address or identity fails here, with its own error.
+        let channel = endpoint(&config)
+            .connect_with_connector(Connector::new(dialer))
+            .await
+            .map_err(rpc::transport_error)?;
+        let client = Self::with_channel(channel, config.request_timeout).await?;
+        if let Some(identity) = &identity
+            && identity.cluster_name() != client.cluster_name()
+        {
+            return Err(Error::ClusterMismatch {
+                identity: identity.cluster_name().to_owned(),
+                server: client.cluster_name().to_owned(),
+            });
+        }
+        Ok(client)
+    }
+
+    /// Escape hatch: a client over a ready tonic channel (for example one with your own
+    /// connector). Pings the server to learn the cluster name.
+    ///
+    /// # Errors
+    ///
+    /// The Ping call's error.
+    pub async fn from_channel(channel: Channel) -> Result<Client, Error> {
+        Self::with_channel(channel, config::DEFAULT_REQUEST_TIMEOUT).await
+    }
+
+    async fn with_channel(channel: Channel, request_timeout: Duration) -> Result<Client, Error> {
+        let info = ping(&channel, request_timeout).await?;
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                channel,
+                cluster_name: info.cluster_name,
+                server_version: info.server_version,
+                request_timeout,
+            }),
+        })
+    }
+
+    /// Asks the Auth Service for its cluster name and version.
+    ///
+    /// # Errors
+    ///
+    /// The call's error (see [`Error`]).
+    pub async fn ping(&self) -> Result<PingInfo, Error> {
+        ping(&self.inner.channel, self.inner.request_timeout).await
+    }
+
+    /// The cluster's name, as the Auth Service reported it when the client connected.
+    pub fn cluster_name(&self) -> &str {
+        &self.inner.cluster_name
+    }
+
+    /// The Auth Service's version, as reported when the client connected.
+    pub fn server_version(&self) -> &str {
+        &self.inner.server_version
+    }
+
+    /// The underlying channel, for calling other Teleport RPCs with your own generated stubs.
+    pub fn channel(&self) -> &Channel {
+        &self.inner.channel
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// A stream of the cluster's audit events (see [`AuditEventStream`]).
+    pub fn audit_events(&self, config: StreamConfig) -> AuditEventStream {
+        AuditEventStream::new(self.clone(), config)
+    }
+}
+
+async fn ping(channel: &Channel, timeout: Duration) -> Result<PingInfo, Error> {
+    let mut client = AuthServiceClient::new(channel.clone());
+    let response = rpc::with_timeout("Ping", timeout, client.ping(PingRequest {})).await?;
+    Ok(PingInfo {
+        cluster_name: response.cluster_name,
+        server_version: response.server_version,
+        proxy_public_addr: response.proxy_public_addr,
+    })
+}
+
+fn endpoint(config: &ClientConfig) -> Endpoint {
+    // The URI only names the HTTP/2 authority; the connector decides where bytes go. Plain
+    // `http` because TLS is done by the connector, not by tonic.
+    Endpoint::from_static("http://teleport.cluster.local")
+        .http2_keep_alive_interval(config.keepalive_interval)
+        .keep_alive_timeout(Duration::from_secs(20))
+        .keep_alive_while_idle(false)
+        // Room for a whole page in flight: Teleport caps pages at 1 MiB of events.
+        .initial_stream_window_size(Some(4 * 1024 * 1024))
+        .initial_connection_window_size(Some(8 * 1024 * 1024))
+        .tcp_nodelay(true)
+}

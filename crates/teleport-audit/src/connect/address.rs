@@ -1,0 +1,205 @@
+//! Parsing the user's address setting (`teleport.example.com:443`) into host and port.
+
+use std::fmt;
+
+use crate::Error;
+
+/// Default port of a Teleport proxy's HTTPS/TLS-routing listener.
+pub const DEFAULT_PROXY_PORT: u16 = 443;
+/// Default port of a Teleport Auth Service.
+pub const DEFAULT_AUTH_PORT: u16 = 3025;
+
+/// A host name (or IP address) and a port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    host: String,
+    port: u16,
+}
+
+impl HostPort {
+    /// Parses `host:port`, `host` (then `default_port`), `[v6]:port`, with an optional `https://`
+    /// prefix and trailing `/`, the forms users copy from `tsh status` or a browser.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidAddress`] naming what is wrong: empty, an `http://` scheme (Teleport's proxy
+    /// only speaks TLS), a path, a bad port, an unclosed IPv6 bracket.
+    pub fn parse(input: &str, default_port: u16) -> Result<Self, Error> {
+        let invalid = |reason: &'static str| Error::InvalidAddress {
+            input: input.to_owned(),
+            reason,
+        };
+        let mut rest = input.trim();
+        if let Some(scheme_end) = rest.find("://") {
+            let scheme = &rest[..scheme_end];
+            if scheme.eq_ignore_ascii_case("https") {
+                rest = &rest[scheme_end + 3..];
+            } else {
+                return Err(invalid(
+                    "only `https://` may prefix the address; Teleport's proxy speaks TLS",
+                ));
+            }
+        }
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.is_empty() {
+            return Err(invalid("the address is empty"));
+        }
+        if rest.contains('/') {
+            return Err(invalid(
+                "the address must be host:port, without a path (e.g. teleport.example.com:443)",
+            ));
+        }
+        if rest.contains('@') {
+            return Err(invalid("the address must not contain user information"));
+        }
+        let (host, port) = if let Some(after_bracket) = rest.strip_prefix('[') {
+            let close = after_bracket
+                .find(']')
+                .ok_or_else(|| invalid("an IPv6 address is missing its closing `]`"))?;
+            let host = &after_bracket[..close];
+            let tail = &after_bracket[close + 1..];
+            let port = match tail.strip_prefix(':') {
+                Some(port) => Some(port),
+                None if tail.is_empty() => None,
+                None => return Err(invalid("unexpected text after the IPv6 address")),
+            };
+            (host, port)
+        } else {
+            match rest.rsplit_once(':') {
+                Some((host, _)) if host.contains(':') => {
+                    return Err(invalid(
+                        "an IPv6 address must be written in brackets, e.g. [::1]:443",
+                    ));
+                }
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid("the host is empty"));
+        }
+        if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("the host contains whitespace"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(text) => match text.parse::<u16>() {
+                Ok(0) | Err(_) => return Err(invalid("the port must be a number from 1 to 65535")),
+                Ok(port) => port,
+            },
+        };
+        Ok(Self {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// Builds a `HostPort` from parts (the host is not validated).
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+        }
+    }
+
+    /// The host name or IP address, without brackets.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> (String, u16) {
+        let hp = HostPort::parse(input, DEFAULT_PROXY_PORT).unwrap();
+        (hp.host().to_owned(), hp.port())
+    }
+
+    fn reason(input: &str) -> &'static str {
+        match HostPort::parse(input, DEFAULT_PROXY_PORT) {
+            Err(Error::InvalidAddress {
+                reason,
+                input: echoed,
+            }) => {
+                assert_eq!(echoed, input);
+                reason
+            }
+            other => panic!("expected InvalidAddress for {input:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_the_forms_users_paste() {
+        assert_eq!(
+            ok("teleport.example.com:443"),
+            ("teleport.example.com".into(), 443)
+        );
+        assert_eq!(
+            ok("teleport.example.com"),
+            ("teleport.example.com".into(), 443)
+        );
+        assert_eq!(
+            ok("https://teleport.example.com"),
+            ("teleport.example.com".into(), 443)
+        );
+        assert_eq!(
+            ok("HTTPS://Tele.Example.com:3080/"),
+            ("tele.example.com".into(), 3080)
+        );
+        assert_eq!(
+            ok("  teleport.example.com:8443 \n"),
+            ("teleport.example.com".into(), 8443)
+        );
+        assert_eq!(ok("127.0.0.1:3025"), ("127.0.0.1".into(), 3025));
+        assert_eq!(ok("[::1]:3080"), ("::1".into(), 3080));
+        assert_eq!(ok("[::1]"), ("::1".into(), 443));
+    }
+
+    #[test]
+    fn default_port_depends_on_the_target() {
+        let hp = HostPort::parse("auth.internal", DEFAULT_AUTH_PORT).unwrap();
+        assert_eq!(hp.port(), 3025);
+    }
+
+    #[test]
+    fn refuses_bad_addresses_with_a_reason() {
+        assert!(reason("").contains("empty"));
+        assert!(reason("https://").contains("empty"));
+        assert!(reason("http://teleport.example.com").contains("https://"));
+        assert!(reason("teleport.example.com:443/web").contains("path"));
+        assert!(reason("teleport.example.com:0").contains("1 to 65535"));
+        assert!(reason("teleport.example.com:99999").contains("1 to 65535"));
+        assert!(reason("teleport.example.com:https").contains("1 to 65535"));
+        assert!(reason("::1:443").contains("brackets"));
+        assert!(reason("[::1:443").contains("closing"));
+        assert!(reason(":443").contains("host is empty"));
+        assert!(reason("user@teleport.example.com").contains("user information"));
+        assert!(reason("tele port:443").contains("whitespace"));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for input in ["teleport.example.com:443", "[::1]:3080", "10.0.0.1:3025"] {
+            let hp = HostPort::parse(input, 1).unwrap();
+            assert_eq!(hp.to_string(), input);
+            assert_eq!(HostPort::parse(&hp.to_string(), 1).unwrap(), hp);
+        }
+    }
+}

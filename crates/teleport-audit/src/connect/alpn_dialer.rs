@@ -1,0 +1,224 @@
+//! The ALPN dialer: the inner TLS to the Auth Service, through the proxy's TLS routing or direct.
+//!
+//! The client offers `teleport-auth@<hex(cluster)>.teleport.cluster.local` then `h2`, with server
+//! name `teleport.cluster.local`, trusting only the identity's host CAs. The proxy routes on the
+//! first ALPN value without opening the TLS; the Auth Service terminates it and must pick `h2`.
+//! Every way this goes wrong becomes its own [`Error`] variant.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::ServerName;
+use rustls::{AlertDescription, RootCertStore};
+use teleport_identity::{AUTH_SERVER_NAME, AuthRoute, Identity};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::verifier::{PresentedCertificate, RecordingVerifier};
+use crate::Error;
+
+/// The TLS settings for the Auth Service, built once per client and specialised per dial.
+#[derive(Clone)]
+pub(crate) struct AuthTls {
+    base: Arc<rustls::ClientConfig>,
+    /// Set when we built `base` from an identity: the verifier to wrap for error reporting.
+    verifier: Option<Arc<dyn ServerCertVerifier>>,
+    /// The cluster named in the routing request, for error messages.
+    cluster: Option<String>,
+}
+
+impl std::fmt::Debug for AuthTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthTls")
+            .field("cluster", &self.cluster)
+            .field("alpn", &self.alpn_protocols())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthTls {
+    /// Builds the TLS settings from a parsed identity.
+    pub(crate) fn from_identity(identity: &Identity, route: AuthRoute) -> Result<Self, Error> {
+        let base = identity.tls_client_config(route)?;
+        let mut roots = RootCertStore::empty();
+        for ca in identity.tls_ca_certificates() {
+            roots.add(ca.clone()).map_err(|source| Error::Tls {
+                addr: "<identity>".to_owned(),
+                source,
+            })?;
+        }
+        let verifier = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::clone(base.crypto_provider()),
+        )
+        .build()
+        .map_err(|e| Error::Config {
+            field: "identity",
+            reason: format!("the identity's CA certificates cannot verify servers: {e}"),
+        })?;
+        Ok(Self {
+            base: Arc::new(base),
+            verifier: Some(verifier),
+            cluster: Some(identity.cluster_name().to_owned()),
+        })
+    }
+
+    /// Uses a ready rustls configuration as it is (the escape hatch). Its ALPN list and roots
+    /// are the caller's responsibility.
+    pub(crate) fn from_config(config: Arc<rustls::ClientConfig>) -> Self {
+        Self {
+            base: config,
+            verifier: None,
+            cluster: None,
+        }
+    }
+
+    fn alpn_protocols(&self) -> Vec<String> {
+        self.base
+            .alpn_protocols
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect()
+    }
+
+    /// Performs the handshake over `io` (a TCP stream, an HTTP CONNECT tunnel or a WebSocket
+    /// upgrade) and checks that `h2` was negotiated.
+    pub(crate) async fn handshake<IO>(
+        &self,
+        io: IO,
+        addr: &str,
+        through_proxy: bool,
+        timeout: Duration,
+    ) -> Result<TlsStream<IO>, Error>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let refused = Arc::new(Mutex::new(None));
+        let config = match &self.verifier {
+            Some(verifier) => {
+                let mut config = (*self.base).clone();
+                config
+                    .dangerous()
+                    .set_certificate_verifier(Arc::new(RecordingVerifier::new(
+                        Arc::clone(verifier),
+                        Arc::clone(&refused),
+                    )));
+                Arc::new(config)
+            }
+            None => Arc::clone(&self.base),
+        };
+        let server_name = ServerName::try_from(AUTH_SERVER_NAME).map_err(|_| Error::Config {
+            field: "server_name",
+            reason: "teleport.cluster.local is not a valid server name".to_owned(),
+        })?;
+        let handshake = TlsConnector::from(config).connect(server_name, io);
+        let stream = match tokio::time::timeout(timeout, handshake).await {
+            Err(_) => {
+                return Err(Error::ConnectTimeout {
+                    addr: addr.to_owned(),
+                    step: "TLS handshake with the Auth Service through",
+                    after: timeout,
+                });
+            }
+            Ok(Err(error)) => {
+                let refused = refused.lock().ok().and_then(|mut slot| slot.take());
+                return Err(self.classify(error, addr, through_proxy, refused));
+            }
+            Ok(Ok(stream)) => stream,
+        };
+        match stream.get_ref().1.alpn_protocol() {
+            Some(b"h2") => Ok(stream),
+            other => Err(Error::NoHttp2 {
+                addr: addr.to_owned(),
+                negotiated: other.map_or_else(
+                    || "none".to_owned(),
+                    |p| String::from_utf8_lossy(p).into_owned(),
+                ),
+            }),
+        }
+    }
+
+    fn classify(
+        &self,
+        error: io::Error,
+        addr: &str,
+        through_proxy: bool,
+        refused: Option<PresentedCertificate>,
+    ) -> Error {
+        let addr = addr.to_owned();
+        let tls_error = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
+        match tls_error {
+            Some(source @ rustls::Error::InvalidCertificate(_)) => match refused {
+                Some(presented) if through_proxy && !presented.is_teleport_auth() => {
+                    Error::AlpnNotRouted {
+                        addr,
+                        presented: presented.to_string(),
+                    }
+                }
+                Some(presented) => Error::UntrustedServer {
+                    addr,
+                    presented: presented.to_string(),
+                    source,
+                },
+                None => Error::UntrustedServer {
+                    addr,
+                    presented: "unknown".to_owned(),
+                    source,
+                },
+            },
+            Some(rustls::Error::AlertReceived(alert)) => alert_error(addr.clone(), alert)
+                .unwrap_or(Error::Tls {
+                    addr,
+                    source: rustls::Error::AlertReceived(alert),
+                }),
+            Some(source) => Error::Tls { addr, source },
+            None if is_closed(&error) && through_proxy => Error::UnknownCluster {
+                addr,
+                cluster: self.cluster.clone().unwrap_or_default(),
+            },
+            None => Error::Network {
+                addr,
+                source: error,
+            },
+        }
+    }
+}
+
+/// The alerts an Auth Service sends when it refuses the client certificate.
+pub(crate) fn alert_error(addr: String, alert: AlertDescription) -> Option<Error> {
+    match alert {
+        AlertDescription::BadCertificate
+        | AlertDescription::CertificateExpired
+        | AlertDescription::CertificateRevoked
+        | AlertDescription::CertificateUnknown
+        | AlertDescription::UnsupportedCertificate
+        | AlertDescription::UnknownCA
+        | AlertDescription::AccessDenied
+        | AlertDescription::CertificateRequired => Some(Error::CertificateRejected {
+            addr,
+            alert: format!("{alert:?}"),
+        }),
+        AlertDescription::NoApplicationProtocol => Some(Error::NoHttp2 {
+            addr,
+            negotiated: "none (the server refused every offered protocol)".to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+fn is_closed(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}

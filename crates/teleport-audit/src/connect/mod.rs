@@ -1,0 +1,255 @@
+//! From an address and an identity to a byte stream that speaks HTTP/2 to the Auth Service.
+//!
+//! One dial, in order: (HTTP CONNECT through `HTTPS_PROXY`) -> TCP -> (WebSocket connection
+//! upgrade, behind L7 load balancers) -> inner TLS with the identity (the ALPN dialer) -> `h2`.
+//! [`Connector`] is the tower service tonic calls for every (re)connection.
+
+pub(crate) mod address;
+pub(crate) mod alpn_dialer;
+pub(crate) mod http_proxy;
+pub(crate) mod tcp;
+pub(crate) mod upgrade;
+pub(crate) mod verifier;
+pub(crate) mod websocket;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use teleport_identity::Identity;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
+
+use self::address::HostPort;
+use self::alpn_dialer::AuthTls;
+use self::http_proxy::HttpProxy;
+use self::upgrade::{ConnectionUpgrade, ProxyTls};
+use crate::Error;
+
+/// A connected byte stream of any of the dial paths.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A boxed [`Io`].
+pub(crate) type BoxedIo = Box<dyn Io>;
+
+/// How the Auth Service is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Through a proxy's TLS routing port (the common case, `:443`).
+    Proxy(HostPort),
+    /// Straight to an Auth Service (`auth.example.com:3025`).
+    Direct(HostPort),
+}
+
+impl Route {
+    fn addr(&self) -> &HostPort {
+        match self {
+            Route::Proxy(addr) | Route::Direct(addr) => addr,
+        }
+    }
+}
+
+/// Everything one dial needs; shared by every reconnection of a client.
+pub(crate) struct Dialer {
+    pub(crate) route: Route,
+    pub(crate) auth_tls: AuthTls,
+    /// Checked before each dial so an expired identity is reported as such, not as a TLS alert.
+    pub(crate) identity: Option<Arc<Identity>>,
+    pub(crate) http_proxy: HttpProxy,
+    pub(crate) upgrade: ConnectionUpgrade,
+    pub(crate) proxy_tls: ProxyTls,
+    pub(crate) connect_timeout: Duration,
+    /// The upgrade decision, made once per client.
+    upgrade_decision: OnceCell<bool>,
+}
+
+impl fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dialer")
+            .field("route", &self.route)
+            .field("auth_tls", &self.auth_tls)
+            .field("http_proxy", &self.http_proxy)
+            .field("upgrade", &self.upgrade)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dialer {
+    pub(crate) fn new(
+        route: Route,
+        auth_tls: AuthTls,
+        identity: Option<Arc<Identity>>,
+        http_proxy: HttpProxy,
+        upgrade: ConnectionUpgrade,
+        proxy_tls: ProxyTls,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self {
+            route,
+            auth_tls,
+            identity,
+            http_proxy,
+            upgrade,
+            proxy_tls,
+            connect_timeout,
+            upgrade_decision: OnceCell::new(),
+        }
+    }
+
+    /// One full dial, ending in a TLS stream that negotiated `h2` with the Auth Service.
+    pub(crate) async fn dial(&self) -> Result<BoxedIo, Error> {
+        if let Some(identity) = &self.identity {
+            identity.check_validity()?;
+        }
+        let addr = self.route.addr();
+        let label = addr.to_string();
+        match &self.route {
+            Route::Direct(_) => {
+                let tcp = self.tcp(addr).await?;
+                let tls = self
+                    .auth_tls
+                    .handshake(tcp, &label, false, self.connect_timeout)
+                    .await?;
+                Ok(Box::new(tls))
+            }
+            Route::Proxy(_) => {
+                if self.upgrade_required(addr).await {
+                    let tcp = self.tcp(addr).await?;
+                    let tunnel =
+                        upgrade::upgrade(tcp, addr, &self.proxy_tls, self.connect_timeout).await?;
+                    let tls = self
+                        .auth_tls
+                        .handshake(tunnel, &label, true, self.connect_timeout)
+                        .await?;
+                    Ok(Box::new(tls))
+                } else {
+                    let tcp = self.tcp(addr).await?;
+                    let tls = self
+                        .auth_tls
+                        .handshake(tcp, &label, true, self.connect_timeout)
+                        .await?;
+                    Ok(Box::new(tls))
+                }
+            }
+        }
+    }
+
+    /// TCP to `target`, through the HTTP proxy when one applies.
+    async fn tcp(&self, target: &HostPort) -> Result<TcpStream, Error> {
+        match self.http_proxy.for_target(target)? {
+            None => tcp::connect(target, self.connect_timeout).await,
+            Some(proxy) => {
+                let mut stream = tcp::connect(proxy.addr(), self.connect_timeout).await?;
+                http_proxy::connect_tunnel(&mut stream, &proxy, target, self.connect_timeout)
+                    .await?;
+                Ok(stream)
+            }
+        }
+    }
+
+    async fn upgrade_required(&self, addr: &HostPort) -> bool {
+        match self.upgrade {
+            ConnectionUpgrade::Always => true,
+            ConnectionUpgrade::Never => false,
+            ConnectionUpgrade::Auto => {
+                *self
+                    .upgrade_decision
+                    .get_or_init(|| async {
+                        if let Some(required) = upgrade::required_by_env(&addr.to_string()) {
+                            return required;
+                        }
+                        match self.tcp(addr).await {
+                            Ok(tcp) => {
+                                upgrade::probe_required(
+                                    tcp,
+                                    addr,
+                                    &self.proxy_tls,
+                                    self.connect_timeout,
+                                )
+                                .await
+                            }
+                            // The real dial will report the network error.
+                            Err(_) => false,
+                        }
+                    })
+                    .await
+            }
+        }
+    }
+}
+
+/// The error tonic receives from [`Connector`]: it carries our [`Error`] through tonic's and
+/// hyper's error chain, to be taken back out by [`crate::rpc::status_to_error`].
+#[derive(Debug)]
+pub(crate) struct ConnectFailure {
+    summary: String,
+    error: Mutex<Option<Error>>,
+}
+
+impl ConnectFailure {
+    pub(crate) fn new(error: Error) -> Self {
+        Self {
+            summary: error.to_string(),
+            error: Mutex::new(Some(error)),
+        }
+    }
+
+    /// Takes the original error (once; later callers get `None` and use the summary).
+    pub(crate) fn take(&self) -> Option<Error> {
+        self.error.lock().ok().and_then(|mut slot| slot.take())
+    }
+
+    pub(crate) fn summary(&self) -> &str {
+        &self.summary
+    }
+}
+
+impl fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary)
+    }
+}
+
+impl std::error::Error for ConnectFailure {}
+
+/// The tower service tonic uses to (re)connect: every call is one [`Dialer::dial`].
+#[derive(Clone, Debug)]
+pub(crate) struct Connector {
+    dialer: Arc<Dialer>,
+}
+
+impl Connector {
+    pub(crate) fn new(dialer: Arc<Dialer>) -> Self {
+        Self { dialer }
+    }
+}
+
+impl tower::Service<http::Uri> for Connector {
+    type Response = TokioIo<BoxedIo>;
+    type Error = ConnectFailure;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: http::Uri) -> Self::Future {
+        let dialer = Arc::clone(&self.dialer);
+        Box::pin(async move {
+            match dialer.dial().await {
+                Ok(io) => Ok(TokioIo::new(io)),
+                Err(error) => {
+                    tracing::warn!(error = %error, code = error.code(), "dial failed");
+                    Err(ConnectFailure::new(error))
+                }
+            }
+        })
+    }
+}

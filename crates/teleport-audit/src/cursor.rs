@@ -1,0 +1,536 @@
+//! [`Cursor`]: where a stream is, in a form you can store and hand back after a restart.
+//!
+//! # Guarantee
+//!
+//! A cursor taken after the n-th event a stream yielded, given back to a new stream with the same
+//! event-type filter, makes that stream yield exactly the events the first one would have
+//! yielded after the n-th: none lost, none twice. This holds for events that share a timestamp
+//! and for events that become visible in the audit log late, up to
+//! [`crate::StreamConfig::max_lateness`] after their own time.
+//!
+//! # How
+//!
+//! Teleport's search is a range query over event time whose results may fill in behind "now"
+//! (eventually consistent backends). So the cursor is not one position but:
+//!
+//! - a **watermark** `W`: every event with time before `W` has been delivered. It trails the
+//!   newest event by about the lateness bound, and never passes an event that could still appear;
+//! - the **seen set**: a 64-bit hash of the id of every delivered event with time at or after `W`
+//!   (so re-reading the window after `W` skips what was already delivered);
+//! - the **scan in progress**, if any: its time range, when it started and Teleport's page key
+//!   (`last_key`, stored verbatim, never parsed) so a resume does not re-read the pages before it.
+//!   If the server no longer accepts that key, the stream restarts the scan from `W`: the seen set
+//!   makes that safe.
+//!
+//! # Format (version 1)
+//!
+//! ```json
+//! {
+//!   "v": 1,
+//!   "watermark": "2025-12-02T07:14:30Z",
+//!   "seen": { "1764659676": "AAECAwQFBgc" },
+//!   "scan": { "from": "2025-12-02T07:14:30Z", "to": "2025-12-02T07:14:38.5Z",
+//!             "started": "2025-12-02T07:14:38.5Z", "key": "<opaque Teleport last_key>" },
+//!   "types": ["user.login"]
+//! }
+//! ```
+//!
+//! `seen` maps a Unix second to the ids delivered in that second, each as the first 8 bytes of
+//! SHA-256 of the id, little-endian, concatenated and base64url-encoded without padding. `scan`
+//! and `types` are omitted when empty. Times are RFC 3339 in UTC.
+//!
+//! # Size
+//!
+//! The seen set covers roughly `max_lateness + poll_interval + 1 s` of events, 8 bytes each
+//! (about 11 once base64-encoded). At 1,000 events/s with the defaults (10 s lateness, 2 s poll
+//! interval) that is about 13,000 ids, a cursor of about 150 KB; at 10 events/s, about 1.5 KB.
+//! Measured serialisation costs are in `docs/benchmarks.md`.
+//!
+//! A collision of two 64-bit hashes would make the later event look delivered; ids are only
+//! compared within one second of events, so at 1,000 events/s the chance is about 3e-14 per
+//! second of audit log.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::Error;
+
+/// The only cursor format version this library writes and reads.
+pub const CURSOR_VERSION: u32 = 1;
+
+/// A resumable position of an [`crate::AuditEventStream`]. See the [module docs](self) for the
+/// guarantee, the format and the size bound.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub(crate) watermark: OffsetDateTime,
+    pub(crate) seen: SeenSet,
+    pub(crate) scan: Option<ScanPosition>,
+    /// The event-type filter the cursor was taken with, sorted.
+    pub(crate) event_types: Vec<String>,
+}
+
+/// A search in progress: its range, when it began, and the key of the page being delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ScanPosition {
+    pub(crate) from: OffsetDateTime,
+    pub(crate) to: OffsetDateTime,
+    pub(crate) started: OffsetDateTime,
+    /// Teleport's `start_key` for the page being delivered ("" for the first page). Opaque.
+    pub(crate) key: String,
+}
+
+impl fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("watermark", &self.watermark)
+            .field("seen", &self.seen.len())
+            .field("scan", &self.scan)
+            .field("event_types", &self.event_types)
+            .finish()
+    }
+}
+
+impl Cursor {
+    /// A cursor that starts a stream at `time`: events at or after it are delivered.
+    pub fn starting_at(time: OffsetDateTime) -> Self {
+        Self {
+            watermark: time,
+            seen: SeenSet::default(),
+            scan: None,
+            event_types: Vec::new(),
+        }
+    }
+
+    /// Every event with a time before this has been delivered.
+    pub fn watermark(&self) -> OffsetDateTime {
+        self.watermark
+    }
+
+    /// How many delivered events at or after the watermark the cursor remembers.
+    pub fn seen_len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The cursor as JSON text (the format in the [module docs](self)).
+    pub fn to_json(&self) -> String {
+        // Serialising this structure cannot fail: only strings, integers and maps with string
+        // keys.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses a cursor written by [`Cursor::to_json`] (or any serde serialisation of it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCursor`] naming the field that is wrong: not JSON, another version, a bad
+    /// time, a bad `seen` entry, a scan range that ends before it starts.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidCursor {
+            reason: e.to_string(),
+            source: Some(e),
+        })
+    }
+
+    /// Raises the watermark to `to` (never lowers it) and forgets seen ids before it.
+    pub(crate) fn advance_watermark(&mut self, to: OffsetDateTime) {
+        if to > self.watermark {
+            self.watermark = to;
+            self.seen.forget_before(to);
+        }
+    }
+}
+
+/// Hash of an event id as stored in the seen set.
+pub(crate) fn id_hash(id: &str) -> u64 {
+    let digest = Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// Delivered event ids (hashed), grouped by the Unix second of the event's time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SeenSet {
+    /// Second -> sorted hashes.
+    buckets: BTreeMap<i64, Vec<u64>>,
+    len: usize,
+}
+
+impl SeenSet {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn contains(&self, time: OffsetDateTime, id: &str) -> bool {
+        self.buckets
+            .get(&time.unix_timestamp())
+            .is_some_and(|bucket| bucket.binary_search(&id_hash(id)).is_ok())
+    }
+
+    /// Records a delivered event; returns false if it was already there.
+    pub(crate) fn insert(&mut self, time: OffsetDateTime, id: &str) -> bool {
+        let bucket = self.buckets.entry(time.unix_timestamp()).or_default();
+        let hash = id_hash(id);
+        match bucket.binary_search(&hash) {
+            Ok(_) => false,
+            Err(at) => {
+                bucket.insert(at, hash);
+                self.len += 1;
+                true
+            }
+        }
+    }
+
+    /// Drops every second that ends at or before `time`.
+    fn forget_before(&mut self, time: OffsetDateTime) {
+        // Second `s` covers [s, s + 1); keep it if any of it is at or after `time`.
+        let keep_from = time.unix_timestamp();
+        let kept = self.buckets.split_off(&keep_from);
+        let dropped: usize = self.buckets.values().map(Vec::len).sum();
+        self.buckets = kept;
+        self.len -= dropped;
+    }
+}
+
+// --- serde: the documented wire format ---
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CursorWire {
+    v: u32,
+    watermark: String,
+    #[serde(default)]
+    seen: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scan: Option<ScanWire>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    types: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanWire {
+    from: String,
+    to: String,
+    started: String,
+    #[serde(default)]
+    key: String,
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+fn format_time(time: OffsetDateTime) -> String {
+    time.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+        .map_err(|e| format!("{field}: {text:?} is not an RFC 3339 time ({e})"))
+}
+
+impl Serialize for Cursor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let seen = self
+            .seen
+            .buckets
+            .iter()
+            .map(|(second, hashes)| {
+                let mut bytes = Vec::with_capacity(hashes.len() * 8);
+                for hash in hashes {
+                    bytes.extend_from_slice(&hash.to_le_bytes());
+                }
+                (second.to_string(), B64.encode(bytes))
+            })
+            .collect();
+        CursorWire {
+            v: CURSOR_VERSION,
+            watermark: format_time(self.watermark),
+            seen,
+            scan: self.scan.as_ref().map(|scan| ScanWire {
+                from: format_time(scan.from),
+                to: format_time(scan.to),
+                started: format_time(scan.started),
+                key: scan.key.clone(),
+            }),
+            types: self.event_types.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Read the version first, so a future format gets a clear message rather than a
+        // confusing complaint about its fields.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match value.get("v").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(CURSOR_VERSION) => {}
+            Some(v) => {
+                return Err(D::Error::custom(format!(
+                    "cursor version {v} is not supported (this library reads version {CURSOR_VERSION})"
+                )));
+            }
+            None => {
+                return Err(D::Error::custom(
+                    "not a teleport-audit cursor: no \"v\" (version) field",
+                ));
+            }
+        }
+        let wire = CursorWire::deserialize(value).map_err(D::Error::custom)?;
+        let watermark = parse_time("watermark", &wire.watermark).map_err(D::Error::custom)?;
+        let mut seen = SeenSet::default();
+        for (second, encoded) in wire.seen {
+            let second: i64 = second.parse().map_err(|_| {
+                D::Error::custom(format!("seen: key {second:?} is not a Unix second"))
+            })?;
+            let bytes = B64
+                .decode(encoded.as_bytes())
+                .map_err(|e| D::Error::custom(format!("seen[{second}]: not base64url: {e}")))?;
+            if bytes.len() % 8 != 0 {
+                return Err(D::Error::custom(format!(
+                    "seen[{second}]: {} bytes is not a whole number of 8-byte ids",
+                    bytes.len()
+                )));
+            }
+            let mut hashes: Vec<u64> = bytes
+                .chunks_exact(8)
+                .map(|chunk| {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(chunk);
+                    u64::from_le_bytes(word)
+                })
+                .collect();
+            hashes.sort_unstable();
+            hashes.dedup();
+            seen.len += hashes.len();
+            seen.buckets.insert(second, hashes);
+        }
+        seen.forget_before(watermark);
+        let scan = match wire.scan {
+            Some(scan) => {
+                let from = parse_time("scan.from", &scan.from).map_err(D::Error::custom)?;
+                let to = parse_time("scan.to", &scan.to).map_err(D::Error::custom)?;
+                let started =
+                    parse_time("scan.started", &scan.started).map_err(D::Error::custom)?;
+                if to < from {
+                    return Err(D::Error::custom(format!(
+                        "scan: ends ({}) before it starts ({})",
+                        scan.to, scan.from
+                    )));
+                }
+                Some(ScanPosition {
+                    from,
+                    to,
+                    started,
+                    key: scan.key,
+                })
+            }
+            None => None,
+        };
+        let mut types = wire.types;
+        types.sort();
+        types.dedup();
+        Ok(Cursor {
+            watermark,
+            seen,
+            scan,
+            event_types: types,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    fn sample() -> Cursor {
+        let mut cursor = Cursor::starting_at(datetime!(2025-12-02 07:14:30 UTC));
+        cursor.seen.insert(
+            datetime!(2025-12-02 07:14:36.1 UTC),
+            "f1d66612-8f98-df5c-a9a0-724daf43a08e",
+        );
+        cursor
+            .seen
+            .insert(datetime!(2025-12-02 07:14:36.9 UTC), "second");
+        cursor
+            .seen
+            .insert(datetime!(2025-12-02 07:14:37 UTC), "third");
+        cursor.scan = Some(ScanPosition {
+            from: datetime!(2025-12-02 07:14:30 UTC),
+            to: datetime!(2025-12-02 07:14:38.5 UTC),
+            started: datetime!(2025-12-02 07:14:38.5 UTC),
+            key: r#"{"date":"2025-12-02","iterator":"abc"}"#.to_owned(),
+        });
+        cursor.event_types = vec!["user.login".to_owned()];
+        cursor
+    }
+
+    #[test]
+    fn json_round_trip_keeps_everything() {
+        let cursor = sample();
+        let text = cursor.to_json();
+        let back = Cursor::from_json(&text).unwrap();
+        assert_eq!(back, cursor);
+        assert!(
+            back.seen
+                .contains(datetime!(2025-12-02 07:14:36.9 UTC), "second")
+        );
+        assert!(
+            !back
+                .seen
+                .contains(datetime!(2025-12-02 07:14:36.9 UTC), "other")
+        );
+        // A different second does not match, even for the same id.
+        assert!(
+            !back
+                .seen
+                .contains(datetime!(2025-12-02 07:14:35 UTC), "second")
+        );
+    }
+
+    #[test]
+    fn format_is_the_documented_one() {
+        let value: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        assert_eq!(value["v"], 1);
+        assert_eq!(value["watermark"], "2025-12-02T07:14:30Z");
+        assert_eq!(value["types"], serde_json::json!(["user.login"]));
+        assert_eq!(
+            value["scan"]["key"],
+            r#"{"date":"2025-12-02","iterator":"abc"}"#
+        );
+        assert_eq!(value["scan"]["to"], "2025-12-02T07:14:38.5Z");
+        let seen = value["seen"].as_object().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        // Second 1764659676 holds two ids: 16 bytes, 22 base64url characters.
+        let bucket = seen["1764659676"].as_str().unwrap();
+        assert_eq!(B64.decode(bucket).unwrap().len(), 16);
+        let mut expected = [
+            id_hash("f1d66612-8f98-df5c-a9a0-724daf43a08e"),
+            id_hash("second"),
+        ];
+        expected.sort_unstable();
+        let decoded: Vec<u64> = B64
+            .decode(bucket)
+            .unwrap()
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(decoded, expected);
+    }
+
+    #[test]
+    fn empty_parts_are_omitted() {
+        let cursor = Cursor::starting_at(datetime!(2025-01-01 00:00:00 UTC));
+        assert_eq!(
+            cursor.to_json(),
+            r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","seen":{}}"#
+        );
+    }
+
+    #[test]
+    fn advancing_the_watermark_forgets_older_seconds_only() {
+        let mut cursor = sample();
+        assert_eq!(cursor.seen_len(), 3);
+        cursor.advance_watermark(datetime!(2025-12-02 07:14:36.5 UTC));
+        // Second 36 overlaps [36.5, ...), so it is kept.
+        assert_eq!(cursor.seen_len(), 3);
+        cursor.advance_watermark(datetime!(2025-12-02 07:14:37 UTC));
+        assert_eq!(cursor.seen_len(), 1);
+        assert!(
+            cursor
+                .seen
+                .contains(datetime!(2025-12-02 07:14:37 UTC), "third")
+        );
+        // Never backwards.
+        cursor.advance_watermark(datetime!(2025-12-02 07:00:00 UTC));
+        assert_eq!(cursor.watermark(), datetime!(2025-12-02 07:14:37 UTC));
+    }
+
+    #[test]
+    fn bad_cursors_are_refused_with_the_reason() {
+        let reason = |text: &str| match Cursor::from_json(text) {
+            Err(Error::InvalidCursor { reason, .. }) => reason,
+            other => panic!("expected InvalidCursor, got {other:?}"),
+        };
+        assert!(reason("not json").contains("expected"));
+        assert!(reason("{}").contains("no \"v\""));
+        assert!(reason(r#"{"v":2,"watermark":"2025-01-01T00:00:00Z"}"#).contains("version 2"));
+        assert!(
+            reason(r#"{"v":1,"watermark":"yesterday"}"#).starts_with("watermark: \"yesterday\"")
+        );
+        assert!(reason(
+            r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","scan":{"from":"x","to":"2025-01-01T00:00:00Z","started":"2025-01-01T00:00:00Z"}}"#
+        )
+        .starts_with("scan.from"));
+        assert!(
+            reason(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","seen":{"x":""}}"#)
+                .contains("Unix second")
+        );
+        assert!(
+            reason(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","seen":{"1735689600":"AAA"}}"#)
+                .contains("whole number")
+        );
+        assert!(
+            reason(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","seen":{"1735689600":"!!"}}"#)
+                .contains("base64")
+        );
+        assert!(reason(
+            r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","scan":{"from":"2025-01-02T00:00:00Z","to":"2025-01-01T00:00:00Z","started":"2025-01-01T00:00:00Z"}}"#
+        )
+        .contains("before it starts"));
+        assert!(
+            reason(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","extra":1}"#)
+                .contains("unknown field")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_cursor_round_trips(
+            start in 0i64..4_000_000_000,
+            events in proptest::collection::vec((0i64..120, 0u32..1_000_000_000, "[a-z0-9-]{1,40}"), 0..200),
+            advance in 0i64..150,
+            key in ".{0,100}",
+            types in proptest::collection::vec("[a-z.]{1,20}", 0..4),
+        ) {
+            let base = OffsetDateTime::from_unix_timestamp(start).unwrap();
+            let mut cursor = Cursor::starting_at(base);
+            for (secs, nanos, id) in &events {
+                let t = base + time::Duration::new(*secs, *nanos as i32);
+                cursor.seen.insert(t, id);
+            }
+            cursor.advance_watermark(base + time::Duration::seconds(advance));
+            if !key.is_empty() {
+                cursor.scan = Some(ScanPosition { from: base, to: base + time::Duration::seconds(200), started: base, key: key.clone() });
+            }
+            let mut types = types;
+            types.sort();
+            types.dedup();
+            cursor.event_types = types;
+            let back = Cursor::from_json(&cursor.to_json()).unwrap();
+            prop_assert_eq!(&back, &cursor);
+            for (secs, nanos, id) in &events {
+                let t = base + time::Duration::new(*secs, *nanos as i32);
+                if t.unix_timestamp() >= cursor.watermark().unix_timestamp() {
+                    prop_assert!(back.seen.contains(t, id));
+                }
+            }
+        }
+
+        #[test]
+        fn garbage_never_panics(text in ".{0,300}") {
+            let _ = Cursor::from_json(&text);
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! The client's error type: one variant per failed step, classified for retry and alerting.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use teleport_audit_types::EventError;
+use teleport_identity::IdentityError;
+use time::OffsetDateTime;
+
+/// A boxed error used as the `#[source]` of transport failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong between the user's settings and a delivered event.
+///
+/// `Display` is a one-line statement in our words with the context (address, RPC, event id);
+/// the underlying cause, if any, is in [`std::error::Error::source`]. Print the whole chain
+/// (for example with `{:#}` in `anyhow`, or by walking `source()`) to see everything.
+///
+/// Classification: [`Error::is_retryable`] (the stream retries these by itself),
+/// [`Error::is_auth`] (fix the identity or the role), [`Error::is_fatal`] (the stream ends after
+/// yielding it), [`Error::code`] (a stable identifier for logs and alerts) and
+/// [`Error::advice`] (what to do about it).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The address setting could not be parsed.
+    #[error("invalid address {input:?}: {reason}")]
+    InvalidAddress {
+        /// What the user gave.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A required setting is missing or a setting is out of range.
+    #[error("invalid configuration: {field}: {reason}")]
+    Config {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The identity could not be parsed, is expired or not yet valid, or cannot build a TLS
+    /// configuration. The source says which.
+    #[error("the identity cannot be used")]
+    Identity(#[source] IdentityError),
+
+    /// The extra CA given for the proxy's public certificate could not be used.
+    #[error("the extra CA certificate for the proxy's public TLS is unusable: {reason}")]
+    ProxyCa {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The host name did not resolve.
+    #[error("could not resolve {host}")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Nothing listens at the address, or a firewall rejects the connection.
+    #[error("connection to {addr} refused")]
+    Refused {
+        /// The address dialed.
+        addr: String,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// TCP connect, TLS handshake or connection upgrade did not finish in time.
+    #[error("timed out after {after:?} while {step} {addr}")]
+    ConnectTimeout {
+        /// The address dialed.
+        addr: String,
+        /// Which step timed out ("connecting to", "TLS handshake with", ...).
+        step: &'static str,
+        /// The configured timeout.
+        after: Duration,
+    },
+
+    /// Another socket-level failure while connecting or talking.
+    #[error("network error talking to {addr}")]
+    Network {
+        /// The address.
+        addr: String,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The HTTP proxy (`HTTPS_PROXY`) did not open a tunnel.
+    #[error("HTTP proxy {proxy} did not open a tunnel to {target}: {reason}")]
+    HttpProxy {
+        /// The HTTP proxy, without credentials.
+        proxy: String,
+        /// Where the tunnel was to go.
+        target: String,
+        /// The HTTP status the proxy answered with, if it answered.
+        status: Option<u16>,
+        /// The proxy's answer.
+        reason: String,
+    },
+
+    /// The server's certificate is not signed by the cluster's host CA from the identity file.
+    #[error(
+        "the server at {addr} presented a certificate ({presented}) not signed by the identity's cluster CAs"
+    )]
+    UntrustedServer {
+        /// The address dialed.
+        addr: String,
+        /// Names and issuer of the certificate the server presented.
+        presented: String,
+        /// The verifier's error.
+        #[source]
+        source: rustls::Error,
+    },
+
+    /// The proxy answered with its own web certificate instead of routing to the Auth Service.
+    #[error(
+        "the proxy at {addr} answered itself ({presented}) instead of routing to the Auth Service"
+    )]
+    AlpnNotRouted {
+        /// The address dialed.
+        addr: String,
+        /// Names and issuer of the certificate the proxy presented.
+        presented: String,
+    },
+
+    /// The Auth Service did not negotiate HTTP/2, so gRPC cannot run.
+    #[error("the server at {addr} did not negotiate HTTP/2 (negotiated: {negotiated})")]
+    NoHttp2 {
+        /// The address dialed.
+        addr: String,
+        /// The ALPN protocol the server chose, or "none".
+        negotiated: String,
+    },
+
+    /// The proxy closed the connection during the TLS handshake, which is what a Teleport proxy
+    /// does when it does not know the cluster named in the routing request.
+    #[error(
+        "the proxy at {addr} closed the connection during the TLS handshake for cluster {cluster:?}"
+    )]
+    UnknownCluster {
+        /// The address dialed.
+        addr: String,
+        /// The cluster the identity belongs to.
+        cluster: String,
+    },
+
+    /// The Auth Service refused the identity's certificate during or right after the handshake.
+    #[error("the Auth Service at {addr} rejected the identity's certificate (TLS alert: {alert})")]
+    CertificateRejected {
+        /// The address dialed.
+        addr: String,
+        /// The TLS alert received.
+        alert: String,
+    },
+
+    /// Another TLS failure.
+    #[error("TLS handshake with {addr} failed")]
+    Tls {
+        /// The address dialed.
+        addr: String,
+        /// The TLS error.
+        #[source]
+        source: rustls::Error,
+    },
+
+    /// The WebSocket connection upgrade (for proxies behind an L7 load balancer) failed.
+    #[error("connection upgrade at {addr} failed: {reason}")]
+    Upgrade {
+        /// The proxy address.
+        addr: String,
+        /// The HTTP status the proxy answered with, if it answered.
+        status: Option<u16>,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The Auth Service belongs to another cluster than the identity.
+    #[error(
+        "cluster mismatch: the identity is for {identity:?} but the Auth Service serves {server:?}"
+    )]
+    ClusterMismatch {
+        /// The identity's cluster.
+        identity: String,
+        /// The cluster the server reports.
+        server: String,
+    },
+
+    /// The Auth Service denied the call (the identity's roles lack a permission).
+    #[error("{rpc}: permission denied: {message}")]
+    PermissionDenied {
+        /// The RPC.
+        rpc: &'static str,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The Auth Service rejected the identity (expired, revoked, locked).
+    #[error("{rpc}: not authenticated: {message}")]
+    Unauthenticated {
+        /// The RPC.
+        rpc: &'static str,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The Auth Service does not implement the call (older Teleport, or a backend without it).
+    #[error("{rpc}: not implemented by this Auth Service: {message}")]
+    Unimplemented {
+        /// The RPC.
+        rpc: &'static str,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The Auth Service refused the request's arguments.
+    #[error("{rpc}: invalid argument: {message}")]
+    InvalidArgument {
+        /// The RPC.
+        rpc: &'static str,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The Auth Service (or the path to it) is temporarily unavailable.
+    #[error("{rpc}: unavailable: {message}")]
+    Unavailable {
+        /// The RPC.
+        rpc: &'static str,
+        /// The server's or transport's message.
+        message: String,
+        /// The transport error, if the failure happened below gRPC.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The Auth Service is rate limiting or out of a resource.
+    #[error("{rpc}: resource exhausted: {message}")]
+    ResourceExhausted {
+        /// The RPC.
+        rpc: &'static str,
+        /// The server's message.
+        message: String,
+    },
+
+    /// A call got no answer within the request timeout (a stalled server or network).
+    #[error("{rpc}: no answer within {after:?}")]
+    Timeout {
+        /// The RPC.
+        rpc: &'static str,
+        /// The configured request timeout.
+        after: Duration,
+    },
+
+    /// Any other gRPC status.
+    #[error("{rpc}: {code:?}: {message}")]
+    Rpc {
+        /// The RPC.
+        rpc: &'static str,
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The server's message.
+        message: String,
+    },
+
+    /// One event is larger than the largest message the stream may receive; it was skipped and
+    /// the stream went on. Its id and time say which event to fetch by other means.
+    #[error(
+        "event {id} at {time} is {size} bytes, over the receive limit of {limit} bytes; skipped"
+    )]
+    EventSkipped {
+        /// The event's id.
+        id: String,
+        /// The event's time.
+        time: OffsetDateTime,
+        /// Its encoded size.
+        size: usize,
+        /// The largest message the stream accepts ([`crate::StreamConfig::max_receive_size_limit`]).
+        limit: usize,
+    },
+
+    /// One event arrived but could not be decoded into JSON; it was skipped and the stream went on.
+    #[error("event {id} at {time} could not be decoded; skipped")]
+    MalformedEvent {
+        /// The event's id.
+        id: String,
+        /// The event's time.
+        time: OffsetDateTime,
+        /// Why it could not be decoded.
+        #[source]
+        source: EventError,
+    },
+
+    /// The stream has been failing for a while (no successful call); it keeps retrying. Yielded
+    /// so that a stall is never silent.
+    #[error("no successful call for {since:?} ({attempts} attempts); still retrying")]
+    Stalled {
+        /// How long since the last successful call.
+        since: Duration,
+        /// Failed attempts since then.
+        attempts: u32,
+        /// The most recent failure.
+        #[source]
+        last: Box<Error>,
+    },
+
+    /// A cursor could not be read or does not fit this stream.
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// What is wrong with it.
+        reason: String,
+        /// The parse error, if it did not parse.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+
+    /// A cursor file could not be read or written.
+    #[error("cursor file {path}: could not {action}")]
+    CursorFile {
+        /// The file.
+        path: PathBuf,
+        /// What was being done ("read", "write", "rename into place", ...).
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the failure is transient: retrying the same call later may succeed. The stream
+    /// retries these itself, with backoff.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Resolve { .. }
+            | Error::Refused { .. }
+            | Error::ConnectTimeout { .. }
+            | Error::Network { .. }
+            | Error::Unavailable { .. }
+            | Error::ResourceExhausted { .. }
+            | Error::Timeout { .. }
+            | Error::UnknownCluster { .. } => true,
+            // An HTTP answer below 500 (404: proxy too old, 407: proxy credentials) will not change.
+            Error::HttpProxy { status, .. } | Error::Upgrade { status, .. } => {
+                status.is_none_or(|status| status >= 500)
+            }
+            Error::Rpc { code, .. } => matches!(
+                code,
+                tonic::Code::Internal
+                    | tonic::Code::Unknown
+                    | tonic::Code::Aborted
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::Cancelled
+                    | tonic::Code::DataLoss
+            ),
+            Error::Stalled { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the identity or its roles are the problem (renew the identity, fix the role).
+    pub fn is_auth(&self) -> bool {
+        match self {
+            Error::Identity(_)
+            | Error::PermissionDenied { .. }
+            | Error::Unauthenticated { .. }
+            | Error::CertificateRejected { .. }
+            | Error::ClusterMismatch { .. }
+            | Error::UntrustedServer { .. } => true,
+            Error::Stalled { last, .. } => last.is_auth(),
+            _ => false,
+        }
+    }
+
+    /// Whether an [`crate::AuditEventStream`] ends after yielding this error. Retryable errors,
+    /// stall reports and per-event errors ([`Error::EventSkipped`], [`Error::MalformedEvent`])
+    /// are not fatal: the stream goes on with the next poll.
+    pub fn is_fatal(&self) -> bool {
+        !(self.is_retryable()
+            || matches!(
+                self,
+                Error::EventSkipped { .. } | Error::MalformedEvent { .. }
+            ))
+    }
+
+    /// A stable identifier of the failure, for logs, metrics and alerts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidAddress { .. } => "invalid_address",
+            Error::Config { .. } => "invalid_config",
+            Error::Identity(inner) => match inner {
+                IdentityError::Expired { .. } => "identity_expired",
+                IdentityError::NotYetValid { .. } => "identity_not_yet_valid",
+                _ => "identity_invalid",
+            },
+            Error::ProxyCa { .. } => "proxy_ca_invalid",
+            Error::Resolve { .. } => "dns_failure",
+            Error::Refused { .. } => "connection_refused",
+            Error::ConnectTimeout { .. } => "connect_timeout",
+            Error::Network { .. } => "network_error",
+            Error::HttpProxy { .. } => "http_proxy_failed",
+            Error::UntrustedServer { .. } => "untrusted_server",
+            Error::AlpnNotRouted { .. } => "alpn_not_routed",
+            Error::NoHttp2 { .. } => "no_http2",
+            Error::UnknownCluster { .. } => "unknown_cluster",
+            Error::CertificateRejected { .. } => "certificate_rejected",
+            Error::Tls { .. } => "tls_failure",
+            Error::Upgrade { .. } => "connection_upgrade_failed",
+            Error::ClusterMismatch { .. } => "cluster_mismatch",
+            Error::PermissionDenied { .. } => "permission_denied",
+            Error::Unauthenticated { .. } => "unauthenticated",
+            Error::Unimplemented { .. } => "unimplemented",
+            Error::InvalidArgument { .. } => "invalid_argument",
+            Error::Unavailable { .. } => "unavailable",
+            Error::ResourceExhausted { .. } => "resource_exhausted",
+            Error::Timeout { .. } => "timeout",
+            Error::Rpc { .. } => "rpc_failed",
+            Error::EventSkipped { .. } => "event_skipped",
+            Error::MalformedEvent { .. } => "event_malformed",
+            Error::Stalled { .. } => "stalled",
+            Error::InvalidCursor { .. } => "invalid_cursor",
+            Error::CursorFile { .. } => "cursor_file",
+        }
+    }
+
+    /// What to do about it, in a sentence (also in `docs/troubleshooting.md`).
+    pub fn advice(&self) -> &'static str {
+        match self {
+            Error::InvalidAddress { .. } => {
+                "Give the proxy address with its port, as `tsh status` shows it: teleport.example.com:443."
+            }
+            Error::Config { .. } => "Fix the named setting.",
+            Error::Identity(IdentityError::Expired { .. }) => {
+                "Issue a new identity with `tctl auth sign --format=file` (or let tbot renew it) and restart."
+            }
+            Error::Identity(IdentityError::NotYetValid { .. }) => {
+                "Check this machine's clock: the certificate is not valid yet."
+            }
+            Error::Identity(_) => {
+                "Pass the whole identity file written by `tctl auth sign --format=file`, unmodified."
+            }
+            Error::ProxyCa { .. } => "Give the proxy's CA certificate as PEM.",
+            Error::Resolve { .. } => "Check the proxy host name and this machine's DNS.",
+            Error::Refused { .. } => {
+                "Check the port: a Teleport proxy usually listens on 443 (or 3080 without TLS routing)."
+            }
+            Error::ConnectTimeout { .. } | Error::Network { .. } => {
+                "Check that this machine can reach the proxy (firewall, VPN, HTTPS_PROXY)."
+            }
+            Error::HttpProxy { .. } => {
+                "Check HTTPS_PROXY / NO_PROXY and that the HTTP proxy allows CONNECT to the Teleport proxy."
+            }
+            Error::UntrustedServer { .. } => {
+                "The identity belongs to another cluster, or the cluster rotated its host CA: issue a fresh identity."
+            }
+            Error::AlpnNotRouted { .. } => {
+                "The proxy does not route TLS by ALPN here: enable TLS routing (proxy_listener_mode: multiplex), use the connection upgrade (behind an L7 load balancer), or give the Auth Service address directly."
+            }
+            Error::NoHttp2 { .. } => {
+                "Something between this machine and the Auth Service terminates TLS; connect through the proxy's TLS routing port."
+            }
+            Error::UnknownCluster { .. } => {
+                "The proxy does not know the identity's cluster: check that the address and the identity belong together."
+            }
+            Error::CertificateRejected { .. } => {
+                "The Auth Service refused the certificate: it is expired, revoked, from another cluster, or restricted to another use. Issue a new identity with `tctl auth sign --format=file`."
+            }
+            Error::Tls { .. } => "Check the proxy address and that it is a Teleport proxy.",
+            Error::Upgrade { .. } => {
+                "The proxy or the load balancer in front of it refused the WebSocket upgrade; check that it forwards /webapi/connectionupgrade, or disable the upgrade."
+            }
+            Error::ClusterMismatch { .. } => {
+                "Use an identity issued by the cluster at this address."
+            }
+            Error::PermissionDenied { .. } => {
+                "Grant the identity's role `event` and `session` with verbs `list` and `read` (see the README), then issue a new identity."
+            }
+            Error::Unauthenticated { .. } => {
+                "Issue a new identity with `tctl auth sign --format=file`."
+            }
+            Error::Unimplemented { .. } => {
+                "This Teleport version or audit backend lacks the call: upgrade Teleport (v13+ for search, v16.4+ for export)."
+            }
+            Error::InvalidArgument { .. } => {
+                "Check the stream settings (page size, time range, event types)."
+            }
+            Error::Unavailable { .. }
+            | Error::ResourceExhausted { .. }
+            | Error::Timeout { .. }
+            | Error::Rpc { .. }
+            | Error::Stalled { .. } => {
+                "Transient: the stream retries by itself; if it persists, check the Auth Service's health and logs."
+            }
+            Error::EventSkipped { .. } => {
+                "Raise StreamConfig::max_receive_size_limit if such events must be delivered, or fetch the event by id."
+            }
+            Error::MalformedEvent { .. } => {
+                "The server sent an event that is not valid JSON-in-protobuf; report it with the event id."
+            }
+            Error::InvalidCursor { .. } => {
+                "Use a cursor saved by this library for the same stream settings, or start from a backfill time."
+            }
+            Error::CursorFile { .. } => "Check the cursor file's path and permissions.",
+        }
+    }
+}
+
+impl From<IdentityError> for Error {
+    fn from(error: IdentityError) -> Self {
+        Error::Identity(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_is_consistent() {
+        let unavailable = Error::Unavailable {
+            rpc: "GetUnstructuredEvents",
+            message: "connection reset".into(),
+            source: None,
+        };
+        assert!(unavailable.is_retryable());
+        assert!(!unavailable.is_fatal());
+        assert!(!unavailable.is_auth());
+        assert_eq!(unavailable.code(), "unavailable");
+
+        let denied = Error::PermissionDenied {
+            rpc: "GetUnstructuredEvents",
+            message: "access denied to perform action \"list\" on \"event\"".into(),
+        };
+        assert!(!denied.is_retryable());
+        assert!(denied.is_fatal());
+        assert!(denied.is_auth());
+        assert!(denied.advice().contains("`event`"));
+
+        let skipped = Error::EventSkipped {
+            id: "x".into(),
+            time: OffsetDateTime::UNIX_EPOCH,
+            size: 10,
+            limit: 5,
+        };
+        assert!(!skipped.is_fatal());
+        assert!(!skipped.is_retryable());
+
+        let stalled = Error::Stalled {
+            since: Duration::from_secs(90),
+            attempts: 7,
+            last: Box::new(denied),
+        };
+        assert!(stalled.is_auth());
+        assert!(!stalled.is_fatal());
+    }
+
+    #[test]
+    fn display_is_one_line_in_our_words() {
+        let error = Error::Timeout {
+            rpc: "GetUnstructuredEvents",
+            after: Duration::from_secs(30),
+        };
+        assert_eq!(
+            error.to_string(),
+            "GetUnstructuredEvents: no answer within 30s"
+        );
+        let error = Error::ClusterMismatch {
+            identity: "a.example.com".into(),
+            server: "b.example.com".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cluster mismatch: the identity is for \"a.example.com\" but the Auth Service serves \"b.example.com\""
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! One page of search results: the request, the call, and the events decoded from it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServiceClient;
+use teleport_audit_proto::auditlog::v1::{EventUnstructured, GetUnstructuredEventsRequest, Order};
+use teleport_audit_types::{AuditEvent, EventError};
+use time::OffsetDateTime;
+use tonic::transport::Channel;
+
+use crate::{Error, rpc};
+
+/// The RPC name used in errors and logs.
+pub(crate) const SEARCH_RPC: &str = "GetUnstructuredEvents";
+
+/// What to ask the server for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PageRequest {
+    pub(crate) from: OffsetDateTime,
+    pub(crate) to: OffsetDateTime,
+    pub(crate) key: String,
+    pub(crate) limit: u32,
+    pub(crate) event_types: Arc<[String]>,
+    /// The largest response accepted for this call.
+    pub(crate) max_receive: usize,
+    pub(crate) timeout: Duration,
+}
+
+impl PageRequest {
+    pub(crate) fn to_wire(&self) -> GetUnstructuredEventsRequest {
+        GetUnstructuredEventsRequest {
+            namespace: "default".to_owned(),
+            start_date: Some(timestamp(self.from)),
+            end_date: Some(timestamp(self.to)),
+            event_types: self.event_types.to_vec(),
+            limit: i32::try_from(self.limit).unwrap_or(i32::MAX),
+            start_key: self.key.clone(),
+            order: Order::Ascending as i32,
+        }
+    }
+}
+
+/// A page as the stream consumes it.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub(crate) items: Vec<PageItem>,
+    /// Teleport's key for the next page; empty when the search is complete.
+    pub(crate) last_key: String,
+    /// Whether the page was full (as many events as asked for).
+    pub(crate) full: bool,
+}
+
+/// One event of a page, with what the stream needs to place it.
+#[derive(Debug)]
+pub(crate) struct PageItem {
+    pub(crate) id: String,
+    pub(crate) time: OffsetDateTime,
+    pub(crate) content: Content,
+}
+
+/// What arrived for one event.
+#[derive(Debug)]
+pub(crate) enum Content {
+    Event(AuditEvent),
+    Malformed(EventError),
+    Oversized { size: usize, limit: usize },
+}
+
+/// Fetches one page and decodes its events (off the consumer's task: this runs spawned).
+pub(crate) async fn fetch(channel: Channel, request: PageRequest) -> Result<Page, Error> {
+    let mut client =
+        AuditLogServiceClient::new(channel).max_decoding_message_size(request.max_receive);
+    let response = rpc::with_timeout(
+        SEARCH_RPC,
+        request.timeout,
+        client.get_unstructured_events(request.to_wire()),
+    )
+    .await?;
+    let items: Vec<PageItem> = response
+        .items
+        .into_iter()
+        .map(|event| PageItem::from_wire(event, request.from))
+        .collect();
+    let full = items.len() >= request.limit as usize;
+    Ok(Page {
+        items,
+        last_key: response.last_key,
+        full,
+    })
+}
+
+impl PageItem {
+    /// Decodes the payload; the time and id come from the envelope, else from the JSON.
+    pub(crate) fn from_wire(event: EventUnstructured, fallback_time: OffsetDateTime) -> Self {
+        let payload = event
+            .unstructured
+            .as_ref()
+            .map(|raw| raw.as_bytes())
+            .unwrap_or_default();
+        let decoded = AuditEvent::from_struct_bytes(payload);
+        let envelope_time = event.time.and_then(from_timestamp);
+        let time = envelope_time
+            .or_else(|| decoded.as_ref().ok().map(AuditEvent::time))
+            .unwrap_or(fallback_time);
+        let id = if !event.id.is_empty() {
+            event.id
+        } else {
+            match &decoded {
+                Ok(parsed) => parsed
+                    .uid()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| content_id(parsed.as_json().as_bytes())),
+                Err(_) => content_id(payload),
+            }
+        };
+        let content = match decoded {
+            Ok(parsed) => Content::Event(parsed),
+            Err(error) => Content::Malformed(error),
+        };
+        Self { id, time, content }
+    }
+}
+
+/// Teleport's rule for events without a uid: the id is the SHA-256 of the payload.
+fn content_id(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex_lower(&sha2::Sha256::digest(bytes))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    out
+}
+
+pub(crate) fn timestamp(time: OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.unix_timestamp(),
+        nanos: i32::try_from(time.nanosecond()).unwrap_or(0),
+    }
+}
+
+pub(crate) fn from_timestamp(ts: prost_types::Timestamp) -> Option<OffsetDateTime> {
+    let nanos = i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos);
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teleport_audit_proto::RawStruct;
+    use time::macros::datetime;
+
+    fn wire_event(json: &str, id: &str, time: Option<OffsetDateTime>) -> EventUnstructured {
+        EventUnstructured {
+            r#type: "user.login".into(),
+            id: id.into(),
+            time: time.map(timestamp),
+            index: 0,
+            unstructured: Some(RawStruct::from_encoded(
+                teleport_audit_types::wire::json_to_struct(json).unwrap(),
+            )),
+        }
+    }
+
+    const LOGIN: &str = r#"{"event":"user.login","code":"T1000I","time":"2025-12-02T07:14:36.5Z","uid":"u-1","user":"alice"}"#;
+
+    #[test]
+    fn envelope_time_and_id_win() {
+        let t = datetime!(2025-12-02 07:14:36.123456789 UTC);
+        let item = PageItem::from_wire(
+            wire_event(LOGIN, "env-id", Some(t)),
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!(item.id, "env-id");
+        assert_eq!(item.time, t);
+        match item.content {
+            Content::Event(event) => assert_eq!(event.user(), Some("alice")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn falls_back_to_the_json_then_to_a_content_hash() {
+        let item = PageItem::from_wire(wire_event(LOGIN, "", None), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(item.id, "u-1");
+        assert_eq!(item.time, datetime!(2025-12-02 07:14:36.5 UTC));
+
+        let no_uid = r#"{"event":"user.login","time":"2025-12-02T07:14:36Z"}"#;
+        let item = PageItem::from_wire(wire_event(no_uid, "", None), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(item.id.len(), 64);
+        assert!(item.id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_bad_payload_is_malformed_not_fatal() {
+        let fallback = datetime!(2025-01-01 0:00 UTC);
+        let event = EventUnstructured {
+            id: "bad".into(),
+            unstructured: Some(RawStruct::from_encoded(vec![0x0a, 0xff, 0xff])),
+            ..Default::default()
+        };
+        let item = PageItem::from_wire(event, fallback);
+        assert_eq!(item.id, "bad");
+        assert_eq!(item.time, fallback);
+        assert!(matches!(item.content, Content::Malformed(_)));
+    }
+
+    #[test]
+    fn timestamps_convert_both_ways() {
+        let t = datetime!(2025-12-02 07:14:36.000000001 UTC);
+        assert_eq!(from_timestamp(timestamp(t)), Some(t));
+        assert_eq!(
+            from_timestamp(prost_types::Timestamp {
+                seconds: i64::MAX,
+                nanos: 0
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn the_request_is_ascending_with_our_range() {
+        let request = PageRequest {
+            from: datetime!(2025-12-02 07:00 UTC),
+            to: datetime!(2025-12-02 08:00 UTC),
+            key: "k".into(),
+            limit: 500,
+            event_types: Arc::from(vec!["user.login".to_owned()]),
+            max_receive: 4 << 20,
+            timeout: Duration::from_secs(1),
+        };
+        let wire = request.to_wire();
+        assert_eq!(wire.order, Order::Ascending as i32);
+        assert_eq!(wire.limit, 500);
+        assert_eq!(wire.start_key, "k");
+        assert_eq!(wire.event_types, vec!["user.login".to_owned()]);
+        assert_eq!(
+            wire.start_date.unwrap().seconds,
+            request.from.unix_timestamp()
+        );
+    }
+}

@@ -1,0 +1,643 @@
+//! The paging loop: [`AuditEventStream`], a state machine over ascending searches.
+//!
+//! A *scan* is one ascending search over `[floor(watermark), min(watermark + window, now, end)]`,
+//! followed page by page through Teleport's `last_key` until it comes back empty. Each event is
+//! delivered unless it is before the watermark or already in the cursor's seen set. After each
+//! page and each scan the watermark moves up as far as is provably safe (see [`crate::cursor`]):
+//!
+//! - after a page: to the start of the second of the page's newest event (pages ascend by time at
+//!   least at second granularity), but never past `scan start - max_lateness`;
+//! - after a scan: to `min(scan end, scan start - max_lateness)`.
+//!
+//! Then: scan again at once if there is more (the window ended before "now", or the last page
+//! was full), else after the poll interval. The next page is fetched in the background while the
+//! current one is consumed, so at most two pages are held. Failures are retried with backoff;
+//! a stall is reported, not hidden; an event too large to receive is skipped by id, not allowed
+//! to block the stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use teleport_audit_types::AuditEvent;
+use time::OffsetDateTime;
+use tokio::task::JoinHandle;
+use tokio::time::Sleep;
+use tonic::transport::Channel;
+use tracing::Instrument as _;
+
+use super::config::{Start, StreamConfig};
+use super::oversized;
+use super::page::{self, Content, Page, PageItem, PageRequest};
+use crate::backoff::Backoff;
+use crate::cursor::{Cursor, ScanPosition};
+use crate::stats::{StatsHandle, StreamStats};
+use crate::{Client, Error};
+
+/// A stream of a cluster's audit events, resumable from a [`Cursor`] taken at any event.
+///
+/// Items are `Ok(event)`, or `Err(error)`: a fatal error (see [`Error::is_fatal`]) ends the
+/// stream; any other error (a skipped or malformed event, a stall report) is information, and
+/// the next poll carries on from where the stream was. Create it with
+/// [`Client::audit_events`].
+///
+/// ```no_run
+/// # async fn run(client: teleport_audit::Client) -> Result<(), teleport_audit::Error> {
+/// use futures::StreamExt as _;
+/// use teleport_audit::StreamConfig;
+///
+/// let mut events = client.audit_events(StreamConfig::default());
+/// while let Some(item) = events.next().await {
+///     match item {
+///         Ok(event) => println!("{}", event.as_json()),
+///         Err(error) if error.is_fatal() => return Err(error),
+///         Err(error) => eprintln!("warning: {error}"),
+///     }
+///     let _resume_point = events.cursor(); // store it after the event is handled
+/// }
+/// # Ok(()) }
+/// ```
+pub struct AuditEventStream {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for AuditEventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditEventStream")
+            .field("cursor", &self.inner.cursor)
+            .field("state", &self.inner.state.name())
+            .field("page_limit", &self.inner.page_limit)
+            .field("receive_limit", &self.inner.receive_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    channel: Channel,
+    config: StreamConfig,
+    request_timeout: Duration,
+    event_types: Arc<[String]>,
+    /// The position after the last event yielded: what [`AuditEventStream::cursor`] returns.
+    cursor: Cursor,
+    state: State,
+    /// Events per page now (shrinks below the configured size around oversized events).
+    page_limit: u32,
+    /// Largest response accepted now (grows up to the configured limit for oversized events).
+    receive_limit: usize,
+    backoff: Box<dyn Backoff>,
+    failing_since: Option<Instant>,
+    attempts: u32,
+    last_stall_report: Option<Instant>,
+    /// Whether the current scan already restarted once because the server refused its key.
+    key_reset: bool,
+    stats: StatsHandle,
+    pending: Option<Error>,
+    scan_span: tracing::Span,
+}
+
+/// A spawned page fetch, aborted if the stream is dropped.
+struct Task(JoinHandle<Result<Page, Error>>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+enum State {
+    /// Begin a scan, or resume the one in the cursor.
+    Start,
+    /// Waiting for a page.
+    Fetching {
+        request: PageRequest,
+        task: Task,
+    },
+    /// Yielding a page's events; the next page may be on its way.
+    Delivering {
+        items: std::vec::IntoIter<PageItem>,
+        newest_second: Option<OffsetDateTime>,
+        last_key: String,
+        full: bool,
+        next: Option<(PageRequest, Task)>,
+    },
+    /// Waiting before a retry or the next poll.
+    Waiting {
+        sleep: Pin<Box<Sleep>>,
+        then: AfterWait,
+    },
+    Done,
+}
+
+enum AfterWait {
+    Retry(PageRequest),
+    Start,
+}
+
+impl State {
+    fn name(&self) -> &'static str {
+        match self {
+            State::Start => "start",
+            State::Fetching { .. } => "fetching",
+            State::Delivering { .. } => "delivering",
+            State::Waiting { .. } => "waiting",
+            State::Done => "done",
+        }
+    }
+}
+
+fn floor_second(time: OffsetDateTime) -> OffsetDateTime {
+    time.replace_nanosecond(0).unwrap_or(time)
+}
+
+fn utc(time: OffsetDateTime) -> OffsetDateTime {
+    time.to_offset(time::UtcOffset::UTC)
+}
+
+impl AuditEventStream {
+    pub(crate) fn new(client: Client, config: StreamConfig) -> Self {
+        let invalid = config.validate().err();
+        let event_types: Arc<[String]> = Arc::from(config.event_types.clone());
+        let mut cursor = match &config.start {
+            Start::Now => Cursor::starting_at(utc(OffsetDateTime::now_utc())),
+            Start::At(time) => Cursor::starting_at(utc(*time)),
+            Start::Resume(cursor) => (**cursor).clone(),
+        };
+        cursor.event_types = config.event_types.clone();
+        let stats = StatsHandle::default();
+        stats.update(|s| s.watermark = Some(cursor.watermark()));
+        let backoff = (config.backoff)();
+        let state = if invalid.is_some() {
+            State::Done
+        } else {
+            State::Start
+        };
+        Self {
+            inner: Inner {
+                channel: client.channel().clone(),
+                request_timeout: config.request_timeout.unwrap_or(client.request_timeout()),
+                page_limit: config.page_size,
+                receive_limit: config.max_receive_size,
+                config,
+                event_types,
+                cursor,
+                state,
+                backoff,
+                failing_since: None,
+                attempts: 0,
+                last_stall_report: None,
+                key_reset: false,
+                stats,
+                pending: invalid,
+                scan_span: tracing::Span::none(),
+            },
+        }
+    }
+
+    /// The position right after the last event this stream yielded. Store it (for example with
+    /// [`crate::FileCursorStore`]) once the events before it are safely handled; a stream
+    /// resumed from it ([`StreamConfig::resume_from`]) yields exactly the events after them.
+    pub fn cursor(&self) -> Cursor {
+        self.inner.cursor.clone()
+    }
+
+    /// A snapshot of the stream's counters.
+    pub fn stats(&self) -> StreamStats {
+        self.inner.stats.get()
+    }
+
+    /// A handle to read the stream's counters from another task.
+    pub fn stats_handle(&self) -> StatsHandle {
+        self.inner.stats.clone()
+    }
+}
+
+impl Stream for AuditEventStream {
+    type Item = Result<AuditEvent, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().inner.step(cx)
+    }
+}
+
+impl Inner {
+    /// Advances the state machine until it has an item to yield or must wait.
+    fn step(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<AuditEvent, Error>>> {
+        loop {
+            if let Some(error) = self.pending.take() {
+                return Poll::Ready(Some(Err(error)));
+            }
+            match std::mem::replace(&mut self.state, State::Done) {
+                State::Done => return Poll::Ready(None),
+                State::Start => self.start_scan(),
+                State::Fetching { request, mut task } => match Pin::new(&mut task.0).poll(cx) {
+                    Poll::Pending => {
+                        self.state = State::Fetching { request, task };
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(joined) => {
+                        let result = joined.unwrap_or_else(|error| {
+                            Err(Error::Rpc {
+                                rpc: page::SEARCH_RPC,
+                                code: tonic::Code::Internal,
+                                message: format!("the page fetch task failed: {error}"),
+                            })
+                        });
+                        match result {
+                            Ok(page) => self.on_page(&request, page),
+                            Err(error) => self.on_error(request, error),
+                        }
+                    }
+                },
+                State::Delivering {
+                    mut items,
+                    newest_second,
+                    last_key,
+                    full,
+                    next,
+                } => {
+                    for item in items.by_ref() {
+                        if let Some(output) = self.admit(item) {
+                            self.state = State::Delivering {
+                                items,
+                                newest_second,
+                                last_key,
+                                full,
+                                next,
+                            };
+                            return Poll::Ready(Some(output));
+                        }
+                    }
+                    self.page_done(newest_second, last_key, full, next);
+                }
+                State::Waiting { mut sleep, then } => match sleep.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.state = State::Waiting { sleep, then };
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(()) => match then {
+                        AfterWait::Retry(request) => self.fetch(request),
+                        AfterWait::Start => self.state = State::Start,
+                    },
+                },
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.config
+            .end
+            .is_some_and(|end| self.cursor.watermark() >= end)
+    }
+
+    /// Begins a scan from the watermark (or resumes the cursor's) and fetches its first page.
+    fn start_scan(&mut self) {
+        if self.finished() {
+            self.state = State::Done;
+            return;
+        }
+        let now = utc(OffsetDateTime::now_utc());
+        let window = self.config.window;
+        let end = self.config.end;
+        let watermark = self.cursor.watermark();
+        let scan = self.cursor.scan.get_or_insert_with(|| {
+            let from = floor_second(watermark);
+            let mut to = (from + window).min(now);
+            if let Some(end) = end {
+                to = to.min(end);
+            }
+            ScanPosition {
+                from,
+                to: to.max(from),
+                started: now,
+                key: String::new(),
+            }
+        });
+        self.scan_span = tracing::info_span!(
+            "audit_scan",
+            from = %scan.from,
+            to = %scan.to,
+            resumed = !scan.key.is_empty(),
+        );
+        let (from, to, key) = (scan.from, scan.to, scan.key.clone());
+        let request = self.request(from, to, key);
+        self.key_reset = false;
+        self.fetch(request);
+    }
+
+    fn request(&self, from: OffsetDateTime, to: OffsetDateTime, key: String) -> PageRequest {
+        PageRequest {
+            from,
+            to,
+            key,
+            limit: self.page_limit,
+            event_types: Arc::clone(&self.event_types),
+            max_receive: self.receive_limit,
+            timeout: self.request_timeout,
+        }
+    }
+
+    fn spawn(&self, request: &PageRequest, probe: bool) -> Task {
+        let span = tracing::debug_span!(
+            parent: &self.scan_span,
+            "audit_page",
+            limit = request.limit,
+            resumed = !request.key.is_empty(),
+            probe,
+        );
+        let channel = self.channel.clone();
+        let request = request.clone();
+        Task(tokio::spawn(
+            async move {
+                if probe {
+                    oversized::probe(channel, request).await
+                } else {
+                    page::fetch(channel, request).await
+                }
+            }
+            .instrument(span),
+        ))
+    }
+
+    fn fetch(&mut self, request: PageRequest) {
+        let task = self.spawn(&request, false);
+        self.state = State::Fetching { request, task };
+    }
+
+    fn on_page(&mut self, request: &PageRequest, page: Page) {
+        self.backoff.reset();
+        self.failing_since = None;
+        self.attempts = 0;
+        self.last_stall_report = None;
+        // Grow back towards the configured page size after shrinking for an oversized event.
+        if self.page_limit < self.config.page_size {
+            self.page_limit = (self.page_limit.saturating_mul(2)).min(self.config.page_size);
+        }
+        let now = OffsetDateTime::now_utc();
+        self.stats.update(|s| {
+            s.pages += 1;
+            s.consecutive_failures = 0;
+            s.last_success = Some(now);
+        });
+        tracing::debug!(
+            parent: &self.scan_span,
+            items = page.items.len(),
+            full = page.full,
+            more = !page.last_key.is_empty(),
+            "page received"
+        );
+        let newest_second = page.items.iter().map(|item| floor_second(item.time)).max();
+        // Prefetch the next page while this one is consumed.
+        let next = if page.last_key.is_empty() {
+            None
+        } else {
+            let next = self.request(request.from, request.to, page.last_key.clone());
+            let task = self.spawn(&next, false);
+            Some((next, task))
+        };
+        self.state = State::Delivering {
+            items: page.items.into_iter(),
+            newest_second,
+            last_key: page.last_key,
+            full: page.full,
+            next,
+        };
+    }
+
+    /// Decides whether `item` is new; if so records it in the cursor and returns what to yield.
+    fn admit(&mut self, item: PageItem) -> Option<Result<AuditEvent, Error>> {
+        if item.time < self.cursor.watermark() || self.config.end.is_some_and(|end| item.time > end)
+        {
+            return None;
+        }
+        if !self.cursor.seen.insert(item.time, &item.id) {
+            self.stats.update(|s| s.duplicates_dropped += 1);
+            return None;
+        }
+        Some(match item.content {
+            Content::Event(event) => {
+                let time = item.time;
+                self.stats.update(|s| {
+                    s.events_delivered += 1;
+                    if s.newest_event_time.is_none_or(|newest| newest < time) {
+                        s.newest_event_time = Some(time);
+                    }
+                });
+                Ok(event)
+            }
+            Content::Malformed(source) => {
+                self.stats.update(|s| s.malformed += 1);
+                Err(Error::MalformedEvent {
+                    id: item.id,
+                    time: item.time,
+                    source,
+                })
+            }
+            Content::Oversized { size, limit } => {
+                self.stats.update(|s| s.skipped_oversized += 1);
+                tracing::warn!(id = %item.id, time = %item.time, size, "event too large; skipped");
+                Err(Error::EventSkipped {
+                    id: item.id,
+                    time: item.time,
+                    size,
+                    limit,
+                })
+            }
+        })
+    }
+
+    /// Every event of a page has been considered: move the watermark, then go on.
+    fn page_done(
+        &mut self,
+        newest_second: Option<OffsetDateTime>,
+        last_key: String,
+        full: bool,
+        next: Option<(PageRequest, Task)>,
+    ) {
+        let lateness = self.config.max_lateness;
+        let Some(scan) = self.cursor.scan.as_mut() else {
+            self.state = State::Start;
+            return;
+        };
+        let settled = scan.started - lateness;
+        if let Some(second) = newest_second {
+            // Everything before this second has been returned by this scan's pages.
+            let candidate = second.min(settled);
+            self.cursor.advance_watermark(candidate);
+        }
+        let Some(scan) = self.cursor.scan.as_mut() else {
+            self.state = State::Start;
+            return;
+        };
+        let (from, to) = (scan.from, scan.to);
+        if !last_key.is_empty() {
+            scan.key.clone_from(&last_key);
+            self.publish_watermark();
+            match next {
+                Some((request, task)) => self.state = State::Fetching { request, task },
+                None => {
+                    let request = self.request(from, to, last_key);
+                    self.fetch(request);
+                }
+            }
+            return;
+        }
+        // The scan is complete: everything in [from, to] visible at its start was returned.
+        self.cursor.scan = None;
+        self.cursor.advance_watermark(to.min(settled));
+        self.publish_watermark();
+        if self.finished() {
+            self.state = State::Done;
+        } else if full || self.cursor.watermark() >= to {
+            // More is waiting: the window ended before now, or the last page was full.
+            self.state = State::Start;
+        } else {
+            self.state = State::Waiting {
+                sleep: Box::pin(tokio::time::sleep(self.config.poll_interval)),
+                then: AfterWait::Start,
+            };
+        }
+    }
+
+    fn publish_watermark(&self) {
+        let watermark = self.cursor.watermark();
+        self.stats.update(|s| s.watermark = Some(watermark));
+    }
+
+    fn on_error(&mut self, request: PageRequest, error: Error) {
+        if let Some(found) = too_large(&error) {
+            self.adapt_to_large_response(request, found);
+            return;
+        }
+        if matches!(error, Error::InvalidArgument { .. })
+            && !request.key.is_empty()
+            && !self.key_reset
+        {
+            // The server refused its own page key (expired, or from another backend). The
+            // watermark and the seen set make a fresh scan from the watermark safe.
+            tracing::warn!(%error, "the server refused the page key; restarting the scan");
+            self.key_reset = true;
+            self.cursor.scan = None;
+            self.state = State::Start;
+            return;
+        }
+        self.stats.update(|s| {
+            s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+            s.last_error = Some(error.code());
+        });
+        if !error.is_retryable() {
+            tracing::error!(%error, code = error.code(), "audit stream stopped");
+            self.pending = Some(error);
+            self.state = State::Done;
+            return;
+        }
+        let now = Instant::now();
+        let since = *self.failing_since.get_or_insert(now);
+        self.attempts = self.attempts.saturating_add(1);
+        let delay = self.backoff.next_delay();
+        self.stats.update(|s| s.retries += 1);
+        tracing::warn!(
+            %error,
+            code = error.code(),
+            attempt = self.attempts,
+            retry_in = ?delay,
+            "audit search failed; retrying"
+        );
+        let report_due = now.duration_since(since) >= self.config.stall_report_after
+            && self
+                .last_stall_report
+                .is_none_or(|last| now.duration_since(last) >= self.config.stall_report_after);
+        if report_due {
+            self.last_stall_report = Some(now);
+            self.pending = Some(Error::Stalled {
+                since: now.duration_since(since),
+                attempts: self.attempts,
+                last: Box::new(error),
+            });
+        }
+        self.state = State::Waiting {
+            sleep: Box::pin(tokio::time::sleep(delay)),
+            then: AfterWait::Retry(request),
+        };
+    }
+
+    /// A response was over the receive limit: fewer events per page, then a higher limit, then
+    /// skip the one event by id.
+    fn adapt_to_large_response(&mut self, mut request: PageRequest, found: Option<usize>) {
+        let ceiling = self.config.max_receive_size_limit;
+        if request.limit > 1 {
+            self.page_limit = (request.limit / 2).max(1);
+            request.limit = self.page_limit;
+            tracing::info!(
+                limit = request.limit,
+                "response too large; shrinking the page"
+            );
+            self.fetch(request);
+        } else if request.max_receive < ceiling {
+            let wanted = found
+                .map(|size| size.saturating_add(1024).next_power_of_two())
+                .unwrap_or(0)
+                .max(request.max_receive.saturating_mul(2));
+            self.receive_limit = wanted.min(ceiling);
+            request.max_receive = self.receive_limit;
+            tracing::info!(
+                limit = request.max_receive,
+                "event too large; raising the receive limit"
+            );
+            self.fetch(request);
+        } else {
+            tracing::warn!("event over the largest receive limit; skipping it by id");
+            let task = self.spawn(&request, true);
+            self.state = State::Fetching { request, task };
+        }
+    }
+}
+
+/// Whether the error is tonic refusing a response over the receive limit; with the size found.
+fn too_large(error: &Error) -> Option<Option<usize>> {
+    match error {
+        Error::Rpc {
+            code: tonic::Code::OutOfRange,
+            message,
+            ..
+        } if message.contains("message length too large") => Some(
+            message
+                .split("found ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok()),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_tonic_s_size_error() {
+        let error = Error::Rpc {
+            rpc: "GetUnstructuredEvents",
+            code: tonic::Code::OutOfRange,
+            message: "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes".into(),
+        };
+        assert_eq!(too_large(&error), Some(Some(5_242_880)));
+        let other = Error::Rpc {
+            rpc: "GetUnstructuredEvents",
+            code: tonic::Code::OutOfRange,
+            message: "time out of range".into(),
+        };
+        assert_eq!(too_large(&other), None);
+    }
+
+    #[test]
+    fn floor_second_drops_the_fraction() {
+        use time::macros::datetime;
+        assert_eq!(
+            floor_second(datetime!(2025-12-02 07:14:36.999 UTC)),
+            datetime!(2025-12-02 07:14:36 UTC)
+        );
+    }
+}
