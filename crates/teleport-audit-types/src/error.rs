@@ -66,9 +66,9 @@ pub enum EventError {
         source: time::error::Parse,
     },
     /// The same top-level key appears twice in the object.
-    #[error("event has the field `{field}` more than once")]
+    #[error("event has the field \"{field}\" more than once")]
     DuplicateField {
-        /// The repeated key (excerpt).
+        /// The repeated key (cut to 64 characters when longer).
         field: String,
     },
     /// The event text is larger than this crate indexes (4 GiB).
@@ -348,6 +348,14 @@ pub(crate) fn json_type_of_first_byte(byte: Option<u8>) -> &'static str {
     }
 }
 
+/// `text` cut to [`EXCERPT_LIMIT`] characters (with `...` when cut), for an error message.
+pub(crate) fn cut(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_LIMIT) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Quotes `text` for an error message, cut to [`EXCERPT_LIMIT`] characters.
 pub(crate) fn excerpt(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(EXCERPT_LIMIT) + 8);
@@ -371,8 +379,9 @@ mod tests {
     fn excerpt_cuts_long_values_and_escapes_quotes() {
         assert_eq!(excerpt("a\"b"), "\"a\\\"b\"");
         let long = "x".repeat(100);
-        let cut = excerpt(&long);
-        assert_eq!(cut, format!("\"{}\"...", "x".repeat(64)));
+        assert_eq!(excerpt(&long), format!("\"{}\"...", "x".repeat(64)));
+        assert_eq!(cut(&long), format!("{}...", "x".repeat(64)));
+        assert_eq!(cut("short é"), "short é");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{EventError, excerpt, json_type_of_first_byte};
+use crate::error::{EventError, cut, excerpt, json_type_of_first_byte};
 
 /// The common string fields, in storage order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,9 +143,7 @@ impl Header {
         if state.keys_unsorted
             && let Some(key) = repeated_key(json)
         {
-            return Err(EventError::DuplicateField {
-                field: excerpt(&key),
-            });
+            return Err(EventError::DuplicateField { field: cut(&key) });
         }
         if state.spans[TextField::Event as usize] == Span::Absent {
             return Err(EventError::MissingField { field: "event" });
@@ -231,7 +229,7 @@ impl<'de> Visitor<'de> for HeaderVisitor<'_, 'de> {
                     Ordering::Greater => {}
                     Ordering::Less => state.keys_unsorted = true,
                     Ordering::Equal => {
-                        let field = excerpt(&key);
+                        let field = cut(&key);
                         return Err(state.fail(EventError::DuplicateField { field }));
                     }
                 }
