@@ -1,0 +1,396 @@
+//! The gRPC services: `teleport.auditlog.v1.AuditLogService` and `proto.AuthService/Ping`,
+//! with Teleport's validation, permissions and errors, and the fault knobs applied.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost_types::Timestamp;
+use teleport_audit_proto::RawStruct;
+use teleport_audit_proto::auditlog::v1::{
+    self as pb, audit_log_service_server::AuditLogService,
+};
+use teleport_audit_proto::authservice::{PingRequest, PingResponse, auth_service_server::AuthService};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::router::ConnInfo;
+use crate::faults::CallFault;
+use crate::json::{NANOS_PER_SEC, Nanos, date_text, day_of};
+use crate::shared::Shared;
+use crate::stats::Rpc;
+use crate::store::{SearchQuery, ServedEvent, decode_export, decode_search, encode_export};
+
+/// Teleport's default page size (`defaults.EventsIterationLimit`).
+pub(crate) const DEFAULT_LIMIT: i32 = 500;
+/// Teleport's largest page size (`defaults.EventsMaxIterationLimit`).
+pub(crate) const MAX_LIMIT: i32 = 10_000;
+
+/// Bytes that frame correctly inside `EventUnstructured.unstructured` but are not a valid
+/// `google.protobuf.Struct` (a map entry claiming 127 bytes, holding 5).
+const MALFORMED_STRUCT: &[u8] = &[0x0a, 0x7f, 0x0a, 0x03, b'k', b'e', b'y'];
+
+pub(crate) struct AuditService {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct PingService {
+    shared: Arc<Shared>,
+}
+
+impl AuditService {
+    pub(crate) fn new(shared: Arc<Shared>) -> AuditService {
+        AuditService { shared }
+    }
+}
+
+impl PingService {
+    pub(crate) fn new(shared: Arc<Shared>) -> PingService {
+        PingService { shared }
+    }
+}
+
+/// Which permission a call needs.
+#[derive(Clone, Copy)]
+enum Need {
+    /// `event` `list` and `read`.
+    Events,
+    /// `session` `read`.
+    Sessions,
+    /// Any authenticated caller.
+    Authenticated,
+}
+
+/// Starts a call: counts it, applies injected failures and stalls, checks permissions.
+async fn begin<T>(shared: &Shared, rpc: Rpc, req: &Request<T>, need: Need) -> Result<ConnInfo, Status> {
+    shared.stats.call(rpc);
+    let result = admit(shared, rpc, req, need).await;
+    if result.is_err() {
+        shared.stats.error(rpc);
+    }
+    result
+}
+
+async fn admit<T>(shared: &Shared, rpc: Rpc, req: &Request<T>, need: Need) -> Result<ConnInfo, Status> {
+    let info = req
+        .extensions()
+        .get::<ConnInfo>()
+        .cloned()
+        .ok_or_else(|| Status::internal("connection information is missing"))?;
+    match shared.faults.on_call(rpc) {
+        CallFault::None => {}
+        CallFault::Fail(code) => {
+            return Err(Status::new(
+                code,
+                format!("injected fault: {} fails with {code:?}", rpc.name()),
+            ));
+        }
+        CallFault::Stall => {
+            // Accept the call and never answer; the client's cancellation drops this future.
+            shared.stopped().await;
+            return Err(Status::unavailable("the server is restarting"));
+        }
+    }
+    let Some(caller) = &info.caller else {
+        return Err(Status::permission_denied(
+            "access denied: the call needs a client certificate",
+        ));
+    };
+    let p = caller.permissions;
+    let missing = match need {
+        Need::Events if !p.event_list => Some(("list", "event")),
+        Need::Events if !p.event_read => Some(("read", "event")),
+        Need::Sessions if !p.session_read => Some(("read", "session")),
+        _ => None,
+    };
+    if let Some((verb, resource)) = missing {
+        return Err(Status::permission_denied(format!(
+            "access denied to perform action {verb:?} on {resource:?} for user {:?}",
+            caller.user
+        )));
+    }
+    Ok(info)
+}
+
+fn failed(shared: &Shared, rpc: Rpc, status: Status) -> Status {
+    shared.stats.error(rpc);
+    status
+}
+
+fn timestamp_nanos(ts: Option<&Timestamp>) -> Nanos {
+    ts.map_or(0, |t| {
+        t.seconds
+            .saturating_mul(NANOS_PER_SEC)
+            .saturating_add(i64::from(t.nanos))
+    })
+}
+
+fn to_proto(event: &ServedEvent, malformed: bool) -> pb::EventUnstructured {
+    let body = &event.body;
+    let bytes = if malformed {
+        MALFORMED_STRUCT.to_vec()
+    } else {
+        body.struct_bytes.to_vec()
+    };
+    pb::EventUnstructured {
+        r#type: body.event_type.to_string(),
+        id: body.uid_text.to_string(),
+        time: Some(Timestamp {
+            seconds: event.time.div_euclid(NANOS_PER_SEC),
+            nanos: event.time.rem_euclid(NANOS_PER_SEC) as i32,
+        }),
+        index: body.ei,
+        unstructured: Some(RawStruct::from_encoded(bytes)),
+    }
+}
+
+/// Which event of a response gets a malformed Struct, if the knob is armed.
+fn malformed_index(shared: &Shared, len: usize) -> Option<usize> {
+    (len > 0 && shared.faults.take_malformed()).then_some(len / 2)
+}
+
+/// Streams `items`, cutting the connection after `cut_after` of them when the
+/// `drop_after_events` knob says so.
+fn stream_out<T: Send + 'static>(
+    items: Vec<T>,
+    cut_after: Option<u64>,
+    info: ConnInfo,
+    shared: &Arc<Shared>,
+) -> ReceiverStream<Result<T, Status>> {
+    let (tx, rx) = mpsc::channel(16);
+    let stopped = shared.stopped();
+    tokio::spawn(async move {
+        let produce = async {
+            for (i, item) in items.into_iter().enumerate() {
+                if cut_after == Some(i as u64) {
+                    break;
+                }
+                if tx.send(Ok(item)).await.is_err() {
+                    return;
+                }
+            }
+            if cut_after.is_some() {
+                // Let what was sent reach the wire, then abort the connection.
+                for _ in 0..200 {
+                    if tx.capacity() == tx.max_capacity() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                info.control.cut();
+            }
+        };
+        tokio::select! {
+            () = produce => {}
+            () = stopped => {}
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+#[tonic::async_trait]
+impl AuditLogService for AuditService {
+    type StreamUnstructuredSessionEventsStream = ReceiverStream<Result<pb::EventUnstructured, Status>>;
+    type ExportUnstructuredEventsStream = ReceiverStream<Result<pb::ExportEventUnstructured, Status>>;
+    type GetEventExportChunksStream = ReceiverStream<Result<pb::EventExportChunk, Status>>;
+
+    async fn get_unstructured_events(
+        &self,
+        request: Request<pb::GetUnstructuredEventsRequest>,
+    ) -> Result<Response<pb::EventsUnstructured>, Status> {
+        const RPC: Rpc = Rpc::GetUnstructuredEvents;
+        let shared = &self.shared;
+        let info = begin(shared, RPC, &request, Need::Events).await?;
+        let req = request.into_inner();
+        let limit = match req.limit {
+            l if l <= 0 => DEFAULT_LIMIT,
+            l if l > MAX_LIMIT => {
+                return Err(failed(
+                    shared,
+                    RPC,
+                    Status::invalid_argument(format!("limit {l} exceeds {MAX_LIMIT}")),
+                ));
+            }
+            l => l,
+        };
+        let store = shared.store.inner();
+        let dynamo = matches!(store.rules.backend, crate::Backend::Dynamo { .. });
+        let cursor = if req.start_key.is_empty() {
+            None
+        } else {
+            let shown: String = req.start_key.chars().take(80).collect();
+            Some(decode_search(&req.start_key, dynamo).map_err(|e| {
+                failed(
+                    shared,
+                    RPC,
+                    Status::invalid_argument(format!(
+                        "start_key {shown:?} is not a valid {} cursor: {}",
+                        store.rules.backend.name(),
+                        e.0
+                    )),
+                )
+            })?)
+        };
+        let query = SearchQuery {
+            start: timestamp_nanos(req.start_date.as_ref()),
+            end: timestamp_nanos(req.end_date.as_ref()),
+            event_types: &req.event_types,
+            limit: limit as usize,
+            cursor,
+            ascending: req.order == pb::Order::Ascending as i32,
+            byte_cap: shared.page_byte_cap,
+        };
+        let page = store
+            .search(&query)
+            .map_err(|e| failed(shared, RPC, Status::internal(e.to_string())))?;
+        if shared.faults.take_events(page.events.len() as u64).is_some() {
+            // A page is all or nothing: cut the connection instead of answering.
+            info.control.cut();
+            return Err(failed(shared, RPC, Status::unavailable("connection cut by the simulator")));
+        }
+        let bad = malformed_index(shared, page.events.len());
+        let items: Vec<_> = page
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| to_proto(e, bad == Some(i)))
+            .collect();
+        shared.stats.events(RPC, items.len() as u64);
+        Ok(Response::new(pb::EventsUnstructured {
+            items,
+            last_key: page.last_key,
+        }))
+    }
+
+    async fn stream_unstructured_session_events(
+        &self,
+        request: Request<pb::StreamUnstructuredSessionEventsRequest>,
+    ) -> Result<Response<Self::StreamUnstructuredSessionEventsStream>, Status> {
+        const RPC: Rpc = Rpc::StreamUnstructuredSessionEvents;
+        let shared = &self.shared;
+        let info = begin(shared, RPC, &request, Need::Sessions).await?;
+        let req = request.into_inner();
+        let events = shared
+            .store
+            .inner()
+            .session(&req.session_id, i64::from(req.start_index))
+            .map_err(|e| failed(shared, RPC, Status::internal(e.to_string())))?
+            .ok_or_else(|| {
+                failed(
+                    shared,
+                    RPC,
+                    Status::not_found(format!("session {:?} not found", req.session_id)),
+                )
+            })?;
+        let cut_after = shared.faults.take_events(events.len() as u64);
+        let bad = malformed_index(shared, events.len());
+        let items: Vec<_> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| to_proto(e, bad == Some(i)))
+            .collect();
+        shared
+            .stats
+            .events(RPC, cut_after.unwrap_or(items.len() as u64).min(items.len() as u64));
+        Ok(Response::new(stream_out(items, cut_after, info, shared)))
+    }
+
+    async fn get_event_export_chunks(
+        &self,
+        request: Request<pb::GetEventExportChunksRequest>,
+    ) -> Result<Response<Self::GetEventExportChunksStream>, Status> {
+        const RPC: Rpc = Rpc::GetEventExportChunks;
+        let shared = &self.shared;
+        let info = begin(shared, RPC, &request, Need::Events).await?;
+        let store = shared.store.inner();
+        if !store.rules.backend.supports_export() {
+            return Err(failed(shared, RPC, unsupported(store.rules.backend)));
+        }
+        let day = day_of(timestamp_nanos(request.get_ref().date.as_ref()));
+        let chunks: Vec<_> = store
+            .chunks(day)
+            .into_iter()
+            .map(|chunk| pb::EventExportChunk { chunk })
+            .collect();
+        shared.stats.events(RPC, chunks.len() as u64);
+        Ok(Response::new(stream_out(chunks, None, info, shared)))
+    }
+
+    async fn export_unstructured_events(
+        &self,
+        request: Request<pb::ExportUnstructuredEventsRequest>,
+    ) -> Result<Response<Self::ExportUnstructuredEventsStream>, Status> {
+        const RPC: Rpc = Rpc::ExportUnstructuredEvents;
+        let shared = &self.shared;
+        let info = begin(shared, RPC, &request, Need::Events).await?;
+        let store = shared.store.inner();
+        if !store.rules.backend.supports_export() {
+            return Err(failed(shared, RPC, unsupported(store.rules.backend)));
+        }
+        let req = request.into_inner();
+        let day = day_of(timestamp_nanos(req.date.as_ref()));
+        let events = store
+            .chunk_events(day, &req.chunk)
+            .map_err(|e| failed(shared, RPC, Status::internal(e.to_string())))?
+            .ok_or_else(|| {
+                failed(
+                    shared,
+                    RPC,
+                    Status::not_found(format!(
+                        "export chunk {:?} of {} not found",
+                        req.chunk,
+                        date_text(day)
+                    )),
+                )
+            })?;
+        let skip = if req.cursor.is_empty() {
+            0
+        } else {
+            decode_export(&req.chunk, &req.cursor).map_err(|e| {
+                failed(
+                    shared,
+                    RPC,
+                    Status::invalid_argument(format!("export cursor is not valid here: {}", e.0)),
+                )
+            })?
+        };
+        let rest = events.get(skip..).unwrap_or_default();
+        let cut_after = shared.faults.take_events(rest.len() as u64);
+        let bad = malformed_index(shared, rest.len());
+        let items: Vec<_> = rest
+            .iter()
+            .enumerate()
+            .map(|(i, e)| pb::ExportEventUnstructured {
+                event: Some(to_proto(e, bad == Some(i))),
+                cursor: encode_export(&req.chunk, skip + i + 1),
+            })
+            .collect();
+        shared
+            .stats
+            .events(RPC, cut_after.unwrap_or(items.len() as u64).min(items.len() as u64));
+        Ok(Response::new(stream_out(items, cut_after, info, shared)))
+    }
+}
+
+fn unsupported(backend: crate::Backend) -> Status {
+    Status::unimplemented(format!(
+        "export not supported by this backend ({})",
+        backend.name()
+    ))
+}
+
+#[tonic::async_trait]
+impl AuthService for PingService {
+    async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
+        let shared = &self.shared;
+        let info = begin(shared, Rpc::Ping, &request, Need::Authenticated).await?;
+        Ok(Response::new(PingResponse {
+            cluster_name: shared.cluster_name.clone(),
+            server_version: shared.server_version.clone(),
+            proxy_public_addr: shared.proxy_public_addr.clone(),
+            is_boring: false,
+            remote_addr: info.peer.to_string(),
+        }))
+    }
+}

@@ -1,0 +1,55 @@
+//! [`Backend`]: which Teleport audit storage the sim imitates.
+
+use std::time::Duration;
+
+/// The audit storage the simulated Auth Service sits on. It decides when an event becomes
+/// visible to search, how search orders events and compares ranges, what cursors look like and
+/// whether export works.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// DynamoDB (`lib/events/dynamoevents`): an event becomes visible a random delay in
+    /// `0..=max_visibility_delay` after it is written (eventual consistency); ranges compare
+    /// whole seconds; within one second, events are ordered by a hash of their id, not by time;
+    /// cursors are JSON (a date and an iterator). Export answers `Unimplemented`.
+    Dynamo {
+        /// Longest delay before a written event shows in search.
+        max_visibility_delay: Duration,
+    },
+    /// Athena (`lib/events/athena`): events are batched and become visible only when their
+    /// batch is flushed, every `flush_interval` (about a minute in Teleport), as immutable
+    /// chunks per UTC date; search orders by (time, id) and compares microseconds; cursors are
+    /// base64. Export works.
+    Athena {
+        /// Time between flushes.
+        flush_interval: Duration,
+    },
+    /// A backend where every event is visible as soon as it is written (like the file or
+    /// Postgres backends); ordering and cursors as Athena's. Export answers `Unimplemented`.
+    Immediate,
+}
+
+impl Default for Backend {
+    /// DynamoDB with a 2-second visibility delay.
+    fn default() -> Backend {
+        Backend::Dynamo {
+            max_visibility_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Backend {
+    /// A short name: `dynamo`, `athena` or `immediate`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Dynamo { .. } => "dynamo",
+            Backend::Athena { .. } => "athena",
+            Backend::Immediate => "immediate",
+        }
+    }
+
+    /// Whether the export RPCs work on this backend.
+    pub fn supports_export(&self) -> bool {
+        matches!(self, Backend::Athena { .. })
+    }
+}
