@@ -97,6 +97,95 @@ enum Kind {
     List(Parts),
 }
 
+/// A decoding failure, without its JSON path: kept small so the hot path's `Result`s stay cheap.
+/// [`Decoder::write_top_level`] adds the path (still on the path stack when a failure unwinds).
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Truncated {
+        offset: usize,
+        what: Missing,
+    },
+    BadVarint {
+        offset: usize,
+    },
+    InvalidKey {
+        offset: usize,
+        key: u64,
+    },
+    WrongWireType {
+        offset: usize,
+        field: &'static str,
+        expected: WireType,
+        found: WireType,
+    },
+    UnbalancedGroup {
+        offset: usize,
+    },
+    InvalidUtf8 {
+        offset: usize,
+        what: &'static str,
+    },
+    NonFiniteNumber {
+        offset: usize,
+        value: f64,
+    },
+    TooDeep {
+        offset: usize,
+    },
+}
+
+/// What a truncated message was missing.
+#[derive(Debug, Clone, Copy)]
+enum Missing {
+    Varint,
+    Bytes { length: u64, left: usize },
+    Fixed { what: &'static str, left: usize },
+}
+
+impl Fault {
+    fn into_error(self, path: String) -> WireError {
+        match self {
+            Self::Truncated { offset, what } => WireError::Truncated {
+                offset,
+                path,
+                what: match what {
+                    Missing::Varint => "a varint".to_owned(),
+                    Missing::Bytes { length, left } => {
+                        format!("a length-delimited field of {length} bytes, {left} left")
+                    }
+                    Missing::Fixed { what, left } => format!("{what}, {left} bytes left"),
+                },
+            },
+            Self::BadVarint { offset } => WireError::BadVarint { offset, path },
+            Self::InvalidKey { offset, key } => WireError::InvalidKey { offset, path, key },
+            Self::WrongWireType {
+                offset,
+                field,
+                expected,
+                found,
+            } => WireError::WrongWireType {
+                offset,
+                path,
+                field,
+                expected,
+                found,
+            },
+            Self::UnbalancedGroup { offset } => WireError::UnbalancedGroup { offset, path },
+            Self::InvalidUtf8 { offset, what } => WireError::InvalidUtf8 { offset, path, what },
+            Self::NonFiniteNumber { offset, value } => WireError::NonFiniteNumber {
+                offset,
+                path,
+                value,
+            },
+            Self::TooDeep { offset } => WireError::TooDeep {
+                offset,
+                path,
+                limit: MAX_DEPTH,
+            },
+        }
+    }
+}
+
 /// Transcodes one encoded Struct; holds the scratch space reused across nesting levels.
 pub(crate) struct Decoder<'a> {
     input: &'a [u8],
@@ -117,6 +206,7 @@ impl<'a> Decoder<'a> {
     pub(crate) fn write_top_level(&mut self, out: &mut Vec<u8>) -> Result<(), WireError> {
         let whole = (0, self.input.len());
         self.write_struct(std::slice::from_ref(&whole), 1, out)
+            .map_err(|fault| fault.into_error(self.path_text()))
     }
 
     fn write_struct(
@@ -124,7 +214,7 @@ impl<'a> Decoder<'a> {
         parts: &[Range],
         depth: usize,
         out: &mut Vec<u8>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Fault> {
         self.check_depth(parts, depth)?;
         let base = self.entries.len();
         let mut seq = 0;
@@ -155,16 +245,14 @@ impl<'a> Decoder<'a> {
             }
             let key_offset = self.entries[index].key_offset;
             let value = std::mem::take(&mut self.entries[index].value);
-            let key_text = std::str::from_utf8(key).map_err(|error| WireError::InvalidUtf8 {
-                offset: key_offset + error.valid_up_to(),
-                path: self.path_text(),
-                what: "an object key",
-            })?;
             if !first {
                 out.push(b',');
             }
             first = false;
-            write_json_string(key_text, out);
+            write_json_string(key, out).map_err(|bad| Fault::InvalidUtf8 {
+                offset: key_offset + bad,
+                what: "an object key",
+            })?;
             out.push(b':');
             self.path.push(Step::Key(key));
             self.write_value(value.as_slice(), depth, out)?;
@@ -176,7 +264,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads a `Struct.FieldsEntry` message: `key = 1` (string), `value = 2` (Value).
-    fn read_entry(&self, (start, end): Range, seq: usize) -> Result<Entry<'a>, WireError> {
+    fn read_entry(&self, (start, end): Range, seq: usize) -> Result<Entry<'a>, Fault> {
         let mut entry = Entry {
             key: &[],
             key_offset: start,
@@ -211,7 +299,7 @@ impl<'a> Decoder<'a> {
         parts: &[Range],
         depth: usize,
         out: &mut Vec<u8>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Fault> {
         let mut kind = Kind::Null;
         for &(start, end) in parts {
             let mut pos = start;
@@ -275,23 +363,17 @@ impl<'a> Decoder<'a> {
             Kind::Bool(false) => out.extend_from_slice(b"false"),
             Kind::Number { value, offset } => {
                 if !value.is_finite() {
-                    return Err(WireError::NonFiniteNumber {
-                        offset,
-                        path: self.path_text(),
-                        value,
-                    });
+                    return Err(Fault::NonFiniteNumber { offset, value });
                 }
                 write_go_float(value, out);
             }
             Kind::String((start, end)) => {
-                let text = std::str::from_utf8(&self.input[start..end]).map_err(|error| {
-                    WireError::InvalidUtf8 {
-                        offset: start + error.valid_up_to(),
-                        path: self.path_text(),
+                write_json_string(&self.input[start..end], out).map_err(|bad| {
+                    Fault::InvalidUtf8 {
+                        offset: start + bad,
                         what: "a string value",
                     }
                 })?;
-                write_json_string(text, out);
             }
             Kind::Struct(parts) => self.write_struct(parts.as_slice(), depth + 1, out)?,
             Kind::List(parts) => self.write_list(parts.as_slice(), depth + 1, out)?,
@@ -305,7 +387,7 @@ impl<'a> Decoder<'a> {
         parts: &[Range],
         depth: usize,
         out: &mut Vec<u8>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Fault> {
         self.check_depth(parts, depth)?;
         out.push(b'[');
         let mut index = 0;
@@ -329,19 +411,18 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    fn check_depth(&self, parts: &[Range], depth: usize) -> Result<(), WireError> {
+    fn check_depth(&self, parts: &[Range], depth: usize) -> Result<(), Fault> {
         if depth > MAX_DEPTH {
-            return Err(WireError::TooDeep {
+            return Err(Fault::TooDeep {
                 offset: parts.first().map_or(0, |range| range.0),
-                path: self.path_text(),
-                limit: MAX_DEPTH,
             });
         }
         Ok(())
     }
 
     /// Reads one field (key and payload) starting at `pos`, skipping over groups whole.
-    fn read_field(&self, pos: &mut usize, end: usize) -> Result<Field, WireError> {
+    #[inline]
+    fn read_field(&self, pos: &mut usize, end: usize) -> Result<Field, Fault> {
         let offset = *pos;
         let (number, wire) = self.read_key(pos, end)?;
         let payload_offset = *pos;
@@ -362,12 +443,7 @@ impl<'a> Decoder<'a> {
                 self.skip_group(pos, end, number)?;
                 Payload::Group
             }
-            WireType::EndGroup => {
-                return Err(WireError::UnbalancedGroup {
-                    offset,
-                    path: self.path_text(),
-                });
-            }
+            WireType::EndGroup => return Err(Fault::UnbalancedGroup { offset }),
         };
         Ok(Field {
             number,
@@ -377,35 +453,43 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn read_key(&self, pos: &mut usize, end: usize) -> Result<(u64, WireType), WireError> {
+    #[inline]
+    fn read_key(&self, pos: &mut usize, end: usize) -> Result<(u64, WireType), Fault> {
         let offset = *pos;
         let key = self.read_varint(pos, end)?;
         let number = key >> 3;
         match WireType::from_bits(key & 7) {
             Some(wire) if number != 0 && number <= u64::from(u32::MAX >> 3) => Ok((number, wire)),
-            _ => Err(WireError::InvalidKey {
-                offset,
-                path: self.path_text(),
-                key,
-            }),
+            _ => Err(Fault::InvalidKey { offset, key }),
         }
     }
 
-    fn read_varint(&self, pos: &mut usize, end: usize) -> Result<u64, WireError> {
+    #[inline(always)]
+    fn read_varint(&self, pos: &mut usize, end: usize) -> Result<u64, Fault> {
+        // Fast path: keys and lengths below 128 are one byte.
+        if *pos < end && self.input[*pos] < 0x80 {
+            let value = u64::from(self.input[*pos]);
+            *pos += 1;
+            return Ok(value);
+        }
+        self.read_long_varint(pos, end)
+    }
+
+    fn read_long_varint(&self, pos: &mut usize, end: usize) -> Result<u64, Fault> {
         let start = *pos;
         let mut value = 0u64;
         let mut shift = 0u32;
         loop {
             if *pos >= end {
-                return Err(self.truncated(start, "a varint".to_owned()));
+                return Err(Fault::Truncated {
+                    offset: start,
+                    what: Missing::Varint,
+                });
             }
             let byte = self.input[*pos];
             *pos += 1;
             if shift == 63 && byte > 1 {
-                return Err(WireError::BadVarint {
-                    offset: start,
-                    path: self.path_text(),
-                });
+                return Err(Fault::BadVarint { offset: start });
             }
             value |= u64::from(byte & 0x7f) << shift;
             if byte < 0x80 {
@@ -415,7 +499,8 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn read_length_delimited(&self, pos: &mut usize, end: usize) -> Result<Range, WireError> {
+    #[inline]
+    fn read_length_delimited(&self, pos: &mut usize, end: usize) -> Result<Range, Fault> {
         let length_offset = *pos;
         let length = self.read_varint(pos, end)?;
         let available = end - *pos;
@@ -425,10 +510,13 @@ impl<'a> Decoder<'a> {
                 *pos += length;
                 Ok((start, *pos))
             }
-            _ => Err(self.truncated(
-                length_offset,
-                format!("a length-delimited field of {length} bytes, {available} left"),
-            )),
+            _ => Err(Fault::Truncated {
+                offset: length_offset,
+                what: Missing::Bytes {
+                    length,
+                    left: available,
+                },
+            }),
         }
     }
 
@@ -437,10 +525,16 @@ impl<'a> Decoder<'a> {
         pos: &mut usize,
         end: usize,
         count: usize,
-        what: &str,
-    ) -> Result<&'a [u8], WireError> {
+        what: &'static str,
+    ) -> Result<&'a [u8], Fault> {
         if end - *pos < count {
-            return Err(self.truncated(*pos, format!("{what}, {} bytes left", end - *pos)));
+            return Err(Fault::Truncated {
+                offset: *pos,
+                what: Missing::Fixed {
+                    what,
+                    left: end - *pos,
+                },
+            });
         }
         let start = *pos;
         *pos += count;
@@ -448,14 +542,11 @@ impl<'a> Decoder<'a> {
     }
 
     /// Skips a group whose start key (field `number`) was just read, nested groups included.
-    fn skip_group(&self, pos: &mut usize, end: usize, number: u64) -> Result<(), WireError> {
+    fn skip_group(&self, pos: &mut usize, end: usize, number: u64) -> Result<(), Fault> {
         let mut open = vec![number];
         while let Some(&innermost) = open.last() {
             if *pos >= end {
-                return Err(WireError::UnbalancedGroup {
-                    offset: *pos,
-                    path: self.path_text(),
-                });
+                return Err(Fault::UnbalancedGroup { offset: *pos });
             }
             let key_offset = *pos;
             let (field, wire) = self.read_key(pos, end)?;
@@ -476,46 +567,33 @@ impl<'a> Decoder<'a> {
                 WireType::EndGroup if field == innermost => {
                     open.pop();
                 }
-                WireType::EndGroup => {
-                    return Err(WireError::UnbalancedGroup {
-                        offset: key_offset,
-                        path: self.path_text(),
-                    });
-                }
+                WireType::EndGroup => return Err(Fault::UnbalancedGroup { offset: key_offset }),
             }
         }
         Ok(())
     }
 
-    fn expect_bytes(&self, field: &Field, name: &'static str) -> Result<Range, WireError> {
+    fn expect_bytes(&self, field: &Field, name: &'static str) -> Result<Range, Fault> {
         match field.payload {
             Payload::Bytes(range) => Ok(range),
             _ => Err(self.wrong_wire_type(field, name, WireType::LengthDelimited)),
         }
     }
 
-    fn expect_varint(&self, field: &Field, name: &'static str) -> Result<u64, WireError> {
+    fn expect_varint(&self, field: &Field, name: &'static str) -> Result<u64, Fault> {
         match field.payload {
             Payload::Varint(value) => Ok(value),
             _ => Err(self.wrong_wire_type(field, name, WireType::Varint)),
         }
     }
 
-    fn wrong_wire_type(&self, field: &Field, name: &'static str, expected: WireType) -> WireError {
-        WireError::WrongWireType {
+    #[cold]
+    fn wrong_wire_type(&self, field: &Field, name: &'static str, expected: WireType) -> Fault {
+        Fault::WrongWireType {
             offset: field.offset,
-            path: self.path_text(),
             field: name,
             expected,
             found: field.payload.wire_type(),
-        }
-    }
-
-    fn truncated(&self, offset: usize, what: String) -> WireError {
-        WireError::Truncated {
-            offset,
-            path: self.path_text(),
-            what,
         }
     }
 
