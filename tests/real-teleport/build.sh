@@ -13,7 +13,7 @@ cache_root="${REAL_TELEPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/teleport-audi
 
 # The Teleport version is the pseudo-version go.mod requires; the binaries' directory is keyed on
 # it and on a hash of our own sources, so a change to either builds afresh.
-version="$(awk '$1 == "github.com/gravitational/teleport" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")"
+version="$(awk '{ for (i = 1; i < NF; i++) if ($i == "github.com/gravitational/teleport" && $(i + 1) ~ /^v/) { print $(i + 1); exit } }' "$here/go.mod")"
 if [[ -z "$version" ]]; then
     echo "build.sh: cannot find the github.com/gravitational/teleport requirement in $here/go.mod" >&2
     exit 1
@@ -49,7 +49,9 @@ start=$(date +%s)
 echo "build.sh: building Teleport $version (teleport-noweb, tctl) and probe into $bin_dir" >&2
 (
     cd "$here"
-    nice -n "${REAL_TELEPORT_NICE:-19}" go build -trimpath -o "$bin_dir.tmp/" \
+    # -checklinkname=0: Go 1.23+ refuses the go:linkname references into the runtime that some of
+    # Teleport v13's dependencies make (e.g. segmentio/parquet-go to runtime.aeskeysched).
+    nice -n "${REAL_TELEPORT_NICE:-19}" go build -trimpath -ldflags="-s -w -checklinkname=0" -o "$bin_dir.tmp/" \
         ./cmd/teleport-noweb ./probe github.com/gravitational/teleport/tool/tctl
 )
 rm -rf "$bin_dir"

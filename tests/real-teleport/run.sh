@@ -139,7 +139,7 @@ tctl create -f "$work/roles.yaml" >/dev/null
 tctl users add audit-bot --roles=audit-reader >/dev/null
 tctl users add no-events-bot --roles=no-events >/dev/null
 
-sign() { tctl auth sign --user="$1" --format=file --overwrite --out="$2" --ttl="$3" >/dev/null; }
+sign() { tctl auth sign --user="$1" --format=file --overwrite --out="$2" --ttl="$3" >/dev/null 2>>"$work/tctl.err"; }
 # The short-lived identity first, so that it has expired by the time it is used.
 sign audit-bot "$work/expired.identity" 1m
 sign audit-bot "$work/audit.identity" 8h
@@ -149,12 +149,20 @@ pass "least-privilege role and identities issued (tctl auth sign --format=file)"
 
 # ---------------------------------------------------------------- audit events
 log "generating events: $n_roles roles, $n_users users, certificates, failed logins"
-{
-    for i in $(seq 1 "$n_roles"); do
+# Roles are created by 16 tctl processes at once, so that some events share a timestamp
+# (Teleport's event times have millisecond precision).
+parts=$(seq 0 15)
+for part in $parts; do
+    for i in $(seq $((part + 1)) 16 "$n_roles"); do
         printf 'kind: role\nversion: v6\nmetadata:\n  name: gen-role-%04d\nspec:\n  allow:\n    logins: [gen%04d]\n---\n' "$i" "$i"
-    done
-} > "$work/gen-roles.yaml"
-tctl create -f "$work/gen-roles.yaml" >/dev/null
+    done > "$work/gen-roles-$part.yaml"
+done
+pids=()
+for part in $parts; do
+    tctl create -f "$work/gen-roles-$part.yaml" >/dev/null &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
 {
     for i in $(seq 1 "$n_users"); do
         printf 'kind: user\nversion: v2\nmetadata:\n  name: gen-user-%04d\nspec:\n  roles: [gen-role-%04d]\n---\n' "$i" $(( (i - 1) % n_roles + 1 ))
@@ -175,6 +183,13 @@ for u in audit-bot gen-user-0001 no-such-user; do
     for _ in 1 2; do codes+="$(failed_login "$u") "; done
 done
 log "failed logins answered HTTP: $codes"
+# A burst of concurrent failed logins, again for events that share a timestamp.
+pids=()
+for i in $(seq 1 12); do
+    failed_login "burst-user-$i" >/dev/null &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
 
 events_dir="$data/log"
 count_events() { find "$events_dir" -name '*.log' -type f -exec cat {} + 2>/dev/null | wc -l; }
@@ -226,7 +241,7 @@ else
 
     # identity
     if "$bin" identity "$work/audit.identity" > "$work/identity.json" 2> "$work/identity.err" \
-        && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$work/identity.json"; then
+        && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$work/identity.json" 2>/dev/null; then
         pass "teleport-audit identity: $(head -c 300 "$work/identity.json" | tr -d '\n')"
     else
         fail "teleport-audit identity: $(cat "$work/identity.err")"

@@ -66,7 +66,7 @@ func runAccess(t target, label string) error {
 
 	now := time.Now()
 	_, err = auditlogpb.NewAuditLogServiceClient(gconn).GetUnstructuredEvents(gctx, &auditlogpb.GetUnstructuredEventsRequest{
-		StartDate: timestamppb.New(now.Add(-time.Hour)), EndDate: timestamppb.New(now), Limit: 1, Order: orderOne,
+		StartDate: timestamppb.New(now.Add(-time.Hour)), EndDate: timestamppb.New(now), Limit: 1, Order: orderZero,
 	})
 	f["get_unstructured_events"] = grpcError(err)
 

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	auditlogpb "github.com/gravitational/teleport/api/gen/proto/go/teleport/auditlog/v1"
 )
 
 // runCompare fetches every event of the window through the API and compares it, key by key,
@@ -27,16 +29,19 @@ func runCompare(t target, logDir string) error {
 		return err
 	}
 	s := newSearcher(conn)
-	items, _, err := s.walk(ctx, orderOne, 500)
+	zero, _, err := s.walk(ctx, orderZero, 500)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
-	if direction(items) == "descending" {
-		items, _, err = s.walk(ctx, orderZero, 500)
-		if err != nil {
-			return fmt.Errorf("search: %w", err)
-		}
+	one, _, err := s.walk(ctx, orderOne, 500)
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
 	}
+	items, desc := zero, one
+	if direction(zero) == "descending" {
+		items, desc = one, zero
+	}
+	orderOfEqualTimes(items, desc, fileEvents)
 
 	apiByUID := map[string]map[string]any{}
 	dupes := 0
@@ -55,6 +60,7 @@ func runCompare(t target, logDir string) error {
 	keyDiffs := map[string]int{}
 	var samples []map[string]any
 	for uid, fm := range fileEvents {
+		fm = withoutLine(fm)
 		am, ok := apiByUID[uid]
 		if !ok {
 			onlyFile++
@@ -85,12 +91,58 @@ func runCompare(t target, logDir string) error {
 	return nil
 }
 
+// orderOfEqualTimes records how the server orders events that share a timestamp: against the
+// order of their lines in the file, and between the two directions.
+func orderOfEqualTimes(asc, desc []*auditlogpb.EventUnstructured, file map[string]map[string]any) {
+	line := func(e *auditlogpb.EventUnstructured) int {
+		n, _ := file[e.Id][lineKey].(int)
+		return n
+	}
+	pairs, fileOrder, reversed := 0, 0, 0
+	var sample []map[string]any
+	for i := 1; i < len(asc); i++ {
+		a, b := asc[i-1], asc[i]
+		if !a.Time.AsTime().Equal(b.Time.AsTime()) {
+			continue
+		}
+		pairs++
+		if line(a) < line(b) {
+			fileOrder++
+		}
+		if len(sample) < 3 {
+			sample = append(sample, map[string]any{
+				"time":   rfc3339(a.Time.AsTime()),
+				"first":  map[string]any{"type": a.Type, "ei": a.Index, "sid": field(a, "sid"), "file_line": line(a)},
+				"second": map[string]any{"type": b.Type, "ei": b.Index, "sid": field(b, "sid"), "file_line": line(b)},
+			})
+		}
+	}
+	// Does the descending walk list each equal-time group in the exact reverse of the ascending one?
+	pos := map[string]int{}
+	for i, e := range desc {
+		pos[e.Id] = i
+	}
+	for i := 1; i < len(asc); i++ {
+		if asc[i-1].Time.AsTime().Equal(asc[i].Time.AsTime()) && pos[asc[i-1].Id] > pos[asc[i].Id] {
+			reversed++
+		}
+	}
+	emit("equal_timestamps", map[string]any{
+		"adjacent_equal_time_pairs_ascending": pairs, "in_file_line_order": fileOrder,
+		"exactly_reversed_in_descending": reversed, "sample": sample,
+	})
+}
+
+// lineKey holds, in a parsed file-log event, the global line number it was read from.
+const lineKey = "\x00line"
+
 func readFileLog(dir string) (map[string]map[string]any, []string, int, error) {
 	events := map[string]map[string]any{}
 	var files []string
 	lines := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".log") {
+		// events.log is a symlink to the current day's file: read each file once.
+		if err != nil || d.IsDir() || d.Type()&fs.ModeSymlink != 0 || !strings.HasSuffix(path, ".log") {
 			return err
 		}
 		files = append(files, path)
@@ -108,12 +160,23 @@ func readFileLog(dir string) (map[string]map[string]any, []string, int, error) {
 				return fmt.Errorf("%s line %d: %w", path, lines, err)
 			}
 			uid, _ := m["uid"].(string)
+			m[lineKey] = lines
 			events[uid] = m
 		}
 		return sc.Err()
 	})
 	sort.Strings(files)
 	return events, files, lines, err
+}
+
+func withoutLine(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != lineKey {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func diffKeys(a, b map[string]any) []string {

@@ -16,6 +16,10 @@ const (
 	orderOne  = auditlogpb.Order_ORDER_ASCENDING
 )
 
+// ascWire and descWire are the wire values of `order` that the server answers in ascending and
+// descending time order: orderFacts finds them (the proto's names say 1 and 0).
+var ascWire, descWire = orderOne, orderZero
+
 func runFacts(t target, keepaliveTest bool) error {
 	ctx := context.Background()
 	conn, err := dialGRPC(ctx, t, 0)
@@ -74,30 +78,15 @@ func orderFacts(ctx context.Context, s *searcher) []*auditlogpb.EventUnstructure
 		emit("order", f)
 		if direction(items) == "ascending" {
 			ascending = items
+			ascWire, descWire = o, 1-o
 		}
 	}
-	// Events with equal timestamps: their relative order in each direction.
-	groups := 0
-	var sample []map[string]any
-	for i := 1; i < len(ascending); i++ {
-		if ascending[i].Time.AsTime().Equal(ascending[i-1].Time.AsTime()) {
-			groups++
-			if len(sample) < 5 {
-				sample = append(sample, map[string]any{
-					"time": rfc3339(ascending[i].Time.AsTime()),
-					"a":    map[string]any{"type": ascending[i-1].Type, "ei": ascending[i-1].Index, "sid": field(ascending[i-1], "sid"), "id": ascending[i-1].Id},
-					"b":    map[string]any{"type": ascending[i].Type, "ei": ascending[i].Index, "sid": field(ascending[i], "sid"), "id": ascending[i].Id},
-				})
-			}
-		}
-	}
-	emit("equal_timestamps", map[string]any{"adjacent_equal_pairs_in_ascending": groups, "sample": sample})
 	return ascending
 }
 
 func limitFacts(ctx context.Context, s *searcher) {
 	for _, limit := range []int32{0, -1, 1, 10000, 10001} {
-		rsp, err := s.call(ctx, s.request(orderOne, limit, ""))
+		rsp, err := s.call(ctx, s.request(ascWire, limit, ""))
 		f := grpcError(err)
 		f["limit"] = limit
 		if err == nil {
@@ -106,7 +95,7 @@ func limitFacts(ctx context.Context, s *searcher) {
 		emit("limit", f)
 	}
 	// Start after end, and no dates at all.
-	req := s.request(orderOne, 10, "")
+	req := s.request(ascWire, 10, "")
 	req.StartDate, req.EndDate = req.EndDate, req.StartDate
 	rsp, err := s.call(ctx, req)
 	f := grpcError(err)
@@ -114,7 +103,15 @@ func limitFacts(ctx context.Context, s *searcher) {
 		f["page"] = summarize(rsp)
 	}
 	emit("start_after_end", f)
-	rsp, err = s.call(ctx, &auditlogpb.GetUnstructuredEventsRequest{Limit: 10, Order: orderOne})
+	req = s.request(ascWire, 10, "")
+	req.StartDate, req.EndDate = timestamppb.New(s.to), timestamppb.New(s.to.Add(-72*time.Hour))
+	rsp, err = s.call(ctx, req)
+	f = grpcError(err)
+	if err == nil {
+		f["page"] = summarize(rsp)
+	}
+	emit("start_72h_after_end", f)
+	rsp, err = s.call(ctx, &auditlogpb.GetUnstructuredEventsRequest{Limit: 10, Order: ascWire})
 	f = grpcError(err)
 	if err == nil {
 		f["page"] = summarize(rsp)
@@ -133,7 +130,7 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 	if n%short == 0 {
 		short = 8
 	}
-	items, pages, err := s.walk(ctx, orderOne, short)
+	items, pages, err := s.walk(ctx, ascWire, short)
 	f := grpcError(err)
 	f["limit"] = short
 	f["total"] = len(items)
@@ -147,7 +144,7 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 	emit("paging_short_final_page", f)
 
 	// A page size equal to the total: a full final page.
-	items, pages, err = s.walk(ctx, orderOne, n)
+	items, pages, err = s.walk(ctx, ascWire, n)
 	f = grpcError(err)
 	f["limit"] = n
 	f["pages"] = pages
@@ -156,7 +153,7 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 
 	// An unknown start_key, and a well-formed one from the other direction.
 	for _, key := range []string{"not-a-key", "00000000-0000-0000-0000-000000000000", asc[n-1].Id} {
-		rsp, err := s.call(ctx, s.request(orderOne, 10, key))
+		rsp, err := s.call(ctx, s.request(ascWire, 10, key))
 		f := grpcError(err)
 		f["start_key"] = key
 		if err == nil {
@@ -165,9 +162,9 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 		emit("start_key", f)
 	}
 	// Descending paging resumes too.
-	items, pages, err = s.walk(ctx, orderZero, short)
+	items, pages, err = s.walk(ctx, descWire, short)
 	f = grpcError(err)
-	f["order_wire_value"] = int32(orderZero)
+	f["order_wire_value"] = int32(descWire)
 	f["total"] = len(items)
 	f["pages"] = len(pages)
 	f["direction"] = direction(items)
@@ -194,7 +191,7 @@ func edgeFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstruct
 	e := asc[len(asc)/2]
 	t := e.Time.AsTime()
 	try := func(name string, from, to time.Time) {
-		req := &auditlogpb.GetUnstructuredEventsRequest{StartDate: timestamppb.New(from), EndDate: timestamppb.New(to), Limit: 100, Order: orderOne}
+		req := &auditlogpb.GetUnstructuredEventsRequest{StartDate: timestamppb.New(from), EndDate: timestamppb.New(to), Limit: 100, Order: ascWire}
 		rsp, err := s.call(ctx, req)
 		f := grpcError(err)
 		f["case"] = name
@@ -214,12 +211,12 @@ func edgeFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstruct
 	try("start=end=t", t, t)
 	try("start=t+1ns", t.Add(time.Nanosecond), t.Add(time.Hour))
 	try("end=t-1ns", t.Add(-time.Hour), t.Add(-time.Nanosecond))
-	try("start=t truncated to the second", t.Truncate(time.Second), t.Truncate(time.Second))
+	try("start=t-1ms, end=t+999999ns", t.Add(-time.Millisecond), t.Add(999999*time.Nanosecond))
 }
 
 func filterFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstructured) {
 	for _, types := range [][]string{{"role.created"}, {"user.login", "cert.create"}, {"no.such.type"}, {"T9000I"}} {
-		req := s.request(orderOne, 10000, "")
+		req := s.request(ascWire, 10000, "")
 		req.EventTypes = types
 		rsp, err := s.call(ctx, req)
 		f := grpcError(err)

@@ -18,11 +18,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 func main() {
+	// Teleport's client logs through logrus; the findings are the JSON lines on stdout.
+	logrus.SetOutput(io.Discard)
 	if len(os.Args) < 2 {
 		usage()
 	}
