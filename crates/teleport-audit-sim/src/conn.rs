@@ -56,12 +56,19 @@ impl GuardedTcp {
     fn reset(&self) -> io::Error {
         // A zero linger turns the close into a TCP reset, as an aborted connection looks.
         let _ = self.tcp.set_zero_linger();
-        io::Error::new(io::ErrorKind::ConnectionReset, "connection cut by the simulator")
+        io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "connection cut by the simulator",
+        )
     }
 }
 
 impl AsyncRead for GuardedTcp {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.control.waker.register(cx.waker());
         if this.control.is_cut() {
@@ -72,7 +79,11 @@ impl AsyncRead for GuardedTcp {
 }
 
 impl AsyncWrite for GuardedTcp {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.control.is_cut() {
             return Poll::Ready(Err(this.reset()));

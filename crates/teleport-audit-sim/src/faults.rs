@@ -69,14 +69,18 @@ impl Faults {
     /// connection aborted instead (a stream sends the events up to the limit first; a search
     /// page that does not fit is never answered). Fires once.
     pub fn drop_after_events(&self, n: u64) {
-        self.inner.drop_after_events.store(n.min(DISARMED - 1), Ordering::SeqCst);
+        self.inner
+            .drop_after_events
+            .store(n.min(DISARMED - 1), Ordering::SeqCst);
     }
 
     /// The Auth Service writes at most `n` more bytes (TLS records, on any connection); the
     /// connection whose write crosses the limit is cut there, mid-record, and reset. Fires
     /// once.
     pub fn drop_after_bytes(&self, n: u64) {
-        self.inner.drop_after_bytes.store(n.min(DISARMED - 1), Ordering::SeqCst);
+        self.inner
+            .drop_after_bytes
+            .store(n.min(DISARMED - 1), Ordering::SeqCst);
     }
 
     /// The next `k` audit-log calls fail with `code` (e.g. `Unavailable`,
@@ -107,7 +111,11 @@ impl Faults {
     ///
     /// # Errors
     /// [`SimError::InvalidEvent`] when `time` is outside 1677..2262.
-    pub fn insert_oversized_event(&self, time: OffsetDateTime, size_bytes: usize) -> Result<StoredEventId, SimError> {
+    pub fn insert_oversized_event(
+        &self,
+        time: OffsetDateTime,
+        size_bytes: usize,
+    ) -> Result<StoredEventId, SimError> {
         self.inner.store.insert_oversized(time, size_bytes)
     }
 
@@ -131,17 +139,27 @@ impl Faults {
     ///
     /// # Errors
     /// [`SimError::InvalidEvent`] when the date is out of range.
-    pub fn late_chunk_with(&self, date: Date, count: usize) -> Result<Vec<StoredEventId>, SimError> {
+    pub fn late_chunk_with(
+        &self,
+        date: Date,
+        count: usize,
+    ) -> Result<Vec<StoredEventId>, SimError> {
         self.inner.store.late_chunk(date, count)
     }
 
     /// Disarms every knob (stored events stay).
     pub fn clear(&self) {
-        self.inner.drop_after_events.store(DISARMED, Ordering::SeqCst);
-        self.inner.drop_after_bytes.store(DISARMED, Ordering::SeqCst);
+        self.inner
+            .drop_after_events
+            .store(DISARMED, Ordering::SeqCst);
+        self.inner
+            .drop_after_bytes
+            .store(DISARMED, Ordering::SeqCst);
         lock(&self.inner.failures).clear();
         lock(&self.inner.stalls).clear();
-        self.inner.malformed_next_page.store(false, Ordering::SeqCst);
+        self.inner
+            .malformed_next_page
+            .store(false, Ordering::SeqCst);
     }
 
     /// Decides the fate of a call of `rpc` that is starting (uses up one armed failure or
@@ -160,21 +178,21 @@ impl Faults {
     /// (`None`: all of them).
     pub(crate) fn take_events(&self, n: u64) -> Option<u64> {
         let mut allowed = None;
-        let _ = self
-            .inner
-            .drop_after_events
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                if left == DISARMED {
-                    allowed = None;
-                    None
-                } else if n <= left {
-                    allowed = None;
-                    Some(left - n)
-                } else {
-                    allowed = Some(left);
-                    Some(DISARMED)
-                }
-            });
+        let _ =
+            self.inner
+                .drop_after_events
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    if left == DISARMED {
+                        allowed = None;
+                        None
+                    } else if n <= left {
+                        allowed = None;
+                        Some(left - n)
+                    } else {
+                        allowed = Some(left);
+                        Some(DISARMED)
+                    }
+                });
         allowed
     }
 
@@ -185,21 +203,21 @@ impl Faults {
             return None;
         }
         let mut allowed = None;
-        let _ = self
-            .inner
-            .drop_after_bytes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                if left == DISARMED {
-                    allowed = None;
-                    None
-                } else if n <= left {
-                    allowed = None;
-                    Some(left - n)
-                } else {
-                    allowed = Some(left);
-                    Some(DISARMED)
-                }
-            });
+        let _ =
+            self.inner
+                .drop_after_bytes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    if left == DISARMED {
+                        allowed = None;
+                        None
+                    } else if n <= left {
+                        allowed = None;
+                        Some(left - n)
+                    } else {
+                        allowed = Some(left);
+                        Some(DISARMED)
+                    }
+                });
         allowed
     }
 
@@ -248,7 +266,10 @@ impl fmt::Debug for Faults {
             .field("drop_after_bytes", &counter(&self.inner.drop_after_bytes))
             .field("failures_armed", &lock(&self.inner.failures).len())
             .field("stalls_armed", &lock(&self.inner.stalls).len())
-            .field("malformed_next_page", &self.inner.malformed_next_page.load(Ordering::Relaxed))
+            .field(
+                "malformed_next_page",
+                &self.inner.malformed_next_page.load(Ordering::Relaxed),
+            )
             .finish()
     }
 }

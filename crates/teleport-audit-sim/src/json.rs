@@ -165,8 +165,14 @@ mod tests {
     #[test]
     fn rfc3339_nano_trims_like_go() {
         let n = |t: OffsetDateTime| to_nanos(t).unwrap();
-        assert_eq!(rfc3339_nano(n(datetime!(2019-04-22 19:39:26.676 UTC))), "2019-04-22T19:39:26.676Z");
-        assert_eq!(rfc3339_nano(n(datetime!(2025-12-02 07:14:36 UTC))), "2025-12-02T07:14:36Z");
+        assert_eq!(
+            rfc3339_nano(n(datetime!(2019-04-22 19:39:26.676 UTC))),
+            "2019-04-22T19:39:26.676Z"
+        );
+        assert_eq!(
+            rfc3339_nano(n(datetime!(2025-12-02 07:14:36 UTC))),
+            "2025-12-02T07:14:36Z"
+        );
         assert_eq!(
             rfc3339_nano(n(datetime!(2024-01-02 03:04:05.000000001 UTC))),
             "2024-01-02T03:04:05.000000001Z"

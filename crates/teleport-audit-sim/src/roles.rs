@@ -103,7 +103,10 @@ mod tests {
         let roles = Roles::default();
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(roles.resolve(&names(&["access"])), Ok(Permissions::none()));
-        assert_eq!(roles.resolve(&names(&["access", "auditor"])), Ok(Permissions::all()));
+        assert_eq!(
+            roles.resolve(&names(&["access", "auditor"])),
+            Ok(Permissions::all())
+        );
         assert_eq!(roles.resolve(&names(&["access", "ghost"])), Err("ghost"));
         let mut custom = roles.clone();
         custom.set("lister".into(), Permissions::none().event_list(true));

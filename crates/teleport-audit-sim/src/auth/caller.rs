@@ -31,7 +31,9 @@ impl std::fmt::Display for Refusal {
                 f,
                 "access denied: intermediaries are not supported ({n} certificates presented)"
             ),
-            Refusal::Unparsable(reason) => write!(f, "access denied: invalid client certificate ({reason})"),
+            Refusal::Unparsable(reason) => {
+                write!(f, "access denied: invalid client certificate ({reason})")
+            }
             Refusal::UsageRestricted(usage) => write!(
                 f,
                 "access denied: invalid client certificate (usage restricted to {})",

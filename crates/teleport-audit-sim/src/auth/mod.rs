@@ -44,18 +44,19 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
     let _ = tcp.set_nodelay(true);
     let control = Arc::new(ConnControl::default());
     let io = GuardedTcp::new(tcp, control.clone(), shared.faults.clone());
-    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(tls).accept(io)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => {
-            tracing::debug!(%peer, error = %err, "auth TLS handshake failed");
-            shared.stats.auth_connection(false);
-            return;
-        }
-        Err(_) => {
-            shared.stats.auth_connection(false);
-            return;
-        }
-    };
+    let stream =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(tls).accept(io)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(err)) => {
+                tracing::debug!(%peer, error = %err, "auth TLS handshake failed");
+                shared.stats.auth_connection(false);
+                return;
+            }
+            Err(_) => {
+                shared.stats.auth_connection(false);
+                return;
+            }
+        };
     let chain = stream.get_ref().1.peer_certificates();
     let caller = match caller::caller_from_chain(chain, &shared.roles()) {
         Ok(caller) => caller.map(Arc::new),

@@ -44,7 +44,8 @@ impl AuthRouter {
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Send>>;
+type BoxFuture =
+    Pin<Box<dyn Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Send>>;
 
 impl hyper::service::Service<http::Request<Incoming>> for AuthRouter {
     type Response = http::Response<tonic::body::Body>;

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use prost_types::Timestamp;
 use teleport_audit_proto::RawStruct;
-use teleport_audit_proto::auditlog::v1::{
-    self as pb, audit_log_service_server::AuditLogService,
+use teleport_audit_proto::auditlog::v1::{self as pb, audit_log_service_server::AuditLogService};
+use teleport_audit_proto::authservice::{
+    PingRequest, PingResponse, auth_service_server::AuthService,
 };
-use teleport_audit_proto::authservice::{PingRequest, PingResponse, auth_service_server::AuthService};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -62,7 +62,12 @@ enum Need {
 }
 
 /// Starts a call: counts it, applies injected failures and stalls, checks permissions.
-async fn begin<T>(shared: &Shared, rpc: Rpc, req: &Request<T>, need: Need) -> Result<ConnInfo, Status> {
+async fn begin<T>(
+    shared: &Shared,
+    rpc: Rpc,
+    req: &Request<T>,
+    need: Need,
+) -> Result<ConnInfo, Status> {
     shared.stats.call(rpc);
     let result = admit(shared, rpc, req, need).await;
     if result.is_err() {
@@ -71,7 +76,12 @@ async fn begin<T>(shared: &Shared, rpc: Rpc, req: &Request<T>, need: Need) -> Re
     result
 }
 
-async fn admit<T>(shared: &Shared, rpc: Rpc, req: &Request<T>, need: Need) -> Result<ConnInfo, Status> {
+async fn admit<T>(
+    shared: &Shared,
+    rpc: Rpc,
+    req: &Request<T>,
+    need: Need,
+) -> Result<ConnInfo, Status> {
     let info = req
         .extensions()
         .get::<ConnInfo>()
@@ -191,8 +201,10 @@ fn stream_out<T: Send + 'static>(
 
 #[tonic::async_trait]
 impl AuditLogService for AuditService {
-    type StreamUnstructuredSessionEventsStream = ReceiverStream<Result<pb::EventUnstructured, Status>>;
-    type ExportUnstructuredEventsStream = ReceiverStream<Result<pb::ExportEventUnstructured, Status>>;
+    type StreamUnstructuredSessionEventsStream =
+        ReceiverStream<Result<pb::EventUnstructured, Status>>;
+    type ExportUnstructuredEventsStream =
+        ReceiverStream<Result<pb::ExportEventUnstructured, Status>>;
     type GetEventExportChunksStream = ReceiverStream<Result<pb::EventExportChunk, Status>>;
 
     async fn get_unstructured_events(
@@ -244,10 +256,18 @@ impl AuditLogService for AuditService {
         let page = store
             .search(&query)
             .map_err(|e| failed(shared, RPC, Status::internal(e.to_string())))?;
-        if shared.faults.take_events(page.events.len() as u64).is_some() {
+        if shared
+            .faults
+            .take_events(page.events.len() as u64)
+            .is_some()
+        {
             // A page is all or nothing: cut the connection instead of answering.
             info.control.cut();
-            return Err(failed(shared, RPC, Status::unavailable("connection cut by the simulator")));
+            return Err(failed(
+                shared,
+                RPC,
+                Status::unavailable("connection cut by the simulator"),
+            ));
         }
         let bad = malformed_index(shared, page.events.len());
         let items: Vec<_> = page
@@ -290,9 +310,12 @@ impl AuditLogService for AuditService {
             .enumerate()
             .map(|(i, e)| to_proto(e, bad == Some(i)))
             .collect();
-        shared
-            .stats
-            .events(RPC, cut_after.unwrap_or(items.len() as u64).min(items.len() as u64));
+        shared.stats.events(
+            RPC,
+            cut_after
+                .unwrap_or(items.len() as u64)
+                .min(items.len() as u64),
+        );
         Ok(Response::new(stream_out(items, cut_after, info, shared)))
     }
 
@@ -366,9 +389,12 @@ impl AuditLogService for AuditService {
                 cursor: encode_export(&req.chunk, skip + i + 1),
             })
             .collect();
-        shared
-            .stats
-            .events(RPC, cut_after.unwrap_or(items.len() as u64).min(items.len() as u64));
+        shared.stats.events(
+            RPC,
+            cut_after
+                .unwrap_or(items.len() as u64)
+                .min(items.len() as u64),
+        );
         Ok(Response::new(stream_out(items, cut_after, info, shared)))
     }
 }

@@ -11,7 +11,10 @@ use crate::ca::ClusterCa;
 
 pub(crate) fn server_config(ca: &ClusterCa) -> Result<Arc<ServerConfig>, SimError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = |source| SimError::Tls { what: "Auth Service", source };
+    let tls = |source| SimError::Tls {
+        what: "Auth Service",
+        source,
+    };
     let mut roots = RootCertStore::empty();
     roots.add(ca.user_ca_certificate()).map_err(tls)?;
     // Teleport's Auth Service uses VerifyClientCertIfGiven: a client without a certificate

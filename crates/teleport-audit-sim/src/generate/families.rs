@@ -66,7 +66,12 @@ pub(super) fn codes(kind: Kind) -> &'static [&'static str] {
 
 fn remote_addr(d: &mut Draw) -> String {
     let nets = ["203.0.113", "198.51.100", "192.0.2"];
-    format!("{}.{}:{}", d.pick(&nets), d.range(2, 254), d.range(32_768, 60_999))
+    format!(
+        "{}.{}:{}",
+        d.pick(&nets),
+        d.range(2, 254),
+        d.range(32_768, 60_999)
+    )
 }
 
 fn uuid(d: &mut Draw) -> String {
@@ -158,7 +163,8 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
             } else {
                 let (method, connector) = d.pick(SSO_METHODS);
                 o.str("method", method).object("attributes", |a| {
-                    a.strs("groups", &["engineering", "sre"]).str("connector", connector);
+                    a.strs("groups", &["engineering", "sre"])
+                        .str("connector", connector);
                 });
             }
             o.bool("success", ok)
@@ -254,7 +260,10 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
             let status = if d.chance(0.1) { 403 } else { 200 };
             o.str("user", subject.user)
                 .str("kubernetes_cluster", group.clone().pick(KUBE_CLUSTERS))
-                .strs("kubernetes_users", &["system:serviceaccount:default:teleport"])
+                .strs(
+                    "kubernetes_users",
+                    &["system:serviceaccount:default:teleport"],
+                )
                 .strs("kubernetes_groups", &["system:authenticated", "developers"])
                 .str("verb", verb)
                 .str("request_path", path)
@@ -326,7 +335,10 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
                 Kind::DbSessionQuery => {
                     o.str("db_query", d.pick(QUERIES)).bool("success", ok);
                     if !ok {
-                        o.str("error", "ERROR: permission denied for table users (SQLSTATE 42501)");
+                        o.str(
+                            "error",
+                            "ERROR: permission denied for table users (SQLSTATE 42501)",
+                        );
                     }
                 }
                 _ => {}
@@ -363,7 +375,9 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
             let mut o = common(&head, pick_code(true));
             let id = uuid(&mut group.clone());
             let role = group.clone().pick(ROLES);
-            o.str("user", subject.user).str("id", &id).strs("roles", &[role]);
+            o.str("user", subject.user)
+                .str("id", &id)
+                .strs("roles", &[role]);
             match kind {
                 Kind::AccessRequestCreate => {
                     o.str("state", "PENDING")
@@ -395,7 +409,8 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
                 .str("user", d.pick(ADMINS))
                 .str("expires", ZERO_TIME);
             if kind != Kind::UserDelete {
-                o.strs("roles", &[d.pick(ROLES), "access"]).str("connector", "local");
+                o.strs("roles", &[d.pick(ROLES), "access"])
+                    .str("connector", "local");
             }
             o.finish()
         }

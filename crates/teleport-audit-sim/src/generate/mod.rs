@@ -437,7 +437,8 @@ mod tests {
             salt: 0,
             idx,
             time: 1_700_000_000_000_000_000 + idx as i64 * 1_000_000,
-            group_start: 1_700_000_000_000_000_000 + (idx / GROUP_LEN * GROUP_LEN) as i64 * 1_000_000,
+            group_start: 1_700_000_000_000_000_000
+                + (idx / GROUP_LEN * GROUP_LEN) as i64 * 1_000_000,
             cluster: "sim.teleport.test",
         }
     }
@@ -452,7 +453,11 @@ mod tests {
             let place = placement(9, 0, idx);
             assert_eq!(v["event"], place.kind.event_type(), "{}", g.json);
             let code = v["code"].as_str().unwrap();
-            assert!(place.kind.codes().contains(&code), "{code} for {:?}", place.kind);
+            assert!(
+                place.kind.codes().contains(&code),
+                "{code} for {:?}",
+                place.kind
+            );
             assert_eq!(v["uid"], uid(9, 0, idx).to_string());
             assert_eq!(v["cluster_name"], "sim.teleport.test");
             assert_eq!(v["ei"], g.ei);
@@ -484,7 +489,8 @@ mod tests {
             sessions += 1;
             let expected_sid = sid(9, 0, group).to_string();
             for (n, idx) in members.iter().enumerate() {
-                let v: serde_json::Value = serde_json::from_str(&generate(&input(*idx)).json).unwrap();
+                let v: serde_json::Value =
+                    serde_json::from_str(&generate(&input(*idx)).json).unwrap();
                 assert_eq!(v["sid"], expected_sid.as_str());
                 assert_eq!(v["ei"], n as i64);
             }

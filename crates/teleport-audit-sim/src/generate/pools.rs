@@ -56,20 +56,72 @@ pub(super) const KUBE_CLUSTERS: &[&str] = &["prod-eks", "staging-gke", "dev-kind
 
 /// (verb, path, resource kind, namespace, name).
 pub(super) const KUBE_REQUESTS: &[(&str, &str, &str, &str, &str)] = &[
-    ("GET", "/api/v1/namespaces/default/pods", "pods", "default", ""),
-    ("GET", "/api/v1/namespaces/kube-system/pods/coredns-5d78c9869d-x2x7k", "pods", "kube-system", "coredns-5d78c9869d-x2x7k"),
-    ("LIST", "/apis/apps/v1/namespaces/payments/deployments", "deployments", "payments", ""),
-    ("PATCH", "/apis/apps/v1/namespaces/payments/deployments/api", "deployments", "payments", "api"),
-    ("DELETE", "/api/v1/namespaces/ci/pods/runner-7f9c", "pods", "ci", "runner-7f9c"),
-    ("GET", "/api/v1/namespaces/default/secrets/db-credentials", "secrets", "default", "db-credentials"),
+    (
+        "GET",
+        "/api/v1/namespaces/default/pods",
+        "pods",
+        "default",
+        "",
+    ),
+    (
+        "GET",
+        "/api/v1/namespaces/kube-system/pods/coredns-5d78c9869d-x2x7k",
+        "pods",
+        "kube-system",
+        "coredns-5d78c9869d-x2x7k",
+    ),
+    (
+        "LIST",
+        "/apis/apps/v1/namespaces/payments/deployments",
+        "deployments",
+        "payments",
+        "",
+    ),
+    (
+        "PATCH",
+        "/apis/apps/v1/namespaces/payments/deployments/api",
+        "deployments",
+        "payments",
+        "api",
+    ),
+    (
+        "DELETE",
+        "/api/v1/namespaces/ci/pods/runner-7f9c",
+        "pods",
+        "ci",
+        "runner-7f9c",
+    ),
+    (
+        "GET",
+        "/api/v1/namespaces/default/secrets/db-credentials",
+        "secrets",
+        "default",
+        "db-credentials",
+    ),
 ];
 
 /// (app name, internal URI, public address).
 pub(super) const APPS: &[(&str, &str, &str)] = &[
-    ("grafana", "http://grafana.internal:3000", "grafana.teleport.example.com"),
-    ("jenkins", "http://jenkins.internal:8080", "jenkins.teleport.example.com"),
-    ("awsconsole", "https://console.aws.amazon.com/ec2/v2/home", "awsconsole.teleport.example.com"),
-    ("argocd", "https://argocd.internal", "argocd.teleport.example.com"),
+    (
+        "grafana",
+        "http://grafana.internal:3000",
+        "grafana.teleport.example.com",
+    ),
+    (
+        "jenkins",
+        "http://jenkins.internal:8080",
+        "jenkins.teleport.example.com",
+    ),
+    (
+        "awsconsole",
+        "https://console.aws.amazon.com/ec2/v2/home",
+        "awsconsole.teleport.example.com",
+    ),
+    (
+        "argocd",
+        "https://argocd.internal",
+        "argocd.teleport.example.com",
+    ),
 ];
 
 pub(super) const APP_PATHS: &[&str] = &[
@@ -82,9 +134,27 @@ pub(super) const APP_PATHS: &[&str] = &[
 
 /// (service, protocol, URI, type, database name).
 pub(super) const DATABASES: &[(&str, &str, &str, &str, &str)] = &[
-    ("prod-postgres", "postgres", "prod-postgres.cluster-abc123.us-east-1.rds.amazonaws.com:5432", "rds", "orders"),
-    ("analytics", "mysql", "analytics.internal:3306", "self-hosted", "events"),
-    ("mongo-main", "mongodb", "mongo-main.internal:27017", "self-hosted", "app"),
+    (
+        "prod-postgres",
+        "postgres",
+        "prod-postgres.cluster-abc123.us-east-1.rds.amazonaws.com:5432",
+        "rds",
+        "orders",
+    ),
+    (
+        "analytics",
+        "mysql",
+        "analytics.internal:3306",
+        "self-hosted",
+        "events",
+    ),
+    (
+        "mongo-main",
+        "mongodb",
+        "mongo-main.internal:27017",
+        "self-hosted",
+        "app",
+    ),
 ];
 
 pub(super) const QUERIES: &[&str] = &[
@@ -113,9 +183,14 @@ pub(super) const USER_AGENTS: &[&str] = &[
     "tctl/18.2.0",
 ];
 
-pub(super) const SSO_METHODS: &[(&str, &str)] = &[("saml", "okta"), ("oidc", "google"), ("github", "github")];
+pub(super) const SSO_METHODS: &[(&str, &str)] =
+    &[("saml", "okta"), ("oidc", "google"), ("github", "github")];
 
-pub(super) const MFA_DEVICES: &[(&str, &str)] = &[("yubikey-5c", "WebAuthn"), ("touch-id", "WebAuthn"), ("authenticator", "TOTP")];
+pub(super) const MFA_DEVICES: &[(&str, &str)] = &[
+    ("yubikey-5c", "WebAuthn"),
+    ("touch-id", "WebAuthn"),
+    ("authenticator", "TOTP"),
+];
 
 pub(super) const LOGIN_ERRORS: &[&str] = &[
     "invalid username, password or second factor",

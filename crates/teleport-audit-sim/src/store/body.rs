@@ -19,13 +19,19 @@ pub(crate) struct EventBody {
 
 impl EventBody {
     /// Encodes `json` (a JSON object) for serving.
-    pub(crate) fn encode(event_type: &str, uid: &Uid, ei: i64, json: &str) -> Result<EventBody, SimError> {
+    pub(crate) fn encode(
+        event_type: &str,
+        uid: &Uid,
+        ei: i64,
+        json: &str,
+    ) -> Result<EventBody, SimError> {
         let uid_text = uid.to_string();
-        let struct_bytes =
-            teleport_audit_types::wire::json_to_struct(json).map_err(|source| SimError::Encode {
+        let struct_bytes = teleport_audit_types::wire::json_to_struct(json).map_err(|source| {
+            SimError::Encode {
                 uid: uid_text.clone(),
                 source,
-            })?;
+            }
+        })?;
         Ok(EventBody {
             event_type: event_type.into(),
             uid_text: uid_text.into(),

@@ -81,7 +81,10 @@ impl EventCache {
 
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).bytes
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
     }
 }
 

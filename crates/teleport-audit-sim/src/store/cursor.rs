@@ -201,10 +201,7 @@ mod tests {
         assert_eq!(json["iterator"]["CreatedAt"]["N"], "1700000123");
         assert_eq!(decode_search(&text, true), Ok(dyn_pos));
 
-        let micro = Position::Micro {
-            micros: -5,
-            uid,
-        };
+        let micro = Position::Micro { micros: -5, uid };
         let text = encode_search(&micro, 0);
         assert_eq!(text.len(), 32);
         assert_eq!(decode_search(&text, false), Ok(micro));
@@ -241,7 +238,12 @@ mod tests {
     fn export_cursors_are_bound_to_their_chunk() {
         let c = encode_export("abc", 4);
         assert_eq!(decode_export("abc", &c), Ok(4));
-        assert!(decode_export("abd", &c).unwrap_err().0.contains("belongs to chunk abc"));
+        assert!(
+            decode_export("abd", &c)
+                .unwrap_err()
+                .0
+                .contains("belongs to chunk abc")
+        );
         assert!(decode_export("abc", "!!").is_err());
     }
 }

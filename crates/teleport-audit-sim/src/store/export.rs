@@ -56,12 +56,21 @@ impl StoreInner {
         while j <= last.min(self.rules.flush_index(day_end)) {
             let lo = self.rules.flush_time(j - 1).max(day_start).max(origin);
             let hi = (self.rules.flush_time(j) - 1).min(day_end);
-            if state.series.iter().any(|s| !s.indices(seed, lo, hi, now).is_empty()) {
+            if state
+                .series
+                .iter()
+                .any(|s| !s.indices(seed, lo, hi, now).is_empty())
+            {
                 found.insert(ChunkKey::Flush { j, day });
                 j += 1;
             } else {
                 // Jump to the flush of the next generated event.
-                match state.series.iter().filter_map(|s| s.next_after(seed, hi, now)).min() {
+                match state
+                    .series
+                    .iter()
+                    .filter_map(|s| s.next_after(seed, hi, now))
+                    .min()
+                {
                     Some(next) if next <= day_end => j = self.rules.flush_index(next),
                     _ => break,
                 }
@@ -79,7 +88,10 @@ impl StoreInner {
             .iter()
             .map(|c| {
                 let name = chunk_name(seed, c);
-                (hash_words(&[seed, name.len() as u64, c.day() as u64, hash_name(&name)]), name)
+                (
+                    hash_words(&[seed, name.len() as u64, c.day() as u64, hash_name(&name)]),
+                    name,
+                )
             })
             .collect();
         names.sort();
@@ -88,7 +100,11 @@ impl StoreInner {
 
     /// The events of chunk `name` of day `day`, in the chunk's own order (not time order), or
     /// `None` when no such chunk is flushed.
-    pub(crate) fn chunk_events(&self, day: i32, name: &str) -> Result<Option<Vec<ServedEvent>>, SimError> {
+    pub(crate) fn chunk_events(
+        &self,
+        day: i32,
+        name: &str,
+    ) -> Result<Option<Vec<ServedEvent>>, SimError> {
         let Some(chunk) = parse_chunk(self.rules.seed, name) else {
             return Ok(None);
         };
@@ -117,10 +133,14 @@ impl StoreInner {
             ChunkKey::Own { .. } => None,
         };
         if let Some((lo, hi)) = generated_window {
-            let series = state.series.iter().enumerate().filter(|(_, s)| match chunk {
-                ChunkKey::History { .. } => s.salt == BACKLOG_SALT,
-                _ => true,
-            });
+            let series = state
+                .series
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| match chunk {
+                    ChunkKey::History { .. } => s.salt == BACKLOG_SALT,
+                    _ => true,
+                });
             for (si, s) in series {
                 for idx in s.indices(seed, lo, hi, now) {
                     hits.push(Hit {
@@ -161,5 +181,6 @@ impl StoreInner {
 }
 
 fn hash_name(name: &str) -> u64 {
-    name.bytes().fold(0u64, |h, b| crate::det::mix64(h ^ u64::from(b)))
+    name.bytes()
+        .fold(0u64, |h, b| crate::det::mix64(h ^ u64::from(b)))
 }

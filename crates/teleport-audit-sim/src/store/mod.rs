@@ -31,9 +31,11 @@ use crate::uid::Uid;
 use crate::{Backend, SimError};
 
 pub(crate) use body::{EventBody, ServedEvent};
-pub(crate) use cursor::{CursorError, decode_export, decode_search, encode_export};
-pub(crate) use model::{Position, Rules};
-pub(crate) use search::{SearchPage, SearchQuery};
+pub(crate) use cursor::{decode_export, decode_search, encode_export};
+#[cfg(test)]
+use model::Position;
+pub(crate) use model::Rules;
+pub(crate) use search::SearchQuery;
 
 use cache::{BLOCK, EventCache};
 use model::ChunkKey;
@@ -80,7 +82,6 @@ pub(crate) struct Inserted {
     time: Nanos,
     uid: Uid,
     visible_at: Nanos,
-    chunk: ChunkKey,
     sid: Option<String>,
     body: Arc<EventBody>,
 }
@@ -178,7 +179,10 @@ impl EventStore {
             if count > series::MAX_COUNT {
                 return Err(SimError::Config {
                     field: "backlog",
-                    reason: format!("{count} events is more than the {} supported", series::MAX_COUNT),
+                    reason: format!(
+                        "{count} events is more than the {} supported",
+                        series::MAX_COUNT
+                    ),
                 });
             }
             let (start_n, end_n) = (to_nanos(start), to_nanos(end));
@@ -195,7 +199,9 @@ impl EventStore {
                 });
             }
             if count > 0 {
-                state.series.push(Series::backlog(BACKLOG_SALT, count, start_n, end_n));
+                state
+                    .series
+                    .push(Series::backlog(BACKLOG_SALT, count, start_n, end_n));
             }
         }
         let inner = StoreInner {
@@ -244,16 +250,25 @@ impl EventStore {
     /// [`SimError::InvalidEvent`] naming the field when the text is not a JSON object or a
     /// required field is missing or malformed; [`SimError::DuplicateEvent`] when an inserted
     /// event already has this `uid`.
-    pub fn insert(&self, json: &str, visible_at: Option<OffsetDateTime>) -> Result<StoredEventId, SimError> {
+    pub fn insert(
+        &self,
+        json: &str,
+        visible_at: Option<OffsetDateTime>,
+    ) -> Result<StoredEventId, SimError> {
         let visible_at = visible_at.map(|v| nanos_of(v, "visible_at")).transpose()?;
         let parsed = ParsedEvent::parse(json)?;
         let mut state = self.inner.write();
-        self.inner.insert_parsed(&mut state, parsed, json, visible_at, None)
+        self.inner
+            .insert_parsed(&mut state, parsed, json, visible_at, None)
     }
 
     /// Every event the store holds with `t1 <= time <= t2`, visible or not, in time order (ties
     /// by id), as `(time, uid)`. Generates only the part of the backlog asked for.
-    pub fn ids_in_range(&self, t1: OffsetDateTime, t2: OffsetDateTime) -> Vec<(OffsetDateTime, String)> {
+    pub fn ids_in_range(
+        &self,
+        t1: OffsetDateTime,
+        t2: OffsetDateTime,
+    ) -> Vec<(OffsetDateTime, String)> {
         self.inner
             .hits_sorted(clamp_nanos(t1), clamp_nanos(t2), false)
             .into_iter()
@@ -262,7 +277,11 @@ impl EventStore {
     }
 
     /// Like [`EventStore::ids_in_range`], only the events search can return now.
-    pub fn visible_ids_in_range(&self, t1: OffsetDateTime, t2: OffsetDateTime) -> Vec<(OffsetDateTime, String)> {
+    pub fn visible_ids_in_range(
+        &self,
+        t1: OffsetDateTime,
+        t2: OffsetDateTime,
+    ) -> Vec<(OffsetDateTime, String)> {
         self.inner
             .hits_sorted(clamp_nanos(t1), clamp_nanos(t2), true)
             .into_iter()
@@ -275,7 +294,11 @@ impl EventStore {
     ///
     /// # Errors
     /// [`SimError::Encode`] if an event cannot be encoded (a bug).
-    pub fn events_in_range(&self, t1: OffsetDateTime, t2: OffsetDateTime) -> Result<Vec<StoredEvent>, SimError> {
+    pub fn events_in_range(
+        &self,
+        t1: OffsetDateTime,
+        t2: OffsetDateTime,
+    ) -> Result<Vec<StoredEvent>, SimError> {
         let inner = &self.inner;
         let state = inner.read();
         let now = inner.clock.now_nanos();
@@ -307,7 +330,11 @@ impl EventStore {
         let inner = &self.inner;
         let state = inner.read();
         let now = inner.clock.now_nanos();
-        let generated: u64 = state.series.iter().map(|s| s.end(inner.rules.seed, now)).sum();
+        let generated: u64 = state
+            .series
+            .iter()
+            .map(|s| s.end(inner.rules.seed, now))
+            .sum();
         generated + state.inserted.len() as u64
     }
 
@@ -326,12 +353,18 @@ impl EventStore {
         if !events_per_second.is_finite() || events_per_second < 0.0 || events_per_second > 1e7 {
             return Err(SimError::Config {
                 field: "live_rate",
-                reason: format!("{events_per_second} is not between 0 and 10 million events per second"),
+                reason: format!(
+                    "{events_per_second} is not between 0 and 10 million events per second"
+                ),
             });
         }
         let now = self.inner.clock.now_nanos();
         let mut state = self.inner.write();
-        for s in state.series.iter_mut().filter(|s| s.live && s.until.is_none()) {
+        for s in state
+            .series
+            .iter_mut()
+            .filter(|s| s.live && s.until.is_none())
+        {
             s.until = Some(now.saturating_add(1));
         }
         state.live_rate = events_per_second;
@@ -342,7 +375,9 @@ impl EventStore {
             let salt = state.next_salt;
             state.next_salt += 1;
             // Start just after now so no event of the new series predates this call.
-            state.series.push(Series::live(salt, events_per_second, now.saturating_add(1)));
+            state
+                .series
+                .push(Series::live(salt, events_per_second, now.saturating_add(1)));
         }
         Ok(())
     }
@@ -356,7 +391,12 @@ impl EventStore {
     pub fn clear_live(&self) -> Result<(), SimError> {
         let rate = {
             let mut state = self.inner.write();
-            let gone: Vec<u64> = state.series.iter().filter(|s| s.live).map(|s| s.salt).collect();
+            let gone: Vec<u64> = state
+                .series
+                .iter()
+                .filter(|s| s.live)
+                .map(|s| s.salt)
+                .collect();
             for salt in gone {
                 self.inner.cache.forget(salt);
             }
@@ -380,7 +420,11 @@ impl EventStore {
     ///
     /// # Errors
     /// [`SimError::InvalidEvent`] when `time` is out of range.
-    pub(crate) fn insert_oversized(&self, time: OffsetDateTime, size_bytes: usize) -> Result<StoredEventId, SimError> {
+    pub(crate) fn insert_oversized(
+        &self,
+        time: OffsetDateTime,
+        size_bytes: usize,
+    ) -> Result<StoredEventId, SimError> {
         let t = nanos_of(time, "time")?;
         let mut state = self.inner.write();
         let idx = state.next_fault_idx;
@@ -405,7 +449,8 @@ impl EventStore {
         json.extend(std::iter::repeat_n('x', padding));
         json.push_str("')\"}");
         let parsed = ParsedEvent::parse(&json)?;
-        self.inner.insert_parsed(&mut state, parsed, &json, None, None)
+        self.inner
+            .insert_parsed(&mut state, parsed, &json, None, None)
     }
 
     /// Adds a chunk of `count` generated events dated `date`, visible at once in a chunk of
@@ -413,7 +458,11 @@ impl EventStore {
     ///
     /// # Errors
     /// [`SimError::InvalidEvent`] when the date is out of range.
-    pub(crate) fn late_chunk(&self, date: Date, count: usize) -> Result<Vec<StoredEventId>, SimError> {
+    pub(crate) fn late_chunk(
+        &self,
+        date: Date,
+        count: usize,
+    ) -> Result<Vec<StoredEventId>, SimError> {
         let start = nanos_of(date.midnight().assume_utc(), "date")?;
         let now = self.inner.clock.now_nanos();
         let day_span = 86_400 * NANOS_PER_SEC;
@@ -436,7 +485,13 @@ impl EventStore {
                 cluster: &self.inner.cluster,
             });
             let parsed = ParsedEvent::parse(&generated.json)?;
-            out.push(self.inner.insert_parsed(&mut state, parsed, &generated.json, Some(now), Some(seq))?);
+            out.push(self.inner.insert_parsed(
+                &mut state,
+                parsed,
+                &generated.json,
+                Some(now),
+                Some(seq),
+            )?);
         }
         Ok(out)
     }
@@ -465,10 +520,11 @@ struct ParsedEvent {
 
 impl ParsedEvent {
     fn parse(json: &str) -> Result<ParsedEvent, SimError> {
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| SimError::InvalidEvent {
-            field: "(object)",
-            reason: format!("is not JSON: {e}"),
-        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| SimError::InvalidEvent {
+                field: "(object)",
+                reason: format!("is not JSON: {e}"),
+            })?;
         let object = value.as_object().ok_or_else(|| SimError::InvalidEvent {
             field: "(object)",
             reason: "is JSON but not an object".into(),
@@ -487,10 +543,11 @@ impl ParsedEvent {
                 })
         };
         let time_text = text("time")?;
-        let time = OffsetDateTime::parse(time_text, &Rfc3339).map_err(|e| SimError::InvalidEvent {
-            field: "time",
-            reason: format!("{time_text:?} is not RFC 3339: {e}"),
-        })?;
+        let time =
+            OffsetDateTime::parse(time_text, &Rfc3339).map_err(|e| SimError::InvalidEvent {
+                field: "time",
+                reason: format!("{time_text:?} is not RFC 3339: {e}"),
+            })?;
         let time = nanos_of(time, "time")?;
         let uid_text = text("uid")?;
         let uid = Uid::parse(uid_text).ok_or_else(|| SimError::InvalidEvent {
@@ -505,7 +562,10 @@ impl ParsedEvent {
                 reason: format!("{v} is not an integer"),
             })?,
         };
-        let sid = object.get("sid").and_then(|v| v.as_str()).map(str::to_string);
+        let sid = object
+            .get("sid")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         Ok(ParsedEvent {
             time,
             uid,
@@ -527,10 +587,6 @@ impl StoreInner {
 
     pub(crate) fn now(&self) -> Nanos {
         self.clock.now_nanos()
-    }
-
-    pub(crate) fn cluster(&self) -> &str {
-        &self.cluster
     }
 
     /// Stores a parsed event. `own_chunk` puts it in that chunk of its own, visible at
@@ -566,19 +622,29 @@ impl StoreInner {
                 placed
             }
         };
-        let body = Arc::new(EventBody::encode(&parsed.event_type, &parsed.uid, parsed.ei, json)?);
+        let body = Arc::new(EventBody::encode(
+            &parsed.event_type,
+            &parsed.uid,
+            parsed.ei,
+            json,
+        )?);
         let event = Arc::new(Inserted {
             time: parsed.time,
             uid: parsed.uid,
             visible_at,
-            chunk,
             sid: parsed.sid,
             body,
         });
-        state.inserted.insert((event.time, event.uid), event.clone());
+        state
+            .inserted
+            .insert((event.time, event.uid), event.clone());
         state.uids.insert(event.uid);
         if let Some(sid) = &event.sid {
-            state.by_sid.entry(sid.clone()).or_default().push(event.clone());
+            state
+                .by_sid
+                .entry(sid.clone())
+                .or_default()
+                .push(event.clone());
         }
         state.by_chunk.entry(chunk).or_default().push(event.clone());
         Ok(StoredEventId {
@@ -604,7 +670,8 @@ impl StoreInner {
     pub(crate) fn visible_at(&self, state: &State, hit: &Hit) -> Nanos {
         match &hit.src {
             Src::Generated { series, idx } => {
-                self.rules.generated_visible_at(state.series[*series].salt, *idx, hit.time)
+                self.rules
+                    .generated_visible_at(state.series[*series].salt, *idx, hit.time)
             }
             Src::Inserted(ev) => ev.visible_at,
         }
@@ -613,10 +680,12 @@ impl StoreInner {
     /// The type of a hit, without building it.
     pub(crate) fn event_type<'a>(&self, state: &State, hit: &'a Hit) -> std::borrow::Cow<'a, str> {
         match &hit.src {
-            Src::Generated { series, idx } => generate::placement(self.rules.seed, state.series[*series].salt, *idx)
-                .kind
-                .event_type()
-                .into(),
+            Src::Generated { series, idx } => {
+                generate::placement(self.rules.seed, state.series[*series].salt, *idx)
+                    .kind
+                    .event_type()
+                    .into()
+            }
             Src::Inserted(ev) => ev.body.event_type.as_ref().into(),
         }
     }
@@ -645,7 +714,11 @@ impl StoreInner {
         }
     }
 
-    fn generate_block(&self, series: &Series, block_no: u64) -> Result<Vec<Arc<EventBody>>, SimError> {
+    fn generate_block(
+        &self,
+        series: &Series,
+        block_no: u64,
+    ) -> Result<Vec<Arc<EventBody>>, SimError> {
         let seed = self.rules.seed;
         let first = block_no * BLOCK;
         (first..first + BLOCK)
@@ -661,7 +734,8 @@ impl StoreInner {
                 });
                 let kind = generate::placement(seed, series.salt, idx).kind;
                 let uid = generate::uid(seed, series.salt, idx);
-                EventBody::encode(kind.event_type(), &uid, generated.ei, &generated.json).map(Arc::new)
+                EventBody::encode(kind.event_type(), &uid, generated.ei, &generated.json)
+                    .map(Arc::new)
             })
             .collect()
     }
@@ -697,16 +771,25 @@ impl State {
 
     /// Time of the first existing event after `t`.
     pub(crate) fn next_after(&self, seed: u64, t: Nanos, now: Nanos) -> Option<Nanos> {
-        let generated = self.series.iter().filter_map(|s| s.next_after(seed, t, now));
-        let inserted = t
-            .checked_add(1)
-            .and_then(|from| self.inserted.range((from, Uid([0; 16]))..).next().map(|(k, _)| k.0));
+        let generated = self
+            .series
+            .iter()
+            .filter_map(|s| s.next_after(seed, t, now));
+        let inserted = t.checked_add(1).and_then(|from| {
+            self.inserted
+                .range((from, Uid([0; 16]))..)
+                .next()
+                .map(|(k, _)| k.0)
+        });
         generated.chain(inserted).min()
     }
 
     /// Time of the last existing event before `t`.
     pub(crate) fn prev_before(&self, seed: u64, t: Nanos, now: Nanos) -> Option<Nanos> {
-        let generated = self.series.iter().filter_map(|s| s.prev_before(seed, t, now));
+        let generated = self
+            .series
+            .iter()
+            .filter_map(|s| s.prev_before(seed, t, now));
         let inserted = self
             .inserted
             .range(..(t, Uid([0; 16])))

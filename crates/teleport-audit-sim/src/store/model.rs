@@ -104,22 +104,10 @@ impl Rules {
                 let delay = Draw::new(&[self.seed, salt, idx, PURPOSE_DELAY]).range(0, max);
                 time.saturating_add(delay as i64)
             }
-            Backend::Athena { .. } if time >= self.origin => self.flush_time(self.flush_index(time)),
+            Backend::Athena { .. } if time >= self.origin => {
+                self.flush_time(self.flush_index(time))
+            }
             _ => time,
-        }
-    }
-
-    /// The chunk of a generated event (Athena).
-    pub(crate) fn generated_chunk(&self, time: Nanos) -> ChunkKey {
-        if time < self.origin {
-            ChunkKey::History {
-                minute: time.div_euclid(NANOS_PER_MINUTE),
-            }
-        } else {
-            ChunkKey::Flush {
-                j: self.flush_index(time),
-                day: day_of(time),
-            }
         }
     }
 
@@ -127,7 +115,13 @@ impl Rules {
     /// `visible_at` overrides the backend's delay (for Athena it picks the flush; a time not
     /// after `now` gives the event a chunk of its own, visible at once, since flushed chunks
     /// never change).
-    pub(crate) fn inserted(&self, time: Nanos, now: Nanos, visible_at: Option<Nanos>, seq: u64) -> (Nanos, ChunkKey) {
+    pub(crate) fn inserted(
+        &self,
+        time: Nanos,
+        now: Nanos,
+        visible_at: Option<Nanos>,
+        seq: u64,
+    ) -> (Nanos, ChunkKey) {
         let day = day_of(time);
         match (self.backend, visible_at) {
             (Backend::Athena { .. }, Some(v)) if v <= now => (v, ChunkKey::Own { seq, day }),
@@ -173,7 +167,10 @@ impl Rules {
             _ => 1_000,
         };
         let lo = start.div_euclid(unit).saturating_mul(unit);
-        let hi = end.div_euclid(unit).saturating_mul(unit).saturating_add(unit - 1);
+        let hi = end
+            .div_euclid(unit)
+            .saturating_mul(unit)
+            .saturating_add(unit - 1);
         (lo <= hi).then_some((lo, hi))
     }
 }
@@ -232,7 +229,6 @@ mod tests {
         assert_eq!(r.generated_visible_at(0, 0, o + 200 * ms), o + 400 * ms);
         // History is already flushed.
         assert_eq!(r.generated_visible_at(0, 0, o - 5), o - 5);
-        assert_eq!(r.generated_chunk(o - 5), ChunkKey::History { minute: (o - 5) / NANOS_PER_MINUTE });
         assert_eq!(r.last_flush(o + 450 * ms), 2);
         // An insert visible "now" gets its own chunk; a future one waits for its flush.
         let (v, c) = r.inserted(0, o + 50 * ms, Some(o), 7);

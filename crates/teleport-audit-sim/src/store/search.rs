@@ -85,7 +85,11 @@ impl StoreInner {
             }
             for (pos, hit) in hits {
                 if let Some(cursor) = &q.cursor {
-                    let past = if q.ascending { pos > *cursor } else { pos < *cursor };
+                    let past = if q.ascending {
+                        pos > *cursor
+                    } else {
+                        pos < *cursor
+                    };
                     if !past {
                         continue;
                     }
@@ -118,7 +122,9 @@ impl StoreInner {
             let next = if q.ascending {
                 state.next_after(seed, window_end, now).filter(|t| *t <= hi)
             } else {
-                state.prev_before(seed, window_start, now).filter(|t| *t >= lo)
+                state
+                    .prev_before(seed, window_start, now)
+                    .filter(|t| *t >= lo)
             };
             match next {
                 Some(t) => second = t.div_euclid(NANOS_PER_SEC),
@@ -127,7 +133,14 @@ impl StoreInner {
         }
 
         let keep_key = stopped || {
-            let mut words = vec![seed, PURPOSE_FINAL_KEY, lo as u64, hi as u64, u64::from(q.ascending), q.limit as u64];
+            let mut words = vec![
+                seed,
+                PURPOSE_FINAL_KEY,
+                lo as u64,
+                hi as u64,
+                u64::from(q.ascending),
+                q.limit as u64,
+            ];
             if let Some(c) = &q.cursor {
                 words.extend(c.words());
             }

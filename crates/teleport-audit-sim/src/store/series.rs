@@ -63,10 +63,13 @@ impl Series {
 
     /// Time of event `i`.
     pub(crate) fn time(&self, seed: u64, i: u64) -> Nanos {
-        let jitter = i128::from(Draw::new(&[seed, self.salt, i, PURPOSE_TIME]).next_u64() >> (64 - JITTER_BITS));
+        let jitter = i128::from(
+            Draw::new(&[seed, self.salt, i, PURPOSE_TIME]).next_u64() >> (64 - JITTER_BITS),
+        );
         let scaled = ((i128::from(i) << JITTER_BITS) + jitter).saturating_mul(self.span)
             / (self.per << JITTER_BITS);
-        self.origin.saturating_add(scaled.clamp(0, i128::from(i64::MAX)) as i64)
+        self.origin
+            .saturating_add(scaled.clamp(0, i128::from(i64::MAX)) as i64)
     }
 
     /// The slot holding time `t` (may be negative or past the end).
@@ -81,7 +84,11 @@ impl Series {
             return 0;
         }
         let s = u64::try_from(s).unwrap_or(u64::MAX);
-        if s < u64::MAX && self.time(seed, s) < t { s + 1 } else { s }
+        if s < u64::MAX && self.time(seed, s) < t {
+            s + 1
+        } else {
+            s
+        }
     }
 
     /// One past the last index whose time is `<= t`.
@@ -125,7 +132,9 @@ impl Series {
 
     /// Time of the last existing event before `t`.
     pub(crate) fn prev_before(&self, seed: u64, t: Nanos, now: Nanos) -> Option<Nanos> {
-        let end = self.end_at(seed, t.checked_sub(1)?).min(self.end(seed, now));
+        let end = self
+            .end_at(seed, t.checked_sub(1)?)
+            .min(self.end(seed, now));
         end.checked_sub(1).map(|i| self.time(seed, i))
     }
 
@@ -165,7 +174,14 @@ mod tests {
         let dense = Series::backlog(0, 500, -5_000, 100); // more events than nanoseconds
         let sparse = Series::backlog(1, 50, 0, 1_000_000_000);
         for s in [&dense, &sparse] {
-            for (a, b) in [(-6_000, 200), (-4_000, -3_000), (0, 0), (10, 9), (333_333, 777_777), (-1, 1_000_000_000)] {
+            for (a, b) in [
+                (-6_000, 200),
+                (-4_000, -3_000),
+                (0, 0),
+                (10, 9),
+                (333_333, 777_777),
+                (-1, 1_000_000_000),
+            ] {
                 let got: Vec<u64> = s.indices(SEED, a, b, i64::MAX).collect();
                 assert_eq!(got, brute(s, a, b, i64::MAX, 600), "{a}..={b}");
             }

@@ -9,12 +9,18 @@ use crate::uid::Uid;
 impl StoreInner {
     /// The events of session `sid` with `ei >= start_index`, in `ei` order, or `None` when the
     /// store holds no event of that session.
-    pub(crate) fn session(&self, sid: &str, start_index: i64) -> Result<Option<Vec<ServedEvent>>, SimError> {
+    pub(crate) fn session(
+        &self,
+        sid: &str,
+        start_index: i64,
+    ) -> Result<Option<Vec<ServedEvent>>, SimError> {
         let state = self.read();
         let now = self.now();
         let seed = self.rules.seed;
         let mut hits = Vec::new();
-        if let Some((salt, group)) = Uid::parse(sid).and_then(|uid| generate::decode_sid(seed, &uid)) {
+        if let Some((salt, group)) =
+            Uid::parse(sid).and_then(|uid| generate::decode_sid(seed, &uid))
+        {
             if let Some(si) = state.series.iter().position(|s| s.salt == salt) {
                 let series = &state.series[si];
                 let end = series.end(seed, now);

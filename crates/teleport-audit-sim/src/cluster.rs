@@ -1,0 +1,499 @@
+//! [`SimCluster`] and its builder: the CA, the Auth Service and the proxy on loopback.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::ca::{ClusterCa, IdentitySpec};
+use crate::faults::Faults;
+use crate::proxy::ProxyContext;
+use crate::roles::{Permissions, Roles};
+use crate::shared::{Shared, Version};
+use crate::stats::{RpcStats, Stats};
+use crate::store::{EventStore, StoreConfig};
+use crate::{Backend, Clock, SimError, auth, proxy};
+
+/// Default cluster name.
+pub const DEFAULT_CLUSTER_NAME: &str = "sim.teleport.test";
+/// Default Teleport version the sim announces.
+pub const DEFAULT_SERVER_VERSION: &str = "18.2.0";
+/// Teleport's cap on the JSON bytes of one search page (`events.MaxEventBytesInResponse`).
+pub const DEFAULT_PAGE_BYTE_CAP: usize = 1024 * 1024;
+
+/// Settings of a simulated cluster; [`SimClusterBuilder::start`] runs it.
+#[must_use = "a builder does nothing until `start` is called"]
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct SimClusterBuilder {
+    cluster_name: String,
+    server_version: String,
+    backend: Backend,
+    backlog: Option<(u64, OffsetDateTime, OffsetDateTime)>,
+    live_rate: f64,
+    seed: u64,
+    roles: Vec<(String, Permissions)>,
+    ws_ping_interval: Duration,
+    ws_pong_timeout: Option<Duration>,
+    page_byte_cap: usize,
+    clock: Clock,
+    final_page_key_probability: f64,
+    event_cache_bytes: usize,
+}
+
+impl Default for SimClusterBuilder {
+    fn default() -> SimClusterBuilder {
+        SimClusterBuilder {
+            cluster_name: DEFAULT_CLUSTER_NAME.to_string(),
+            server_version: DEFAULT_SERVER_VERSION.to_string(),
+            backend: Backend::default(),
+            backlog: None,
+            live_rate: 0.0,
+            seed: 1,
+            roles: Vec::new(),
+            ws_ping_interval: Duration::from_secs(30),
+            ws_pong_timeout: None,
+            page_byte_cap: DEFAULT_PAGE_BYTE_CAP,
+            clock: Clock::system(),
+            final_page_key_probability: 0.5,
+            event_cache_bytes: 64 << 20,
+        }
+    }
+}
+
+impl SimClusterBuilder {
+    /// Cluster name (default `sim.teleport.test`).
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_name = name.into();
+        self
+    }
+
+    /// Teleport version announced by `Ping` and `/webapi/ping` (default `18.2.0`); clients
+    /// sending a `version` header older than the previous major are disconnected.
+    pub fn server_version(mut self, version: impl Into<String>) -> Self {
+        self.server_version = version.into();
+        self
+    }
+
+    /// The audit storage to imitate (default DynamoDB with a 2-second visibility delay).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// `count` events spread over `[start, end)`, generated lazily (deterministic from the
+    /// seed; memory stays small whatever the count).
+    pub fn backlog(mut self, count: u64, start: OffsetDateTime, end: OffsetDateTime) -> Self {
+        self.backlog = Some((count, start, end));
+        self
+    }
+
+    /// New events generated continuously at "now" (default 0: none).
+    pub fn live_rate(mut self, events_per_second: f64) -> Self {
+        self.live_rate = events_per_second;
+        self
+    }
+
+    /// Seed of every generated value (default 1).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Adds or replaces a role. Built in: `editor`, `auditor`, `audit-reader` (everything the
+    /// audit API checks) and `access` (nothing).
+    pub fn role(mut self, name: impl Into<String>, permissions: Permissions) -> Self {
+        self.roles.push((name.into(), permissions));
+        self
+    }
+
+    /// Interval of the proxy's pings on `alpn-ping` upgrades (default 30 s, as Teleport).
+    pub fn ws_ping_interval(mut self, interval: Duration) -> Self {
+        self.ws_ping_interval = interval;
+        self
+    }
+
+    /// Close a WebSocket upgrade whose ping goes unanswered this long (default `None`:
+    /// Teleport sends pings but never checks for pongs).
+    pub fn ws_pong_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.ws_pong_timeout = timeout;
+        self
+    }
+
+    /// JSON bytes per search page (default 1 MiB, Teleport's cap).
+    pub fn page_byte_cap(mut self, bytes: usize) -> Self {
+        self.page_byte_cap = bytes;
+        self
+    }
+
+    /// The clock visibility, flushes and live events follow (default the wall clock).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Probability that a final, short search page still carries a `last_key` (default 0.5,
+    /// drawn from the seed per query), so clients must handle the empty page that follows.
+    pub fn final_page_key_probability(mut self, probability: f64) -> Self {
+        self.final_page_key_probability = probability;
+        self
+    }
+
+    /// Memory for generated events kept encoded between queries (default 64 MiB).
+    pub fn event_cache_bytes(mut self, bytes: usize) -> Self {
+        self.event_cache_bytes = bytes;
+        self
+    }
+
+    /// Starts the cluster on loopback, on ephemeral ports.
+    ///
+    /// # Errors
+    /// [`SimError::Config`] for an invalid setting; [`SimError::Ca`], [`SimError::Tls`] or
+    /// [`SimError::Bind`] when the cluster cannot be set up.
+    pub async fn start(self) -> Result<SimCluster, SimError> {
+        let version = Version::parse(&self.server_version).ok_or_else(|| SimError::Config {
+            field: "server_version",
+            reason: format!(
+                "{:?} is not a MAJOR.MINOR.PATCH version",
+                self.server_version
+            ),
+        })?;
+        if self.page_byte_cap == 0 {
+            return Err(SimError::Config {
+                field: "page_byte_cap",
+                reason: "must be at least one byte".into(),
+            });
+        }
+        if !(0.0..=1.0).contains(&self.final_page_key_probability) {
+            return Err(SimError::Config {
+                field: "final_page_key_probability",
+                reason: format!("{} is not between 0 and 1", self.final_page_key_probability),
+            });
+        }
+        if self.ws_ping_interval.is_zero() {
+            return Err(SimError::Config {
+                field: "ws_ping_interval",
+                reason: "must be longer than zero".into(),
+            });
+        }
+        let ca = ClusterCa::new(&self.cluster_name).map_err(|source| SimError::Ca {
+            action: "create the cluster CAs",
+            source,
+        })?;
+        let auth_tls = auth::tls::server_config(&ca)?;
+        let (web_tls, lb_tls) = web_tls(&ca)?;
+        let store = EventStore::new(StoreConfig {
+            seed: self.seed,
+            cluster: self.cluster_name.clone(),
+            clock: self.clock.clone(),
+            backend: self.backend,
+            backlog: self.backlog,
+            live_rate: self.live_rate,
+            cache_bytes: self.event_cache_bytes,
+            final_page_key_probability: self.final_page_key_probability,
+        })?;
+        let mut roles = Roles::default();
+        for (name, permissions) in self.roles {
+            roles.set(name, permissions);
+        }
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let auth_listener = bind("Auth Service", loopback).await?;
+        let proxy_listener = bind("proxy", loopback).await?;
+        let auth_addr = local_addr("Auth Service", &auth_listener)?;
+        let proxy_addr = local_addr("proxy", &proxy_listener)?;
+        let shared = Arc::new(Shared {
+            cluster_name: self.cluster_name,
+            server_version: self.server_version,
+            min_client_version: version.min_client(),
+            faults: Faults::new(store.clone()),
+            store,
+            stats: Stats::default(),
+            roles: RwLock::new(roles),
+            page_byte_cap: self.page_byte_cap,
+            ws_ping_interval: self.ws_ping_interval,
+            ws_pong_timeout: self.ws_pong_timeout,
+            proxy_public_addr: format!("localhost:{}", proxy_addr.port()),
+            load_balancer_mode: Default::default(),
+            generation: watch::channel(0).0,
+        });
+        let proxy = Arc::new(ProxyContext {
+            shared: shared.clone(),
+            auth_addr,
+            web_tls,
+            lb_tls,
+        });
+        let servers = Servers::spawn(auth_listener, proxy_listener, &auth_tls, &proxy, &shared);
+        Ok(SimCluster {
+            shared,
+            ca,
+            auth_addr,
+            proxy_addr,
+            auth_tls,
+            proxy,
+            servers: Mutex::new(Some(servers)),
+        })
+    }
+}
+
+fn web_tls(ca: &ClusterCa) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), SimError> {
+    let (chain, key) = ca
+        .web_tls(&["localhost", "127.0.0.1"])
+        .map_err(|source| SimError::Ca {
+            action: "issue the proxy's web certificate",
+            source,
+        })?;
+    let tls = |source| SimError::Tls {
+        what: "proxy web",
+        source,
+    };
+    let build = |alpn: &[&[u8]]| -> Result<Arc<ServerConfig>, SimError> {
+        let mut config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                .map_err(tls)?
+                .with_no_client_auth()
+                .with_single_cert(chain.clone(), key.clone_key())
+                .map_err(tls)?;
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Arc::new(config))
+    };
+    Ok((
+        build(&[b"h2", b"http/1.1", b"teleport-reversetunnel"])?,
+        build(&[])?,
+    ))
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, SimError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| SimError::Bind { what, addr, source })
+}
+
+fn local_addr(what: &'static str, listener: &TcpListener) -> Result<SocketAddr, SimError> {
+    listener.local_addr().map_err(|source| SimError::Bind {
+        what,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        source,
+    })
+}
+
+/// The running server tasks; aborting them closes the listeners and every connection.
+struct Servers {
+    auth: JoinHandle<()>,
+    proxy: JoinHandle<()>,
+}
+
+impl Servers {
+    fn spawn(
+        auth_listener: TcpListener,
+        proxy_listener: TcpListener,
+        auth_tls: &Arc<ServerConfig>,
+        proxy: &Arc<ProxyContext>,
+        shared: &Arc<Shared>,
+    ) -> Servers {
+        Servers {
+            auth: tokio::spawn(auth::serve(auth_listener, auth_tls.clone(), shared.clone())),
+            proxy: tokio::spawn(proxy::serve(proxy_listener, proxy.clone())),
+        }
+    }
+
+    fn abort(&self) {
+        self.auth.abort();
+        self.proxy.abort();
+    }
+
+    async fn stop(self) {
+        self.abort();
+        let _ = self.auth.await;
+        let _ = self.proxy.await;
+    }
+}
+
+/// A running simulated Teleport cluster: its CA, an Auth Service (gRPC over mutual TLS) and a
+/// TLS-routing proxy, on loopback. Dropping it stops every task.
+pub struct SimCluster {
+    shared: Arc<Shared>,
+    ca: ClusterCa,
+    auth_addr: SocketAddr,
+    proxy_addr: SocketAddr,
+    auth_tls: Arc<ServerConfig>,
+    proxy: Arc<ProxyContext>,
+    servers: Mutex<Option<Servers>>,
+}
+
+impl SimCluster {
+    /// A builder with default settings.
+    pub fn builder() -> SimClusterBuilder {
+        SimClusterBuilder::default()
+    }
+
+    /// The cluster name.
+    pub fn cluster_name(&self) -> &str {
+        &self.shared.cluster_name
+    }
+
+    /// The proxy (TLS routing and web, one port): what users configure as the proxy address.
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// The Auth Service, reached directly (like `auth:3025`).
+    pub fn auth_addr(&self) -> SocketAddr {
+        self.auth_addr
+    }
+
+    /// The cluster's certificate authorities.
+    pub fn ca(&self) -> &ClusterCa {
+        &self.ca
+    }
+
+    /// Issues an identity file (as `tctl auth sign --format=file` writes it).
+    ///
+    /// # Errors
+    /// [`SimError::Ca`] when the spec is impossible or signing fails.
+    pub fn issue_identity(&self, spec: &IdentitySpec) -> Result<String, SimError> {
+        self.ca.issue_identity(spec).map_err(|source| SimError::Ca {
+            action: "issue the identity file",
+            source,
+        })
+    }
+
+    /// The PEM certificate to trust for the proxy's public HTTPS (its web certificate is
+    /// issued for `localhost` and `127.0.0.1`).
+    pub fn web_ca_pem(&self) -> String {
+        self.ca.web_ca_pem()
+    }
+
+    /// The audit log.
+    pub fn store(&self) -> &EventStore {
+        &self.shared.store
+    }
+
+    /// Fault knobs, effective for the next calls.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Adds or replaces a role, effective for connections made after the call.
+    pub fn set_role(&self, name: impl Into<String>, permissions: Permissions) {
+        self.shared
+            .roles
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set(name.into(), permissions);
+    }
+
+    /// Makes the proxy behave like an L7 load balancer in front of it (`true`): TLS terminated
+    /// with the web certificate, no ALPN negotiated, HTTP/1.1 only, so only the connection
+    /// upgrade reaches the Auth Service. Applies to connections made after the call.
+    pub fn set_load_balancer_mode(&self, strip_alpn: bool) {
+        self.shared
+            .load_balancer_mode
+            .store(strip_alpn, Ordering::SeqCst);
+    }
+
+    /// What the cluster served so far.
+    pub fn rpc_stats(&self) -> RpcStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Takes the Auth Service and the proxy down (every connection closed, stalled calls
+    /// ended) and brings them back on the same ports. The store, faults, roles and counters
+    /// are kept.
+    ///
+    /// # Errors
+    /// [`SimError::Bind`] when a port cannot be bound again within a few seconds.
+    pub async fn restart(&self) -> Result<(), SimError> {
+        self.restart_after(Duration::ZERO).await
+    }
+
+    /// Like [`SimCluster::restart`], staying down for `downtime` (connections are refused
+    /// meanwhile).
+    ///
+    /// # Errors
+    /// [`SimError::Bind`] when a port cannot be bound again within a few seconds.
+    pub async fn restart_after(&self, downtime: Duration) -> Result<(), SimError> {
+        let running = self
+            .servers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.shared.generation.send_modify(|g| *g += 1);
+        if let Some(servers) = running {
+            servers.stop().await;
+        }
+        tokio::time::sleep(downtime).await;
+        let auth_listener = rebind("Auth Service", self.auth_addr).await?;
+        let proxy_listener = rebind("proxy", self.proxy_addr).await?;
+        let servers = Servers::spawn(
+            auth_listener,
+            proxy_listener,
+            &self.auth_tls,
+            &self.proxy,
+            &self.shared,
+        );
+        *self.servers.lock().unwrap_or_else(PoisonError::into_inner) = Some(servers);
+        Ok(())
+    }
+
+    /// Stops every task and waits for them.
+    pub async fn shutdown(self) {
+        let running = self
+            .servers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.shared.generation.send_modify(|g| *g += 1);
+        if let Some(servers) = running {
+            servers.stop().await;
+        }
+    }
+}
+
+async fn rebind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, SimError> {
+    let mut attempt = 0;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(source) if attempt >= 100 => return Err(SimError::Bind { what, addr, source }),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+impl Drop for SimCluster {
+    fn drop(&mut self) {
+        self.shared.generation.send_modify(|g| *g += 1);
+        if let Some(servers) = self
+            .servers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            servers.abort();
+        }
+    }
+}
+
+impl fmt::Debug for SimCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimCluster")
+            .field("cluster_name", &self.shared.cluster_name)
+            .field("server_version", &self.shared.server_version)
+            .field("proxy_addr", &self.proxy_addr)
+            .field("auth_addr", &self.auth_addr)
+            .field("backend", &self.shared.store.backend())
+            .field("load_balancer_mode", &self.shared.load_balancer_mode())
+            .finish_non_exhaustive()
+    }
+}

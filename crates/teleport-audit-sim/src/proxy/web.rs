@@ -1,0 +1,126 @@
+//! The proxy's HTTP side: `/webapi/find`, `/webapi/ping`, `/webapi/connectionupgrade`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{ProxyContext, upgrade};
+
+pub(crate) type Body = Full<Bytes>;
+
+pub(crate) async fn serve_http1<S>(io: S, peer: SocketAddr, ctx: Arc<ProxyContext>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let stopped = ctx.shared.stopped();
+    let svc = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(handle(req, peer, ctx)) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::select! {
+        _ = conn => {}
+        () = stopped => {}
+    }
+}
+
+pub(crate) async fn serve_http2<S>(io: S, peer: SocketAddr, ctx: Arc<ProxyContext>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let stopped = ctx.shared.stopped();
+    let svc = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(handle(req, peer, ctx)) }
+    });
+    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::select! {
+        _ = conn => {}
+        () = stopped => {}
+    }
+}
+
+fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: Arc<ProxyContext>) -> Response<Body> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/webapi/find") => json(StatusCode::OK, &ping_json(&ctx, false)),
+        (&Method::GET, "/webapi/ping") => json(StatusCode::OK, &ping_json(&ctx, true)),
+        (_, "/webapi/connectionupgrade") => upgrade::handle(req, peer, ctx),
+        _ => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A Teleport-style JSON error (`trace.WriteError`).
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json(
+        status,
+        &serde_json::json!({ "error": { "message": message } }),
+    )
+}
+
+/// What Teleport's `/webapi/ping` (with `auth`) and `/webapi/find` (without) answer.
+fn ping_json(ctx: &ProxyContext, with_auth: bool) -> serde_json::Value {
+    let shared = &ctx.shared;
+    let public = &shared.proxy_public_addr;
+    let auth = if with_auth {
+        serde_json::json!({
+            "type": "local",
+            "second_factor": "on",
+            "preferred_local_mfa": "webauthn",
+            "allow_passwordless": true,
+            "local": { "name": "" },
+            "webauthn": { "rp_id": "localhost" },
+            "private_key_policy": "none",
+            "has_motd": false,
+        })
+    } else {
+        serde_json::json!({ "type": "", "has_motd": false })
+    };
+    serde_json::json!({
+        "auth": auth,
+        "proxy": {
+            "kube": { "enabled": true, "listen_addr": public },
+            "ssh": {
+                "listen_addr": public,
+                "tunnel_listen_addr": public,
+                "web_listen_addr": public,
+                "public_addr": public,
+                "ssh_public_addr": public,
+                "ssh_tunnel_public_addr": public,
+            },
+            "db": {
+                "postgres_listen_addr": public,
+                "postgres_public_addr": public,
+                "mysql_listen_addr": public,
+            },
+            "tls_routing_enabled": true,
+            "assist_enabled": false,
+        },
+        "server_version": shared.server_version,
+        "min_client_version": shared.min_client_version.to_string(),
+        "cluster_name": shared.cluster_name,
+        "automatic_upgrades": false,
+        "edition": "community",
+        "fips": false,
+    })
+}
