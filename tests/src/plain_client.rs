@@ -275,6 +275,15 @@ pub async fn via_upgrade(
     }
     let stats = Arc::new(TunnelStats::default());
     let stream = websocket_stream(ws, stats.clone());
+    Ok((over_stream(stream, identity).await?, stats))
+}
+
+/// gRPC over an already established byte stream to the proxy's router (the inside of a
+/// connection upgrade): inner TLS as through TLS routing. The channel cannot reconnect.
+pub async fn over_stream<S>(stream: S, identity: &Identity) -> Result<Clients, BoxError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let config = auth_tls(identity, AuthRoute::ThroughProxy);
     let slot = Arc::new(Mutex::new(Some(stream)));
     let channel = channel_with(move || {
@@ -289,7 +298,26 @@ pub async fn via_upgrade(
         }
     })
     .await?;
-    Ok((Clients::new(channel), stats))
+    Ok(Clients::new(channel))
+}
+
+/// Sends `request` over the proxy's web TLS and reads the response head (through the blank
+/// line); returns the stream for what follows (an upgraded connection) and the head.
+pub async fn raw_upgrade(
+    sim: &SimCluster,
+    request: &str,
+) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, String), BoxError> {
+    let mut tls = tls_connect(sim.proxy_addr(), web_tls(sim, &[]), "localhost").await?;
+    tls.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if tls.read(&mut byte).await? == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    Ok((tls, String::from_utf8_lossy(&head).into_owned()))
 }
 
 /// An HTTP/1.1 request over the proxy's web TLS; returns the status and the body.

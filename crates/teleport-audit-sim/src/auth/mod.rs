@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ServerConfig;
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -44,7 +45,7 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
     let _ = tcp.set_nodelay(true);
     let control = Arc::new(ConnControl::default());
     let io = GuardedTcp::new(tcp, control.clone(), shared.faults.clone());
-    let stream =
+    let mut stream =
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(tls).accept(io)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(err)) => {
@@ -57,14 +58,18 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
                 return;
             }
         };
-    let chain = stream.get_ref().1.peer_certificates();
-    let caller = match caller::caller_from_chain(chain, &shared.roles()) {
+    let checked = {
+        let roles = shared.roles();
+        caller::caller_from_chain(stream.get_ref().1.peer_certificates(), &roles)
+    };
+    let caller = match checked {
         Ok(caller) => caller.map(Arc::new),
         Err(refusal) => {
             // Teleport's transport credentials fail the gRPC handshake: the connection is
             // closed without any gRPC status.
             tracing::debug!(%peer, %refusal, "auth connection refused after the handshake");
             shared.stats.auth_connection(false);
+            close(&mut stream).await;
             return;
         }
     };
@@ -98,4 +103,9 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
         }
         () = until_expiry => tracing::debug!(%peer, "client certificate expired; closing"),
     }
+}
+
+/// Closes a TLS connection as Go's `tls.Conn.Close` does (close_notify first).
+async fn close<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }

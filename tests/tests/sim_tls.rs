@@ -1,0 +1,261 @@
+//! Mutual TLS on the simulated Auth Service: which client certificates it accepts, and how it
+//! refuses the others (as Teleport does: handshake alerts for bad certificates, a closed
+//! connection after the handshake for intermediates, usage restrictions and unknown roles).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use teleport_audit_proto::auditlog::v1::{GetUnstructuredEventsRequest, Order};
+use teleport_audit_proto::authservice::PingRequest;
+use teleport_audit_sim::ca::{IdentitySpec, Signer, Usage};
+use teleport_audit_sim::{Backend, SimCluster};
+use teleport_audit_tests::plain_client::{
+    auth_tls, direct, identity, tls_connect, via_proxy, via_proxy_with,
+};
+use teleport_identity::{AUTH_SERVER_NAME, AuthRoute};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::Code;
+
+async fn sim() -> SimCluster {
+    SimCluster::builder()
+        .backend(Backend::Immediate)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// What happens to a TLS connection with `config`: the handshake fails, the server closes
+/// right after it, or it answers the HTTP/2 preface.
+async fn outcome(addr: std::net::SocketAddr, config: ClientConfig) -> String {
+    match tls_connect(addr, config, AUTH_SERVER_NAME).await {
+        Err(e) => format!("handshake failed: {e}"),
+        Ok(mut tls) => {
+            let _ = tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await;
+            let _ = tls.flush().await;
+            let mut buf = [0u8; 9];
+            match tls.read(&mut buf).await {
+                Ok(0) => "closed".into(),
+                Ok(_) => "answered".into(),
+                Err(e) => format!("read failed: {e}"),
+            }
+        }
+    }
+}
+
+/// A client config presenting `chain` (with the identity's key) and trusting the host CA.
+fn config_with_chain(
+    sim: &SimCluster,
+    identity_text: &str,
+    chain: Vec<CertificateDer<'static>>,
+) -> ClientConfig {
+    let key = PrivateKeyDer::from_pem_slice(identity_text.as_bytes()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(sim.ca().host_ca_certificate()).unwrap();
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    config
+}
+
+#[tokio::test]
+async fn a_cluster_identity_is_accepted_directly_and_through_the_proxy() {
+    let sim = sim().await;
+    let id = identity(&sim, &IdentitySpec::default());
+    assert_eq!(
+        outcome(sim.auth_addr(), auth_tls(&id, AuthRoute::Direct)).await,
+        "answered"
+    );
+    direct(&sim, &id)
+        .await
+        .unwrap()
+        .auth
+        .ping(PingRequest {})
+        .await
+        .unwrap();
+    via_proxy(&sim, &id)
+        .await
+        .unwrap()
+        .auth
+        .ping(PingRequest {})
+        .await
+        .unwrap();
+    let stats = sim.rpc_stats();
+    assert!(stats.auth_connections >= 3, "{stats:?}");
+    assert_eq!(stats.auth_connections_refused, 0);
+    assert!(stats.proxy.auth >= 1);
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_fails_the_handshake() {
+    let sim = sim().await;
+    let id = identity(&sim, &IdentitySpec::default().signer(Signer::ForeignCa));
+    let result = outcome(sim.auth_addr(), auth_tls(&id, AuthRoute::Direct)).await;
+    assert!(
+        result.contains("UnknownCA") || result.contains("BadCertificate"),
+        "{result}"
+    );
+    let result = outcome(sim.proxy_addr(), auth_tls(&id, AuthRoute::ThroughProxy)).await;
+    assert!(
+        result.contains("UnknownCA") || result.contains("BadCertificate"),
+        "{result}"
+    );
+    assert!(sim.rpc_stats().auth_connections_refused >= 2);
+}
+
+#[tokio::test]
+async fn an_expired_certificate_fails_the_handshake() {
+    let sim = sim().await;
+    let id = identity(&sim, &IdentitySpec::default().expired());
+    let result = outcome(sim.auth_addr(), auth_tls(&id, AuthRoute::Direct)).await;
+    assert!(
+        result.contains("CertificateExpired") || result.contains("BadCertificate"),
+        "{result}"
+    );
+}
+
+#[tokio::test]
+async fn a_chain_with_intermediates_is_closed_after_the_handshake() {
+    let sim = sim().await;
+    let text = sim.issue_identity(&IdentitySpec::default()).unwrap();
+    let leaf = CertificateDer::pem_slice_iter(text.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    // The leaf alone works with this hand-made config...
+    let alone = config_with_chain(&sim, &text, vec![leaf.clone()]);
+    assert_eq!(outcome(sim.auth_addr(), alone).await, "answered");
+    // ...but any extra certificate in the chain is refused, as Teleport refuses intermediaries.
+    let chained = config_with_chain(&sim, &text, vec![leaf, sim.ca().user_ca_certificate()]);
+    assert_eq!(outcome(sim.auth_addr(), chained).await, "closed");
+    assert_eq!(sim.rpc_stats().auth_connections_refused, 1);
+}
+
+#[tokio::test]
+async fn a_usage_restricted_certificate_is_closed_after_the_handshake() {
+    let sim = sim().await;
+    for usage in [Usage::Apps, Usage::Database, Usage::Kube] {
+        let id = identity(&sim, &IdentitySpec::default().usage(usage));
+        assert_eq!(
+            outcome(sim.auth_addr(), auth_tls(&id, AuthRoute::Direct)).await,
+            "closed",
+            "{usage:?}"
+        );
+    }
+    let id = identity(&sim, &IdentitySpec::default().usage(Usage::Apps));
+    let err = match direct(&sim, &id).await {
+        Err(e) => e.to_string(),
+        Ok(mut c) => c.auth.ping(PingRequest {}).await.unwrap_err().to_string(),
+    };
+    assert!(!err.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_role_is_closed_after_the_handshake() {
+    let sim = sim().await;
+    let id = identity(&sim, &IdentitySpec::default().roles(["no-such-role"]));
+    assert_eq!(
+        outcome(sim.auth_addr(), auth_tls(&id, AuthRoute::Direct)).await,
+        "closed"
+    );
+}
+
+#[tokio::test]
+async fn no_client_certificate_connects_as_nobody_and_is_denied() {
+    let sim = sim().await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(sim.ca().host_ca_certificate()).unwrap();
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut c = via_proxy_with(sim.auth_addr(), config).await.unwrap();
+    let err = c.auth.ping(PingRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = c
+        .audit
+        .get_unstructured_events(GetUnstructuredEventsRequest {
+            order: Order::Ascending as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn an_old_client_version_header_is_refused_and_disconnected() {
+    let sim = sim().await;
+    let id = identity(&sim, &IdentitySpec::default());
+    let mut c = direct(&sim, &id).await.unwrap();
+    let mut req = tonic::Request::new(PingRequest {});
+    req.metadata_mut()
+        .insert("version", "16.4.0".parse().unwrap());
+    // Teleport closes the connection before its "client version is unsupported" can arrive.
+    let err = c.auth.ping(req).await.unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            Code::Unavailable | Code::Unknown | Code::Internal
+        ),
+        "{err:?}"
+    );
+    let mut req = tonic::Request::new(PingRequest {});
+    req.metadata_mut()
+        .insert("version", "not-a-version".parse().unwrap());
+    assert!(c.auth.ping(req).await.is_err());
+    // A current version, or none, is fine (the channel reconnects after the cut).
+    let mut ok = direct(&sim, &id).await.unwrap();
+    let mut req = tonic::Request::new(PingRequest {});
+    req.metadata_mut()
+        .insert("version", "17.5.2".parse().unwrap());
+    ok.auth.ping(req).await.unwrap();
+    ok.auth.ping(PingRequest {}).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_connection_closes_when_the_client_certificate_expires() {
+    let sim = sim().await;
+    let now = time::OffsetDateTime::now_utc();
+    let id = identity(
+        &sim,
+        &IdentitySpec::default().not_after(now + time::Duration::seconds(2)),
+    );
+    let mut tls = tls_connect(
+        sim.auth_addr(),
+        auth_tls(&id, AuthRoute::Direct),
+        AUTH_SERVER_NAME,
+    )
+    .await
+    .unwrap();
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = vec![0u8; 4096];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "closed at expiry");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_000),
+        "{:?}",
+        started.elapsed()
+    );
+}
