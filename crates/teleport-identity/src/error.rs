@@ -90,7 +90,7 @@ pub enum IdentityError {
 
     /// Only one PEM block: there is no TLS certificate.
     #[error(
-        "no TLS certificate: the identity file has only one PEM block (the private key); expected the TLS user certificate as the second block"
+        "no TLS certificate: the identity file has only one PEM block (the private key); expected the TLS user certificate as the second block (an SSH-only identity cannot reach the Auth Service's gRPC API: issue one with tctl auth sign --format=file)"
     )]
     NoCertificate,
 
