@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a real Teleport (auth + proxy, web UI off) and tctl from the Go module proxy, plus our
-# probe, into a cache directory outside the repository. A second run finds the binaries and
-# returns at once. Prints the directory holding the binaries on its last line of stdout.
+# probe and reference client, into a cache directory outside the repository. A second run finds
+# the binaries and returns at once. Prints the directory holding the binaries on its last line of stdout.
 #
 # Env:
 #   REAL_TELEPORT_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/teleport-audit/real-teleport)
@@ -20,7 +20,7 @@ if [[ -z "$version" ]]; then
 fi
 sources_hash="$(cd "$here" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-12)"
 bin_dir="$cache_root/$version-$sources_hash"
-binaries=(teleport-noweb tctl probe)
+binaries=(teleport-noweb tctl probe refaudit)
 
 have_all=1
 for b in "${binaries[@]}"; do
@@ -46,13 +46,13 @@ export GOFLAGS="-mod=readonly"
 export CGO_ENABLED=1
 
 start=$(date +%s)
-echo "build.sh: building Teleport $version (teleport-noweb, tctl) and probe into $bin_dir" >&2
+echo "build.sh: building Teleport $version (teleport-noweb, tctl), probe and refaudit into $bin_dir" >&2
 (
     cd "$here"
     # -checklinkname=0: Go 1.23+ refuses the go:linkname references into the runtime that some of
     # Teleport v13's dependencies make (e.g. segmentio/parquet-go to runtime.aeskeysched).
     nice -n "${REAL_TELEPORT_NICE:-19}" go build -trimpath -ldflags="-s -w -checklinkname=0" -o "$bin_dir.tmp/" \
-        ./cmd/teleport-noweb ./probe github.com/gravitational/teleport/tool/tctl
+        ./cmd/teleport-noweb ./probe ./refaudit github.com/gravitational/teleport/tool/tctl
 )
 rm -rf "$bin_dir"
 mv "$bin_dir.tmp" "$bin_dir"

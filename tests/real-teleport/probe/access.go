@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"io"
 	"time"
 
@@ -10,30 +9,30 @@ import (
 	"github.com/gravitational/teleport/api/client/proto"
 	auditlogpb "github.com/gravitational/teleport/api/gen/proto/go/teleport/auditlog/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"teleport-audit.test/realteleport/internal/authconn"
 )
 
 // runAccess records what one identity gets from the cluster, step by step.
-func runAccess(t target, label string) error {
+func runAccess(t authconn.Target, label string) error {
 	ctx := context.Background()
 	f := map[string]any{"label": label}
 
-	cfg, err := identityTLS(t)
+	cfg, err := authconn.IdentityTLS(t)
 	if err != nil {
 		f["load_error"] = err.Error()
 		emit("access", f)
 		return nil
 	}
-	if len(cfg.Certificates) > 0 && len(cfg.Certificates[0].Certificate) > 0 {
-		if leaf, err := x509.ParseCertificate(cfg.Certificates[0].Certificate[0]); err == nil {
-			f["leaf_not_after"] = rfc3339(leaf.NotAfter)
-			f["leaf_expired_now"] = time.Now().After(leaf.NotAfter)
-			f["leaf_subject"] = leaf.Subject.String()
-		}
+	if leaf, err := authconn.Leaf(t.Identity); err == nil {
+		f["leaf_not_after"] = rfc3339(leaf.NotAfter)
+		f["leaf_expired_now"] = time.Now().After(leaf.NotAfter)
+		f["leaf_subject"] = leaf.Subject.String()
+		f["leaf_issuer"] = leaf.Issuer.String()
 	}
 
 	// The inner TLS handshake alone, then one read: some rejections only show on first read.
 	hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, err := dialTLS(hctx, t, cfg)
+	conn, err := authconn.DialTLS(hctx, t, cfg)
 	cancel()
 	if err != nil {
 		f["tls_handshake_error"] = err.Error()
@@ -54,7 +53,7 @@ func runAccess(t target, label string) error {
 
 	gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	gconn, err := dialGRPC(gctx, t, 0)
+	gconn, err := authconn.DialGRPC(gctx, t, 0)
 	if err != nil {
 		f["grpc_dial_error"] = err.Error()
 		emit("access", f)
@@ -62,28 +61,28 @@ func runAccess(t target, label string) error {
 	}
 	defer gconn.Close()
 	_, err = proto.NewAuthServiceClient(gconn).Ping(gctx, &proto.PingRequest{})
-	f["ping"] = grpcError(err)
+	f["ping"] = authconn.Status(err)
 
 	now := time.Now()
 	_, err = auditlogpb.NewAuditLogServiceClient(gconn).GetUnstructuredEvents(gctx, &auditlogpb.GetUnstructuredEventsRequest{
 		StartDate: timestamppb.New(now.Add(-time.Hour)), EndDate: timestamppb.New(now), Limit: 1, Order: orderZero,
 	})
-	f["get_unstructured_events"] = grpcError(err)
+	f["get_unstructured_events"] = authconn.Status(err)
 
 	stream, err := auditlogpb.NewAuditLogServiceClient(gconn).StreamUnstructuredSessionEvents(gctx,
 		&auditlogpb.StreamUnstructuredSessionEventsRequest{SessionId: "5b2d8a2e-0000-4000-8000-000000000000"})
 	if err == nil {
 		_, err = stream.Recv()
 	}
-	f["stream_session_events"] = grpcError(err)
+	f["stream_session_events"] = authconn.Status(err)
 
 	// What a user of Teleport's own Go client sees.
 	cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
 	defer ccancel()
 	clt, err := apiclient.New(cctx, apiclient.Config{
-		Addrs:                      []string{t.proxy},
-		Credentials:                []apiclient.Credentials{apiclient.LoadIdentityFile(t.identity)},
-		ALPNSNIAuthDialClusterName: t.cluster,
+		Addrs:                      []string{t.Proxy},
+		Credentials:                []apiclient.Credentials{apiclient.LoadIdentityFile(t.Identity)},
+		ALPNSNIAuthDialClusterName: t.Cluster,
 		InsecureAddressDiscovery:   true,
 		DialTimeout:                10 * time.Second,
 	})

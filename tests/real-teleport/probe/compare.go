@@ -13,13 +13,14 @@ import (
 	"strings"
 
 	auditlogpb "github.com/gravitational/teleport/api/gen/proto/go/teleport/auditlog/v1"
+	"teleport-audit.test/realteleport/internal/authconn"
 )
 
 // runCompare fetches every event of the window through the API and compares it, key by key,
 // with the same event (by uid) in Teleport's file audit log.
-func runCompare(t target, logDir string) error {
+func runCompare(t authconn.Target, logDir string) error {
 	ctx := context.Background()
-	conn, err := dialGRPC(ctx, t, 0)
+	conn, err := authconn.DialGRPC(ctx, t, 0)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"teleport-audit.test/realteleport/internal/authconn"
 )
 
 const (
@@ -20,9 +21,9 @@ const (
 // descending time order: orderFacts finds them (the proto's names say 1 and 0).
 var ascWire, descWire = orderOne, orderZero
 
-func runFacts(t target, keepaliveTest bool) error {
+func runFacts(t authconn.Target, keepaliveTest bool) error {
 	ctx := context.Background()
-	conn, err := dialGRPC(ctx, t, 0)
+	conn, err := authconn.DialGRPC(ctx, t, 0)
 	if err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func runFacts(t target, keepaliveTest bool) error {
 
 func pingFacts(ctx context.Context, conn *grpc.ClientConn) {
 	rsp, err := proto.NewAuthServiceClient(conn).Ping(ctx, &proto.PingRequest{})
-	f := grpcError(err)
+	f := authconn.Status(err)
 	if err == nil {
 		f["cluster_name"] = rsp.ClusterName
 		f["server_version"] = rsp.ServerVersion
@@ -65,7 +66,7 @@ func orderFacts(ctx context.Context, s *searcher) []*auditlogpb.EventUnstructure
 	var ascending []*auditlogpb.EventUnstructured
 	for _, o := range []auditlogpb.Order{orderZero, orderOne} {
 		items, pages, err := s.walk(ctx, o, 100)
-		f := grpcError(err)
+		f := authconn.Status(err)
 		f["order_wire_value"] = int32(o)
 		f["order_proto_name"] = o.String()
 		f["items"] = len(items)
@@ -87,7 +88,7 @@ func orderFacts(ctx context.Context, s *searcher) []*auditlogpb.EventUnstructure
 func limitFacts(ctx context.Context, s *searcher) {
 	for _, limit := range []int32{0, -1, 1, 10000, 10001} {
 		rsp, err := s.call(ctx, s.request(ascWire, limit, ""))
-		f := grpcError(err)
+		f := authconn.Status(err)
 		f["limit"] = limit
 		if err == nil {
 			f["page"] = summarize(rsp)
@@ -98,7 +99,7 @@ func limitFacts(ctx context.Context, s *searcher) {
 	req := s.request(ascWire, 10, "")
 	req.StartDate, req.EndDate = req.EndDate, req.StartDate
 	rsp, err := s.call(ctx, req)
-	f := grpcError(err)
+	f := authconn.Status(err)
 	if err == nil {
 		f["page"] = summarize(rsp)
 	}
@@ -106,13 +107,13 @@ func limitFacts(ctx context.Context, s *searcher) {
 	req = s.request(ascWire, 10, "")
 	req.StartDate, req.EndDate = timestamppb.New(s.to), timestamppb.New(s.to.Add(-72*time.Hour))
 	rsp, err = s.call(ctx, req)
-	f = grpcError(err)
+	f = authconn.Status(err)
 	if err == nil {
 		f["page"] = summarize(rsp)
 	}
 	emit("start_72h_after_end", f)
 	rsp, err = s.call(ctx, &auditlogpb.GetUnstructuredEventsRequest{Limit: 10, Order: ascWire})
-	f = grpcError(err)
+	f = authconn.Status(err)
 	if err == nil {
 		f["page"] = summarize(rsp)
 	}
@@ -131,7 +132,7 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 		short = 8
 	}
 	items, pages, err := s.walk(ctx, ascWire, short)
-	f := grpcError(err)
+	f := authconn.Status(err)
 	f["limit"] = short
 	f["total"] = len(items)
 	f["same_as_single_walk"] = sameIDs(items, asc)
@@ -145,7 +146,7 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 
 	// A page size equal to the total: a full final page.
 	items, pages, err = s.walk(ctx, ascWire, n)
-	f = grpcError(err)
+	f = authconn.Status(err)
 	f["limit"] = n
 	f["pages"] = pages
 	f["total"] = len(items)
@@ -154,7 +155,7 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 	// An unknown start_key, and a well-formed one from the other direction.
 	for _, key := range []string{"not-a-key", "00000000-0000-0000-0000-000000000000", asc[n-1].Id} {
 		rsp, err := s.call(ctx, s.request(ascWire, 10, key))
-		f := grpcError(err)
+		f := authconn.Status(err)
 		f["start_key"] = key
 		if err == nil {
 			f["page"] = summarize(rsp)
@@ -163,7 +164,7 @@ func pagingFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 	}
 	// Descending paging resumes too.
 	items, pages, err = s.walk(ctx, descWire, short)
-	f = grpcError(err)
+	f = authconn.Status(err)
 	f["order_wire_value"] = int32(descWire)
 	f["total"] = len(items)
 	f["pages"] = len(pages)
@@ -193,7 +194,7 @@ func edgeFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstruct
 	try := func(name string, from, to time.Time) {
 		req := &auditlogpb.GetUnstructuredEventsRequest{StartDate: timestamppb.New(from), EndDate: timestamppb.New(to), Limit: 100, Order: ascWire}
 		rsp, err := s.call(ctx, req)
-		f := grpcError(err)
+		f := authconn.Status(err)
 		f["case"] = name
 		f["event_time"] = rfc3339(t)
 		if err == nil {
@@ -219,7 +220,7 @@ func filterFacts(ctx context.Context, s *searcher, asc []*auditlogpb.EventUnstru
 		req := s.request(ascWire, 10000, "")
 		req.EventTypes = types
 		rsp, err := s.call(ctx, req)
-		f := grpcError(err)
+		f := authconn.Status(err)
 		f["event_types"] = types
 		if err == nil {
 			counts := map[string]int{}
@@ -298,7 +299,7 @@ func sessionStreamFacts(ctx context.Context, conn *grpc.ClientConn) {
 			}
 		}
 		cancel()
-		f := grpcError(err)
+		f := authconn.Status(err)
 		f["session_id"] = sid
 		f["events_before_end"] = n
 		emit("session_stream", f)
@@ -321,7 +322,7 @@ func exportFacts(ctx context.Context, conn *grpc.ClientConn) {
 			}
 		}
 		cancel()
-		f := grpcError(err)
+		f := authconn.Status(err)
 		f["method"] = method
 		emit("export", f)
 	}

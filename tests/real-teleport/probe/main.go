@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"teleport-audit.test/realteleport/internal/authconn"
 )
 
 func main() {
@@ -55,24 +56,17 @@ func usage() {
 	os.Exit(2)
 }
 
-// target is where and as whom the probe connects.
-type target struct {
-	proxy    string
-	identity string
-	cluster  string
-}
-
 func runCluster(cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
-	var t target
-	fs.StringVar(&t.proxy, "proxy", "", "proxy address host:port (TLS routing)")
-	fs.StringVar(&t.identity, "identity", "", "identity file from tctl auth sign --format=file")
-	fs.StringVar(&t.cluster, "cluster", "", "cluster name")
+	var t authconn.Target
+	fs.StringVar(&t.Proxy, "proxy", "", "proxy address host:port (TLS routing)")
+	fs.StringVar(&t.Identity, "identity", "", "identity file from tctl auth sign --format=file")
+	fs.StringVar(&t.Cluster, "cluster", "", "cluster name")
 	label := fs.String("label", "", "access: a name for this identity in the output")
 	logDir := fs.String("log-dir", "", "compare: the directory holding Teleport's file audit log (*.log)")
 	keepaliveTest := fs.Bool("keepalive", false, "facts: also measure the server's keepalive enforcement (about 45 s)")
 	_ = fs.Parse(args)
-	if t.proxy == "" || t.identity == "" || t.cluster == "" {
+	if t.Proxy == "" || t.Identity == "" || t.Cluster == "" {
 		return fmt.Errorf("%s needs -proxy, -identity and -cluster", cmd)
 	}
 	switch cmd {

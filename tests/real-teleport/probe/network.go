@@ -14,18 +14,19 @@ import (
 
 	"github.com/gravitational/teleport/api/client/proto"
 	"google.golang.org/grpc/grpclog"
+	"teleport-audit.test/realteleport/internal/authconn"
 )
 
 // alpnFacts offers the proxy one ALPN value at a time (no client certificate, no verification)
 // and records what it negotiates and whose certificate answers.
-func alpnFacts(t target) {
+func alpnFacts(t authconn.Target) {
 	offers := [][]string{
 		nil,
 		{"h2"},
 		{"http/1.1"},
-		{authALPN(t.cluster)},
-		{authALPN(t.cluster), "h2"},
-		{authALPN("no-such-cluster"), "h2"},
+		{authconn.AuthALPN(t.Cluster)},
+		{authconn.AuthALPN(t.Cluster), "h2"},
+		{authconn.AuthALPN("no-such-cluster"), "h2"},
 		{"teleport-auth@", "h2"},
 		{"teleport-proxy-ssh"},
 		{"teleport-reversetunnel"},
@@ -42,10 +43,10 @@ func alpnFacts(t target) {
 		f := map[string]any{"offered": offer}
 		cfg := &tls.Config{InsecureSkipVerify: true, NextProtos: offer} //nolint:gosec // probing, not trusting
 		if len(offer) > 0 && strings.HasPrefix(offer[0], "teleport-auth@") {
-			cfg.ServerName = authServerName
+			cfg.ServerName = authconn.AuthServerName
 		}
 		d := &net.Dialer{Timeout: 10 * time.Second}
-		conn, err := tls.DialWithDialer(d, "tcp", t.proxy, cfg)
+		conn, err := tls.DialWithDialer(d, "tcp", t.Proxy, cfg)
 		if err != nil {
 			f["handshake_error"] = err.Error()
 		} else {
@@ -64,14 +65,14 @@ func alpnFacts(t target) {
 }
 
 // webFacts records what the proxy's web API answers without credentials.
-func webFacts(t target) {
+func webFacts(t authconn.Target) {
 	clt := &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // self-signed web cert
 	}
 	for _, path := range []string{"/webapi/find", "/webapi/ping", "/webapi/connectionupgrade", "/"} {
 		f := map[string]any{"path": path}
-		rsp, err := clt.Get("https://" + t.proxy + path)
+		rsp, err := clt.Get("https://" + t.Proxy + path)
 		if err != nil {
 			f["error"] = err.Error()
 		} else {
@@ -91,19 +92,19 @@ func webFacts(t target) {
 
 // keepaliveFacts pings the Auth Service every 10 s (the shortest gRPC allows) and records
 // whether and when it answers GOAWAY too_many_pings.
-func keepaliveFacts(t target) {
+func keepaliveFacts(t authconn.Target) {
 	logs := &syncBuffer{}
 	grpclog.SetLoggerV2(grpclog.NewLoggerV2WithVerbosity(io.Discard, logs, logs, 2))
 	ctx := context.Background()
 	start := time.Now()
-	conn, err := dialGRPC(ctx, t, 10*time.Second)
+	conn, err := authconn.DialGRPC(ctx, t, 10*time.Second)
 	if err != nil {
 		emit("keepalive", map[string]any{"dial_error": err.Error()})
 		return
 	}
 	defer conn.Close()
 	if _, err := proto.NewAuthServiceClient(conn).Ping(ctx, &proto.PingRequest{}); err != nil {
-		emit("keepalive", grpcError(err))
+		emit("keepalive", authconn.Status(err))
 		return
 	}
 	f := map[string]any{"client_keepalive": "10s, permit without stream"}
@@ -119,7 +120,7 @@ func keepaliveFacts(t target) {
 		f["goaway_too_many_pings_after_seconds"] = "none within 70 s"
 	}
 	_, err = proto.NewAuthServiceClient(conn).Ping(ctx, &proto.PingRequest{})
-	f["ping_after"] = grpcError(err)
+	f["ping_after"] = authconn.Status(err)
 	for _, line := range strings.Split(string(logs.bytes()), "\n") {
 		if strings.Contains(line, "GoAway") || strings.Contains(line, "too_many_pings") {
 			f["grpc_log_line"] = line
