@@ -19,6 +19,11 @@ fn key() -> impl Strategy<Value = String> {
         Just("code".to_owned()),
         Just("success".to_owned()),
         Just("addr.remote".to_owned()),
+        Just("event".to_owned()),
+        Just("time".to_owned()),
+        Just("user_kind".to_owned()),
+        Just("sid".to_owned()),
+        Just("message".to_owned()),
         any::<String>(),
     ]
 }
@@ -107,6 +112,68 @@ fn event_object() -> impl Strategy<Value = Map<String, Value>> {
         })
 }
 
+/// Every common field of an event, as text (for comparing two events' headers).
+fn common_fields(event: &AuditEvent) -> Vec<String> {
+    vec![
+        format!(
+            "{:?}",
+            (event.event_type(), event.code(), event.time(), event.uid())
+        ),
+        format!(
+            "{:?}",
+            (
+                event.index(),
+                event.cluster_name(),
+                event.user(),
+                event.login()
+            )
+        ),
+        format!(
+            "{:?}",
+            (event.impersonator(), event.user_kind(), event.session_id())
+        ),
+        format!(
+            "{:?}",
+            (
+                event.server_id(),
+                event.server_hostname(),
+                event.server_addr()
+            )
+        ),
+        format!(
+            "{:?}",
+            (event.namespace(), event.addr_local(), event.addr_remote())
+        ),
+        format!(
+            "{:?}",
+            (
+                event.protocol(),
+                event.success(),
+                event.error(),
+                event.message()
+            )
+        ),
+    ]
+}
+
+/// An object that may or may not be a valid event: a valid one, an arbitrary object, or a valid
+/// one with `event` or `time` replaced by an arbitrary value.
+fn maybe_event_object() -> impl Strategy<Value = Map<String, Value>> {
+    prop_oneof![
+        event_object(),
+        json_object(),
+        (
+            event_object(),
+            prop_oneof![Just("event"), Just("time")],
+            json_value()
+        )
+            .prop_map(|(mut object, key, value)| {
+                object.insert(key.to_owned(), value);
+                object
+            }),
+    ]
+}
+
 /// Whether two values are equal once every number is compared as a double (the Struct rule).
 fn equal_as_doubles(a: &Value, b: &Value) -> bool {
     as_doubles(a) == as_doubles(b)
@@ -153,6 +220,29 @@ proptest! {
         struct_to_json(&prost_struct.encode_to_vec(), &mut from_prost)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(from_prost, json);
+    }
+
+    #[test]
+    fn struct_bytes_and_json_text_give_the_same_event(object in maybe_event_object()) {
+        let encoded = json_to_struct(&Value::Object(object).to_string())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut json = Vec::new();
+        struct_to_json(&encoded, &mut json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let text = String::from_utf8(json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        match (AuditEvent::from_json(&text), AuditEvent::from_struct_bytes(&encoded)) {
+            (Ok(from_text), Ok(from_wire)) => {
+                prop_assert_eq!(from_wire.as_json(), text.as_str());
+                prop_assert_eq!(common_fields(&from_wire), common_fields(&from_text));
+                prop_assert_eq!(&from_wire, &from_text);
+            }
+            (Err(from_text), Err(from_wire)) => {
+                prop_assert_eq!(from_wire.code(), from_text.code(), "{} / {}", from_wire, from_text);
+                prop_assert_eq!(from_wire.field(), from_text.field());
+            }
+            (from_text, from_wire) => {
+                prop_assert!(false, "text: {:?}, wire: {:?}", from_text.err(), from_wire.err());
+            }
+        }
     }
 
     #[test]

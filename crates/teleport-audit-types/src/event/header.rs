@@ -13,7 +13,10 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use std::ops::Range;
+
 use crate::error::{EventError, cut, excerpt, json_type_of_first_byte};
+use crate::wire::{TopLevelSink, WrittenValue};
 
 /// The common string fields, in storage order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,12 +124,7 @@ impl Header {
 
         let mut state = State {
             json,
-            spans: [Span::Absent; TEXT_FIELDS],
-            unescaped: String::new(),
-            time: None,
-            index: None,
-            user_kind: None,
-            success: None,
+            common: Collector::default(),
             keys_unsorted: false,
             failure: None,
         };
@@ -145,32 +143,176 @@ impl Header {
         {
             return Err(EventError::DuplicateField { field: cut(&key) });
         }
-        if state.spans[TextField::Event as usize] == Span::Absent {
-            return Err(EventError::MissingField { field: "event" });
-        }
-        let time = state
-            .time
-            .ok_or(EventError::MissingField { field: "time" })?;
-        Ok(Self {
-            spans: state.spans,
-            unescaped: state.unescaped.into_boxed_str(),
-            time,
-            index: state.index,
-            user_kind: state.user_kind,
-            success: state.success,
+        state.common.finish()
+    }
+}
+
+/// Which common field a top-level key is, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Common {
+    Text(TextField),
+    Time,
+    Index,
+    UserKind,
+    Success,
+}
+
+impl Common {
+    fn from_key(key: &[u8]) -> Option<Self> {
+        Some(match key {
+            b"time" => Self::Time,
+            b"ei" => Self::Index,
+            b"user_kind" => Self::UserKind,
+            b"success" => Self::Success,
+            _ => Self::Text(TextField::from_key(std::str::from_utf8(key).ok()?)?),
         })
     }
 }
 
-/// What the single pass collects.
-struct State<'de> {
-    json: &'de str,
+/// Collects the common fields of one event, from whichever reader sees its top-level fields:
+/// the JSON parser ([`Header::parse`]) or the Struct decoder (see [`Collector`]'s
+/// [`TopLevelSink`] implementation), so both read them by the same rules.
+#[derive(Debug, Default)]
+pub(crate) struct Collector {
     spans: [Span; TEXT_FIELDS],
     unescaped: String,
     time: Option<OffsetDateTime>,
     index: Option<i64>,
     user_kind: Option<i64>,
     success: Option<bool>,
+    /// The first problem found with `event` or `time`.
+    failure: Option<EventError>,
+}
+
+impl Collector {
+    /// Takes the value of a common field. `span_in_json` is where a string value's text lies,
+    /// unchanged, in the event's JSON text (when it has no escapes there).
+    fn accept(
+        &mut self,
+        field: Common,
+        value: Scalar<'_>,
+        span_in_json: Option<(u32, u32)>,
+    ) -> Result<(), EventError> {
+        match field {
+            Common::Time => match value {
+                Scalar::Str(text) => match OffsetDateTime::parse(&text, &Rfc3339) {
+                    Ok(time) => self.time = Some(time),
+                    Err(source) => {
+                        let value = excerpt(&text);
+                        return Err(EventError::InvalidTime { value, source });
+                    }
+                },
+                other => {
+                    return Err(EventError::WrongType {
+                        field: "time",
+                        expected: "an RFC 3339 timestamp string",
+                        found: other.describe(),
+                    });
+                }
+            },
+            Common::Index => self.index = value.as_i64(),
+            Common::UserKind => self.user_kind = value.as_i64(),
+            Common::Success => {
+                self.success = match value {
+                    Scalar::Bool(flag) => Some(flag),
+                    _ => None,
+                };
+            }
+            Common::Text(field) => match value {
+                Scalar::Str(text) => {
+                    let span = match span_in_json {
+                        Some((start, end)) => Some(Span::InText(start, end)),
+                        None => {
+                            let start = self.unescaped.len();
+                            self.unescaped.push_str(&text);
+                            span_of(start, text.len(), self.unescaped.len())
+                                .map(|(s, e)| Span::Unescaped(s, e))
+                        }
+                    };
+                    self.spans[field as usize] = span.unwrap_or(Span::Absent);
+                }
+                other if field == TextField::Event => {
+                    return Err(EventError::WrongType {
+                        field: "event",
+                        expected: "a string",
+                        found: other.describe(),
+                    });
+                }
+                // Other common fields of an unexpected type stay in the event; their typed
+                // accessor just reports them absent.
+                _ => {}
+            },
+        }
+        Ok(())
+    }
+
+    /// The header, once every top-level field has been seen.
+    pub(crate) fn finish(self) -> Result<Header, EventError> {
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        if self.spans[TextField::Event as usize] == Span::Absent {
+            return Err(EventError::MissingField { field: "event" });
+        }
+        let time = self
+            .time
+            .ok_or(EventError::MissingField { field: "time" })?;
+        Ok(Header {
+            spans: self.spans,
+            unescaped: self.unescaped.into_boxed_str(),
+            time,
+            index: self.index,
+            user_kind: self.user_kind,
+            success: self.success,
+        })
+    }
+}
+
+/// The Struct decoder reports each top-level field as it writes it; the JSON it writes is
+/// always valid, sorted and without repeated keys, so only the common fields need reading.
+impl TopLevelSink for Collector {
+    fn field(&mut self, key: &[u8], value: WrittenValue<'_>, out: &[u8], written: Range<usize>) {
+        let Some(field) = Common::from_key(key) else {
+            return;
+        };
+        fn text_of(bytes: &[u8]) -> Option<Cow<'_, str>> {
+            std::str::from_utf8(bytes).ok().map(Cow::Borrowed)
+        }
+        let (scalar, span) = match value {
+            WrittenValue::Null => (Scalar::Null, None),
+            WrittenValue::Bool(flag) => (Scalar::Bool(flag), None),
+            WrittenValue::Array => (Scalar::Array, None),
+            WrittenValue::Object => (Scalar::Object, None),
+            WrittenValue::Number => {
+                let text = out.get(written).and_then(text_of).unwrap_or_default();
+                (Scalar::from_number_text(&text), None)
+            }
+            WrittenValue::Str(raw) => {
+                let Some(text) = text_of(raw) else {
+                    return;
+                };
+                // Written without escapes: the quotes plus the text itself.
+                let verbatim = written.len() == raw.len() + 2;
+                let span = if verbatim {
+                    span_of(written.start + 1, raw.len(), out.len())
+                } else {
+                    None
+                };
+                (Scalar::Str(text), span)
+            }
+        };
+        if let Err(error) = self.accept(field, scalar, span)
+            && self.failure.is_none()
+        {
+            self.failure = Some(error);
+        }
+    }
+}
+
+/// What the single pass over the JSON text collects.
+struct State<'de> {
+    json: &'de str,
+    common: Collector,
     /// Whether a key came out of byte order (then repeated keys must be looked for separately;
     /// in sorted input a repeat is always next to its twin).
     keys_unsorted: bool,
@@ -178,22 +320,12 @@ struct State<'de> {
     failure: Option<EventError>,
 }
 
-impl<'de> State<'de> {
-    fn record(&mut self, field: TextField, text: Cow<'de, str>) {
-        let span = match text {
-            Cow::Borrowed(borrowed) => {
-                // serde_json hands out unescaped strings as slices of the input.
-                let start = (borrowed.as_ptr() as usize).wrapping_sub(self.json.as_ptr() as usize);
-                span_of(start, borrowed.len(), self.json.len()).map(|(s, e)| Span::InText(s, e))
-            }
-            Cow::Owned(owned) => {
-                let start = self.unescaped.len();
-                self.unescaped.push_str(&owned);
-                span_of(start, owned.len(), self.unescaped.len())
-                    .map(|(s, e)| Span::Unescaped(s, e))
-            }
-        };
-        self.spans[field as usize] = span.unwrap_or(Span::Absent);
+impl State<'_> {
+    /// Where `borrowed` lies in the event's JSON (serde_json hands out strings without escapes
+    /// as slices of the input).
+    fn span_in_json(&self, borrowed: &str) -> Option<(u32, u32)> {
+        let start = (borrowed.as_ptr() as usize).wrapping_sub(self.json.as_ptr() as usize);
+        span_of(start, borrowed.len(), self.json.len())
     }
 
     fn fail<E: de::Error>(&mut self, error: EventError) -> E {
@@ -234,49 +366,20 @@ impl<'de> Visitor<'de> for HeaderVisitor<'_, 'de> {
                     }
                 }
             }
-            match key.as_ref() {
-                "time" => match map.next_value::<Scalar<'de>>()? {
-                    Scalar::Str(text) => match OffsetDateTime::parse(&text, &Rfc3339) {
-                        Ok(time) => state.time = Some(time),
-                        Err(source) => {
-                            let value = excerpt(&text);
-                            return Err(state.fail(EventError::InvalidTime { value, source }));
-                        }
-                    },
-                    other => {
-                        return Err(state.fail(EventError::WrongType {
-                            field: "time",
-                            expected: "an RFC 3339 timestamp string",
-                            found: other.describe(),
-                        }));
-                    }
-                },
-                "ei" => state.index = map.next_value::<Scalar<'de>>()?.as_i64(),
-                "user_kind" => state.user_kind = map.next_value::<Scalar<'de>>()?.as_i64(),
-                "success" => {
-                    state.success = match map.next_value::<Scalar<'de>>()? {
-                        Scalar::Bool(flag) => Some(flag),
+            match Common::from_key(key.as_bytes()) {
+                Some(field) => {
+                    let value = map.next_value::<Scalar<'de>>()?;
+                    let span = match &value {
+                        Scalar::Str(Cow::Borrowed(text)) => state.span_in_json(text),
                         _ => None,
                     };
-                }
-                other_key => match TextField::from_key(other_key) {
-                    Some(field) => match map.next_value::<Scalar<'de>>()? {
-                        Scalar::Str(text) => state.record(field, text),
-                        other if field == TextField::Event => {
-                            return Err(state.fail(EventError::WrongType {
-                                field: "event",
-                                expected: "a string",
-                                found: other.describe(),
-                            }));
-                        }
-                        // Other common fields of an unexpected type stay in the event; their
-                        // typed accessor just reports them absent.
-                        _ => {}
-                    },
-                    None => {
-                        map.next_value::<Checked>()?;
+                    if let Err(error) = state.common.accept(field, value, span) {
+                        return Err(state.fail(error));
                     }
-                },
+                }
+                None => {
+                    map.next_value::<Checked>()?;
+                }
             }
             previous = Some(Text(key));
         }
@@ -355,6 +458,18 @@ enum Scalar<'de> {
 }
 
 impl Scalar<'_> {
+    /// The number a JSON number's text denotes, typed as serde_json types it (non-negative
+    /// integers as `u64`, negative ones as `i64`, anything else as `f64`).
+    fn from_number_text(text: &str) -> Self {
+        if let Ok(value) = text.parse::<u64>() {
+            Self::Unsigned(value)
+        } else if let Ok(value) = text.parse::<i64>() {
+            Self::Signed(value)
+        } else {
+            text.parse::<f64>().map_or(Self::Null, Self::Float)
+        }
+    }
+
     /// An integer, from any JSON number with an integral value that fits an `i64`.
     fn as_i64(&self) -> Option<i64> {
         match *self {

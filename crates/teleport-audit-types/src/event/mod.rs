@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use self::header::{Header, TextField};
+use self::header::{Collector, Header, TextField};
 use crate::codes::{self, CodeInfo, Severity};
 use crate::error::EventError;
 use crate::wire;
@@ -112,7 +112,13 @@ impl AuditEvent {
     /// [`from_json`](Self::from_json) for the JSON it holds.
     pub fn from_struct_bytes(encoded_struct: &[u8]) -> Result<Self, EventError> {
         let mut json = Vec::with_capacity(encoded_struct.len() + encoded_struct.len() / 4);
-        wire::struct_to_json(encoded_struct, &mut json)?;
+        // The decoder hands the top-level fields to the collector as it writes them, so the
+        // JSON it produces is not parsed a second time.
+        let mut common = Collector::default();
+        wire::struct_to_json_with(encoded_struct, &mut json, &mut common)?;
+        if u32::try_from(json.len()).is_err() {
+            return Err(EventError::TooLarge { len: json.len() });
+        }
         // struct_to_json validates every string it copies, so this cannot fail; the check is
         // kept rather than trusted.
         let text = String::from_utf8(json).map_err(|error| {
@@ -122,7 +128,11 @@ impl AuditEvent {
                 source,
             }
         })?;
-        Self::from_string(text)
+        Ok(Self {
+            header: common.finish()?,
+            json: text.into_boxed_str(),
+            fields: OnceLock::new(),
+        })
     }
 
     /// Builds an event from a JSON object (rendered as compact JSON text in the map's order).

@@ -1,5 +1,7 @@
 //! Encoded `google.protobuf.Struct` to JSON text, in one pass over the bytes.
 
+use std::ops::Range;
+
 use super::json_text::write_json_string;
 use super::number::write_go_float;
 use crate::error::{WireError, WireType};
@@ -8,7 +10,7 @@ use crate::error::{WireError, WireType};
 pub(crate) const MAX_DEPTH: usize = 100;
 
 /// A byte range `[start, end)` of the input.
-type Range = (usize, usize);
+type Span = (usize, usize);
 
 /// Where the encoding of one logical message lies. Usually one range; protobuf merges repeated
 /// occurrences of a message-typed field, so the message is then the concatenation of several.
@@ -16,12 +18,12 @@ type Range = (usize, usize);
 enum Parts {
     #[default]
     Empty,
-    One(Range),
-    Many(Vec<Range>),
+    One(Span),
+    Many(Vec<Span>),
 }
 
 impl Parts {
-    fn push(&mut self, range: Range) {
+    fn push(&mut self, range: Span) {
         match self {
             Self::Empty => *self = Self::One(range),
             Self::One(first) => *self = Self::Many(vec![*first, range]),
@@ -29,7 +31,7 @@ impl Parts {
         }
     }
 
-    fn as_slice(&self) -> &[Range] {
+    fn as_slice(&self) -> &[Span] {
         match self {
             Self::Empty => &[],
             Self::One(range) => std::slice::from_ref(range),
@@ -61,7 +63,7 @@ enum Payload {
     Varint(u64),
     Fixed64(u64),
     Fixed32,
-    Bytes(Range),
+    Bytes(Span),
     Group,
 }
 
@@ -91,7 +93,7 @@ struct Field {
 enum Kind {
     Null,
     Number { value: f64, offset: usize },
-    String(Range),
+    String(Span),
     Bool(bool),
     Struct(Parts),
     List(Parts),
@@ -186,19 +188,51 @@ impl Fault {
     }
 }
 
+/// A top-level value as written, for a [`TopLevelSink`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WrittenValue<'a> {
+    Null,
+    Bool(bool),
+    /// A number: its text is the written range.
+    Number,
+    /// A string: its bytes as they were on the wire (valid UTF-8).
+    Str(&'a [u8]),
+    Array,
+    Object,
+}
+
+/// Told about each top-level field of the object as it is written, in output (sorted) order.
+pub(crate) trait TopLevelSink {
+    /// `key` was written with `value`, whose JSON text is `out[written]`.
+    fn field(&mut self, key: &[u8], value: WrittenValue<'_>, out: &[u8], written: Range<usize>);
+}
+
+/// What [`Decoder::write_value`] wrote.
+#[derive(Debug, Clone)]
+enum Written {
+    Null,
+    Bool(bool),
+    Number,
+    Str(Range<usize>),
+    Struct,
+    List,
+}
+
 /// Transcodes one encoded Struct; holds the scratch space reused across nesting levels.
-pub(crate) struct Decoder<'a> {
+pub(crate) struct Decoder<'a, 's> {
     input: &'a [u8],
     entries: Vec<Entry<'a>>,
     path: Vec<Step<'a>>,
+    sink: Option<&'s mut dyn TopLevelSink>,
 }
 
-impl<'a> Decoder<'a> {
-    pub(crate) fn new(input: &'a [u8]) -> Self {
+impl<'a, 's> Decoder<'a, 's> {
+    pub(crate) fn new(input: &'a [u8], sink: Option<&'s mut dyn TopLevelSink>) -> Self {
         Self {
             input,
             entries: Vec::with_capacity(32),
             path: Vec::new(),
+            sink,
         }
     }
 
@@ -211,7 +245,7 @@ impl<'a> Decoder<'a> {
 
     fn write_struct(
         &mut self,
-        parts: &[Range],
+        parts: &[Span],
         depth: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), Fault> {
@@ -255,8 +289,22 @@ impl<'a> Decoder<'a> {
             })?;
             out.push(b':');
             self.path.push(Step::Key(key));
-            self.write_value(value.as_slice(), depth, out)?;
+            let value_start = out.len();
+            let written = self.write_value(value.as_slice(), depth, out)?;
             self.path.pop();
+            if depth == 1
+                && let Some(sink) = self.sink.as_deref_mut()
+            {
+                let value = match written {
+                    Written::Null => WrittenValue::Null,
+                    Written::Bool(flag) => WrittenValue::Bool(flag),
+                    Written::Number => WrittenValue::Number,
+                    Written::Str(range) => WrittenValue::Str(&self.input[range]),
+                    Written::Struct => WrittenValue::Object,
+                    Written::List => WrittenValue::Array,
+                };
+                sink.field(key, value, out, value_start..out.len());
+            }
         }
         self.entries.truncate(base);
         out.push(b'}');
@@ -264,7 +312,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads a `Struct.FieldsEntry` message: `key = 1` (string), `value = 2` (Value).
-    fn read_entry(&self, (start, end): Range, seq: usize) -> Result<Entry<'a>, Fault> {
+    fn read_entry(&self, (start, end): Span, seq: usize) -> Result<Entry<'a>, Fault> {
         let mut entry = Entry {
             key: &[],
             key_offset: start,
@@ -296,10 +344,10 @@ impl<'a> Decoder<'a> {
     /// `structpb.Value.AsInterface` does.
     fn write_value(
         &mut self,
-        parts: &[Range],
+        parts: &[Span],
         depth: usize,
         out: &mut Vec<u8>,
-    ) -> Result<(), Fault> {
+    ) -> Result<Written, Fault> {
         let mut kind = Kind::Null;
         for &(start, end) in parts {
             let mut pos = start;
@@ -357,15 +405,21 @@ impl<'a> Decoder<'a> {
             }
         }
 
-        match kind {
-            Kind::Null => out.extend_from_slice(b"null"),
-            Kind::Bool(true) => out.extend_from_slice(b"true"),
-            Kind::Bool(false) => out.extend_from_slice(b"false"),
+        Ok(match kind {
+            Kind::Null => {
+                out.extend_from_slice(b"null");
+                Written::Null
+            }
+            Kind::Bool(flag) => {
+                out.extend_from_slice(if flag { b"true" } else { b"false" });
+                Written::Bool(flag)
+            }
             Kind::Number { value, offset } => {
                 if !value.is_finite() {
                     return Err(Fault::NonFiniteNumber { offset, value });
                 }
                 write_go_float(value, out);
+                Written::Number
             }
             Kind::String((start, end)) => {
                 write_json_string(&self.input[start..end], out).map_err(|bad| {
@@ -374,20 +428,21 @@ impl<'a> Decoder<'a> {
                         what: "a string value",
                     }
                 })?;
+                Written::Str(start..end)
             }
-            Kind::Struct(parts) => self.write_struct(parts.as_slice(), depth + 1, out)?,
-            Kind::List(parts) => self.write_list(parts.as_slice(), depth + 1, out)?,
-        }
-        Ok(())
+            Kind::Struct(parts) => {
+                self.write_struct(parts.as_slice(), depth + 1, out)?;
+                Written::Struct
+            }
+            Kind::List(parts) => {
+                self.write_list(parts.as_slice(), depth + 1, out)?;
+                Written::List
+            }
+        })
     }
 
     /// Writes a `google.protobuf.ListValue`: `repeated Value values = 1`.
-    fn write_list(
-        &mut self,
-        parts: &[Range],
-        depth: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Fault> {
+    fn write_list(&mut self, parts: &[Span], depth: usize, out: &mut Vec<u8>) -> Result<(), Fault> {
         self.check_depth(parts, depth)?;
         out.push(b'[');
         let mut index = 0;
@@ -411,7 +466,7 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    fn check_depth(&self, parts: &[Range], depth: usize) -> Result<(), Fault> {
+    fn check_depth(&self, parts: &[Span], depth: usize) -> Result<(), Fault> {
         if depth > MAX_DEPTH {
             return Err(Fault::TooDeep {
                 offset: parts.first().map_or(0, |range| range.0),
@@ -500,7 +555,7 @@ impl<'a> Decoder<'a> {
     }
 
     #[inline]
-    fn read_length_delimited(&self, pos: &mut usize, end: usize) -> Result<Range, Fault> {
+    fn read_length_delimited(&self, pos: &mut usize, end: usize) -> Result<Span, Fault> {
         let length_offset = *pos;
         let length = self.read_varint(pos, end)?;
         let available = end - *pos;
@@ -573,7 +628,7 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    fn expect_bytes(&self, field: &Field, name: &'static str) -> Result<Range, Fault> {
+    fn expect_bytes(&self, field: &Field, name: &'static str) -> Result<Span, Fault> {
         match field.payload {
             Payload::Bytes(range) => Ok(range),
             _ => Err(self.wrong_wire_type(field, name, WireType::LengthDelimited)),

@@ -46,6 +46,7 @@ mod encode;
 mod json_text;
 mod number;
 
+pub(crate) use decode::{TopLevelSink, WrittenValue};
 pub(crate) use encode::encode_struct;
 
 pub use crate::error::{WireError, WireType};
@@ -66,7 +67,21 @@ pub const MAX_DEPTH: usize = decode::MAX_DEPTH;
 /// On error `out` is left as it was.
 pub fn struct_to_json(encoded_struct: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
     let mark = out.len();
-    let result = decode::Decoder::new(encoded_struct).write_top_level(out);
+    let result = decode::Decoder::new(encoded_struct, None).write_top_level(out);
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    result
+}
+
+/// Like [`struct_to_json`], telling `sink` about each top-level field as it is written.
+pub(crate) fn struct_to_json_with(
+    encoded_struct: &[u8],
+    out: &mut Vec<u8>,
+    sink: &mut dyn TopLevelSink,
+) -> Result<(), WireError> {
+    let mark = out.len();
+    let result = decode::Decoder::new(encoded_struct, Some(sink)).write_top_level(out);
     if result.is_err() {
         out.truncate(mark);
     }
