@@ -34,6 +34,8 @@ pub struct Clients {
     pub audit: AuditLogServiceClient<Channel>,
     /// `proto.AuthService` (Ping).
     pub auth: AuthServiceClient<Channel>,
+    /// The channel both use (to build clients with other settings).
+    pub channel: Channel,
 }
 
 impl Clients {
@@ -41,7 +43,8 @@ impl Clients {
         Clients {
             // Allow oversized events through: the sim may serve messages over 4 MiB on purpose.
             audit: AuditLogServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20),
-            auth: AuthServiceClient::new(channel),
+            auth: AuthServiceClient::new(channel.clone()),
+            channel,
         }
     }
 }

@@ -26,9 +26,9 @@ pub(crate) const DEFAULT_LIMIT: i32 = 500;
 /// Teleport's largest page size (`defaults.EventsMaxIterationLimit`).
 pub(crate) const MAX_LIMIT: i32 = 10_000;
 
-/// Bytes that frame correctly inside `EventUnstructured.unstructured` but are not a valid
-/// `google.protobuf.Struct` (a map entry claiming 127 bytes, holding 5).
-const MALFORMED_STRUCT: &[u8] = &[0x0a, 0x7f, 0x0a, 0x03, b'k', b'e', b'y'];
+/// Bytes that are well-framed protobuf (so the message around them decodes) but not a valid
+/// `google.protobuf.Struct`: a `fields` entry whose key is not UTF-8.
+const MALFORMED_STRUCT: &[u8] = &[0x0a, 0x04, 0x0a, 0x02, 0xff, 0xfe];
 
 pub(crate) struct AuditService {
     shared: Arc<Shared>,
