@@ -50,7 +50,7 @@ pub(crate) fn rfc3339_nano(n: Nanos) -> String {
     let mut frac = t.nanosecond();
     if frac != 0 {
         let mut digits = 9;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }

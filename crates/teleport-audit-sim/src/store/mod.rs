@@ -350,7 +350,7 @@ impl EventStore {
     /// [`SimError::Config`] for a negative or non-finite rate; [`SimError::TooManySeries`] after
     /// tens of thousands of changes.
     pub fn set_live_rate(&self, events_per_second: f64) -> Result<(), SimError> {
-        if !events_per_second.is_finite() || events_per_second < 0.0 || events_per_second > 1e7 {
+        if !(0.0..=1e7).contains(&events_per_second) {
             return Err(SimError::Config {
                 field: "live_rate",
                 reason: format!(

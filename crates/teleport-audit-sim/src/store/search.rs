@@ -79,7 +79,7 @@ impl StoreInner {
                 .into_iter()
                 .map(|h| (self.rules.position(h.time, h.uid), h))
                 .collect();
-            hits.sort_by(|x, y| x.0.cmp(&y.0));
+            hits.sort_by_key(|x| x.0);
             if !q.ascending {
                 hits.reverse();
             }

@@ -18,20 +18,22 @@ impl StoreInner {
         let now = self.now();
         let seed = self.rules.seed;
         let mut hits = Vec::new();
-        if let Some((salt, group)) =
-            Uid::parse(sid).and_then(|uid| generate::decode_sid(seed, &uid))
-        {
-            if let Some(si) = state.series.iter().position(|s| s.salt == salt) {
-                let series = &state.series[si];
-                let end = series.end(seed, now);
-                for idx in generate::session_members(seed, salt, group) {
-                    if idx < end {
-                        hits.push(Hit {
-                            time: series.time(seed, idx),
-                            uid: generate::uid(seed, salt, idx),
-                            src: Src::Generated { series: si, idx },
-                        });
-                    }
+        let generated = Uid::parse(sid)
+            .and_then(|uid| generate::decode_sid(seed, &uid))
+            .and_then(|(salt, group)| {
+                let si = state.series.iter().position(|s| s.salt == salt)?;
+                Some((si, salt, group))
+            });
+        if let Some((si, salt, group)) = generated {
+            let series = &state.series[si];
+            let end = series.end(seed, now);
+            for idx in generate::session_members(seed, salt, group) {
+                if idx < end {
+                    hits.push(Hit {
+                        time: series.time(seed, idx),
+                        uid: generate::uid(seed, salt, idx),
+                        src: Src::Generated { series: si, idx },
+                    });
                 }
             }
         }
