@@ -1,9 +1,12 @@
-//! The common fields of an event, found in one pass over its JSON text.
+//! The common fields of an event, found in one pass: over its JSON text ([`Header::parse`]), or
+//! while the Struct decoder writes that text ([`Collector`] as a `TopLevelSink`). Both feed the
+//! same [`Collector`], so both read the fields by the same rules.
 //!
 //! String fields are kept as byte ranges into the event's own text (or, when the JSON string
 //! has escapes, into a small side buffer of unescaped text), so reading them costs nothing and
-//! parsing allocates only for escaped strings. Every other value is checked (so the full parse
-//! done later by `fields()` cannot fail) but not stored.
+//! parsing allocates only for escaped strings. When parsing text, every other value is checked
+//! (so the full parse done later by `fields()` cannot fail) but not stored; the decoder's output
+//! needs no such check.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;

@@ -481,6 +481,35 @@ mod tests {
     }
 
     #[test]
+    fn events_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<AuditEvent>();
+        let event = event(SAMPLE);
+        let fields = std::thread::scope(|scope| {
+            let handle = scope.spawn(|| event.fields().len());
+            handle.join().unwrap_or_default()
+        });
+        assert_eq!(fields, 9);
+    }
+
+    #[test]
+    fn from_struct_bytes_reads_escaped_common_fields() {
+        let text = r#"{"error":"bad \"quote\"\nline","event":"user.login","time":"2019-04-22T00:49:03.5Z","user":"zoë"}"#;
+        let encoded = match wire::json_to_struct(text) {
+            Ok(encoded) => encoded,
+            Err(error) => panic!("{error}"),
+        };
+        let event = match AuditEvent::from_struct_bytes(&encoded) {
+            Ok(event) => event,
+            Err(error) => panic!("{error}"),
+        };
+        assert_eq!(event.as_json(), text);
+        assert_eq!(event.error(), Some("bad \"quote\"\nline"));
+        assert_eq!(event.user(), Some("zoë"));
+        assert_eq!(event.time().millisecond(), 500);
+    }
+
+    #[test]
     fn debug_is_short() {
         let text = format!("{:?}", event(SAMPLE));
         assert!(
