@@ -278,7 +278,8 @@ else
     fi
 
     # kill mid-stream, resume from the cursor file
-    "$bin" "${tail_args[@]}" --cursor-file "$work/resume.cursor" --until-now > "$work/resume-1.ndjson" 2> "$work/resume-1.err" &
+    : > "$work/resume-1.ndjson"
+    "$bin" "${tail_args[@]}" --cursor-file "$work/resume.cursor" --until-now >> "$work/resume-1.ndjson" 2> "$work/resume-1.err" &
     tail_pid=$!
     while kill -0 "$tail_pid" 2>/dev/null && (( $(wc -l < "$work/resume-1.ndjson") < n_events / 3 )); do sleep 0.01; done
     if kill -TERM "$tail_pid" 2>/dev/null; then
@@ -298,7 +299,8 @@ else
     fi
 
     # live tail: events created after start arrive within the poll interval plus a second
-    "$bin" tail "${common[@]}" --cursor-file "$work/live.cursor" > "$work/live.ndjson" 2> "$work/live.err" &
+    : > "$work/live.ndjson"
+    "$bin" tail "${common[@]}" --cursor-file "$work/live.cursor" >> "$work/live.ndjson" 2> "$work/live.err" &
     live_pid=$!
     sleep "$((poll + 2))"
     late=""
