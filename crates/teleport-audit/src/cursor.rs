@@ -166,6 +166,7 @@ impl SeenSet {
         self.len
     }
 
+    #[cfg(test)]
     pub(crate) fn contains(&self, time: OffsetDateTime, id: &str) -> bool {
         self.buckets
             .get(&time.unix_timestamp())

@@ -69,16 +69,16 @@ fn cause_in_chain(mut source: Option<&(dyn std::error::Error + 'static)>) -> Opt
                 source: None,
             }));
         }
-        if let Some(io) = error.downcast_ref::<std::io::Error>()
-            && let Some(rustls::Error::AlertReceived(alert)) = io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            && let Some(mapped) = alert_error("the Auth Service".to_owned(), *alert)
+        if let Some(rustls::Error::AlertReceived(alert)) = error.downcast_ref::<rustls::Error>()
+            && let Some(mapped) = alert_error("the Auth Service".to_owned(), &format!("{alert:?}"))
         {
             return Some(mapped);
         }
-        if let Some(rustls::Error::AlertReceived(alert)) = error.downcast_ref::<rustls::Error>()
-            && let Some(mapped) = alert_error("the Auth Service".to_owned(), *alert)
+        // h2 keeps I/O errors as text (to make them cloneable), so a TLS alert received after the
+        // handshake reaches us only as rustls' message: "received fatal alert: <name>".
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && let Some(name) = io.to_string().strip_prefix("received fatal alert: ")
+            && let Some(mapped) = alert_error("the Auth Service".to_owned(), name.trim())
         {
             return Some(mapped);
         }
@@ -115,6 +115,27 @@ mod tests {
         assert!(e.is_retryable());
         let e = status_to_error("X", tonic::Status::invalid_argument("limit"));
         assert!(e.is_fatal());
+    }
+
+    #[test]
+    fn an_alert_after_the_handshake_is_a_rejected_certificate() {
+        // What hyper/h2 hand up when the server refuses the client certificate in TLS 1.3.
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: UnknownCA",
+        );
+        let status = tonic::Status::from_error(Box::new(io));
+        let e = status_to_error("Ping", status);
+        assert!(
+            matches!(e, Error::CertificateRejected { ref alert, .. } if alert == "UnknownCA"),
+            "{e:?}"
+        );
+        let other = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: DecodeError",
+        );
+        let e = status_to_error("Ping", tonic::Status::from_error(Box::new(other)));
+        assert!(!matches!(e, Error::CertificateRejected { .. }), "{e:?}");
     }
 
     #[test]

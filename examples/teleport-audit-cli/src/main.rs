@@ -1,1 +1,93 @@
-fn main() {}
+//! `teleport-audit`: tail a Teleport cluster's audit log as NDJSON.
+//!
+//! A thin command-line front end over the `teleport-audit` library:
+//!
+//! - `teleport-audit tail --proxy HOST:PORT --identity-file PATH [--backfill-start 24h] [--cursor-file PATH]`
+//! - `teleport-audit identity [PATH]`: the identity's summary as JSON
+//! - `teleport-audit ping --proxy HOST:PORT --identity-file PATH`
+//! - `teleport-audit demo`: a simulated cluster in-process, tailed live (no setup needed)
+//!
+//! Events go to stdout, one JSON object per line; logs and progress go to stderr.
+
+mod args;
+mod demo;
+mod duration;
+mod identity_cmd;
+mod ping;
+mod tail;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::args::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let outcome = match cli.command {
+        Command::Tail(args) => tail::run(args).await,
+        Command::Identity(args) => identity_cmd::run(args).map_err(Failure::from),
+        Command::Ping(args) => ping::run(args).await.map_err(Failure::from),
+        Command::Demo(args) => demo::run(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,teleport_audit=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The library reported an error.
+    Audit(teleport_audit::Error),
+    /// Events could not be written to stdout (closed pipe, full disk).
+    Output(std::io::Error),
+}
+
+impl From<teleport_audit::Error> for Failure {
+    fn from(error: teleport_audit::Error) -> Self {
+        Failure::Audit(error)
+    }
+}
+
+/// Prints an error with its whole cause chain and, for library errors, the advice.
+fn report(failure: &Failure) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    match failure {
+        Failure::Audit(error) => {
+            let _ = writeln!(stderr, "error: {error}");
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                let _ = writeln!(stderr, "  caused by: {cause}");
+                source = cause.source();
+            }
+            let _ = writeln!(stderr, "  code: {}", error.code());
+            let _ = writeln!(stderr, "  what to do: {}", error.advice());
+        }
+        Failure::Output(error) => {
+            let _ = writeln!(stderr, "error: could not write events to stdout: {error}");
+        }
+    }
+}

@@ -173,11 +173,12 @@ impl AuthTls {
                     source,
                 },
             },
-            Some(rustls::Error::AlertReceived(alert)) => alert_error(addr.clone(), alert)
-                .unwrap_or(Error::Tls {
+            Some(rustls::Error::AlertReceived(alert)) => {
+                alert_error(addr.clone(), &format!("{alert:?}")).unwrap_or(Error::Tls {
                     addr,
                     source: rustls::Error::AlertReceived(alert),
-                }),
+                })
+            }
             Some(source) => Error::Tls { addr, source },
             None if is_closed(&error) && through_proxy => Error::UnknownCluster {
                 addr,
@@ -191,26 +192,32 @@ impl AuthTls {
     }
 }
 
-/// The alerts an Auth Service sends when it refuses the client certificate.
-pub(crate) fn alert_error(addr: String, alert: AlertDescription) -> Option<Error> {
-    match alert {
-        AlertDescription::BadCertificate
-        | AlertDescription::CertificateExpired
-        | AlertDescription::CertificateRevoked
-        | AlertDescription::CertificateUnknown
-        | AlertDescription::UnsupportedCertificate
-        | AlertDescription::UnknownCA
-        | AlertDescription::AccessDenied
-        | AlertDescription::CertificateRequired => Some(Error::CertificateRejected {
+/// The alerts an Auth Service sends when it refuses the client certificate, by rustls' name
+/// for them (`AlertDescription`'s `Debug`; after the handshake only that text survives).
+pub(crate) fn alert_error(addr: String, alert: &str) -> Option<Error> {
+    let rejected = [
+        AlertDescription::BadCertificate,
+        AlertDescription::CertificateExpired,
+        AlertDescription::CertificateRevoked,
+        AlertDescription::CertificateUnknown,
+        AlertDescription::UnsupportedCertificate,
+        AlertDescription::UnknownCA,
+        AlertDescription::AccessDenied,
+        AlertDescription::CertificateRequired,
+    ];
+    if rejected.iter().any(|known| format!("{known:?}") == alert) {
+        return Some(Error::CertificateRejected {
             addr,
-            alert: format!("{alert:?}"),
-        }),
-        AlertDescription::NoApplicationProtocol => Some(Error::NoHttp2 {
+            alert: alert.to_owned(),
+        });
+    }
+    if format!("{:?}", AlertDescription::NoApplicationProtocol) == alert {
+        return Some(Error::NoHttp2 {
             addr,
             negotiated: "none (the server refused every offered protocol)".to_owned(),
-        }),
-        _ => None,
+        });
     }
+    None
 }
 
 fn is_closed(error: &io::Error) -> bool {

@@ -164,10 +164,10 @@ pub(crate) fn use_proxy(target: &HostPort, no_proxy: &str) -> bool {
 }
 
 fn split_entry_port(entry: &str) -> (&str, Option<u16>) {
-    if let Some(inner) = entry.strip_prefix('[') {
-        if let Some((ip, rest)) = inner.split_once(']') {
-            return (ip, rest.strip_prefix(':').and_then(|p| p.parse().ok()));
-        }
+    if let Some(inner) = entry.strip_prefix('[')
+        && let Some((ip, rest)) = inner.split_once(']')
+    {
+        return (ip, rest.strip_prefix(':').and_then(|p| p.parse().ok()));
     }
     match entry.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => match port.parse() {

@@ -60,6 +60,8 @@ pub(crate) struct PageItem {
 }
 
 /// What arrived for one event.
+// Nearly every item is an `Event`; boxing it would add an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Content {
     Event(AuditEvent),

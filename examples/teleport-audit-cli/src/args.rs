@@ -1,0 +1,121 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::duration::{parse_duration, parse_time_or_ago};
+
+/// Tail a Teleport cluster's audit log as NDJSON, exactly once across restarts.
+#[derive(Debug, Parser)]
+#[command(name = "teleport-audit", version, about)]
+pub(crate) struct Cli {
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Stream audit events to stdout as NDJSON.
+    Tail(TailArgs),
+    /// Print an identity file's summary as JSON (no secrets).
+    Identity(IdentityArgs),
+    /// Connect and print the cluster name and Teleport version.
+    Ping(ConnectArgs),
+    /// Start a simulated cluster in-process and tail it live.
+    Demo(DemoArgs),
+}
+
+/// How to reach and authenticate to the cluster.
+#[derive(Debug, Args)]
+pub(crate) struct ConnectArgs {
+    /// Proxy address with port, e.g. teleport.example.com:443.
+    #[arg(long, env = "TELEPORT_PROXY", required_unless_present = "auth")]
+    pub(crate) proxy: Option<String>,
+    /// Connect straight to an Auth Service (host:port) instead of a proxy.
+    #[arg(long, conflicts_with = "proxy")]
+    pub(crate) auth: Option<String>,
+    /// Identity file written by `tctl auth sign --format=file`. Without it, the file's
+    /// contents are read from the TELEPORT_IDENTITY environment variable.
+    #[arg(long, short = 'i')]
+    pub(crate) identity_file: Option<PathBuf>,
+    /// Extra CA (PEM file) for the proxy's public certificate (connection upgrade only).
+    #[arg(long)]
+    pub(crate) proxy_ca: Option<PathBuf>,
+    /// WebSocket connection upgrade for proxies behind an L7 load balancer.
+    #[arg(long, value_enum, default_value_t = UpgradeArg::Auto)]
+    pub(crate) connection_upgrade: UpgradeArg,
+    /// Time allowed per dial step and per call.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub(crate) timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum UpgradeArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TailArgs {
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// Deliver events from this time: RFC 3339 (2025-12-01T00:00:00Z) or an age (24h, 7d).
+    /// Without it (and without a cursor file), only new events are delivered.
+    #[arg(long, value_parser = parse_time_or_ago)]
+    pub(crate) backfill_start: Option<time::OffsetDateTime>,
+    /// Resume from this file and save the position to it after each written batch.
+    #[arg(long)]
+    pub(crate) cursor_file: Option<PathBuf>,
+    /// Only these event types (comma separated), e.g. user.login,access_request.create.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) types: Vec<String>,
+    /// How events are fetched (the search API; export support is planned).
+    #[arg(long, value_enum, default_value_t = ModeArg::Search)]
+    pub(crate) mode: ModeArg,
+    /// Stop once caught up with the time the command started (after the lateness bound).
+    #[arg(long)]
+    pub(crate) until_now: bool,
+    /// Events per page (1 to 10000).
+    #[arg(long, default_value_t = 500)]
+    pub(crate) page_size: u32,
+    /// Wait between polls once caught up.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    pub(crate) poll_interval: Duration,
+    /// How late an event may become visible and still be delivered.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub(crate) max_lateness: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ModeArg {
+    /// GetUnstructuredEvents, ascending, resumable by cursor.
+    Search,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IdentityArgs {
+    /// Identity file; without it, TELEPORT_IDENTITY holds the file's contents.
+    pub(crate) path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Events per second the simulated cluster generates live.
+    #[arg(long, default_value_t = 20.0)]
+    pub(crate) rate: f64,
+    /// Events already in the audit log, spread over the hour before now (backfilled).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) backlog: u64,
+    /// Stop after this long (0 = until Ctrl-C).
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    pub(crate) duration: Duration,
+    /// Print only the summary, not the events.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}

@@ -1,0 +1,536 @@
+//! `AuditEventStream` against the simulated cluster: backfill, live tail, filters, every
+//! retryable fault, fatal errors, oversized and malformed events, resuming from a cursor.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use teleport_audit::{
+    AuditEvent, AuditEventStream, Client, Cursor, Error, ExponentialBackoff, StreamConfig,
+};
+use teleport_audit_sim::ca::IdentitySpec;
+use teleport_audit_sim::{Backend, SimCluster};
+use time::OffsetDateTime;
+
+use support::{auditor, connect, proxy_config};
+
+/// What a stream yielded.
+#[derive(Debug, Default)]
+struct Collected {
+    events: Vec<AuditEvent>,
+    errors: Vec<Error>,
+}
+
+impl Collected {
+    fn ids(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .map(|e| e.uid().expect("every event has a uid").to_owned())
+            .collect()
+    }
+}
+
+/// Drains a stream until it ends, or until `limit` events, or until `within` passes.
+async fn collect(stream: &mut AuditEventStream, limit: usize, within: Duration) -> Collected {
+    let mut out = Collected::default();
+    let deadline = tokio::time::Instant::now() + within;
+    while out.events.len() < limit {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) | Ok(None) => break,
+            Ok(Some(Ok(event))) => out.events.push(event),
+            Ok(Some(Err(error))) => {
+                let fatal = error.is_fatal();
+                out.errors.push(error);
+                if fatal {
+                    // A fatal error is the last item.
+                    assert!(stream.next().await.is_none(), "items after a fatal error");
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn fast(config: StreamConfig) -> StreamConfig {
+    config
+        .poll_interval(Duration::from_millis(100))
+        .max_lateness(Duration::from_millis(500))
+        .backoff(ExponentialBackoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+        ))
+}
+
+fn past_window() -> (OffsetDateTime, OffsetDateTime) {
+    let now = OffsetDateTime::now_utc();
+    (
+        now - time::Duration::hours(2),
+        now - time::Duration::hours(1),
+    )
+}
+
+async fn backlog_cluster(
+    count: u64,
+    backend: Backend,
+) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
+    let (start, end) = past_window();
+    let sim = SimCluster::builder()
+        .backend(backend)
+        .backlog(count, start, end)
+        .start()
+        .await
+        .unwrap();
+    (sim, start, end)
+}
+
+fn expected_ids(sim: &SimCluster, start: OffsetDateTime, end: OffsetDateTime) -> Vec<String> {
+    sim.store()
+        .ids_in_range(start, end)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// Asserts `delivered` holds each expected id exactly once and nothing else.
+fn assert_exactly(delivered: &[String], expected: &[String]) {
+    let unique: HashSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "duplicates delivered");
+    let expected_set: HashSet<&String> = expected.iter().collect();
+    let missing: Vec<_> = expected_set.difference(&unique).take(5).collect();
+    let extra: Vec<_> = unique.difference(&expected_set).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} missing (e.g. {missing:?}), {} extra (e.g. {extra:?})",
+        expected_set.difference(&unique).count(),
+        unique.difference(&expected_set).count()
+    );
+}
+
+#[tokio::test]
+async fn backfill_delivers_every_event_once_in_time_order_then_ends() {
+    let (sim, start, end) = backlog_cluster(3000, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .page_size(97),
+    );
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
+    assert_eq!(got.events.len(), 3000);
+    // Ascending by time.
+    assert!(got.events.windows(2).all(|w| w[0].time() <= w[1].time()));
+    // Field for field what the cluster holds.
+    let stored = sim
+        .store()
+        .events_in_range(start, start + time::Duration::minutes(2))
+        .unwrap();
+    assert!(!stored.is_empty());
+    for stored in stored {
+        let delivered = got
+            .events
+            .iter()
+            .find(|e| e.uid() == Some(stored.uid.as_str()))
+            .unwrap();
+        let a: serde_json::Value = serde_json::from_str(delivered.as_json()).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&stored.json).unwrap();
+        assert_eq!(a, b);
+    }
+    let stats = stream.stats();
+    assert_eq!(stats.events_delivered, 3000);
+    assert!(stats.pages >= 3000 / 97);
+    assert!(stats.watermark.unwrap() >= end);
+}
+
+#[tokio::test]
+async fn start_from_now_delivers_nothing_older_and_follows_live_events() {
+    let now = OffsetDateTime::now_utc();
+    let sim = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .backlog(500, now - time::Duration::hours(1), now)
+        .live_rate(50.0)
+        .start()
+        .await
+        .unwrap();
+    let client = connect(&sim).await;
+    let started = OffsetDateTime::now_utc();
+    let mut stream = client.audit_events(fast(StreamConfig::default()));
+    let got = collect(&mut stream, 40, Duration::from_secs(20)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    assert_eq!(got.events.len(), 40, "live events arrive");
+    for event in &got.events {
+        // Nothing from the backlog; live events are stamped at or after the start.
+        assert!(
+            event.time() >= started - time::Duration::seconds(1),
+            "{}",
+            event.as_json()
+        );
+    }
+    let unique: HashSet<String> = got.ids().into_iter().collect();
+    assert_eq!(unique.len(), 40);
+}
+
+#[tokio::test]
+async fn an_event_type_filter_is_applied_by_the_server() {
+    let (sim, start, end) = backlog_cluster(2000, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let types = ["user.login", "role.created"];
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .event_types(types),
+    );
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let expected: Vec<String> = sim
+        .store()
+        .events_in_range(start, end)
+        .unwrap()
+        .into_iter()
+        .filter(|e| types.contains(&e.event_type.as_str()))
+        .map(|e| e.uid)
+        .collect();
+    assert!(!expected.is_empty());
+    assert_exactly(&got.ids(), &expected);
+}
+
+#[tokio::test]
+async fn a_role_without_event_access_is_fatal_with_advice() {
+    let (sim, start, end) = backlog_cluster(10, Backend::Immediate).await;
+    let identity = sim
+        .issue_identity(&IdentitySpec::default().roles(["access"]))
+        .unwrap();
+    let client = Client::connect(proxy_config(&sim, &identity))
+        .await
+        .unwrap();
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end),
+    );
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(20)).await;
+    assert!(got.events.is_empty());
+    assert_eq!(got.errors.len(), 1);
+    let error = &got.errors[0];
+    assert!(matches!(error, Error::PermissionDenied { .. }), "{error:?}");
+    assert!(error.is_fatal() && error.is_auth());
+    assert!(error.advice().contains("event"));
+}
+
+#[tokio::test]
+async fn invalid_settings_are_a_single_fatal_item() {
+    let (sim, _, _) = backlog_cluster(1, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(StreamConfig::default().page_size(20_000));
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(5)).await;
+    assert!(
+        matches!(
+            &got.errors[..],
+            [Error::Config {
+                field: "page_size",
+                ..
+            }]
+        ),
+        "{:?}",
+        got.errors
+    );
+    assert_eq!(
+        sim.rpc_stats().total_calls(),
+        1,
+        "only the connect-time ping"
+    );
+}
+
+#[tokio::test]
+async fn transient_server_errors_are_retried_without_loss() {
+    let (sim, start, end) = backlog_cluster(1500, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .page_size(100),
+    );
+    let first = collect(&mut stream, 250, Duration::from_secs(30)).await;
+    sim.faults().fail_next(tonic::Code::Unavailable, 3);
+    let second = collect(&mut stream, 250, Duration::from_secs(30)).await;
+    sim.faults().fail_next(tonic::Code::ResourceExhausted, 2);
+    let third = collect(&mut stream, 250, Duration::from_secs(30)).await;
+    sim.faults().fail_next(tonic::Code::Internal, 2);
+    let rest = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
+    let mut all = Vec::new();
+    for part in [&first, &second, &third, &rest] {
+        assert!(part.errors.is_empty(), "{:?}", part.errors);
+        all.extend(part.ids());
+    }
+    assert_exactly(&all, &expected_ids(&sim, start, end));
+    assert!(stream.stats().retries >= 7, "{:?}", stream.stats());
+}
+
+#[tokio::test]
+async fn dropped_connections_and_a_server_restart_lose_nothing() {
+    let (sim, start, end) = backlog_cluster(2000, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .page_size(200),
+    );
+    let mut all = Vec::new();
+    let part = collect(&mut stream, 300, Duration::from_secs(30)).await;
+    all.extend(part.ids());
+    sim.faults().drop_after_bytes(20_000);
+    let part = collect(&mut stream, 300, Duration::from_secs(30)).await;
+    assert!(part.errors.is_empty(), "{:?}", part.errors);
+    all.extend(part.ids());
+    sim.faults().drop_after_events(150);
+    let part = collect(&mut stream, 300, Duration::from_secs(30)).await;
+    assert!(part.errors.is_empty(), "{:?}", part.errors);
+    all.extend(part.ids());
+    sim.restart().await.unwrap();
+    let part = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
+    assert!(part.errors.is_empty(), "{:?}", part.errors);
+    all.extend(part.ids());
+    assert_exactly(&all, &expected_ids(&sim, start, end));
+    assert!(stream.stats().retries >= 2);
+}
+
+#[tokio::test]
+async fn a_stalled_server_is_retried_and_reported_not_hidden() {
+    let (sim, start, end) = backlog_cluster(300, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .page_size(100)
+            .request_timeout(Duration::from_millis(300))
+            .stall_report_after(Duration::from_millis(500)),
+    );
+    let first = collect(&mut stream, 100, Duration::from_secs(20)).await;
+    sim.faults().stall_next(3);
+    let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
+    let stalls: Vec<&Error> = rest
+        .errors
+        .iter()
+        .filter(|e| matches!(e, Error::Stalled { .. }))
+        .collect();
+    assert_eq!(stalls.len(), rest.errors.len(), "{:?}", rest.errors);
+    assert!(!stalls.is_empty(), "a stall of ~1 s must be reported");
+    match stalls[0] {
+        Error::Stalled { last, attempts, .. } => {
+            assert!(matches!(**last, Error::Timeout { .. }), "{last:?}");
+            assert!(*attempts >= 1);
+        }
+        _ => unreachable!(),
+    }
+    let mut all = first.ids();
+    all.extend(rest.ids());
+    assert_exactly(&all, &expected_ids(&sim, start, end));
+}
+
+#[tokio::test]
+async fn an_oversized_event_is_received_by_shrinking_pages_and_raising_the_limit() {
+    let (sim, start, end) = backlog_cluster(400, Backend::Immediate).await;
+    let big_time = start + time::Duration::minutes(30);
+    sim.faults()
+        .insert_oversized_event(big_time, 2 * 1024 * 1024)
+        .unwrap();
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .page_size(100)
+            .max_receive_size(1024 * 1024)
+            .max_receive_size_limit(8 * 1024 * 1024),
+    );
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
+    let big = got
+        .events
+        .iter()
+        .find(|e| e.as_json().len() >= 2 * 1024 * 1024)
+        .expect("the big event is delivered whole");
+    assert_eq!(big.time(), big_time);
+}
+
+#[tokio::test]
+async fn an_event_over_the_largest_limit_is_skipped_by_id_and_the_stream_goes_on() {
+    let (sim, start, end) = backlog_cluster(400, Backend::Immediate).await;
+    let big_time = start + time::Duration::minutes(30);
+    let big_id = sim
+        .faults()
+        .insert_oversized_event(big_time, 5 * 1024 * 1024)
+        .unwrap();
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .page_size(100)
+            .max_receive_size(1024 * 1024)
+            .max_receive_size_limit(4 * 1024 * 1024),
+    );
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
+    assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
+    match &got.errors[0] {
+        Error::EventSkipped {
+            id,
+            time,
+            size,
+            limit,
+        } => {
+            assert_eq!(id, big_id.uid());
+            assert_eq!(*time, big_time);
+            assert!(*size > 5 * 1024 * 1024 - 1024, "{size}");
+            assert_eq!(*limit, 4 * 1024 * 1024);
+        }
+        other => panic!("expected EventSkipped, got {other:?}"),
+    }
+    let mut expected = expected_ids(&sim, start, end);
+    expected.retain(|id| id != big_id.uid());
+    assert_exactly(&got.ids(), &expected);
+    assert_eq!(stream.stats().skipped_oversized, 1);
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_reported_and_skipped() {
+    let (sim, start, end) = backlog_cluster(300, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .backfill_start(start)
+            .end_time(end)
+            .page_size(50),
+    );
+    let first = collect(&mut stream, 60, Duration::from_secs(20)).await;
+    sim.faults().malformed_struct_next_page();
+    let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
+    assert_eq!(rest.errors.len(), 1, "{:?}", rest.errors);
+    let Error::MalformedEvent { id, .. } = &rest.errors[0] else {
+        panic!("expected MalformedEvent, got {:?}", rest.errors[0]);
+    };
+    assert!(!rest.errors[0].is_fatal());
+    let mut all = first.ids();
+    all.extend(rest.ids());
+    all.push(id.clone());
+    assert_exactly(&all, &expected_ids(&sim, start, end));
+}
+
+#[tokio::test]
+async fn resuming_from_a_stored_cursor_mid_page_is_exact() {
+    let (sim, start, end) = backlog_cluster(1000, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let config = || {
+        fast(StreamConfig::default())
+            .end_time(end)
+            .page_size(50)
+            .event_types(Vec::<String>::new())
+    };
+    let mut all = Vec::new();
+    let mut stream = client.audit_events(config().backfill_start(start));
+    for take in [73usize, 1, 50, 199] {
+        let part = collect(&mut stream, take, Duration::from_secs(20)).await;
+        assert_eq!(part.events.len(), take);
+        all.extend(part.ids());
+        let stored = stream.cursor().to_json();
+        drop(stream);
+        let cursor = Cursor::from_json(&stored).unwrap();
+        stream = client.audit_events(config().resume_from(cursor));
+    }
+    let rest = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    all.extend(rest.ids());
+    assert_exactly(&all, &expected_ids(&sim, start, end));
+}
+
+#[tokio::test]
+async fn a_page_key_the_server_refuses_restarts_the_scan_safely() {
+    let (sim, start, end) = backlog_cluster(600, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let config = || fast(StreamConfig::default()).end_time(end).page_size(40);
+    let mut stream = client.audit_events(config().backfill_start(start));
+    let first = collect(&mut stream, 100, Duration::from_secs(20)).await;
+    let mut cursor: serde_json::Value = serde_json::from_str(&stream.cursor().to_json()).unwrap();
+    assert!(
+        cursor["scan"]["key"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty()),
+        "{cursor}"
+    );
+    cursor["scan"]["key"] = "not a key this server ever issued".into();
+    let cursor = Cursor::from_json(&cursor.to_string()).unwrap();
+    let mut resumed = client.audit_events(config().resume_from(cursor));
+    let rest = collect(&mut resumed, usize::MAX, Duration::from_secs(30)).await;
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    let mut all = first.ids();
+    all.extend(rest.ids());
+    assert_exactly(&all, &expected_ids(&sim, start, end));
+}
+
+#[tokio::test]
+async fn late_visible_events_within_the_lateness_bound_are_delivered() {
+    let sim = SimCluster::builder()
+        .backend(Backend::Dynamo {
+            max_visibility_delay: Duration::from_millis(700),
+        })
+        .live_rate(150.0)
+        .start()
+        .await
+        .unwrap();
+    let client = connect(&sim).await;
+    let start = OffsetDateTime::now_utc();
+    let end = start + time::Duration::seconds(3);
+    let mut stream = client.audit_events(
+        StreamConfig::default()
+            .backfill_start(start)
+            .end_time(end)
+            .poll_interval(Duration::from_millis(100))
+            .max_lateness(Duration::from_secs(1)),
+    );
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let expected = expected_ids(&sim, start, end);
+    assert!(expected.len() > 300, "{}", expected.len());
+    assert_exactly(&got.ids(), &expected);
+}
+
+#[tokio::test]
+async fn an_identity_that_expires_mid_stream_ends_it_with_that_error() {
+    let sim = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .live_rate(20.0)
+        .start()
+        .await
+        .unwrap();
+    let identity = sim
+        .issue_identity(
+            &IdentitySpec::default()
+                .roles(["auditor"])
+                .not_after(OffsetDateTime::now_utc() + time::Duration::seconds(3)),
+        )
+        .unwrap();
+    let client = Client::connect(proxy_config(&sim, &identity))
+        .await
+        .unwrap();
+    let mut stream = client.audit_events(fast(StreamConfig::default()));
+    let before = collect(&mut stream, 10, Duration::from_secs(10)).await;
+    assert_eq!(before.events.len(), 10);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The live connection outlives the certificate; a restart forces a new dial.
+    sim.restart().await.unwrap();
+    let after = collect(&mut stream, usize::MAX, Duration::from_secs(20)).await;
+    let last = after.errors.last().expect("a fatal error");
+    assert_eq!(last.code(), "identity_expired", "{:?}", after.errors);
+    assert!(last.is_fatal());
+    let _ = auditor(&sim);
+}
