@@ -5,9 +5,16 @@
 //! The input is a page of 500 events, as the Auth Service sends them: the realistic fixtures of
 //! `teleport-audit-types` (every event family), repeated, each encoded as a
 //! `google.protobuf.Struct`. Results are written up in `docs/benchmarks.md`.
+//!
+//! Each benchmark runs twice: timed by the wall clock (criterion's default), and by the CPU time
+//! of the benchmarking thread (`.../cpu`), which stays meaningful when other work shares the
+//! machine's cores.
 
 use std::hint::black_box;
+use std::time::Duration;
 
+use cpu_time::ThreadTime;
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use prost_types::value::Kind;
@@ -52,10 +59,87 @@ fn prost_struct_to_json(object: &prost_types::Struct) -> Map<String, Value> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+/// CPU time used by the benchmarking thread (`CLOCK_THREAD_CPUTIME_ID`), in nanoseconds.
+struct ThreadCpuTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = ThreadTime;
+    type Value = Duration;
+
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
+    }
+    fn end(&self, start: ThreadTime) -> Duration {
+        start.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NanosFormatter
+    }
+}
+
+/// Formats nanoseconds as criterion's wall-clock measurement does (time, bytes or elements/s).
+struct NanosFormatter;
+
+impl ValueFormatter for NanosFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns"),
+            t if t < 1e6 => (1e-3, "µs"),
+            t if t < 1e9 => (1e-6, "ms"),
+            _ => (1e-9, "s"),
+        };
+        values.iter_mut().for_each(|value| *value *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let (amount, unit) = match *throughput {
+            Throughput::Bytes(bytes) | Throughput::BytesDecimal(bytes) => {
+                (bytes as f64 / (1024.0 * 1024.0), "MiB/s")
+            }
+            Throughput::Elements(count)
+            | Throughput::ElementsAndBytes {
+                elements: count, ..
+            } => (count as f64, "elem/s"),
+            Throughput::Bits(bits) => (bits as f64, "bit/s"),
+        };
+        values
+            .iter_mut()
+            .for_each(|nanos| *nanos = amount * 1e9 / *nanos);
+        unit
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn bench_wall_clock(c: &mut Criterion) {
+    bench(c, "struct_to_json/page_of_500");
+}
+
+fn bench_cpu_time(c: &mut Criterion<ThreadCpuTime>) {
+    bench(c, "struct_to_json/page_of_500/cpu");
+}
+
+fn bench<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
     let page = page();
     let input_bytes: usize = page.iter().map(Vec::len).sum();
-    let mut group = c.benchmark_group("struct_to_json/page_of_500");
+    let mut group = c.benchmark_group(group_name);
     group.throughput(Throughput::Bytes(input_bytes as u64));
 
     group.bench_function("wire::struct_to_json", |b| {
@@ -93,5 +177,10 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+criterion_group!(wall_clock, bench_wall_clock);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = bench_cpu_time
+}
+criterion_main!(wall_clock, cpu_time);
