@@ -6,7 +6,7 @@ use prost_types::Timestamp;
 use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServiceClient;
 use teleport_audit_proto::auditlog::v1::{
     ExportUnstructuredEventsRequest, GetEventExportChunksRequest, GetUnstructuredEventsRequest,
-    Order, StreamUnstructuredSessionEventsRequest,
+    StreamUnstructuredSessionEventsRequest,
 };
 use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::IdentitySpec;
@@ -15,6 +15,10 @@ use teleport_audit_tests::plain_client::{Clients, direct, identity, via_proxy};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tonic::Code;
+
+/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
+/// whatever the proto's enum names say (measured on a real cluster).
+const ASCENDING: i32 = 0;
 
 const T0: OffsetDateTime = datetime!(2024-06-01 00:00 UTC);
 const T1: OffsetDateTime = datetime!(2024-06-02 00:00 UTC);
@@ -31,7 +35,7 @@ fn search(limit: i32) -> GetUnstructuredEventsRequest {
         start_date: ts(T0),
         end_date: ts(T1 + time::Duration::days(1)),
         limit,
-        order: Order::Ascending as i32,
+        order: ASCENDING,
         ..Default::default()
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use teleport_audit_proto::auditlog::v1::{GetUnstructuredEventsRequest, Order};
+use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
 use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
@@ -13,6 +13,10 @@ use teleport_audit_tests::plain_client::{
 };
 use teleport_identity::{AUTH_SERVER_NAME, AuthRoute};
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
+/// whatever the proto's enum names say (measured on a real cluster).
+const ASCENDING: i32 = 0;
 
 async fn sim() -> SimCluster {
     SimCluster::builder()
@@ -39,7 +43,7 @@ fn search_all() -> GetUnstructuredEventsRequest {
             nanos: 0,
         }),
         limit: 100,
-        order: Order::Ascending as i32,
+        order: ASCENDING,
         ..Default::default()
     }
 }

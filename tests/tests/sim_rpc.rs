@@ -6,7 +6,7 @@ use std::time::Duration;
 use prost_types::Timestamp;
 use teleport_audit_proto::auditlog::v1::{
     EventUnstructured, ExportUnstructuredEventsRequest, GetEventExportChunksRequest,
-    GetUnstructuredEventsRequest, Order, StreamUnstructuredSessionEventsRequest,
+    GetUnstructuredEventsRequest, StreamUnstructuredSessionEventsRequest,
 };
 use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::IdentitySpec;
@@ -15,6 +15,11 @@ use teleport_audit_tests::plain_client::{Clients, direct, identity, via_proxy};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tonic::Code;
+
+/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
+/// whatever the proto's enum names say (measured on a real cluster).
+const ASCENDING: i32 = 0;
+const DESCENDING: i32 = 1;
 
 const T0: OffsetDateTime = datetime!(2024-05-01 00:00 UTC);
 const T1: OffsetDateTime = datetime!(2024-05-01 06:00 UTC);
@@ -38,7 +43,7 @@ fn search(
     start: OffsetDateTime,
     end: OffsetDateTime,
     limit: i32,
-    order: Order,
+    order: i32,
     key: &str,
 ) -> GetUnstructuredEventsRequest {
     GetUnstructuredEventsRequest {
@@ -48,7 +53,7 @@ fn search(
         event_types: vec![],
         limit,
         start_key: key.into(),
-        order: order as i32,
+        order,
     }
 }
 
@@ -103,21 +108,36 @@ async fn ping_reports_the_cluster() {
 }
 
 #[tokio::test]
-async fn default_order_is_descending_and_limit_zero_means_500() {
+async fn order_zero_is_ascending_on_the_wire_and_limit_zero_means_500() {
     let (sim, mut c) = cluster(1_200, Backend::Immediate).await;
-    let page = c
+    let stored = sim.store().ids_in_range(T0, T1);
+    // The proto's default (0, named ORDER_DESCENDING_UNSPECIFIED) is what Teleport reads as
+    // ascending.
+    let up = c
         .audit
-        .get_unstructured_events(search(T0, T1, 0, Order::DescendingUnspecified, ""))
+        .get_unstructured_events(search(T0, T1, 0, ASCENDING, ""))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(page.items.len(), 500);
-    assert!(!page.last_key.is_empty());
-    let times: Vec<_> = page.items.iter().map(when).collect();
+    assert_eq!(up.items.len(), 500);
+    assert!(!up.last_key.is_empty());
+    let times: Vec<_> = up.items.iter().map(when).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "ascending");
+    assert_eq!(up.items[0].id, stored[0].1);
+    let down = c
+        .audit
+        .get_unstructured_events(search(T0, T1, -1, DESCENDING, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(down.items.len(), 500);
+    let times: Vec<_> = down.items.iter().map(when).collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "descending");
-    let newest = sim.store().ids_in_range(T0, T1).last().cloned().unwrap();
-    assert_eq!(page.items[0].id, newest.1);
-    assert_eq!(sim.rpc_stats().rpc(Rpc::GetUnstructuredEvents).events, 500);
+    assert_eq!(down.items[0].id, stored.last().unwrap().1);
+    assert_eq!(
+        sim.rpc_stats().rpc(Rpc::GetUnstructuredEvents).events,
+        1_000
+    );
 }
 
 #[tokio::test]
@@ -125,7 +145,7 @@ async fn limit_over_10000_is_invalid_argument() {
     let (_sim, mut c) = cluster(10, Backend::Immediate).await;
     let err = c
         .audit
-        .get_unstructured_events(search(T0, T1, 10_001, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 10_001, ASCENDING, ""))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -136,7 +156,7 @@ async fn limit_over_10000_is_invalid_argument() {
     );
     let ok = c
         .audit
-        .get_unstructured_events(search(T0, T1, 10_000, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 10_000, ASCENDING, ""))
         .await;
     assert_eq!(ok.unwrap().into_inner().items.len(), 10);
 }
@@ -147,7 +167,7 @@ async fn ranges_are_inclusive_and_search_matches_the_store() {
     let all = sim.store().ids_in_range(T0, T1);
     // Bounds exactly on events: both are included.
     let (a, b) = (all[100].0, all[1_900].0);
-    let (events, calls) = drain(&mut c, search(a, b, 333, Order::Ascending, "")).await;
+    let (events, calls) = drain(&mut c, search(a, b, 333, ASCENDING, "")).await;
     let got: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     let want: Vec<String> = sim
         .store()
@@ -192,7 +212,7 @@ async fn pages_are_capped_by_bytes_with_at_least_one_event() {
         .unwrap();
     let page = c
         .audit
-        .get_unstructured_events(search(T0, T1, 500, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 500, ASCENDING, ""))
         .await
         .unwrap()
         .into_inner();
@@ -202,7 +222,7 @@ async fn pages_are_capped_by_bytes_with_at_least_one_event() {
         page.items.len()
     );
     assert!(!page.last_key.is_empty());
-    let (events, _) = drain(&mut c, search(T0, T1, 500, Order::Ascending, "")).await;
+    let (events, _) = drain(&mut c, search(T0, T1, 500, ASCENDING, "")).await;
     assert_eq!(events.len(), 300);
     // A single event bigger than the cap still comes, alone.
     let big = sim
@@ -215,7 +235,7 @@ async fn pages_are_capped_by_bytes_with_at_least_one_event() {
             T1,
             T1 + time::Duration::hours(1),
             500,
-            Order::Ascending,
+            ASCENDING,
             "",
         ))
         .await
@@ -227,8 +247,11 @@ async fn pages_are_capped_by_bytes_with_at_least_one_event() {
 
 #[tokio::test]
 async fn a_final_page_may_carry_a_key_then_an_empty_page_ends_the_query() {
+    // DynamoDB's LastEvaluatedKey can be set on the last page.
     let sim = SimCluster::builder()
-        .backend(Backend::Immediate)
+        .backend(Backend::Dynamo {
+            max_visibility_delay: Duration::ZERO,
+        })
         .backlog(40, T0, T1)
         .final_page_key_probability(1.0)
         .start()
@@ -239,7 +262,7 @@ async fn a_final_page_may_carry_a_key_then_an_empty_page_ends_the_query() {
         .unwrap();
     let first = c
         .audit
-        .get_unstructured_events(search(T0, T1, 100, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 100, ASCENDING, ""))
         .await
         .unwrap()
         .into_inner();
@@ -247,7 +270,7 @@ async fn a_final_page_may_carry_a_key_then_an_empty_page_ends_the_query() {
     assert!(!first.last_key.is_empty());
     let second = c
         .audit
-        .get_unstructured_events(search(T0, T1, 100, Order::Ascending, &first.last_key))
+        .get_unstructured_events(search(T0, T1, 100, ASCENDING, &first.last_key))
         .await
         .unwrap()
         .into_inner();
@@ -260,7 +283,7 @@ async fn a_start_key_that_does_not_decode_is_invalid_argument() {
     let (_sim, mut c) = cluster(10, Backend::Immediate).await;
     let err = c
         .audit
-        .get_unstructured_events(search(T0, T1, 10, Order::Ascending, "garbage!"))
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, "garbage!"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -279,13 +302,7 @@ async fn a_start_key_that_does_not_decode_is_invalid_argument() {
     .await;
     let err = d
         .audit
-        .get_unstructured_events(search(
-            T0,
-            T1,
-            10,
-            Order::Ascending,
-            "{\"date\":\"2024-05-01\"}",
-        ))
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, "{\"date\":\"2024-05-01\"}"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -303,7 +320,7 @@ async fn dynamo_cursors_are_json_and_athena_cursors_base64() {
     .await;
     let page = d
         .audit
-        .get_unstructured_events(search(T0, T1, 10, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, ""))
         .await
         .unwrap()
         .into_inner();
@@ -319,7 +336,7 @@ async fn dynamo_cursors_are_json_and_athena_cursors_base64() {
     .await;
     let page = a
         .audit
-        .get_unstructured_events(search(T0, T1, 10, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, ""))
         .await
         .unwrap()
         .into_inner();
@@ -334,7 +351,7 @@ async fn dynamo_cursors_are_json_and_athena_cursors_base64() {
 #[tokio::test]
 async fn event_types_filter_server_side() {
     let (sim, mut c) = cluster(2_000, Backend::Immediate).await;
-    let mut req = search(T0, T1, 1_000, Order::Ascending, "");
+    let mut req = search(T0, T1, 1_000, ASCENDING, "");
     req.event_types = vec!["session.start".into(), "user.login".into()];
     let (events, _) = drain(&mut c, req).await;
     assert!(!events.is_empty());
@@ -593,7 +610,7 @@ async fn roles_without_permissions_get_permission_denied() {
     .unwrap();
     let err = access
         .audit
-        .get_unstructured_events(search(T0, T1, 10, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, ""))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -619,7 +636,7 @@ async fn roles_without_permissions_get_permission_denied() {
     .unwrap();
     let err = lister
         .audit
-        .get_unstructured_events(search(T0, T1, 10, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, ""))
         .await
         .unwrap_err();
     assert!(
@@ -636,7 +653,7 @@ async fn roles_without_permissions_get_permission_denied() {
     .unwrap();
     no_sessions
         .audit
-        .get_unstructured_events(search(T0, T1, 10, Order::Ascending, ""))
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, ""))
         .await
         .unwrap();
     let err = no_sessions
@@ -655,4 +672,132 @@ async fn roles_without_permissions_get_permission_denied() {
         err.message()
     );
     assert!(sim.rpc_stats().total_errors() >= 4);
+}
+
+#[tokio::test]
+async fn the_file_backend_keys_pages_by_uid_and_ends_quietly_on_a_foreign_key() {
+    let (sim, mut c) = cluster(120, Backend::File).await;
+    let stored = sim.store().ids_in_range(T0, T1);
+    let first = c
+        .audit
+        .get_unstructured_events(search(T0, T1, 50, ASCENDING, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        first.last_key, stored[49].1,
+        "the key is the last event's uid"
+    );
+    let (all, calls) = drain(&mut c, search(T0, T1, 50, ASCENDING, "")).await;
+    assert_eq!(calls, 3, "a short final page has no key");
+    assert_eq!(all.len(), 120);
+    // A key that is not in the window: an empty page that looks finished.
+    let page = c
+        .audit
+        .get_unstructured_events(search(T0, T1, 50, ASCENDING, "not-a-key"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(page.items.is_empty() && page.last_key.is_empty());
+    // Exact ranges: one nanosecond off excludes the event.
+    let t = stored[10].0;
+    let only = c
+        .audit
+        .get_unstructured_events(search(t, t, 50, ASCENDING, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(only.items.iter().any(|e| e.id == stored[10].1));
+    let after = c
+        .audit
+        .get_unstructured_events(search(
+            t + time::Duration::nanoseconds(1),
+            T1,
+            500,
+            ASCENDING,
+            "",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(after.items.iter().all(|e| e.id != stored[10].1));
+    // Dates backwards by under a day: empty; by a day or more: "invalid days".
+    let back = c
+        .audit
+        .get_unstructured_events(search(T1, T0 + time::Duration::hours(1), 50, ASCENDING, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(back.items.is_empty());
+    let err = c
+        .audit
+        .get_unstructured_events(search(T1 + time::Duration::days(1), T0, 50, ASCENDING, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Code::InvalidArgument, "invalid days")
+    );
+    let err = c
+        .audit
+        .get_unstructured_events(search(T0, T1, 10_001, ASCENDING, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        "limit 10001 exceeds max iteration limit 1000"
+    );
+}
+
+#[tokio::test]
+async fn older_versions_lack_the_rpcs_they_lacked() {
+    let sim = SimCluster::builder()
+        .server_version("13.3.8")
+        .backend(Backend::Athena {
+            flush_interval: Duration::from_millis(200),
+        })
+        .backlog(10, T0, T1)
+        .start()
+        .await
+        .unwrap();
+    let mut c = via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.auth
+            .ping(PingRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .server_version,
+        "13.3.8"
+    );
+    c.audit
+        .get_unstructured_events(search(T0, T1, 10, ASCENDING, ""))
+        .await
+        .unwrap();
+    let err = c
+        .audit
+        .stream_unstructured_session_events(StreamUnstructuredSessionEventsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (
+            Code::Unimplemented,
+            "method StreamUnstructuredSessionEvents not implemented"
+        )
+    );
+    let err = c
+        .audit
+        .get_event_export_chunks(GetEventExportChunksRequest { date: ts(T0) })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert!(
+        err.message()
+            .starts_with("unknown method GetEventExportChunks"),
+        "{}",
+        err.message()
+    );
 }

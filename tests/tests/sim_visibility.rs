@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use prost_types::Timestamp;
 use teleport_audit_proto::auditlog::v1::{
-    GetEventExportChunksRequest, GetUnstructuredEventsRequest, Order,
+    GetEventExportChunksRequest, GetUnstructuredEventsRequest,
 };
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Clock, SimCluster};
 use teleport_audit_tests::plain_client::{Clients, identity, via_proxy};
 use time::OffsetDateTime;
+
+/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
+/// whatever the proto's enum names say (measured on a real cluster).
+const ASCENDING: i32 = 0;
 
 fn ts(t: OffsetDateTime) -> Option<Timestamp> {
     Some(Timestamp {
@@ -24,7 +28,7 @@ async fn ids(c: &mut Clients, start: OffsetDateTime, end: OffsetDateTime) -> Vec
         start_date: ts(start),
         end_date: ts(end),
         limit: 1_000,
-        order: Order::Ascending as i32,
+        order: ASCENDING,
         ..Default::default()
     };
     let mut out = Vec::new();

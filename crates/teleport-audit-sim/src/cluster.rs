@@ -212,6 +212,7 @@ impl SimClusterBuilder {
             cluster_name: self.cluster_name,
             server_version: self.server_version,
             min_client_version: version.min_client(),
+            version,
             faults: Faults::new(store.clone()),
             store,
             stats: Stats::default(),

@@ -14,6 +14,8 @@ use crate::store::EventStore;
 pub(crate) struct Shared {
     pub(crate) cluster_name: String,
     pub(crate) server_version: String,
+    /// `server_version`, parsed: decides which RPCs exist.
+    pub(crate) version: Version,
     /// Oldest client version the Auth Service accepts in the `version` metadata header.
     pub(crate) min_client_version: Version,
     pub(crate) store: EventStore,
@@ -74,6 +76,14 @@ impl Version {
             return None;
         }
         Some(Version { core: version, pre })
+    }
+
+    /// `MAJOR.MINOR.PATCH`.
+    pub(crate) const fn new(major: u64, minor: u64, patch: u64) -> Version {
+        Version {
+            core: (major, minor, patch),
+            pre: None,
+        }
     }
 
     /// The oldest client a server of this version accepts: `<major-1>.0.0-aa`.

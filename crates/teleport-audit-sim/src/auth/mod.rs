@@ -74,6 +74,9 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
         }
     };
     shared.stats.auth_connection(true);
+    if let Some(caller) = &caller {
+        tracing::debug!(%peer, user = %caller.user, "auth connection accepted");
+    }
     let expiry = caller.as_ref().map(|c| c.not_after);
     let router = AuthRouter::new(
         shared.clone(),

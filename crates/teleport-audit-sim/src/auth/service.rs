@@ -15,16 +15,20 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::router::ConnInfo;
+use crate::Backend;
 use crate::faults::CallFault;
 use crate::json::{NANOS_PER_SEC, Nanos, date_text, day_of};
-use crate::shared::Shared;
+use crate::shared::{Shared, Version};
 use crate::stats::Rpc;
-use crate::store::{SearchQuery, ServedEvent, decode_export, decode_search, encode_export};
+use crate::store::{Resume, SearchQuery, ServedEvent, decode_export, decode_search, encode_export};
 
 /// Teleport's default page size (`defaults.EventsIterationLimit`).
 pub(crate) const DEFAULT_LIMIT: i32 = 500;
 /// Teleport's largest page size (`defaults.EventsMaxIterationLimit`).
 pub(crate) const MAX_LIMIT: i32 = 10_000;
+
+/// The `order` value that means ascending on Teleport's wire (`types.EventOrderAscending`).
+const WIRE_ASCENDING: i32 = 0;
 
 /// Bytes that are well-framed protobuf (so the message around them decodes) but not a valid
 /// `google.protobuf.Struct`: a `fields` entry whose key is not UTF-8.
@@ -76,12 +80,38 @@ async fn begin<T>(
     result
 }
 
+/// Whether a Teleport of the announced version serves `rpc`: search arrived in 13.0, 13.x
+/// registers the session stream under a misspelt method name (measured on 13.3.8), export
+/// arrived in 16.4.
+fn served(version: &Version, rpc: Rpc) -> Result<(), Status> {
+    let unknown = || {
+        Status::unimplemented(format!(
+            "unknown method {} for service teleport.auditlog.v1.AuditLogService",
+            rpc.name()
+        ))
+    };
+    match rpc {
+        Rpc::Ping => Ok(()),
+        _ if *version < Version::new(13, 0, 0) => Err(unknown()),
+        Rpc::StreamUnstructuredSessionEvents if *version < Version::new(14, 0, 0) => Err(
+            Status::unimplemented("method StreamUnstructuredSessionEvents not implemented"),
+        ),
+        Rpc::GetEventExportChunks | Rpc::ExportUnstructuredEvents
+            if *version < Version::new(16, 4, 0) =>
+        {
+            Err(unknown())
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn admit<T>(
     shared: &Shared,
     rpc: Rpc,
     req: &Request<T>,
     need: Need,
 ) -> Result<ConnInfo, Status> {
+    served(&shared.version, rpc)?;
     let info = req
         .extensions()
         .get::<ConnInfo>()
@@ -115,8 +145,7 @@ async fn admit<T>(
     };
     if let Some((verb, resource)) = missing {
         return Err(Status::permission_denied(format!(
-            "access denied to perform action {verb:?} on {resource:?} for user {:?}",
-            caller.user
+            "access denied to perform action {verb:?} on {resource:?}"
         )));
     }
     Ok(info)
@@ -215,42 +244,59 @@ impl AuditLogService for AuditService {
         let shared = &self.shared;
         let info = begin(shared, RPC, &request, Need::Events).await?;
         let req = request.into_inner();
+        let store = shared.store.inner();
+        let backend = store.rules.backend;
         let limit = match req.limit {
             l if l <= 0 => DEFAULT_LIMIT,
             l if l > MAX_LIMIT => {
-                return Err(failed(
-                    shared,
-                    RPC,
-                    Status::invalid_argument(format!("limit {l} exceeds {MAX_LIMIT}")),
-                ));
+                // The file backend prints the wrong constant; the code is what matters.
+                let message = if backend == Backend::File {
+                    format!("limit {l} exceeds max iteration limit 1000")
+                } else {
+                    format!("limit {l} exceeds {MAX_LIMIT}")
+                };
+                return Err(failed(shared, RPC, Status::invalid_argument(message)));
             }
             l => l,
         };
-        let store = shared.store.inner();
-        let dynamo = matches!(store.rules.backend, crate::Backend::Dynamo { .. });
-        let cursor = if req.start_key.is_empty() {
-            None
+        let start = timestamp_nanos(req.start_date.as_ref());
+        let end = timestamp_nanos(req.end_date.as_ref());
+        // The file backend counts whole days between the dates (`int(hours / 24)`).
+        if backend == Backend::File && start.saturating_sub(end) >= 86_400 * NANOS_PER_SEC {
+            return Err(failed(
+                shared,
+                RPC,
+                Status::invalid_argument("invalid days"),
+            ));
+        }
+        let resume = if req.start_key.is_empty() {
+            Resume::Start
+        } else if backend == Backend::File {
+            Resume::AfterId(&req.start_key)
         } else {
             let shown: String = req.start_key.chars().take(80).collect();
-            Some(decode_search(&req.start_key, dynamo).map_err(|e| {
+            let dynamo = matches!(backend, Backend::Dynamo { .. });
+            Resume::After(decode_search(&req.start_key, dynamo).map_err(|e| {
                 failed(
                     shared,
                     RPC,
                     Status::invalid_argument(format!(
                         "start_key {shown:?} is not a valid {} cursor: {}",
-                        store.rules.backend.name(),
+                        backend.name(),
                         e.0
                     )),
                 )
             })?)
         };
         let query = SearchQuery {
-            start: timestamp_nanos(req.start_date.as_ref()),
-            end: timestamp_nanos(req.end_date.as_ref()),
+            start,
+            end,
             event_types: &req.event_types,
             limit: limit as usize,
-            cursor,
-            ascending: req.order == pb::Order::Ascending as i32,
+            resume,
+            // Teleport casts the wire value to `types.EventOrder`, where 0 is ASCENDING and 1
+            // DESCENDING: the opposite of the proto's names (measured on a real cluster).
+            ascending: req.order == WIRE_ASCENDING,
             byte_cap: shared.page_byte_cap,
         };
         let page = store
@@ -399,7 +445,7 @@ impl AuditLogService for AuditService {
     }
 }
 
-fn unsupported(backend: crate::Backend) -> Status {
+fn unsupported(backend: Backend) -> Status {
     Status::unimplemented(format!(
         "export not supported by this backend ({})",
         backend.name()

@@ -31,6 +31,8 @@ const API_DOMAIN_SUFFIX: &str = ".teleport.cluster.local";
 /// Negotiated by clients probing for TLS routing behind load balancers.
 const REVERSE_TUNNEL: &str = "teleport-reversetunnel";
 const READ_DEADLINE: Duration = Duration::from_secs(15);
+/// Buffer per direction when piping a routed connection.
+const COPY_BUFFER: usize = 64 * 1024;
 
 /// What the proxy needs besides the cluster state.
 pub(crate) struct ProxyContext {
@@ -165,7 +167,13 @@ where
     if upstream.write_all(&hello).await.is_err() {
         return;
     }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    let _ = tokio::io::copy_bidirectional_with_sizes(
+        &mut client,
+        &mut upstream,
+        COPY_BUFFER,
+        COPY_BUFFER,
+    )
+    .await;
 }
 
 /// Terminates TLS with the web certificate and serves what was negotiated.

@@ -16,8 +16,10 @@ pub(crate) struct CursorError(pub(crate) String);
 /// A search `last_key` for `pos`. DynamoDB: Teleport's checkpoint JSON (a date and a DynamoDB
 /// iterator); the others: URL-safe base64 of the time in microseconds (little-endian) and the
 /// id, as Teleport's Athena keyset.
-pub(crate) fn encode_search(pos: &Position, ei: i64) -> String {
+pub(crate) fn encode_search(backend: crate::Backend, pos: &Position, ei: i64) -> String {
     match pos {
+        // The file backend's key is the last event's id, as plain text.
+        Position::Micro { uid, .. } if backend == crate::Backend::File => uid.to_string(),
         Position::Second { sec, uid, .. } => {
             let date = date_text(day_of(sec.saturating_mul(NANOS_PER_SEC)));
             serde_json::json!({
@@ -195,16 +197,20 @@ mod tests {
             digest: uid.digest(),
             uid,
         };
-        let text = encode_search(&dyn_pos, 3);
+        let text = encode_search(crate::Backend::default(), &dyn_pos, 3);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["date"], "2023-11-14");
         assert_eq!(json["iterator"]["CreatedAt"]["N"], "1700000123");
         assert_eq!(decode_search(&text, true), Ok(dyn_pos));
 
         let micro = Position::Micro { micros: -5, uid };
-        let text = encode_search(&micro, 0);
+        let text = encode_search(crate::Backend::Immediate, &micro, 0);
         assert_eq!(text.len(), 32);
         assert_eq!(decode_search(&text, false), Ok(micro));
+        assert_eq!(
+            encode_search(crate::Backend::File, &micro, 0),
+            uid.to_string()
+        );
     }
 
     #[test]

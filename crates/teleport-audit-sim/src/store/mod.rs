@@ -17,7 +17,7 @@ mod session;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -35,7 +35,7 @@ pub(crate) use cursor::{decode_export, decode_search, encode_export};
 #[cfg(test)]
 use model::Position;
 pub(crate) use model::Rules;
-pub(crate) use search::SearchQuery;
+pub(crate) use search::{Resume, SearchQuery};
 
 use cache::{BLOCK, EventCache};
 use model::ChunkKey;
@@ -92,7 +92,7 @@ pub(crate) struct State {
     next_salt: u64,
     live_rate: f64,
     inserted: BTreeMap<(Nanos, Uid), Arc<Inserted>>,
-    uids: HashSet<Uid>,
+    uids: HashMap<Uid, Nanos>,
     by_sid: HashMap<String, Vec<Arc<Inserted>>>,
     by_chunk: BTreeMap<ChunkKey, Vec<Arc<Inserted>>>,
     next_chunk_seq: u64,
@@ -599,7 +599,7 @@ impl StoreInner {
         visible_at: Option<Nanos>,
         own_chunk: Option<u64>,
     ) -> Result<StoredEventId, SimError> {
-        if state.uids.contains(&parsed.uid) {
+        if state.uids.contains_key(&parsed.uid) {
             return Err(SimError::DuplicateEvent {
                 uid: parsed.uid.to_string(),
             });
@@ -638,7 +638,7 @@ impl StoreInner {
         state
             .inserted
             .insert((event.time, event.uid), event.clone());
-        state.uids.insert(event.uid);
+        state.uids.insert(event.uid, event.time);
         if let Some(sid) = &event.sid {
             state
                 .by_sid
@@ -767,6 +767,26 @@ impl State {
             });
         }
         out
+    }
+
+    /// The time of the existing event `uid` if its time is in `[a, b]` (a scan of the
+    /// generated events, as Teleport's file backend rescans its window).
+    pub(crate) fn find_uid(
+        &self,
+        seed: u64,
+        uid: &Uid,
+        a: Nanos,
+        b: Nanos,
+        now: Nanos,
+    ) -> Option<Nanos> {
+        if let Some(&t) = self.uids.get(uid) {
+            return (a..=b).contains(&t).then_some(t);
+        }
+        self.series.iter().find_map(|s| {
+            s.indices(seed, a, b, now)
+                .find(|&idx| generate::uid(seed, s.salt, idx) == *uid)
+                .map(|idx| s.time(seed, idx))
+        })
     }
 
     /// Time of the first existing event after `t`.

@@ -160,10 +160,12 @@ impl Rules {
     }
 
     /// The inclusive nanosecond bounds a search range `[start, end]` covers: whole seconds for
-    /// DynamoDB (start floored, end through its last nanosecond), microseconds otherwise.
+    /// DynamoDB (start floored, end through its last nanosecond), nanoseconds for the file
+    /// backend, microseconds otherwise.
     pub(crate) fn range_bounds(&self, start: Nanos, end: Nanos) -> Option<(Nanos, Nanos)> {
         let unit = match self.backend {
             Backend::Dynamo { .. } => NANOS_PER_SEC,
+            Backend::File => 1,
             _ => 1_000,
         };
         let lo = start.div_euclid(unit).saturating_mul(unit);

@@ -8,6 +8,7 @@ use super::{Hit, StoreInner};
 use crate::SimError;
 use crate::det::Draw;
 use crate::json::{NANOS_PER_SEC, Nanos};
+use crate::uid::Uid;
 
 /// One search call, already validated (limit resolved).
 #[derive(Debug, Clone)]
@@ -17,11 +18,23 @@ pub(crate) struct SearchQuery<'a> {
     /// Empty: every type.
     pub(crate) event_types: &'a [String],
     pub(crate) limit: usize,
-    /// Resume strictly after this position (in the direction of the order).
-    pub(crate) cursor: Option<Position>,
+    /// Where the page starts.
+    pub(crate) resume: Resume<'a>,
     pub(crate) ascending: bool,
     /// JSON bytes per page; a page always holds at least one event.
     pub(crate) byte_cap: usize,
+}
+
+/// Where a search page starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Resume<'a> {
+    /// At the start of the range.
+    Start,
+    /// Strictly after this position (in the direction of the order).
+    After(Position),
+    /// After the event with this id, found in the range (the file backend's key); a key that
+    /// is not there ends the query.
+    AfterId(&'a str),
 }
 
 /// One page of results.
@@ -50,12 +63,24 @@ impl StoreInner {
         let Some((lo, hi)) = self.rules.range_bounds(q.start, q.end) else {
             return Ok(SearchPage::default());
         };
+        let cursor = match q.resume {
+            Resume::Start => None,
+            Resume::After(pos) => Some(pos),
+            Resume::AfterId(key) => {
+                let found = Uid::parse(key)
+                    .and_then(|uid| state.find_uid(seed, &uid, lo, hi, now).map(|t| (t, uid)));
+                match found {
+                    Some((t, uid)) => Some(self.rules.position(t, uid)),
+                    None => return Ok(SearchPage::default()),
+                }
+            }
+        };
         let mut second = if q.ascending {
             lo.div_euclid(NANOS_PER_SEC)
         } else {
             hi.div_euclid(NANOS_PER_SEC)
         };
-        if let Some(cursor) = &q.cursor {
+        if let Some(cursor) = &cursor {
             second = if q.ascending {
                 second.max(cursor.second())
             } else {
@@ -84,7 +109,7 @@ impl StoreInner {
                 hits.reverse();
             }
             for (pos, hit) in hits {
-                if let Some(cursor) = &q.cursor {
+                if let Some(cursor) = &cursor {
                     let past = if q.ascending {
                         pos > *cursor
                     } else {
@@ -132,22 +157,25 @@ impl StoreInner {
             }
         }
 
-        let keep_key = stopped || {
-            let mut words = vec![
-                seed,
-                PURPOSE_FINAL_KEY,
-                lo as u64,
-                hi as u64,
-                u64::from(q.ascending),
-                q.limit as u64,
-            ];
-            if let Some(c) = &q.cursor {
-                words.extend(c.words());
-            }
-            Draw::new(&words).chance(self.final_page_key_probability)
-        };
+        // Only DynamoDB hands out a key on a final short page (its LastEvaluatedKey).
+        let dynamo = matches!(self.rules.backend, crate::Backend::Dynamo { .. });
+        let keep_key = stopped
+            || dynamo && {
+                let mut words = vec![
+                    seed,
+                    PURPOSE_FINAL_KEY,
+                    lo as u64,
+                    hi as u64,
+                    u64::from(q.ascending),
+                    q.limit as u64,
+                ];
+                if let Some(c) = &cursor {
+                    words.extend(c.words());
+                }
+                Draw::new(&words).chance(self.final_page_key_probability)
+            };
         let last_key = match last {
-            Some((pos, ei)) if keep_key => encode_search(&pos, ei),
+            Some((pos, ei)) if keep_key => encode_search(self.rules.backend, &pos, ei),
             _ => String::new(),
         };
         Ok(SearchPage { events, last_key })

@@ -10,6 +10,7 @@ use crate::json::Nanos;
 /// Jitter bits inside an event's time slot.
 const JITTER_BITS: u32 = 16;
 const PURPOSE_TIME: u64 = 10;
+const MILLI: i64 = 1_000_000;
 
 /// The largest backlog the arithmetic supports without overflow.
 pub(crate) const MAX_COUNT: u64 = 1 << 40;
@@ -61,8 +62,14 @@ impl Series {
         }
     }
 
-    /// Time of event `i`.
+    /// Time of event `i`: whole milliseconds, as Teleport stamps events.
     pub(crate) fn time(&self, seed: u64, i: u64) -> Nanos {
+        let raw = self.raw_time(seed, i);
+        raw - raw.rem_euclid(MILLI)
+    }
+
+    /// The unrounded time of event `i` (strictly increasing in `i` within a slot).
+    fn raw_time(&self, seed: u64, i: u64) -> Nanos {
         let jitter = i128::from(
             Draw::new(&[seed, self.salt, i, PURPOSE_TIME]).next_u64() >> (64 - JITTER_BITS),
         );
@@ -79,12 +86,14 @@ impl Series {
 
     /// First index whose time is `>= t` (may be past the end).
     fn first_at_or_after(&self, seed: u64, t: Nanos) -> u64 {
+        // time(i) >= t  <=>  raw_time(i) >= t rounded up to a whole millisecond.
+        let t = t.saturating_add((MILLI - t.rem_euclid(MILLI)) % MILLI);
         let s = self.slot(t);
         if s < 0 {
             return 0;
         }
         let s = u64::try_from(s).unwrap_or(u64::MAX);
-        if s < u64::MAX && self.time(seed, s) < t {
+        if s < u64::MAX && self.raw_time(seed, s) < t {
             s + 1
         } else {
             s
@@ -93,12 +102,18 @@ impl Series {
 
     /// One past the last index whose time is `<= t`.
     fn end_at(&self, seed: u64, t: Nanos) -> u64 {
+        // time(i) <= t  <=>  raw_time(i) <= the last nanosecond of t's millisecond.
+        let t = (t - t.rem_euclid(MILLI)).saturating_add(MILLI - 1);
         let s = self.slot(t);
         if s < 0 {
             return 0;
         }
         let s = u64::try_from(s).unwrap_or(u64::MAX - 1);
-        if self.time(seed, s) <= t { s + 1 } else { s }
+        if self.raw_time(seed, s) <= t {
+            s + 1
+        } else {
+            s
+        }
     }
 
     /// One past the last index that exists at `now`.
@@ -159,12 +174,13 @@ mod tests {
 
     #[test]
     fn times_are_increasing_and_inside_the_span() {
-        let s = Series::backlog(0, 1000, 1_000, 1_000_000);
+        let s = Series::backlog(0, 1000, 1_000_000, 5_000_000_000);
         let mut last = i64::MIN;
         for i in 0..1000 {
             let t = s.time(SEED, i);
-            assert!(t > last, "{i}");
-            assert!((1_000..1_000_000).contains(&t));
+            assert!(t >= last, "{i}");
+            assert_eq!(t % 1_000_000, 0, "whole milliseconds");
+            assert!((1_000_000..5_000_000_000).contains(&t));
             last = t;
         }
     }
@@ -203,7 +219,7 @@ mod tests {
 
     #[test]
     fn neighbours_are_found() {
-        let s = Series::backlog(0, 100, 0, 100_000);
+        let s = Series::backlog(0, 100, 0, 100_000_000_000);
         let t5 = s.time(SEED, 5);
         assert_eq!(s.next_after(SEED, t5, i64::MAX), Some(s.time(SEED, 6)));
         assert_eq!(s.prev_before(SEED, t5, i64::MAX), Some(s.time(SEED, 4)));
