@@ -10,7 +10,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::config::{Address, ClientConfig};
 use crate::connect::address::{DEFAULT_AUTH_PORT, DEFAULT_PROXY_PORT, HostPort};
-use crate::connect::alpn_dialer::AuthTls;
+use crate::connect::credentials::Credentials;
 use crate::connect::upgrade::ProxyTls;
 use crate::connect::{Connector, Dialer, Route};
 use crate::rpc;
@@ -62,7 +62,6 @@ impl Client {
     /// [`Error::CertificateRejected`], [`Error::NoHttp2`], [`Error::Upgrade`],
     /// [`Error::HttpProxy`]), then [`Error::ClusterMismatch`] or the Ping call's error.
     pub async fn connect(config: ClientConfig) -> Result<Client, Error> {
-        let identity = config.identity.clone();
         let route = match &config.address {
             Some(Address::Proxy(addr)) => Route::Proxy(HostPort::parse(addr, DEFAULT_PROXY_PORT)?),
             Some(Address::Auth(addr)) => Route::Direct(HostPort::parse(addr, DEFAULT_AUTH_PORT)?),
@@ -73,30 +72,23 @@ impl Client {
                 });
             }
         };
-        let auth_tls = match (&config.tls_config, &identity) {
-            (Some(tls), _) => AuthTls::from_config(Arc::clone(tls)),
-            (None, Some(identity)) => {
-                let auth_route = match route {
-                    Route::Proxy(_) => AuthRoute::ThroughProxy,
-                    Route::Direct(_) => AuthRoute::Direct,
-                };
-                AuthTls::from_identity(identity, auth_route)?
-            }
-            (None, None) => {
-                return Err(Error::Config {
-                    field: "identity",
-                    reason: "no identity (and no TLS configuration) given".to_owned(),
-                });
-            }
+        let auth_route = match route {
+            Route::Proxy(_) => AuthRoute::ThroughProxy,
+            Route::Direct(_) => AuthRoute::Direct,
         };
+        let credentials = Credentials::new(
+            config.identity.as_ref(),
+            config.tls_config.clone(),
+            auth_route,
+        )?;
+        let identity = credentials.identity();
         let proxy_tls = ProxyTls::new(
             config.proxy_ca_pem.as_deref(),
             config.insecure_skip_proxy_verify,
         )?;
         let dialer = Arc::new(Dialer::new(
             route,
-            auth_tls,
-            identity.clone(),
+            credentials,
             config.http_proxy.clone(),
             config.connection_upgrade,
             proxy_tls,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use teleport_identity::Identity;
 
 use crate::Error;
+use crate::connect::credentials::IdentitySetting;
 use crate::connect::http_proxy::HttpProxy;
 use crate::connect::upgrade::ConnectionUpgrade;
 
@@ -49,7 +50,7 @@ pub(crate) enum Address {
 #[non_exhaustive]
 pub struct ClientConfig {
     pub(crate) address: Option<Address>,
-    pub(crate) identity: Option<Arc<Identity>>,
+    pub(crate) identity: Option<IdentitySetting>,
     pub(crate) tls_config: Option<Arc<rustls::ClientConfig>>,
     pub(crate) http_proxy: HttpProxy,
     pub(crate) connection_upgrade: ConnectionUpgrade,
@@ -84,7 +85,7 @@ impl fmt::Debug for ClientConfig {
             .field("address", &self.address)
             .field(
                 "identity",
-                &self.identity.as_ref().map(|i| i.summary().username.clone()),
+                &self.identity.as_ref().map(IdentitySetting::describe),
             )
             .field("tls_config", &self.tls_config.as_ref().map(|_| "<custom>"))
             .field("http_proxy", &self.http_proxy)
@@ -117,7 +118,9 @@ impl ClientConfig {
         Ok(Self::default().proxy_addr(proxy_addr).identity(identity))
     }
 
-    /// A config for a proxy address and an identity file on disk.
+    /// A config for a proxy address and an identity file on disk. The file is parsed now, and
+    /// re-read whenever the client reconnects after it changed: point it at the output of
+    /// Machine ID (`tbot`), which renews short-lived identities in place.
     ///
     /// # Errors
     ///
@@ -127,8 +130,14 @@ impl ClientConfig {
             proxy_addr,
             crate::connect::address::DEFAULT_PROXY_PORT,
         )?;
+        let path = path.as_ref();
         let identity = Identity::from_identity_file(path)?;
-        Ok(Self::default().proxy_addr(proxy_addr).identity(identity))
+        let mut config = Self::default().proxy_addr(proxy_addr);
+        config.identity = Some(IdentitySetting::File {
+            path: path.to_owned(),
+            initial: Some(Arc::new(identity)),
+        });
+        Ok(config)
     }
 
     /// Connect through this proxy (`host:port`, a bare host means port 443, `https://`
@@ -150,7 +159,18 @@ impl ClientConfig {
     /// The identity to authenticate with.
     #[must_use]
     pub fn identity(mut self, identity: Identity) -> Self {
-        self.identity = Some(Arc::new(identity));
+        self.identity = Some(IdentitySetting::Fixed(Arc::new(identity)));
+        self
+    }
+
+    /// Authenticate with the identity file at `path`, read when connecting and re-read whenever
+    /// the client reconnects after the file changed (for Machine ID / `tbot` renewals).
+    #[must_use]
+    pub fn identity_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.identity = Some(IdentitySetting::File {
+            path: path.into(),
+            initial: None,
+        });
         self
     }
 

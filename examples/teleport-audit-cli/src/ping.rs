@@ -8,9 +8,12 @@ use crate::args::{ConnectArgs, UpgradeArg};
 
 /// Builds the client configuration from the command line.
 pub(crate) fn client_config(args: &ConnectArgs) -> Result<ClientConfig, Error> {
-    let identity = crate::identity_cmd::load(args.identity_file.as_deref())?;
-    let mut config = ClientConfig::default()
-        .identity(identity)
+    let mut config = match &args.identity_file {
+        // Re-read on reconnect when it changed: tbot renews it in place.
+        Some(path) => ClientConfig::default().identity_file(path),
+        None => ClientConfig::default().identity(crate::identity_cmd::load(None)?),
+    };
+    config = config
         .connect_timeout(args.timeout)
         .request_timeout(args.timeout)
         .connection_upgrade(match args.connection_upgrade {

@@ -6,6 +6,7 @@
 
 pub(crate) mod address;
 pub(crate) mod alpn_dialer;
+pub(crate) mod credentials;
 pub(crate) mod http_proxy;
 pub(crate) mod tcp;
 pub(crate) mod upgrade;
@@ -20,13 +21,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use teleport_identity::Identity;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 
 use self::address::HostPort;
-use self::alpn_dialer::AuthTls;
+use self::credentials::Credentials;
 use self::http_proxy::HttpProxy;
 use self::upgrade::{ConnectionUpgrade, ProxyTls};
 use crate::Error;
@@ -58,9 +58,8 @@ impl Route {
 /// Everything one dial needs; shared by every reconnection of a client.
 pub(crate) struct Dialer {
     pub(crate) route: Route,
-    pub(crate) auth_tls: AuthTls,
-    /// Checked before each dial so an expired identity is reported as such, not as a TLS alert.
-    pub(crate) identity: Option<Arc<Identity>>,
+    /// Re-read (identity file) and checked (validity) before each dial.
+    pub(crate) credentials: Credentials,
     pub(crate) http_proxy: HttpProxy,
     pub(crate) upgrade: ConnectionUpgrade,
     pub(crate) proxy_tls: ProxyTls,
@@ -73,7 +72,7 @@ impl fmt::Debug for Dialer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dialer")
             .field("route", &self.route)
-            .field("auth_tls", &self.auth_tls)
+            .field("credentials", &self.credentials)
             .field("http_proxy", &self.http_proxy)
             .field("upgrade", &self.upgrade)
             .field("connect_timeout", &self.connect_timeout)
@@ -84,8 +83,7 @@ impl fmt::Debug for Dialer {
 impl Dialer {
     pub(crate) fn new(
         route: Route,
-        auth_tls: AuthTls,
-        identity: Option<Arc<Identity>>,
+        credentials: Credentials,
         http_proxy: HttpProxy,
         upgrade: ConnectionUpgrade,
         proxy_tls: ProxyTls,
@@ -93,8 +91,7 @@ impl Dialer {
     ) -> Self {
         Self {
             route,
-            auth_tls,
-            identity,
+            credentials,
             http_proxy,
             upgrade,
             proxy_tls,
@@ -105,16 +102,13 @@ impl Dialer {
 
     /// One full dial, ending in a TLS stream that negotiated `h2` with the Auth Service.
     pub(crate) async fn dial(&self) -> Result<BoxedIo, Error> {
-        if let Some(identity) = &self.identity {
-            identity.check_validity()?;
-        }
+        let auth_tls = self.credentials.for_dial()?;
         let addr = self.route.addr();
         let label = addr.to_string();
         match &self.route {
             Route::Direct(_) => {
                 let tcp = self.tcp(addr).await?;
-                let tls = self
-                    .auth_tls
+                let tls = auth_tls
                     .handshake(tcp, &label, false, self.connect_timeout)
                     .await?;
                 Ok(Box::new(tls))
@@ -124,15 +118,13 @@ impl Dialer {
                     let tcp = self.tcp(addr).await?;
                     let tunnel =
                         upgrade::upgrade(tcp, addr, &self.proxy_tls, self.connect_timeout).await?;
-                    let tls = self
-                        .auth_tls
+                    let tls = auth_tls
                         .handshake(tunnel, &label, true, self.connect_timeout)
                         .await?;
                     Ok(Box::new(tls))
                 } else {
                     let tcp = self.tcp(addr).await?;
-                    let tls = self
-                        .auth_tls
+                    let tls = auth_tls
                         .handshake(tcp, &label, true, self.connect_timeout)
                         .await?;
                     Ok(Box::new(tls))

@@ -1,0 +1,198 @@
+//! The credentials each dial uses: a fixed identity, an identity file re-read when it changes
+//! (Machine ID / `tbot` renews it in place), or a ready rustls configuration.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use teleport_identity::{AuthRoute, Identity};
+
+use super::alpn_dialer::AuthTls;
+use crate::Error;
+
+/// Where the identity comes from, as configured.
+#[derive(Clone)]
+pub(crate) enum IdentitySetting {
+    /// Parsed once (from the secret's text, or given ready).
+    Fixed(Arc<Identity>),
+    /// A file, re-read at each dial if it changed. `initial` is set when it was already parsed.
+    File {
+        path: PathBuf,
+        initial: Option<Arc<Identity>>,
+    },
+}
+
+impl IdentitySetting {
+    /// The username, for `Debug` output.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            IdentitySetting::Fixed(identity) => identity.summary().username.clone(),
+            IdentitySetting::File { path, .. } => format!("file {}", path.display()),
+        }
+    }
+}
+
+/// The credentials of a client, shared by all its dials.
+pub(crate) struct Credentials {
+    kind: Kind,
+}
+
+enum Kind {
+    Fixed {
+        identity: Arc<Identity>,
+        tls: AuthTls,
+    },
+    File {
+        path: PathBuf,
+        route: AuthRoute,
+        cluster: String,
+        loaded: Mutex<Loaded>,
+    },
+    Custom(AuthTls),
+}
+
+struct Loaded {
+    stamp: Option<(SystemTime, u64)>,
+    identity: Arc<Identity>,
+    tls: AuthTls,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Kind::Fixed { tls, .. } => f.debug_tuple("Fixed").field(tls).finish(),
+            Kind::File { path, cluster, .. } => f
+                .debug_struct("File")
+                .field("path", path)
+                .field("cluster", cluster)
+                .finish_non_exhaustive(),
+            Kind::Custom(tls) => f.debug_tuple("Custom").field(tls).finish(),
+        }
+    }
+}
+
+fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+impl Credentials {
+    /// Builds the credentials of a client.
+    pub(crate) fn new(
+        setting: Option<&IdentitySetting>,
+        custom_tls: Option<Arc<rustls::ClientConfig>>,
+        route: AuthRoute,
+    ) -> Result<Self, Error> {
+        let kind = match (custom_tls, setting) {
+            (Some(config), _) => Kind::Custom(AuthTls::from_config(config)),
+            (None, Some(IdentitySetting::Fixed(identity))) => Kind::Fixed {
+                tls: AuthTls::from_identity(identity, route)?,
+                identity: Arc::clone(identity),
+            },
+            (None, Some(IdentitySetting::File { path, initial })) => {
+                let stamp = stamp(path);
+                let identity = match initial {
+                    Some(identity) => Arc::clone(identity),
+                    None => Arc::new(Identity::from_identity_file(path)?),
+                };
+                Kind::File {
+                    path: path.clone(),
+                    route,
+                    cluster: identity.cluster_name().to_owned(),
+                    loaded: Mutex::new(Loaded {
+                        stamp,
+                        tls: AuthTls::from_identity(&identity, route)?,
+                        identity,
+                    }),
+                }
+            }
+            (None, None) => {
+                return Err(Error::Config {
+                    field: "identity",
+                    reason: "no identity (and no TLS configuration) given".to_owned(),
+                });
+            }
+        };
+        Ok(Self { kind })
+    }
+
+    /// The identity the client authenticates with now (none with a custom TLS configuration).
+    pub(crate) fn identity(&self) -> Option<Arc<Identity>> {
+        match &self.kind {
+            Kind::Fixed { identity, .. } => Some(Arc::clone(identity)),
+            Kind::File { loaded, .. } => loaded
+                .lock()
+                .ok()
+                .map(|loaded| Arc::clone(&loaded.identity)),
+            Kind::Custom(_) => None,
+        }
+    }
+
+    /// The TLS settings for the next dial: the identity file is re-read first if it changed,
+    /// then the identity's validity is checked (an expired certificate is reported as such
+    /// rather than as whatever TLS alert the server would send).
+    pub(crate) fn for_dial(&self) -> Result<AuthTls, Error> {
+        match &self.kind {
+            Kind::Custom(tls) => Ok(tls.clone()),
+            Kind::Fixed { identity, tls } => {
+                identity.check_validity()?;
+                Ok(tls.clone())
+            }
+            Kind::File {
+                path,
+                route,
+                cluster,
+                loaded,
+            } => {
+                let mut loaded = loaded.lock().map_err(|_| Error::Config {
+                    field: "identity",
+                    reason: "the identity lock was poisoned by a panic".to_owned(),
+                })?;
+                let now_stamp = stamp(path);
+                if now_stamp.is_some() && now_stamp != loaded.stamp {
+                    match Self::reload(path, *route, cluster) {
+                        Ok((identity, tls)) => {
+                            tracing::info!(
+                                path = %path.display(),
+                                valid_until = %identity.summary().not_after,
+                                "identity file changed; using the new certificate"
+                            );
+                            *loaded = Loaded {
+                                stamp: now_stamp,
+                                identity,
+                                tls,
+                            };
+                        }
+                        Err(error) => {
+                            // Keep the previous identity (a renewal may be half-written); the
+                            // next dial looks again.
+                            tracing::warn!(
+                                path = %path.display(),
+                                %error,
+                                "identity file changed but cannot be used; keeping the previous one"
+                            );
+                        }
+                    }
+                }
+                loaded.identity.check_validity()?;
+                Ok(loaded.tls.clone())
+            }
+        }
+    }
+
+    fn reload(
+        path: &std::path::Path,
+        route: AuthRoute,
+        cluster: &str,
+    ) -> Result<(Arc<Identity>, AuthTls), Error> {
+        let identity = Identity::from_identity_file(path)?;
+        if identity.cluster_name() != cluster {
+            return Err(Error::ClusterMismatch {
+                identity: identity.cluster_name().to_owned(),
+                server: cluster.to_owned(),
+            });
+        }
+        let tls = AuthTls::from_identity(&identity, route)?;
+        Ok((Arc::new(identity), tls))
+    }
+}
