@@ -12,6 +12,7 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 pub(super) struct Ctx<'a> {
     pub(super) input: &'a super::GenInput<'a>,
     pub(super) kind: Kind,
+    pub(super) ok: bool,
     pub(super) ei: i64,
     pub(super) uid: Uid,
     pub(super) sid: Uid,
@@ -81,7 +82,7 @@ fn uuid(d: &mut Draw) -> String {
 /// The fields every event starts with.
 struct Head<'a> {
     cluster: &'a str,
-    kind: Kind,
+    event_type: &'static str,
     ei: i64,
     time: i64,
     uid: Uid,
@@ -93,7 +94,7 @@ fn common(head: &Head<'_>, code: &str) -> JsonObject {
     o.str("cluster_name", head.cluster)
         .str("code", code)
         .int("ei", head.ei)
-        .str("event", head.kind.event_type())
+        .str("event", head.event_type)
         .str("time", &rfc3339_nano(head.time))
         .str("uid", &head.uid.to_string());
     o
@@ -131,6 +132,7 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
     let Ctx {
         input,
         kind,
+        ok,
         ei,
         uid,
         sid,
@@ -139,7 +141,7 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
     } = ctx;
     let head = Head {
         cluster: input.cluster,
-        kind,
+        event_type: kind.event_type_for(ok),
         ei,
         time: input.time,
         uid,
@@ -150,8 +152,6 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
     let session_start = rfc3339_nano(input.group_start);
     let time = input.time;
 
-    // Success or failure, drawn once per event.
-    let ok = !d.chance(0.12);
     let pick_code = |ok: bool| codes(kind)[usize::from(!ok && codes(kind).len() > 1)];
 
     match kind {

@@ -22,6 +22,9 @@ const PURPOSE_MISC: u64 = 3;
 const PURPOSE_EVENT: u64 = 4;
 const PURPOSE_SID_MASK: u64 = 5;
 const PURPOSE_SID_CHECK: u64 = 6;
+const PURPOSE_OUTCOME: u64 = 7;
+/// Share of events that record a failure (where the kind has a failure code).
+const FAILURE_RATE: f64 = 0.12;
 
 /// What one generated event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +150,15 @@ impl Kind {
             Kind::BotJoin => "bot.join",
             Kind::InstanceJoin => "instance.join",
             Kind::Unknown => "unknown",
+        }
+    }
+
+    /// The `event` field of an event of this kind that succeeded (`ok`) or failed: a failed
+    /// database query is its own type in Teleport.
+    pub(crate) fn event_type_for(self, ok: bool) -> &'static str {
+        match self {
+            Kind::DbSessionQuery if !ok => "db.session.query.failed",
+            kind => kind.event_type(),
         }
     }
 
@@ -306,9 +318,18 @@ fn misc_kind(seed: u64, salt: u64, idx: u64) -> Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Placement {
     pub(crate) kind: Kind,
+    /// Whether the event records a success (kinds with a failure code fail now and then).
+    pub(crate) ok: bool,
     /// `Some(ei)` for a member of the group's session.
     pub(crate) session_ei: Option<i64>,
     shared: bool,
+}
+
+impl Placement {
+    /// The event's `event` field.
+    pub(crate) fn event_type(&self) -> &'static str {
+        self.kind.event_type_for(self.ok)
+    }
 }
 
 /// Places index `idx` of series `salt`. Cheap: no text is built.
@@ -316,6 +337,7 @@ pub(crate) fn placement(seed: u64, salt: u64, idx: u64) -> Placement {
     let group = idx / GROUP_LEN;
     let pos = (idx % GROUP_LEN) as usize;
     let slots = GroupKind::draw(seed, salt, group).slots();
+    let ok = !Draw::new(&[seed, salt, idx, PURPOSE_OUTCOME]).chance(FAILURE_RATE);
     match slots[pos] {
         Slot::Session(kind) => {
             let ei = slots[..pos]
@@ -324,17 +346,20 @@ pub(crate) fn placement(seed: u64, salt: u64, idx: u64) -> Placement {
                 .count() as i64;
             Placement {
                 kind,
+                ok,
                 session_ei: Some(ei),
                 shared: true,
             }
         }
         Slot::Shared(kind) => Placement {
             kind,
+            ok,
             session_ei: None,
             shared: true,
         },
         Slot::Misc => Placement {
             kind: misc_kind(seed, salt, idx),
+            ok,
             session_ei: None,
             shared: false,
         },
@@ -414,6 +439,7 @@ pub(crate) fn generate(input: &GenInput<'_>) -> Generated {
     let ctx = families::Ctx {
         input,
         kind: place.kind,
+        ok: place.ok,
         ei: place.session_ei.unwrap_or(0),
         uid: uid(input.seed, input.salt, input.idx),
         sid,
@@ -451,7 +477,7 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&g.json)
                 .unwrap_or_else(|e| panic!("index {idx}: {e}: {}", g.json));
             let place = placement(9, 0, idx);
-            assert_eq!(v["event"], place.kind.event_type(), "{}", g.json);
+            assert_eq!(v["event"], place.event_type(), "{}", g.json);
             let code = v["code"].as_str().unwrap();
             assert!(
                 place.kind.codes().contains(&code),
@@ -462,10 +488,33 @@ mod tests {
             assert_eq!(v["cluster_name"], "sim.teleport.test");
             assert_eq!(v["ei"], g.ei);
             assert_eq!(v["time"], crate::json::rfc3339_nano(input(idx).time));
-            seen.insert(place.kind.event_type());
+            seen.insert(place.event_type());
         }
-        let all: BTreeSet<_> = Kind::ALL.iter().map(|k| k.event_type()).collect();
+        let all: BTreeSet<_> = Kind::ALL
+            .iter()
+            .flat_map(|k| [k.event_type_for(true), k.event_type_for(false)])
+            .collect();
         assert_eq!(seen, all, "20k events cover every family");
+    }
+
+    #[test]
+    fn every_code_is_in_teleports_catalogue_for_its_type() {
+        for kind in Kind::ALL {
+            for (i, code) in kind.codes().iter().enumerate() {
+                let info = teleport_audit_types::codes::lookup(code)
+                    .unwrap_or_else(|| panic!("{code} ({kind:?}) is not in the catalogue"));
+                if kind == Kind::Unknown {
+                    continue;
+                }
+                // Codes are listed success first, then failure.
+                let event_type = kind.event_type_for(i == 0 || kind.codes().len() == 1);
+                assert_eq!(info.event_type, event_type, "{code}");
+                assert!(
+                    teleport_audit_types::codes::is_known(event_type, code),
+                    "{code}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -682,7 +682,6 @@ impl StoreInner {
         match &hit.src {
             Src::Generated { series, idx } => {
                 generate::placement(self.rules.seed, state.series[*series].salt, *idx)
-                    .kind
                     .event_type()
                     .into()
             }
@@ -732,10 +731,9 @@ impl StoreInner {
                     group_start: series.group_start(seed, idx),
                     cluster: &self.cluster,
                 });
-                let kind = generate::placement(seed, series.salt, idx).kind;
+                let event_type = generate::placement(seed, series.salt, idx).event_type();
                 let uid = generate::uid(seed, series.salt, idx);
-                EventBody::encode(kind.event_type(), &uid, generated.ei, &generated.json)
-                    .map(Arc::new)
+                EventBody::encode(event_type, &uid, generated.ei, &generated.json).map(Arc::new)
             })
             .collect()
     }
