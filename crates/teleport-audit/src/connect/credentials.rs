@@ -48,7 +48,12 @@ enum Kind {
         cluster: String,
         loaded: Mutex<Loaded>,
     },
-    Custom(AuthTls),
+    /// A ready rustls configuration; the identity, if one was also given, names the cluster to
+    /// expect and is checked for validity.
+    Custom {
+        tls: AuthTls,
+        identity: Option<Arc<Identity>>,
+    },
 }
 
 struct Loaded {
@@ -66,7 +71,7 @@ impl std::fmt::Debug for Credentials {
                 .field("path", path)
                 .field("cluster", cluster)
                 .finish_non_exhaustive(),
-            Kind::Custom(tls) => f.debug_tuple("Custom").field(tls).finish(),
+            Kind::Custom { tls, .. } => f.debug_tuple("Custom").field(tls).finish(),
         }
     }
 }
@@ -84,7 +89,21 @@ impl Credentials {
         route: AuthRoute,
     ) -> Result<Self, Error> {
         let kind = match (custom_tls, setting) {
-            (Some(config), _) => Kind::Custom(AuthTls::from_config(config)),
+            (Some(config), setting) => Kind::Custom {
+                tls: AuthTls::from_config(config),
+                identity: match setting {
+                    Some(IdentitySetting::Fixed(identity)) => Some(Arc::clone(identity)),
+                    Some(IdentitySetting::File {
+                        initial: Some(identity),
+                        ..
+                    }) => Some(Arc::clone(identity)),
+                    Some(IdentitySetting::File {
+                        path,
+                        initial: None,
+                    }) => Some(Arc::new(Identity::from_identity_file(path)?)),
+                    None => None,
+                },
+            },
             (None, Some(IdentitySetting::Fixed(identity))) => Kind::Fixed {
                 tls: AuthTls::from_identity(identity, route)?,
                 identity: Arc::clone(identity),
@@ -124,7 +143,7 @@ impl Credentials {
                 .lock()
                 .ok()
                 .map(|loaded| Arc::clone(&loaded.identity)),
-            Kind::Custom(_) => None,
+            Kind::Custom { identity, .. } => identity.clone(),
         }
     }
 
@@ -133,7 +152,12 @@ impl Credentials {
     /// rather than as whatever TLS alert the server would send).
     pub(crate) fn for_dial(&self) -> Result<AuthTls, Error> {
         match &self.kind {
-            Kind::Custom(tls) => Ok(tls.clone()),
+            Kind::Custom { tls, identity } => {
+                if let Some(identity) = identity {
+                    identity.check_validity()?;
+                }
+                Ok(tls.clone())
+            }
             Kind::Fixed { identity, tls } => {
                 identity.check_validity()?;
                 Ok(tls.clone())

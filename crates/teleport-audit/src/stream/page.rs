@@ -14,6 +14,12 @@ use crate::{Error, rpc};
 /// The RPC name used in errors and logs.
 pub(crate) const SEARCH_RPC: &str = "GetUnstructuredEvents";
 
+/// Oldest first. Despite the enum's names, Teleport's server casts the wire value to its own
+/// `types.EventOrder`, where 0 is ascending and 1 descending, and its Go client sends
+/// `auditlogpb.Order(types.EventOrderAscending)`, i.e. 0. Measured on a real cluster
+/// (`docs/real-teleport-findings.md`, difference 1): `ORDER_ASCENDING` (1) returns newest first.
+const ASCENDING_ON_THE_WIRE: i32 = Order::DescendingUnspecified as i32;
+
 /// What to ask the server for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PageRequest {
@@ -36,7 +42,7 @@ impl PageRequest {
             event_types: self.event_types.to_vec(),
             limit: i32::try_from(self.limit).unwrap_or(i32::MAX),
             start_key: self.key.clone(),
-            order: Order::Ascending as i32,
+            order: ASCENDING_ON_THE_WIRE,
         }
     }
 }
@@ -238,7 +244,8 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         let wire = request.to_wire();
-        assert_eq!(wire.order, Order::Ascending as i32);
+        // 0 on the wire is what Teleport's server reads as oldest first.
+        assert_eq!(wire.order, 0);
         assert_eq!(wire.limit, 500);
         assert_eq!(wire.start_key, "k");
         assert_eq!(wire.event_types, vec!["user.login".to_owned()]);
