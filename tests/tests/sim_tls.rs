@@ -263,3 +263,48 @@ async fn the_connection_closes_when_the_client_certificate_expires() {
         started.elapsed()
     );
 }
+
+/// Reads HTTP/2 frames until a GOAWAY; returns its error code and debug data.
+async fn read_goaway<S: tokio::io::AsyncRead + Unpin>(tls: &mut S) -> Option<(u32, Vec<u8>)> {
+    loop {
+        let mut head = [0u8; 9];
+        tls.read_exact(&mut head).await.ok()?;
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; len];
+        tls.read_exact(&mut payload).await.ok()?;
+        if head[3] == 0x7 {
+            let code = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
+            return Some((code, payload[8..].to_vec()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn pinging_more_often_than_every_minute_earns_goaway_too_many_pings() {
+    let sim = sim().await;
+    let id = identity(&sim, &IdentitySpec::default());
+    let mut tls = tls_connect(
+        sim.auth_addr(),
+        auth_tls(&id, AuthRoute::Direct),
+        AUTH_SERVER_NAME,
+    )
+    .await
+    .unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]); // empty SETTINGS
+    for i in 0..3u8 {
+        out.extend_from_slice(&[0, 0, 8, 0x6, 0, 0, 0, 0, 0]); // PING
+        out.extend_from_slice(&[i; 8]);
+    }
+    tls.write_all(&out).await.unwrap();
+    let (code, debug) = tokio::time::timeout(Duration::from_secs(5), read_goaway(&mut tls))
+        .await
+        .unwrap()
+        .expect("a GOAWAY frame");
+    assert_eq!(code, 0xb, "ENHANCE_YOUR_CALM");
+    assert_eq!(debug, b"too_many_pings");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut rest))
+        .await
+        .unwrap();
+}

@@ -2,6 +2,7 @@
 //! Teleport's post-handshake identity checks, then gRPC over HTTP/2.
 
 mod caller;
+mod keepalive;
 mod router;
 mod service;
 pub(crate) mod tls;
@@ -87,7 +88,7 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
         },
     );
     let serve = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(stream), router);
+        .serve_connection(TokioIo::new(keepalive::PingPolice::new(stream)), router);
     // Teleport closes a connection when its client certificate expires.
     let until_expiry = async move {
         match expiry {

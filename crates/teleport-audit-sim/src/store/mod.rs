@@ -32,8 +32,6 @@ use crate::{Backend, SimError};
 
 pub(crate) use body::{EventBody, ServedEvent};
 pub(crate) use cursor::{decode_export, decode_search, encode_export};
-#[cfg(test)]
-use model::Position;
 pub(crate) use model::Rules;
 pub(crate) use search::{Resume, SearchQuery};
 
