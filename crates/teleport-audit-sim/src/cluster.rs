@@ -498,3 +498,83 @@ impl fmt::Debug for SimCluster {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_shows_addresses_and_settings_but_no_key_material() {
+        let sim = SimCluster::builder()
+            .cluster_name("debug.test")
+            .backend(Backend::Immediate)
+            .start()
+            .await
+            .unwrap();
+        assert_eq!(
+            format!("{sim:?}"),
+            format!(
+                "SimCluster {{ cluster_name: \"debug.test\", server_version: \"18.2.0\", proxy_addr: {}, auth_addr: {}, backend: Immediate, load_balancer_mode: false, .. }}",
+                sim.proxy_addr(),
+                sim.auth_addr()
+            )
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn bad_settings_are_refused_with_the_field() {
+        let err = SimCluster::builder()
+            .server_version("eighteen")
+            .start()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SimError::Config {
+                    field: "server_version",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = SimCluster::builder()
+            .page_byte_cap(0)
+            .start()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("page_byte_cap"), "{err}");
+        let err = SimCluster::builder()
+            .final_page_key_probability(1.5)
+            .start()
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("final_page_key_probability"),
+            "{err}"
+        );
+        let t = time::OffsetDateTime::UNIX_EPOCH;
+        let err = SimCluster::builder()
+            .backlog(5, t, t)
+            .start()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("is not after start"), "{err}");
+        let err = SimCluster::builder()
+            .live_rate(-1.0)
+            .start()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SimError::Config {
+                    field: "live_rate",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}

@@ -273,3 +273,67 @@ impl fmt::Debug for Faults {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    fn faults() -> Faults {
+        let store = EventStore::new(StoreConfig {
+            seed: 1,
+            cluster: "c".into(),
+            clock: crate::Clock::system(),
+            backend: crate::Backend::Immediate,
+            backlog: None,
+            live_rate: 0.0,
+            cache_bytes: 0,
+            final_page_key_probability: 0.0,
+        })
+        .unwrap();
+        Faults::new(store)
+    }
+
+    #[test]
+    fn call_faults_are_used_up_in_order_and_spare_ping_unless_targeted() {
+        let f = faults();
+        f.fail_next(tonic::Code::Unavailable, 2);
+        f.stall_next_on(Rpc::Ping, 1);
+        assert_eq!(f.on_call(Rpc::Ping), CallFault::Stall);
+        assert_eq!(f.on_call(Rpc::Ping), CallFault::None);
+        assert_eq!(
+            f.on_call(Rpc::GetUnstructuredEvents),
+            CallFault::Fail(tonic::Code::Unavailable)
+        );
+        assert_eq!(
+            f.on_call(Rpc::ExportUnstructuredEvents),
+            CallFault::Fail(tonic::Code::Unavailable)
+        );
+        assert_eq!(f.on_call(Rpc::GetUnstructuredEvents), CallFault::None);
+    }
+
+    #[test]
+    fn event_and_byte_budgets_fire_once() {
+        let f = faults();
+        assert_eq!(f.take_events(1_000), None, "disarmed");
+        f.drop_after_events(10);
+        assert_eq!(f.take_events(4), None);
+        assert_eq!(f.take_events(6), None);
+        assert_eq!(f.take_events(1), Some(0), "the 11th event is cut");
+        assert_eq!(f.take_events(1), None, "fired once");
+        f.drop_after_bytes(100);
+        assert_eq!(f.take_bytes(60), None);
+        assert_eq!(f.take_bytes(60), Some(40));
+        assert_eq!(f.take_bytes(60), None);
+        f.malformed_struct_next_page();
+        assert!(f.take_malformed());
+        assert!(!f.take_malformed());
+        f.drop_after_events(1);
+        f.clear();
+        assert_eq!(f.take_events(5), None);
+        assert_eq!(
+            format!("{f:?}"),
+            "Faults { drop_after_events: None, drop_after_bytes: None, failures_armed: 0, stalls_armed: 0, malformed_next_page: false }"
+        );
+    }
+}

@@ -397,10 +397,13 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
         }
         Kind::RoleCreated | Kind::RoleUpdated | Kind::RoleDeleted => {
             let mut o = common(&head, pick_code(true));
-            o.str("name", d.pick(ROLES))
-                .str("user", d.pick(ADMINS))
-                .str("expires", ZERO_TIME)
-                .int("user_kind", 1);
+            o.str("name", d.pick(ROLES)).str("expires", ZERO_TIME);
+            if d.chance(0.4) {
+                // `tctl` on the auth host acts as the host's identity, not a person.
+                o.str("user", &format!("{}.{}", subject.server_id, input.cluster));
+            } else {
+                o.str("user", d.pick(ADMINS)).int("user_kind", 1);
+            }
             o.finish()
         }
         Kind::UserCreate | Kind::UserUpdate | Kind::UserDelete => {

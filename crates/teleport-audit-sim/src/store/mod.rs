@@ -474,6 +474,8 @@ impl EventStore {
             let idx = state.next_fault_idx;
             state.next_fault_idx += 1;
             let time = start + (span / (count as i64 + 1)) * (k as i64 + 1);
+            // Whole milliseconds, as Teleport stamps events.
+            let time = time - time.rem_euclid(1_000_000);
             let generated = generate::generate(&GenInput {
                 seed,
                 salt: FAULT_SALT,
