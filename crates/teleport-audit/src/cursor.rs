@@ -19,8 +19,9 @@
 //!   (so re-reading the window after `W` skips what was already delivered);
 //! - the **scan in progress**, if any: its time range, when it started and Teleport's page key
 //!   (`last_key`, stored verbatim, never parsed) so a resume does not re-read the pages before it.
-//!   If the server no longer accepts that key, the stream restarts the scan from `W`: the seen set
-//!   makes that safe.
+//!   If the server does not honour that key (it refuses it, or answers "nothing more" as Teleport's
+//!   file backend does for a key it cannot find), the stream continues the scan without the key
+//!   from the second its pages had `reached`: the seen set makes that safe.
 //!
 //! # Format (version 1)
 //!
@@ -30,7 +31,8 @@
 //!   "watermark": "2025-12-02T07:14:30Z",
 //!   "seen": { "1764659676": "AAECAwQFBgc" },
 //!   "scan": { "from": "2025-12-02T07:14:30Z", "to": "2025-12-02T07:14:38.5Z",
-//!             "started": "2025-12-02T07:14:38.5Z", "key": "<opaque Teleport last_key>" },
+//!             "started": "2025-12-02T07:14:38.5Z", "key": "<opaque Teleport last_key>",
+//!             "reached": "2025-12-02T07:14:36Z" },
 //!   "types": ["user.login"]
 //! }
 //! ```
@@ -82,6 +84,9 @@ pub(crate) struct ScanPosition {
     pub(crate) started: OffsetDateTime,
     /// Teleport's `start_key` for the page being delivered ("" for the first page). Opaque.
     pub(crate) key: String,
+    /// The start of the second of the newest event of this scan's fully delivered pages: where
+    /// the scan can continue without its key if the server does not honour the key.
+    pub(crate) reached: Option<OffsetDateTime>,
 }
 
 impl fmt::Debug for Cursor {
@@ -221,6 +226,8 @@ struct ScanWire {
     started: String,
     #[serde(default)]
     key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reached: Option<String>,
 }
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -260,6 +267,7 @@ impl Serialize for Cursor {
                 to: format_time(scan.to),
                 started: format_time(scan.started),
                 key: scan.key.clone(),
+                reached: scan.reached.map(format_time),
             }),
             types: self.event_types.clone(),
         }
@@ -322,6 +330,12 @@ impl<'de> Deserialize<'de> for Cursor {
                 let to = parse_time("scan.to", &scan.to).map_err(D::Error::custom)?;
                 let started =
                     parse_time("scan.started", &scan.started).map_err(D::Error::custom)?;
+                let reached = scan
+                    .reached
+                    .as_deref()
+                    .map(|text| parse_time("scan.reached", text))
+                    .transpose()
+                    .map_err(D::Error::custom)?;
                 if to < from {
                     return Err(D::Error::custom(format!(
                         "scan: ends ({}) before it starts ({})",
@@ -333,6 +347,7 @@ impl<'de> Deserialize<'de> for Cursor {
                     to,
                     started,
                     key: scan.key,
+                    reached,
                 })
             }
             None => None,
@@ -372,6 +387,7 @@ mod tests {
             to: datetime!(2025-12-02 07:14:38.5 UTC),
             started: datetime!(2025-12-02 07:14:38.5 UTC),
             key: r#"{"date":"2025-12-02","iterator":"abc"}"#.to_owned(),
+            reached: Some(datetime!(2025-12-02 07:14:37 UTC)),
         });
         cursor.event_types = vec!["user.login".to_owned()];
         cursor
@@ -513,7 +529,7 @@ mod tests {
             }
             cursor.advance_watermark(base + time::Duration::seconds(advance));
             if !key.is_empty() {
-                cursor.scan = Some(ScanPosition { from: base, to: base + time::Duration::seconds(200), started: base, key: key.clone() });
+                cursor.scan = Some(ScanPosition { from: base, to: base + time::Duration::seconds(200), started: base, key: key.clone(), reached: Some(base) });
             }
             let mut types = types;
             types.sort();

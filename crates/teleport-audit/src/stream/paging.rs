@@ -90,8 +90,8 @@ struct Inner {
     failing_since: Option<Instant>,
     attempts: u32,
     last_stall_report: Option<Instant>,
-    /// Whether the current scan already restarted once because the server refused its key.
-    key_reset: bool,
+    /// Where the current scan last continued without its page key (see `reanchor`).
+    reanchored_from: Option<OffsetDateTime>,
     stats: StatsHandle,
     pending: Option<Error>,
     scan_span: tracing::Span,
@@ -117,9 +117,7 @@ enum State {
     /// Yielding a page's events; the next page may be on its way.
     Delivering {
         items: std::vec::IntoIter<PageItem>,
-        newest_second: Option<OffsetDateTime>,
-        last_key: String,
-        full: bool,
+        end: PageEnd,
         next: Option<(PageRequest, Task)>,
     },
     /// Waiting before a retry or the next poll.
@@ -133,6 +131,17 @@ enum State {
 enum AfterWait {
     Retry(PageRequest),
     Start,
+}
+
+/// What is needed once a page's events have all been considered.
+struct PageEnd {
+    /// The start of the second of the page's newest event.
+    newest_second: Option<OffsetDateTime>,
+    /// Teleport's key for the next page; empty when the search is complete.
+    last_key: String,
+    full: bool,
+    /// Whether the page was asked for with a page key.
+    keyed: bool,
 }
 
 impl State {
@@ -187,7 +196,7 @@ impl AuditEventStream {
                 failing_since: None,
                 attempts: 0,
                 last_stall_report: None,
-                key_reset: false,
+                reanchored_from: None,
                 stats,
                 pending: invalid,
                 scan_span: tracing::Span::none(),
@@ -252,24 +261,16 @@ impl Inner {
                 },
                 State::Delivering {
                     mut items,
-                    newest_second,
-                    last_key,
-                    full,
+                    end,
                     next,
                 } => {
                     for item in items.by_ref() {
                         if let Some(output) = self.admit(item) {
-                            self.state = State::Delivering {
-                                items,
-                                newest_second,
-                                last_key,
-                                full,
-                                next,
-                            };
+                            self.state = State::Delivering { items, end, next };
                             return Poll::Ready(Some(output));
                         }
                     }
-                    self.page_done(newest_second, last_key, full, next);
+                    self.page_done(end, next);
                 }
                 State::Waiting { mut sleep, then } => match sleep.as_mut().poll(cx) {
                     Poll::Pending => {
@@ -312,6 +313,7 @@ impl Inner {
                 to: to.max(from),
                 started: now,
                 key: String::new(),
+                reached: None,
             }
         });
         self.scan_span = tracing::info_span!(
@@ -322,7 +324,7 @@ impl Inner {
         );
         let (from, to, key) = (scan.from, scan.to, scan.key.clone());
         let request = self.request(from, to, key);
-        self.key_reset = false;
+        self.reanchored_from = None;
         self.fetch(request);
     }
 
@@ -387,7 +389,12 @@ impl Inner {
             more = !page.last_key.is_empty(),
             "page received"
         );
-        let newest_second = page.items.iter().map(|item| floor_second(item.time)).max();
+        let end = PageEnd {
+            newest_second: page.items.iter().map(|item| floor_second(item.time)).max(),
+            last_key: page.last_key.clone(),
+            full: page.full,
+            keyed: !request.key.is_empty(),
+        };
         // Prefetch the next page while this one is consumed.
         let next = if page.last_key.is_empty() {
             None
@@ -398,9 +405,7 @@ impl Inner {
         };
         self.state = State::Delivering {
             items: page.items.into_iter(),
-            newest_second,
-            last_key: page.last_key,
-            full: page.full,
+            end,
             next,
         };
     }
@@ -448,39 +453,39 @@ impl Inner {
     }
 
     /// Every event of a page has been considered: move the watermark, then go on.
-    fn page_done(
-        &mut self,
-        newest_second: Option<OffsetDateTime>,
-        last_key: String,
-        full: bool,
-        next: Option<(PageRequest, Task)>,
-    ) {
+    fn page_done(&mut self, end: PageEnd, next: Option<(PageRequest, Task)>) {
         let lateness = self.config.max_lateness;
         let Some(scan) = self.cursor.scan.as_mut() else {
             self.state = State::Start;
             return;
         };
         let settled = scan.started - lateness;
-        if let Some(second) = newest_second {
+        if let Some(second) = end.newest_second {
+            scan.reached = Some(scan.reached.map_or(second, |reached| reached.max(second)));
             // Everything before this second has been returned by this scan's pages.
-            let candidate = second.min(settled);
-            self.cursor.advance_watermark(candidate);
+            self.cursor.advance_watermark(second.min(settled));
         }
         let Some(scan) = self.cursor.scan.as_mut() else {
             self.state = State::Start;
             return;
         };
         let (from, to) = (scan.from, scan.to);
-        if !last_key.is_empty() {
-            scan.key.clone_from(&last_key);
+        if !end.last_key.is_empty() {
+            scan.key.clone_from(&end.last_key);
             self.publish_watermark();
             match next {
                 Some((request, task)) => self.state = State::Fetching { request, task },
                 None => {
-                    let request = self.request(from, to, last_key);
+                    let request = self.request(from, to, end.last_key);
                     self.fetch(request);
                 }
             }
+            return;
+        }
+        // "Nothing more" in answer to a page key is also what Teleport answers to a key it cannot
+        // find (the file backend: a stale or foreign key); check without the key before
+        // believing it.
+        if end.keyed && end.newest_second.is_none() && self.reanchor("an empty final page") {
             return;
         }
         // The scan is complete: everything in [from, to] visible at its start was returned.
@@ -489,7 +494,7 @@ impl Inner {
         self.publish_watermark();
         if self.finished() {
             self.state = State::Done;
-        } else if full || self.cursor.watermark() >= to {
+        } else if end.full || self.cursor.watermark() >= to {
             // More is waiting: the window ended before now, or the last page was full.
             self.state = State::Start;
         } else {
@@ -498,6 +503,34 @@ impl Inner {
                 then: AfterWait::Start,
             };
         }
+    }
+
+    /// Continues the current scan without a page key, from the start of the last second its
+    /// pages reached, unless it already did from there. The pages before that second were
+    /// received, so nothing is skipped; the seen set drops what comes again. Returns false when
+    /// there is nothing to re-anchor (the caller then trusts the answer it had).
+    fn reanchor(&mut self, why: &str) -> bool {
+        let Some(scan) = self.cursor.scan.as_mut() else {
+            return false;
+        };
+        let from = scan
+            .reached
+            .map_or(scan.from, |reached| reached.max(scan.from));
+        if self.reanchored_from == Some(from) {
+            return false;
+        }
+        scan.from = from;
+        scan.key.clear();
+        let to = scan.to;
+        self.reanchored_from = Some(from);
+        tracing::warn!(
+            parent: &self.scan_span,
+            from = %from,
+            "{why} answered a page key; continuing the scan without the key"
+        );
+        let request = self.request(from, to, String::new());
+        self.fetch(request);
+        true
     }
 
     fn publish_watermark(&self) {
@@ -510,16 +543,11 @@ impl Inner {
             self.adapt_to_large_response(request, found);
             return;
         }
+        // A page key the server refuses (expired, or from another backend).
         if matches!(error, Error::InvalidArgument { .. })
             && !request.key.is_empty()
-            && !self.key_reset
+            && self.reanchor("a refusal")
         {
-            // The server refused its own page key (expired, or from another backend). The
-            // watermark and the seen set make a fresh scan from the watermark safe.
-            tracing::warn!(%error, "the server refused the page key; restarting the scan");
-            self.key_reset = true;
-            self.cursor.scan = None;
-            self.state = State::Start;
             return;
         }
         self.stats.update(|s| {
