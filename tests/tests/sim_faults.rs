@@ -162,11 +162,13 @@ async fn a_restart_ends_stalled_calls_and_keeps_the_store_and_ports() {
     let restarting = tokio::spawn({
         let sim_addr = sim.proxy_addr();
         async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             tokio::net::TcpStream::connect(sim_addr).await.is_err()
         }
     });
-    sim.restart_after(Duration::from_millis(400)).await.unwrap();
+    sim.restart_after(Duration::from_millis(1_500))
+        .await
+        .unwrap();
     assert!(restarting.await.unwrap(), "refused while down");
     via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
         .await

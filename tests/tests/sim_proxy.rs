@@ -205,9 +205,7 @@ async fn websocket_upgrade_with_alpn_ping_sends_teleport_pings() {
     let sim = sim().await;
     let id = identity(&sim, &IdentitySpec::default());
     let (mut c, stats) = via_upgrade(&sim, &id, "alpn-ping").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    let pings = stats.pings.load(Ordering::SeqCst);
-    assert!(pings >= 3, "{pings}");
+    wait_for_pings(&stats, 3).await;
     assert_eq!(stats.payload_mismatch.load(Ordering::SeqCst), 0);
     c.auth.ping(PingRequest {}).await.unwrap();
 }
@@ -217,15 +215,29 @@ async fn answered_pings_keep_the_upgrade_open_when_pongs_are_enforced() {
     let sim = SimCluster::builder()
         .backend(Backend::Immediate)
         .ws_ping_interval(Duration::from_millis(100))
-        .ws_pong_timeout(Some(Duration::from_millis(300)))
+        .ws_pong_timeout(Some(Duration::from_secs(1)))
         .start()
         .await
         .unwrap();
     let id = identity(&sim, &IdentitySpec::default());
     let (mut c, stats) = via_upgrade(&sim, &id, "alpn-ping").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    assert!(stats.pings.load(Ordering::SeqCst) >= 6);
+    // Well past the pong timeout: answered pings keep it open.
+    wait_for_pings(&stats, 15).await;
     c.auth.ping(PingRequest {}).await.unwrap();
+}
+
+/// Waits (up to 10 s) until the tunnel has seen `n` pings, all with payload `teleport`.
+async fn wait_for_pings(stats: &teleport_audit_tests::plain_client::TunnelStats, n: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stats.pings.load(Ordering::SeqCst) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} pings",
+            stats.pings.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats.payload_mismatch.load(Ordering::SeqCst), 0);
 }
 
 const UPGRADE: &str = "GET /webapi/connectionupgrade HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: alpn-ping\r\n\r\n";
@@ -299,7 +311,7 @@ async fn teleport_itself_does_not_enforce_pongs() {
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let (pings, closed) = read_frames_silently(&mut tls, Duration::from_millis(700)).await;
     assert!(!closed, "still open without pongs");
-    assert!(pings >= 4, "{pings}");
+    assert!(pings >= 2, "{pings}");
 }
 
 #[tokio::test]

@@ -112,10 +112,13 @@ async fn dynamo_shows_events_seconds_late() {
 
 #[tokio::test]
 async fn athena_shows_events_when_their_chunk_is_flushed() {
+    let now = OffsetDateTime::now_utc();
+    let clock = Clock::manual(now);
     let sim = SimCluster::builder()
         .backend(Backend::Athena {
             flush_interval: Duration::from_millis(200),
         })
+        .clock(clock.clone())
         .final_page_key_probability(0.0)
         .start()
         .await
@@ -123,7 +126,6 @@ async fn athena_shows_events_when_their_chunk_is_flushed() {
     let mut c = via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
         .await
         .unwrap();
-    let now = OffsetDateTime::now_utc();
     let window = (
         now - time::Duration::minutes(1),
         now + time::Duration::minutes(1),
@@ -148,7 +150,7 @@ async fn athena_shows_events_when_their_chunk_is_flushed() {
         ids(&mut c, window.0, window.1).await.is_empty(),
         "not flushed yet"
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    clock.advance(Duration::from_millis(250));
     assert_eq!(
         ids(&mut c, window.0, window.1).await,
         vec![stored.uid().to_string()]

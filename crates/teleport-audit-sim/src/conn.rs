@@ -4,7 +4,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
@@ -18,6 +18,8 @@ use crate::faults::Faults;
 pub(crate) struct ConnControl {
     cut: AtomicBool,
     waker: AtomicWaker,
+    /// Bytes written so far (to tell when a response has left).
+    written: AtomicU64,
 }
 
 impl ConnControl {
@@ -30,6 +32,11 @@ impl ConnControl {
 
     fn is_cut(&self) -> bool {
         self.cut.load(Ordering::SeqCst)
+    }
+
+    /// Bytes written on the connection so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
     }
 }
 
@@ -90,7 +97,13 @@ impl AsyncWrite for GuardedTcp {
         }
         if this.last_write.is_none() {
             match this.faults.take_bytes(buf.len() as u64) {
-                None => return Pin::new(&mut this.tcp).poll_write(cx, buf),
+                None => {
+                    let result = Pin::new(&mut this.tcp).poll_write(cx, buf);
+                    if let Poll::Ready(Ok(n)) = result {
+                        this.control.written.fetch_add(n as u64, Ordering::SeqCst);
+                    }
+                    return result;
+                }
                 Some(allowed) => this.last_write = Some(allowed as usize),
             }
         }

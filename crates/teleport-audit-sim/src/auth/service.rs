@@ -209,14 +209,21 @@ fn stream_out<T: Send + 'static>(
                 }
             }
             if cut_after.is_some() {
-                // Let what was sent reach the wire, then abort the connection.
-                for _ in 0..200 {
+                // Let what was sent reach the wire (taken from the channel, then no more
+                // bytes written for a while), then abort the connection.
+                for _ in 0..400 {
                     if tx.capacity() == tx.max_capacity() {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                for _ in 0..40 {
+                    let written = info.control.written();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if info.control.written() == written {
+                        break;
+                    }
+                }
                 info.control.cut();
             }
         };
