@@ -22,6 +22,11 @@ sources_hash="$(cd "$here" && cat go.mod go.sum $(find . -name '*.go' | sort) | 
 bin_dir="$cache_root/$version-$sources_hash"
 binaries=(teleport-noweb tctl probe refaudit)
 
+# One build at a time per cache (run.sh and a manual build.sh may overlap).
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.lock"
+flock 9
+
 have_all=1
 for b in "${binaries[@]}"; do
     [[ -x "$bin_dir/$b" ]] || have_all=0
@@ -35,6 +40,7 @@ fi
 command -v go >/dev/null || { echo "build.sh: go is not installed" >&2; exit 1; }
 command -v cc >/dev/null || { echo "build.sh: a C compiler is needed (Teleport's sqlite backend uses cgo)" >&2; exit 1; }
 
+rm -rf "$bin_dir.tmp"
 mkdir -p "$bin_dir.tmp"
 # A Go build cache of our own, so the build neither depends on nor disturbs anyone else's.
 export GOCACHE="$cache_root/gocache"
@@ -56,6 +62,10 @@ echo "build.sh: building Teleport $version (teleport-noweb, tctl), probe and ref
 )
 rm -rf "$bin_dir"
 mv "$bin_dir.tmp" "$bin_dir"
+# Binaries of other versions or older sources are not needed any more.
+for old in "$cache_root"/v*; do
+    [[ "$old" == "$bin_dir" ]] || rm -rf "$old"
+done
 end=$(date +%s)
 echo "build.sh: built in $((end - start)) s" >&2
 echo "$bin_dir"

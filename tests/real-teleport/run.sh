@@ -20,6 +20,10 @@ n_roles="${REAL_TELEPORT_ROLES:-400}"
 n_users="${REAL_TELEPORT_USERS:-400}"
 poll="${REAL_TELEPORT_POLL:-5}"
 bin="${TELEPORT_AUDIT_BIN:-}"
+if (( n_roles < 16 || n_users < 5 )); then
+    echo "run.sh: REAL_TELEPORT_ROLES must be at least 16 and REAL_TELEPORT_USERS at least 5" >&2
+    exit 2
+fi
 if [[ -z "$bin" && -x "$repo/target/debug/teleport-audit" ]]; then
     bin="$repo/target/debug/teleport-audit"
 fi
