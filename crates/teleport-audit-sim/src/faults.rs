@@ -221,6 +221,11 @@ impl Faults {
         allowed
     }
 
+    /// Whether `drop_after_bytes` is armed.
+    pub(crate) fn bytes_armed(&self) -> bool {
+        self.inner.drop_after_bytes.load(Ordering::Relaxed) != DISARMED
+    }
+
     /// Whether this response must carry a malformed Struct (clears the knob).
     pub(crate) fn take_malformed(&self) -> bool {
         self.inner.malformed_next_page.swap(false, Ordering::SeqCst)
