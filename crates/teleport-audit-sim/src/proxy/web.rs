@@ -91,10 +91,18 @@ fn ping_json(ctx: &ProxyContext, with_auth: bool) -> serde_json::Value {
             "local": { "name": "" },
             "webauthn": { "rp_id": "localhost" },
             "private_key_policy": "none",
+            "device_trust": {},
             "has_motd": false,
+            "default_session_ttl": "12h0m0s",
         })
     } else {
-        serde_json::json!({ "type": "", "has_motd": false })
+        serde_json::json!({
+            "type": "",
+            "private_key_policy": "",
+            "device_trust": {},
+            "has_motd": false,
+            "default_session_ttl": "0s",
+        })
     };
     serde_json::json!({
         "auth": auth,
