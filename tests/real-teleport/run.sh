@@ -281,26 +281,39 @@ else
         fail "no sign in the log (RUST_LOG=$RUST_LOG) that the export probe fell back to search"
     fi
 
-    # kill mid-stream, resume from the cursor file
+    # kill mid-stream, resume from the cursor file. The first run goes through a relay that
+    # slows the server's bytes to 64 KiB/s, so that it is still streaming when it is stopped.
+    coproc RELAY { exec python3 "$here/throttle.py" "$web_port" 65536; }
+    relay_pid=$RELAY_PID
+    read -r relay_port <&"${RELAY[0]}"
     : > "$work/resume-1.ndjson"
-    "$bin" "${tail_args[@]}" --cursor-file "$work/resume.cursor" --until-now >> "$work/resume-1.ndjson" 2> "$work/resume-1.err" &
+    "$bin" tail --proxy "127.0.0.1:$relay_port" --identity-file "$work/audit.identity" \
+        --backfill-start "$backfill_start" --cursor-file "$work/resume.cursor" --until-now \
+        >> "$work/resume-1.ndjson" 2> "$work/resume-1.err" &
     tail_pid=$!
-    while kill -0 "$tail_pid" 2>/dev/null && (( $(wc -l < "$work/resume-1.ndjson") < n_events / 3 )); do sleep 0.01; done
-    if kill -TERM "$tail_pid" 2>/dev/null; then
+    deadline=$(( $(date +%s) + 120 ))
+    while kill -0 "$tail_pid" 2>/dev/null && (( $(wc -l < "$work/resume-1.ndjson") < n_events / 3 && $(date +%s) < deadline )); do
+        sleep 0.01
+    done
+    first=$(wc -l < "$work/resume-1.ndjson")
+    if (( first > 0 && first < n_events )) && kill -TERM "$tail_pid" 2>/dev/null; then
         wait "$tail_pid" 2>/dev/null || true
         first=$(wc -l < "$work/resume-1.ndjson")
         "$bin" "${tail_args[@]}" --cursor-file "$work/resume.cursor" --until-now > "$work/resume-2.ndjson" 2> "$work/resume-2.err" || true
         cat "$work/resume-1.ndjson" "$work/resume-2.ndjson" > "$work/resume.ndjson"
         snapshot "$work/truth-after.ndjson"
         if python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/resume.ndjson"; then
-            pass "killed after $first events (SIGTERM), resumed from the cursor file: still exact"
+            pass "stopped (SIGTERM) after $first of $n_events events, resumed from the cursor file: still exact"
         else
-            fail "kill and resume is not exact (killed after $first events)"
+            fail "kill and resume is not exact (stopped after $first events)"
         fi
     else
+        kill -TERM "$tail_pid" 2>/dev/null || true
         wait "$tail_pid" 2>/dev/null || true
-        fail "kill and resume: the tail finished before it could be killed mid-stream"
+        fail "kill and resume: could not stop the tail mid-stream ($first of $n_events events written; stderr: $(tail -n 2 "$work/resume-1.err"))"
     fi
+    kill "$relay_pid" 2>/dev/null || true
+    wait "$relay_pid" 2>/dev/null || true
 
     # live tail: events created after start arrive within the poll interval plus a second
     : > "$work/live.ndjson"

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""A loopback TCP relay that slows the server-to-client direction, so that a client can be
+stopped in the middle of a stream that would otherwise finish in a blink.
+
+Usage: throttle.py TARGET_PORT BYTES_PER_SECOND
+Listens on a free port of 127.0.0.1, prints it on the first line of stdout, and relays every
+connection to 127.0.0.1:TARGET_PORT until it is killed.
+"""
+import asyncio
+import sys
+
+
+async def pipe(reader, writer, rate):
+    try:
+        while True:
+            data = await reader.read(4096)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+            if rate:
+                await asyncio.sleep(len(data) / rate)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(target, rate):
+    async def handle(client_reader, client_writer):
+        try:
+            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target)
+        except OSError:
+            client_writer.close()
+            return
+        await asyncio.gather(pipe(client_reader, server_writer, 0), pipe(server_reader, client_writer, rate))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))
