@@ -1,5 +1,9 @@
 //! [`Cursor`]: where a stream is, in a form you can store and hand back after a restart.
 //!
+//! A cursor is taken in one of two modes ([`crate::Mode`]): a **search** cursor (below) or an
+//! **export** cursor (see [Export cursors](#export-cursors)). A resumed stream continues in the
+//! mode of its cursor.
+//!
 //! # Guarantee
 //!
 //! A cursor taken after the n-th event a stream yielded, given back to a new stream with the same
@@ -51,6 +55,36 @@
 //! A collision of two 64-bit hashes would make the later event look delivered; ids are only
 //! compared within one second of events, so at 1,000 events/s the chance is about 3e-14 per
 //! second of audit log.
+//!
+//! # Export cursors
+//!
+//! Teleport's export API hands out a day's events as immutable *chunks*, each readable from a
+//! per-event position (opaque, stored verbatim, never parsed). An export cursor holds, per UTC
+//! date still being followed, the chunks read to the end (hashed like event ids above) and, for
+//! each chunk in progress, the position after its last **delivered** event:
+//!
+//! ```json
+//! {
+//!   "v": 1,
+//!   "mode": "export",
+//!   "from": "2025-12-01T00:00:00Z",
+//!   "caught_up": "2025-12-03T10:14:45Z",
+//!   "listed_through": "2025-12-03",
+//!   "dates": {
+//!     "2025-12-02": { "done": "3q2-7wAAAAAREiM0RVZneA" },
+//!     "2025-12-03": { "done": "AQIDBAUGBwg", "reading": { "<chunk name>": "<position>" } }
+//!   },
+//!   "types": ["user.login"]
+//! }
+//! ```
+//!
+//! `from`: events before it are not delivered. `listed_through`: every date up to it has been
+//! listed; a date up to it that is not in `dates` has been read completely and dropped (it left
+//! the lookback window). `caught_up`: every chunk listed before this time has been read (the
+//! stream's [`crate::StreamStats::watermark`]). `done` and `reading` are omitted when empty.
+//! The full description and the size bound are in `docs/cursor.md`.
+
+mod export;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,7 +94,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::Error;
+use crate::{Error, Mode};
+
+pub(crate) use export::{ExportPosition, chunk_hash, date_text};
 
 /// The only cursor format version this library writes and reads.
 pub const CURSOR_VERSION: u32 = 1;
@@ -69,11 +105,24 @@ pub const CURSOR_VERSION: u32 = 1;
 /// guarantee, the format and the size bound.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cursor {
+    /// The event-type filter the cursor was taken with, sorted.
+    pub(crate) event_types: Vec<String>,
+    pub(crate) position: Position,
+}
+
+/// Where a stream is, in the terms of the API it reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Position {
+    Search(SearchPosition),
+    Export(ExportPosition),
+}
+
+/// A search stream's position: watermark, seen set and the scan in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SearchPosition {
     pub(crate) watermark: OffsetDateTime,
     pub(crate) seen: SeenSet,
     pub(crate) scan: Option<ScanPosition>,
-    /// The event-type filter the cursor was taken with, sorted.
-    pub(crate) event_types: Vec<String>,
 }
 
 /// A search in progress: its range, when it began, and the key of the page being delivered.
@@ -91,34 +140,66 @@ pub(crate) struct ScanPosition {
 
 impl fmt::Debug for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cursor")
-            .field("watermark", &self.watermark)
-            .field("seen", &self.seen.len())
-            .field("scan", &self.scan)
-            .field("event_types", &self.event_types)
-            .finish()
+        match &self.position {
+            Position::Search(search) => f
+                .debug_struct("Cursor")
+                .field("watermark", &search.watermark)
+                .field("seen", &search.seen.len())
+                .field("scan", &search.scan)
+                .field("event_types", &self.event_types)
+                .finish(),
+            Position::Export(export) => f
+                .debug_struct("Cursor")
+                .field("mode", &Mode::Export)
+                .field("export", export)
+                .field("event_types", &self.event_types)
+                .finish(),
+        }
     }
 }
 
 impl Cursor {
-    /// A cursor that starts a stream at `time`: events at or after it are delivered.
+    /// A search cursor that starts a stream at `time`: events at or after it are delivered.
     pub fn starting_at(time: OffsetDateTime) -> Self {
         Self {
-            watermark: time,
-            seen: SeenSet::default(),
-            scan: None,
             event_types: Vec::new(),
+            position: Position::Search(SearchPosition::starting_at(time)),
         }
     }
 
-    /// Every event with a time before this has been delivered.
-    pub fn watermark(&self) -> OffsetDateTime {
-        self.watermark
+    /// The mode the cursor was taken in: [`Mode::Search`] or [`Mode::Export`].
+    pub fn mode(&self) -> Mode {
+        match self.position {
+            Position::Search(_) => Mode::Search,
+            Position::Export(_) => Mode::Export,
+        }
     }
 
-    /// How many delivered events at or after the watermark the cursor remembers.
+    /// Search: every event with a time before this has been delivered. Export: every chunk
+    /// listed before this time has been read (events in chunks that appear later can be older:
+    /// late chunks).
+    pub fn watermark(&self) -> OffsetDateTime {
+        match &self.position {
+            Position::Search(search) => search.watermark,
+            Position::Export(export) => export.caught_up,
+        }
+    }
+
+    /// How many delivered events at or after the watermark the cursor remembers (search; an
+    /// export cursor remembers chunks, not events, and answers 0).
     pub fn seen_len(&self) -> usize {
-        self.seen.len()
+        match &self.position {
+            Position::Search(search) => search.seen.len(),
+            Position::Export(_) => 0,
+        }
+    }
+
+    /// How many chunks read to the end an export cursor remembers (0 for a search cursor).
+    pub fn chunks_done_len(&self) -> usize {
+        match &self.position {
+            Position::Search(_) => 0,
+            Position::Export(export) => export.dates.values().map(|d| d.done.len()).sum(),
+        }
     }
 
     /// The cursor as JSON text (the format in the [module docs](self)).
@@ -132,13 +213,30 @@ impl Cursor {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidCursor`] naming the field that is wrong: not JSON, another version, a bad
-    /// time, a bad `seen` entry, a scan range that ends before it starts.
+    /// [`Error::InvalidCursor`] naming the field that is wrong: not JSON, another version or
+    /// mode, a bad time or date, a bad `seen` or `done` entry, a scan range that ends before it
+    /// starts, a date or chunk that contradicts the rest.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         serde_json::from_str(text).map_err(|e| Error::InvalidCursor {
             reason: e.to_string(),
             source: Some(e),
         })
+    }
+}
+
+impl SearchPosition {
+    /// A position that starts a search at `time`.
+    pub(crate) fn starting_at(time: OffsetDateTime) -> Self {
+        Self {
+            watermark: time,
+            seen: SeenSet::default(),
+            scan: None,
+        }
+    }
+
+    /// Every event with a time before this has been delivered.
+    pub(crate) fn watermark(&self) -> OffsetDateTime {
+        self.watermark
     }
 
     /// Raises the watermark to `to` (never lowers it) and forgets seen ids before it.
@@ -246,33 +344,69 @@ fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, String> {
 
 impl Serialize for Cursor {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let seen = self
-            .seen
-            .buckets
-            .iter()
-            .map(|(second, hashes)| {
-                let mut bytes = Vec::with_capacity(hashes.len() * 8);
-                for hash in hashes {
-                    bytes.extend_from_slice(&hash.to_le_bytes());
-                }
-                (second.to_string(), B64.encode(bytes))
-            })
-            .collect();
-        CursorWire {
-            v: CURSOR_VERSION,
-            watermark: format_time(self.watermark),
-            seen,
-            scan: self.scan.as_ref().map(|scan| ScanWire {
-                from: format_time(scan.from),
-                to: format_time(scan.to),
-                started: format_time(scan.started),
-                key: scan.key.clone(),
-                reached: scan.reached.map(format_time),
-            }),
-            types: self.event_types.clone(),
+        match &self.position {
+            Position::Search(search) => {
+                search_to_wire(search, &self.event_types).serialize(serializer)
+            }
+            Position::Export(export) => export.to_wire(&self.event_types).serialize(serializer),
         }
-        .serialize(serializer)
     }
+}
+
+fn search_to_wire(search: &SearchPosition, types: &[String]) -> CursorWire {
+    let seen = search
+        .seen
+        .buckets
+        .iter()
+        .map(|(second, hashes)| (second.to_string(), encode_hashes(hashes)))
+        .collect();
+    CursorWire {
+        v: CURSOR_VERSION,
+        watermark: format_time(search.watermark),
+        seen,
+        scan: search.scan.as_ref().map(|scan| ScanWire {
+            from: format_time(scan.from),
+            to: format_time(scan.to),
+            started: format_time(scan.started),
+            key: scan.key.clone(),
+            reached: scan.reached.map(format_time),
+        }),
+        types: types.to_vec(),
+    }
+}
+
+/// 64-bit hashes as 8 little-endian bytes each, concatenated, base64url without padding.
+fn encode_hashes(hashes: &[u64]) -> String {
+    let mut bytes = Vec::with_capacity(hashes.len() * 8);
+    for hash in hashes {
+        bytes.extend_from_slice(&hash.to_le_bytes());
+    }
+    B64.encode(bytes)
+}
+
+/// The inverse of [`encode_hashes`], sorted and without duplicates; `field` names the place in
+/// errors.
+fn decode_hashes(field: &str, encoded: &str, what: &str) -> Result<Vec<u64>, String> {
+    let bytes = B64
+        .decode(encoded.as_bytes())
+        .map_err(|e| format!("{field}: not base64url: {e}"))?;
+    if bytes.len() % 8 != 0 {
+        return Err(format!(
+            "{field}: {} bytes is not a whole number of 8-byte {what}",
+            bytes.len()
+        ));
+    }
+    let mut hashes: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|chunk| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            u64::from_le_bytes(word)
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    Ok(hashes)
 }
 
 impl<'de> Deserialize<'de> for Cursor {
@@ -280,7 +414,7 @@ impl<'de> Deserialize<'de> for Cursor {
         use serde::de::Error as _;
         // Read the version first, so a future format gets a clear message rather than a
         // confusing complaint about its fields.
-        let value = serde_json::Value::deserialize(deserializer)?;
+        let mut value = serde_json::Value::deserialize(deserializer)?;
         match value.get("v").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(CURSOR_VERSION) => {}
             Some(v) => {
@@ -294,74 +428,81 @@ impl<'de> Deserialize<'de> for Cursor {
                 ));
             }
         }
-        let wire = CursorWire::deserialize(value).map_err(D::Error::custom)?;
-        let watermark = parse_time("watermark", &wire.watermark).map_err(D::Error::custom)?;
-        let mut seen = SeenSet::default();
-        for (second, encoded) in wire.seen {
-            let second: i64 = second.parse().map_err(|_| {
-                D::Error::custom(format!("seen: key {second:?} is not a Unix second"))
-            })?;
-            let bytes = B64
-                .decode(encoded.as_bytes())
-                .map_err(|e| D::Error::custom(format!("seen[{second}]: not base64url: {e}")))?;
-            if bytes.len() % 8 != 0 {
-                return Err(D::Error::custom(format!(
-                    "seen[{second}]: {} bytes is not a whole number of 8-byte ids",
-                    bytes.len()
-                )));
-            }
-            let mut hashes: Vec<u64> = bytes
-                .chunks_exact(8)
-                .map(|chunk| {
-                    let mut word = [0u8; 8];
-                    word.copy_from_slice(chunk);
-                    u64::from_le_bytes(word)
+        // No `mode` is a search cursor (the format before export mode existed).
+        let mode = value
+            .as_object_mut()
+            .and_then(|object| object.remove("mode"));
+        match mode.as_ref().map(serde_json::Value::as_str) {
+            None | Some(Some("search")) => search_from_value(value).map_err(D::Error::custom),
+            Some(Some("export")) => {
+                let (position, types) =
+                    ExportPosition::from_value(value).map_err(D::Error::custom)?;
+                Ok(Cursor {
+                    event_types: normalise_types(types),
+                    position: Position::Export(position),
                 })
-                .collect();
-            hashes.sort_unstable();
-            hashes.dedup();
-            seen.len += hashes.len();
-            seen.buckets.insert(second, hashes);
+            }
+            Some(_) => Err(D::Error::custom(format!(
+                "mode: {} is not a cursor mode (\"export\", or no field for search)",
+                mode.unwrap_or_default()
+            ))),
         }
-        seen.forget_before(watermark);
-        let scan = match wire.scan {
-            Some(scan) => {
-                let from = parse_time("scan.from", &scan.from).map_err(D::Error::custom)?;
-                let to = parse_time("scan.to", &scan.to).map_err(D::Error::custom)?;
-                let started =
-                    parse_time("scan.started", &scan.started).map_err(D::Error::custom)?;
-                let reached = scan
-                    .reached
-                    .as_deref()
-                    .map(|text| parse_time("scan.reached", text))
-                    .transpose()
-                    .map_err(D::Error::custom)?;
-                if to < from {
-                    return Err(D::Error::custom(format!(
-                        "scan: ends ({}) before it starts ({})",
-                        scan.to, scan.from
-                    )));
-                }
-                Some(ScanPosition {
-                    from,
-                    to,
-                    started,
-                    key: scan.key,
-                    reached,
-                })
+    }
+}
+
+fn normalise_types(mut types: Vec<String>) -> Vec<String> {
+    types.sort();
+    types.dedup();
+    types
+}
+
+fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
+    let wire = CursorWire::deserialize(value).map_err(|e| e.to_string())?;
+    let watermark = parse_time("watermark", &wire.watermark)?;
+    let mut seen = SeenSet::default();
+    for (second, encoded) in wire.seen {
+        let second: i64 = second
+            .parse()
+            .map_err(|_| format!("seen: key {second:?} is not a Unix second"))?;
+        let hashes = decode_hashes(&format!("seen[{second}]"), &encoded, "ids")?;
+        seen.len += hashes.len();
+        seen.buckets.insert(second, hashes);
+    }
+    seen.forget_before(watermark);
+    let scan = match wire.scan {
+        Some(scan) => {
+            let from = parse_time("scan.from", &scan.from)?;
+            let to = parse_time("scan.to", &scan.to)?;
+            let started = parse_time("scan.started", &scan.started)?;
+            let reached = scan
+                .reached
+                .as_deref()
+                .map(|text| parse_time("scan.reached", text))
+                .transpose()?;
+            if to < from {
+                return Err(format!(
+                    "scan: ends ({}) before it starts ({})",
+                    scan.to, scan.from
+                ));
             }
-            None => None,
-        };
-        let mut types = wire.types;
-        types.sort();
-        types.dedup();
-        Ok(Cursor {
+            Some(ScanPosition {
+                from,
+                to,
+                started,
+                key: scan.key,
+                reached,
+            })
+        }
+        None => None,
+    };
+    Ok(Cursor {
+        event_types: normalise_types(wire.types),
+        position: Position::Search(SearchPosition {
             watermark,
             seen,
             scan,
-            event_types: types,
-        })
-    }
+        }),
+    })
 }
 
 #[cfg(test)]
@@ -370,19 +511,37 @@ mod tests {
     use proptest::prelude::*;
     use time::macros::datetime;
 
+    impl Cursor {
+        fn search(&self) -> &SearchPosition {
+            match &self.position {
+                Position::Search(search) => search,
+                Position::Export(_) => panic!("an export cursor"),
+            }
+        }
+
+        fn search_mut(&mut self) -> &mut SearchPosition {
+            match &mut self.position {
+                Position::Search(search) => search,
+                Position::Export(_) => panic!("an export cursor"),
+            }
+        }
+    }
+
     fn sample() -> Cursor {
         let mut cursor = Cursor::starting_at(datetime!(2025-12-02 07:14:30 UTC));
-        cursor.seen.insert(
+        cursor.search_mut().seen.insert(
             datetime!(2025-12-02 07:14:36.1 UTC),
             "f1d66612-8f98-df5c-a9a0-724daf43a08e",
         );
         cursor
+            .search_mut()
             .seen
             .insert(datetime!(2025-12-02 07:14:36.9 UTC), "second");
         cursor
+            .search_mut()
             .seen
             .insert(datetime!(2025-12-02 07:14:37 UTC), "third");
-        cursor.scan = Some(ScanPosition {
+        cursor.search_mut().scan = Some(ScanPosition {
             from: datetime!(2025-12-02 07:14:30 UTC),
             to: datetime!(2025-12-02 07:14:38.5 UTC),
             started: datetime!(2025-12-02 07:14:38.5 UTC),
@@ -400,17 +559,20 @@ mod tests {
         let back = Cursor::from_json(&text).unwrap();
         assert_eq!(back, cursor);
         assert!(
-            back.seen
+            back.search()
+                .seen
                 .contains(datetime!(2025-12-02 07:14:36.9 UTC), "second")
         );
         assert!(
             !back
+                .search()
                 .seen
                 .contains(datetime!(2025-12-02 07:14:36.9 UTC), "other")
         );
         // A different second does not match, even for the same id.
         assert!(
             !back
+                .search()
                 .seen
                 .contains(datetime!(2025-12-02 07:14:35 UTC), "second")
         );
@@ -459,18 +621,25 @@ mod tests {
     fn advancing_the_watermark_forgets_older_seconds_only() {
         let mut cursor = sample();
         assert_eq!(cursor.seen_len(), 3);
-        cursor.advance_watermark(datetime!(2025-12-02 07:14:36.5 UTC));
+        cursor
+            .search_mut()
+            .advance_watermark(datetime!(2025-12-02 07:14:36.5 UTC));
         // Second 36 overlaps [36.5, ...), so it is kept.
         assert_eq!(cursor.seen_len(), 3);
-        cursor.advance_watermark(datetime!(2025-12-02 07:14:37 UTC));
+        cursor
+            .search_mut()
+            .advance_watermark(datetime!(2025-12-02 07:14:37 UTC));
         assert_eq!(cursor.seen_len(), 1);
         assert!(
             cursor
+                .search()
                 .seen
                 .contains(datetime!(2025-12-02 07:14:37 UTC), "third")
         );
         // Never backwards.
-        cursor.advance_watermark(datetime!(2025-12-02 07:00:00 UTC));
+        cursor
+            .search_mut()
+            .advance_watermark(datetime!(2025-12-02 07:00:00 UTC));
         assert_eq!(cursor.watermark(), datetime!(2025-12-02 07:14:37 UTC));
     }
 
@@ -525,11 +694,11 @@ mod tests {
             let mut cursor = Cursor::starting_at(base);
             for (secs, nanos, id) in &events {
                 let t = base + time::Duration::new(*secs, *nanos as i32);
-                cursor.seen.insert(t, id);
+                cursor.search_mut().seen.insert(t, id);
             }
-            cursor.advance_watermark(base + time::Duration::seconds(advance));
+            cursor.search_mut().advance_watermark(base + time::Duration::seconds(advance));
             if !key.is_empty() {
-                cursor.scan = Some(ScanPosition { from: base, to: base + time::Duration::seconds(200), started: base, key: key.clone(), reached: Some(base) });
+                cursor.search_mut().scan = Some(ScanPosition { from: base, to: base + time::Duration::seconds(200), started: base, key: key.clone(), reached: Some(base) });
             }
             let mut types = types;
             types.sort();
@@ -540,7 +709,7 @@ mod tests {
             for (secs, nanos, id) in &events {
                 let t = base + time::Duration::new(*secs, *nanos as i32);
                 if t.unix_timestamp() >= cursor.watermark().unix_timestamp() {
-                    prop_assert!(back.seen.contains(t, id));
+                    prop_assert!(back.search().seen.contains(t, id));
                 }
             }
         }

@@ -299,6 +299,19 @@ pub enum Error {
         source: EventError,
     },
 
+    /// Export mode: the rest of one chunk cannot be read (the server no longer has it, or an
+    /// event in it is too large to receive and the server gave no position after it). The
+    /// stream goes on with the other chunks.
+    #[error("export chunk {chunk} of {date}: {reason}; skipped")]
+    ChunkSkipped {
+        /// The chunk's UTC date.
+        date: time::Date,
+        /// The chunk's name.
+        chunk: String,
+        /// Why.
+        reason: String,
+    },
+
     /// The stream has been failing for a while (no successful call); it keeps retrying. Yielded
     /// so that a stall is never silent.
     #[error("no successful call for {since:?} ({attempts} attempts); still retrying")]
@@ -381,13 +394,16 @@ impl Error {
     }
 
     /// Whether an [`crate::AuditEventStream`] ends after yielding this error. Retryable errors,
-    /// stall reports and per-event errors ([`Error::EventSkipped`], [`Error::MalformedEvent`])
-    /// are not fatal: the stream goes on with the next poll.
+    /// stall reports and per-event or per-chunk errors ([`Error::EventSkipped`],
+    /// [`Error::MalformedEvent`], [`Error::ChunkSkipped`]) are not fatal: the stream goes on
+    /// with the next poll.
     pub fn is_fatal(&self) -> bool {
         !(self.is_retryable()
             || matches!(
                 self,
-                Error::EventSkipped { .. } | Error::MalformedEvent { .. }
+                Error::EventSkipped { .. }
+                    | Error::MalformedEvent { .. }
+                    | Error::ChunkSkipped { .. }
             ))
     }
 
@@ -425,6 +441,7 @@ impl Error {
             Error::Rpc { .. } => "rpc_failed",
             Error::EventSkipped { .. } => "event_skipped",
             Error::MalformedEvent { .. } => "event_malformed",
+            Error::ChunkSkipped { .. } => "export_chunk_skipped",
             Error::Stalled { .. } => "stalled",
             Error::InvalidCursor { .. } => "invalid_cursor",
             Error::CursorFile { .. } => "cursor_file",
@@ -486,6 +503,11 @@ impl Error {
             Error::Unauthenticated { .. } => {
                 "Issue a new identity with `tctl auth sign --format=file`."
             }
+            Error::Unimplemented { rpc, .. }
+                if *rpc == crate::stream::LIST_RPC || *rpc == crate::stream::EXPORT_RPC =>
+            {
+                "This cluster does not serve the export API (it needs Teleport 16.4+ with the Athena audit backend, or Teleport Cloud): use Mode::Auto or Mode::Search (`--mode auto` / `--mode search`)."
+            }
             Error::Unimplemented { .. } => {
                 "This Teleport version or audit backend lacks the call: upgrade Teleport (v13+ for search, v16.4+ for export)."
             }
@@ -504,6 +526,9 @@ impl Error {
             }
             Error::MalformedEvent { .. } => {
                 "The server sent an event that is not valid JSON-in-protobuf; report it with the event id."
+            }
+            Error::ChunkSkipped { .. } => {
+                "Read the chunk's events by other means (search mode over its date), or raise StreamConfig::max_receive_size_limit if an event was too large."
             }
             Error::InvalidCursor { .. } => {
                 "Use a cursor saved by this library for the same stream settings, or start from a backfill time."
@@ -560,6 +585,37 @@ mod tests {
         };
         assert!(stalled.is_auth());
         assert!(!stalled.is_fatal());
+
+        let chunk = Error::ChunkSkipped {
+            date: time::macros::date!(2025 - 12 - 02),
+            chunk: "c-1".into(),
+            reason: "gone".into(),
+        };
+        assert!(!chunk.is_fatal() && !chunk.is_retryable());
+        assert_eq!(chunk.code(), "export_chunk_skipped");
+        assert_eq!(
+            chunk.to_string(),
+            "export chunk c-1 of 2025-12-02: gone; skipped"
+        );
+    }
+
+    #[test]
+    fn unimplemented_export_gets_export_advice() {
+        let export = Error::Unimplemented {
+            rpc: "GetEventExportChunks",
+            message: "unknown method GetEventExportChunks".into(),
+        };
+        assert!(export.is_fatal());
+        assert!(
+            export.advice().contains("Mode::Search"),
+            "{}",
+            export.advice()
+        );
+        let search = Error::Unimplemented {
+            rpc: "GetUnstructuredEvents",
+            message: "unknown method".into(),
+        };
+        assert!(search.advice().contains("v13+"));
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::Mode;
+
 /// Counters and timestamps of an [`crate::AuditEventStream`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -29,13 +31,23 @@ pub struct StreamStats {
     pub last_success: Option<OffsetDateTime>,
     /// The time of the newest event delivered.
     pub newest_event_time: Option<OffsetDateTime>,
-    /// Every event before this time has been delivered (the cursor's watermark).
+    /// Search: every event before this time has been delivered (the cursor's watermark).
+    /// Export: every chunk listed before this time has been read (the cursor's `caught_up`).
     pub watermark: Option<OffsetDateTime>,
+    /// The API the stream reads with, once decided ([`crate::Mode::Search`] or
+    /// [`crate::Mode::Export`]; `None` while [`crate::Mode::Auto`] is still asking).
+    pub mode: Option<Mode>,
+    /// Export: chunks read to the end (and all their events delivered).
+    pub chunks_done: u64,
+    /// Export: chunks given up ([`crate::Error::ChunkSkipped`]).
+    pub chunks_skipped: u64,
+    /// Export: successful chunk listings of a date.
+    pub chunk_listings: u64,
 }
 
 impl StreamStats {
-    /// How far the stream is behind `now`: the age of the watermark (every event before it has
-    /// been delivered). `None` before the first scan.
+    /// How far the stream is behind `now`: the age of the watermark. `None` before the first
+    /// scan.
     pub fn lag(&self, now: OffsetDateTime) -> Option<Duration> {
         self.watermark
             .map(|watermark| (now - watermark).try_into().unwrap_or(Duration::ZERO))

@@ -26,6 +26,62 @@ pub const DEFAULT_MAX_RECEIVE_SIZE: usize = DEFAULT_MAX_RECEIVE;
 pub const DEFAULT_MAX_RECEIVE_SIZE_LIMIT: usize = 64 * 1024 * 1024;
 /// Default time of continuous failure after which the stream yields [`crate::Error::Stalled`].
 pub const DEFAULT_STALL_REPORT_AFTER: Duration = Duration::from_secs(60);
+/// Default lateness bound in export mode when [`StreamConfig::max_lateness`] is not set: Athena
+/// writes its batches about once a minute, so a chunk can appear a minute or more after the
+/// events it holds.
+pub const DEFAULT_EXPORT_MAX_LATENESS: Duration = Duration::from_secs(120);
+/// Default wait between two listings of the export chunks of the active dates (Teleport's event
+/// handler polls every 16 s; Athena flushes about once a minute).
+pub const DEFAULT_EXPORT_POLL_INTERVAL: Duration = Duration::from_secs(15);
+/// Default number of past dates whose export chunks are still listed for late chunks (the Go
+/// event handler keeps polling the previous 2 dates).
+pub const DEFAULT_EXPORT_LOOKBACK: Duration = Duration::from_secs(2 * 24 * 60 * 60);
+/// Default number of export chunks read at the same time.
+pub const DEFAULT_EXPORT_CONCURRENCY: usize = 4;
+/// Most export chunks read at the same time.
+pub const MAX_EXPORT_CONCURRENCY: usize = 64;
+/// Longest export lookback: it bounds the cursor (the chunks of every date in the window are
+/// remembered).
+pub const MAX_EXPORT_LOOKBACK: Duration = Duration::from_secs(31 * 24 * 60 * 60);
+
+/// Which of Teleport's APIs a stream reads the audit log with.
+///
+/// - **Search** (`GetUnstructuredEvents`, Teleport 13+, every audit backend): ascending range
+///   queries over event time, server-side type filter, resumable to the event.
+/// - **Export** (`GetEventExportChunks` + `ExportUnstructuredEvents`, Teleport 16.4+ with the
+///   Athena backend, and Teleport Cloud): the day's immutable chunks of events read in parallel.
+///   Much faster for large volumes, not in time order, filtered client-side.
+/// - **Auto** (the default): asks the cluster once at the start (a chunk listing of today) and
+///   uses export if it answers, search if it says `Unimplemented`. A resumed stream uses the mode
+///   its cursor was taken in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Export if the cluster serves it, else search (decided once per stream).
+    #[default]
+    Auto,
+    /// Always the search API.
+    Search,
+    /// Always the export API; a cluster without it is a fatal [`crate::Error::Unimplemented`].
+    Export,
+}
+
+impl Mode {
+    /// `auto`, `search` or `export`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Search => "search",
+            Mode::Export => "export",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Where a stream begins.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +124,12 @@ pub struct StreamConfig {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) stall_report_after: Duration,
     pub(crate) backoff: BackoffFactory,
+    pub(crate) mode: Mode,
+    /// Whether `max_lateness` was set by the caller (else export mode uses its own default).
+    pub(crate) max_lateness_set: bool,
+    pub(crate) export_poll_interval: Duration,
+    pub(crate) export_lookback: Duration,
+    pub(crate) export_concurrency: usize,
 }
 
 impl Default for StreamConfig {
@@ -85,6 +147,11 @@ impl Default for StreamConfig {
             request_timeout: None,
             stall_report_after: DEFAULT_STALL_REPORT_AFTER,
             backoff: Arc::new(|| Box::new(ExponentialBackoff::default())),
+            mode: Mode::Auto,
+            max_lateness_set: false,
+            export_poll_interval: DEFAULT_EXPORT_POLL_INTERVAL,
+            export_lookback: DEFAULT_EXPORT_LOOKBACK,
+            export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
         }
     }
 }
@@ -103,6 +170,10 @@ impl fmt::Debug for StreamConfig {
             .field("max_receive_size_limit", &self.max_receive_size_limit)
             .field("request_timeout", &self.request_timeout)
             .field("stall_report_after", &self.stall_report_after)
+            .field("mode", &self.mode)
+            .field("export_poll_interval", &self.export_poll_interval)
+            .field("export_lookback", &self.export_lookback)
+            .field("export_concurrency", &self.export_concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -172,9 +243,15 @@ impl StreamConfig {
     /// How late an event may become visible in search after its own time and still be
     /// delivered (default 10 s). Covers eventually consistent backends (DynamoDB: seconds) and
     /// clock skew between Auth servers. Larger values cost a larger cursor and more re-reading.
+    ///
+    /// In export mode it bounds how long after an event its chunk appears, and matters only with
+    /// [`StreamConfig::end_time`]: the stream ends once a listing started this long after the end
+    /// has been read. Unset, export mode uses [`DEFAULT_EXPORT_MAX_LATENESS`] (2 min: Athena
+    /// writes a batch about once a minute).
     #[must_use]
     pub fn max_lateness(mut self, lateness: Duration) -> Self {
         self.max_lateness = lateness;
+        self.max_lateness_set = true;
         self
     }
 
@@ -226,6 +303,57 @@ impl StreamConfig {
         self
     }
 
+    /// Which API to read the audit log with (default [`Mode::Auto`]: export when the cluster
+    /// serves it, else search).
+    #[must_use]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Export mode: wait between two listings of the chunks of the active dates (default 15 s).
+    /// New chunks appear as Athena writes its batches, about once a minute.
+    #[must_use]
+    pub fn export_poll_interval(mut self, interval: Duration) -> Self {
+        self.export_poll_interval = interval;
+        self
+    }
+
+    /// Export mode: how far back chunks that appear late for past dates are still looked for
+    /// (default 2 days, rounded up to whole UTC dates: today and the 2 dates before it are
+    /// listed at every poll). Chunks of older dates that appear after the stream has read those
+    /// dates are not delivered. At most 31 days.
+    #[must_use]
+    pub fn export_lookback(mut self, lookback: Duration) -> Self {
+        self.export_lookback = lookback;
+        self
+    }
+
+    /// Export mode: how many chunks are read at the same time (default 4, at most 64). Each
+    /// open chunk is one server stream; events read ahead wait in a bounded queue.
+    #[must_use]
+    pub fn export_concurrency(mut self, chunks: usize) -> Self {
+        self.export_concurrency = chunks;
+        self
+    }
+
+    /// The lateness bound export mode works with.
+    pub(crate) fn export_lateness(&self) -> Duration {
+        if self.max_lateness_set {
+            self.max_lateness
+        } else {
+            DEFAULT_EXPORT_MAX_LATENESS
+        }
+    }
+
+    /// Export mode: the number of past UTC dates listed again at every poll.
+    pub(crate) fn lookback_days(&self) -> i64 {
+        const DAY: u64 = 24 * 60 * 60;
+        let secs =
+            self.export_lookback.as_secs() + u64::from(self.export_lookback.subsec_nanos() > 0);
+        i64::try_from(secs.div_ceil(DAY)).unwrap_or(i64::MAX)
+    }
+
     /// Checks the settings against Teleport's limits.
     pub(crate) fn validate(&self) -> Result<(), crate::Error> {
         let invalid =
@@ -259,16 +387,48 @@ impl StreamConfig {
                 format!("{end} is before the backfill start {start}"),
             );
         }
-        if let Start::Resume(cursor) = &self.start
-            && cursor.event_types != self.event_types
-        {
-            return Err(crate::Error::InvalidCursor {
-                reason: format!(
-                    "the cursor was taken with event types {:?} but the stream asks for {:?}",
-                    cursor.event_types, self.event_types
+        if self.export_poll_interval.is_zero() {
+            return invalid("export_poll_interval", "must be above zero".to_owned());
+        }
+        if self.export_concurrency == 0 || self.export_concurrency > MAX_EXPORT_CONCURRENCY {
+            return invalid(
+                "export_concurrency",
+                format!(
+                    "{} is outside 1..={MAX_EXPORT_CONCURRENCY}",
+                    self.export_concurrency
                 ),
-                source: None,
-            });
+            );
+        }
+        if self.export_lookback > MAX_EXPORT_LOOKBACK {
+            return invalid(
+                "export_lookback",
+                format!(
+                    "{:?} is over the limit of 31 days (the cursor remembers every chunk of every date in it)",
+                    self.export_lookback
+                ),
+            );
+        }
+        if let Start::Resume(cursor) = &self.start {
+            if cursor.event_types != self.event_types {
+                return Err(crate::Error::InvalidCursor {
+                    reason: format!(
+                        "the cursor was taken with event types {:?} but the stream asks for {:?}",
+                        cursor.event_types, self.event_types
+                    ),
+                    source: None,
+                });
+            }
+            let taken_in = cursor.mode();
+            if self.mode != Mode::Auto && self.mode != taken_in {
+                return Err(crate::Error::InvalidCursor {
+                    reason: format!(
+                        "the cursor was taken in {taken_in} mode but the stream is set to {} mode; \
+                         resume it in {taken_in} (or auto) mode, or start a new stream from a backfill time",
+                        self.mode
+                    ),
+                    source: None,
+                });
+            }
         }
         Ok(())
     }

@@ -1,9 +1,11 @@
-//! The last resort for an event too large to receive: learn its id and time without holding it.
+//! Events too large to receive: recognising tonic's refusal, choosing a higher receive limit,
+//! and the last resort, learning the event's id and time without holding it.
 //!
-//! A one-event search is sent as a raw gRPC call over the same channel, and the response is
-//! decoded as it streams in: the envelope's small fields (id, time) are kept, the event payload
-//! (`unstructured`, field 5) is counted and discarded, then `last_key` tells where to resume.
-//! Memory stays at a few KiB however large the event is.
+//! The last resort sends the call again as a raw gRPC call over the same channel and decodes the
+//! response as it streams in: the envelope's small fields (id, time) are kept, the event payload
+//! (`unstructured`, field 5) is counted and discarded. For search (a one-event page), `last_key`
+//! then tells where to resume; for export, the first streamed message's `cursor` (which follows
+//! the event in the message) does. Memory stays at a few KiB however large the event is.
 
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt as _;
@@ -15,9 +17,38 @@ use tower::ServiceExt as _;
 use super::page::{Content, Page, PageItem, PageRequest, SEARCH_RPC, from_timestamp};
 use crate::{Error, rpc};
 
-const PATH: &str = "/teleport.auditlog.v1.AuditLogService/GetUnstructuredEvents";
-/// Cap for the small fields we keep (ids, keys, timestamps).
+const SEARCH_PATH: &str = "/teleport.auditlog.v1.AuditLogService/GetUnstructuredEvents";
+const EXPORT_PATH: &str = "/teleport.auditlog.v1.AuditLogService/ExportUnstructuredEvents";
+/// Cap for the small fields we keep (ids, keys, timestamps, export cursors).
 const SMALL_FIELD_CAP: u64 = 1024 * 1024;
+
+/// Whether the error is tonic refusing a message over the receive limit; with the size found.
+pub(crate) fn too_large(error: &Error) -> Option<Option<usize>> {
+    match error {
+        Error::Rpc {
+            code: tonic::Code::OutOfRange,
+            message,
+            ..
+        } if message.contains("message length too large") => Some(
+            message
+                .split("found ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok()),
+        ),
+        _ => None,
+    }
+}
+
+/// The receive limit to try after `current` refused a message of `found` bytes: room for the
+/// message (rounded up to a power of two), at least double, at most `ceiling`.
+pub(crate) fn raised_limit(current: usize, found: Option<usize>, ceiling: usize) -> usize {
+    found
+        .map(|size| size.saturating_add(1024).next_power_of_two())
+        .unwrap_or(0)
+        .max(current.saturating_mul(2))
+        .min(ceiling)
+}
 
 /// Searches one event at the request's position and reports it as skipped.
 pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page, Error> {
@@ -33,11 +64,11 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
         Ok(result) => result.map(|(items, last_key)| Page {
             items: items
                 .into_iter()
-                .map(|(id, time, size)| PageItem {
-                    id,
-                    time,
+                .map(|probed| PageItem {
+                    id: probed.id,
+                    time: probed.time,
                     content: Content::Oversized {
-                        size,
+                        size: probed.size,
                         limit: request.max_receive,
                     },
                 })
@@ -48,13 +79,106 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
     }
 }
 
-type ProbeItems = (Vec<(String, OffsetDateTime, usize)>, String);
+/// What the envelope of an event too large to receive says about it.
+struct Probed {
+    event_type: String,
+    id: String,
+    time: OffsetDateTime,
+    /// The size of its payload.
+    size: usize,
+}
+
+type ProbeItems = (Vec<Probed>, String);
 
 async fn call(
     channel: Channel,
     message: Vec<u8>,
     fallback_time: OffsetDateTime,
 ) -> Result<ProbeItems, Error> {
+    let mut reader = open(channel, SEARCH_RPC, SEARCH_PATH, message).await?;
+    let parsed = parse_response(&mut reader, fallback_time).await?;
+    // Drain to the trailers: the call only succeeded if grpc-status says so.
+    reader.drain().await?;
+    reader.check_trailers()?;
+    Ok(parsed)
+}
+
+/// An event of an export chunk that was too large to receive, and where the chunk goes on.
+#[derive(Debug)]
+pub(crate) struct SkippedExportEvent {
+    /// Its type from the envelope ("" if the server sent none).
+    pub(crate) event_type: String,
+    pub(crate) id: String,
+    pub(crate) time: OffsetDateTime,
+    pub(crate) size: usize,
+    /// Teleport's position right after the event (empty if the server sent none).
+    pub(crate) cursor: String,
+}
+
+/// Opens the export call `request` raw and reads only its first streamed message, keeping the
+/// event's id, time and size and the cursor after it. `None` when the chunk has no further
+/// event.
+pub(crate) async fn probe_export(
+    channel: Channel,
+    rpc: &'static str,
+    request: Vec<u8>,
+    timeout: std::time::Duration,
+    fallback_time: OffsetDateTime,
+) -> Result<Option<SkippedExportEvent>, Error> {
+    let read = async {
+        let mut reader = open(channel, rpc, EXPORT_PATH, request).await?;
+        if !reader.fill().await? {
+            // No message: the stream ended (its status is in the trailers).
+            reader.check_trailers()?;
+            return Ok(None);
+        }
+        let len = reader.frame_header().await?;
+        let start = reader.position;
+        let mut found = None;
+        let mut cursor = String::new();
+        while reader.position < start + len {
+            let key = reader.varint().await?;
+            match (key >> 3, key & 7) {
+                (1, 2) => {
+                    let item_len = reader.varint().await?;
+                    found = Some(parse_item(&mut reader, item_len, fallback_time).await?);
+                }
+                (2, 2) => {
+                    let n = reader.varint().await?;
+                    cursor = String::from_utf8(reader.bytes(n).await?)
+                        .map_err(|_| reader.malformed("an export cursor is not UTF-8"))?;
+                }
+                (_, wire_type) => reader.skip_field(wire_type).await?,
+            }
+        }
+        reader.check_end(start, len)?;
+        // The rest of the chunk is not read: dropping the body cancels the call.
+        let probed = found.ok_or_else(|| reader.malformed("a message without event"))?;
+        Ok(Some(SkippedExportEvent {
+            event_type: probed.event_type,
+            id: probed.id,
+            time: probed.time,
+            size: probed.size,
+            cursor,
+        }))
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Err(_) => Err(Error::Timeout {
+            rpc,
+            after: timeout,
+        }),
+        Ok(result) => result,
+    }
+}
+
+/// Sends one gRPC request (`message`, unframed) to `path` and returns the response body to read,
+/// once the headers say the call was accepted.
+async fn open(
+    channel: Channel,
+    rpc: &'static str,
+    path: &str,
+    message: Vec<u8>,
+) -> Result<BodyReader, Error> {
     let mut framed = Vec::with_capacity(message.len() + 5);
     framed.push(0); // not compressed
     framed.extend_from_slice(
@@ -66,7 +190,7 @@ async fn call(
 
     let request = http::Request::builder()
         .method(http::Method::POST)
-        .uri(format!("http://teleport.cluster.local{PATH}"))
+        .uri(format!("http://teleport.cluster.local{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(tonic::body::Body::new(http_body_util::Full::new(
@@ -79,43 +203,24 @@ async fn call(
     let response = channel
         .oneshot(request)
         .await
-        .map_err(|e| rpc::status_to_error(SEARCH_RPC, tonic::Status::from_error(Box::new(e))))?;
+        .map_err(|e| rpc::status_to_error(rpc, tonic::Status::from_error(Box::new(e))))?;
     // A "trailers-only" answer carries the status in the headers.
     if let Some(status) = tonic::Status::from_header_map(response.headers())
         && status.code() != tonic::Code::Ok
     {
-        return Err(rpc::status_to_error(SEARCH_RPC, status));
+        return Err(rpc::status_to_error(rpc, status));
     }
-    let mut reader = BodyReader {
+    Ok(BodyReader {
+        rpc,
         body: response.into_body(),
         chunk: Bytes::new(),
         position: 0,
         trailers: None,
-    };
-    let parsed = parse_response(&mut reader, fallback_time).await?;
-    // Drain to the trailers: the call only succeeded if grpc-status says so.
-    reader.drain().await?;
-    match reader
-        .trailers
-        .as_ref()
-        .and_then(tonic::Status::from_header_map)
-    {
-        Some(status) if status.code() != tonic::Code::Ok => {
-            Err(rpc::status_to_error(SEARCH_RPC, status))
-        }
-        _ => Ok(parsed),
-    }
-}
-
-fn malformed(what: &str) -> Error {
-    Error::Rpc {
-        rpc: SEARCH_RPC,
-        code: tonic::Code::Internal,
-        message: format!("malformed response while skipping an oversized event: {what}"),
-    }
+    })
 }
 
 struct BodyReader {
+    rpc: &'static str,
     body: tonic::body::Body,
     chunk: Bytes,
     /// Bytes consumed from the body so far.
@@ -124,12 +229,46 @@ struct BodyReader {
 }
 
 impl BodyReader {
+    fn malformed(&self, what: &str) -> Error {
+        Error::Rpc {
+            rpc: self.rpc,
+            code: tonic::Code::Internal,
+            message: format!("malformed response while skipping an oversized event: {what}"),
+        }
+    }
+
+    /// The call's status from the trailers, once the body has been read to its end.
+    fn check_trailers(&self) -> Result<(), Error> {
+        match self
+            .trailers
+            .as_ref()
+            .and_then(tonic::Status::from_header_map)
+        {
+            Some(status) if status.code() != tonic::Code::Ok => {
+                Err(rpc::status_to_error(self.rpc, status))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads a gRPC frame header; returns the message length.
+    async fn frame_header(&mut self) -> Result<u64, Error> {
+        if self.byte().await? != 0 {
+            return Err(self.malformed("a compressed message (none was asked for)"));
+        }
+        let mut len_bytes = [0u8; 4];
+        for byte in &mut len_bytes {
+            *byte = self.byte().await?;
+        }
+        Ok(u64::from(u32::from_be_bytes(len_bytes)))
+    }
+
     /// Makes at least one byte available; false at the end of the body.
     async fn fill(&mut self) -> Result<bool, Error> {
         while self.chunk.is_empty() {
             match self.body.frame().await {
                 None => return Ok(false),
-                Some(Err(status)) => return Err(rpc::status_to_error(SEARCH_RPC, status)),
+                Some(Err(status)) => return Err(rpc::status_to_error(self.rpc, status)),
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => self.chunk = data,
                     Err(frame) => {
@@ -145,7 +284,7 @@ impl BodyReader {
 
     async fn byte(&mut self) -> Result<u8, Error> {
         if !self.fill().await? {
-            return Err(malformed("the response ended early"));
+            return Err(self.malformed("the response ended early"));
         }
         self.position += 1;
         Ok(self.chunk.get_u8())
@@ -160,17 +299,17 @@ impl BodyReader {
                 return Ok(value);
             }
         }
-        Err(malformed("a varint is longer than 10 bytes"))
+        Err(self.malformed("a varint is longer than 10 bytes"))
     }
 
     async fn bytes(&mut self, len: u64) -> Result<Vec<u8>, Error> {
         if len > SMALL_FIELD_CAP {
-            return Err(malformed("a small field is over 1 MiB"));
+            return Err(self.malformed("a small field is over 1 MiB"));
         }
         let mut out = Vec::with_capacity(len as usize);
         while (out.len() as u64) < len {
             if !self.fill().await? {
-                return Err(malformed("the response ended early"));
+                return Err(self.malformed("the response ended early"));
             }
             let take = self.chunk.len().min(len as usize - out.len());
             out.extend_from_slice(&self.chunk[..take]);
@@ -183,7 +322,7 @@ impl BodyReader {
     async fn skip(&mut self, mut len: u64) -> Result<(), Error> {
         while len > 0 {
             if !self.fill().await? {
-                return Err(malformed("the response ended early"));
+                return Err(self.malformed("the response ended early"));
             }
             let take = (self.chunk.len() as u64).min(len);
             self.chunk.advance(take as usize);
@@ -203,7 +342,7 @@ impl BodyReader {
                 self.skip(len).await
             }
             5 => self.skip(4).await,
-            _ => Err(malformed("unsupported wire type")),
+            _ => Err(self.malformed("unsupported wire type")),
         }
     }
 
@@ -212,7 +351,7 @@ impl BodyReader {
         if self.position == start + len {
             Ok(())
         } else {
-            Err(malformed("a field runs past its message"))
+            Err(self.malformed("a field runs past its message"))
         }
     }
 
@@ -231,14 +370,7 @@ async fn parse_response(
     reader: &mut BodyReader,
     fallback_time: OffsetDateTime,
 ) -> Result<ProbeItems, Error> {
-    if reader.byte().await? != 0 {
-        return Err(malformed("a compressed message (none was asked for)"));
-    }
-    let mut len_bytes = [0u8; 4];
-    for byte in &mut len_bytes {
-        *byte = reader.byte().await?;
-    }
-    let len = u64::from(u32::from_be_bytes(len_bytes));
+    let len = reader.frame_header().await?;
     let start = reader.position;
     let mut items = Vec::new();
     let mut last_key = String::new();
@@ -252,7 +384,7 @@ async fn parse_response(
             (2, 2) => {
                 let key_len = reader.varint().await?;
                 last_key = String::from_utf8(reader.bytes(key_len).await?)
-                    .map_err(|_| malformed("last_key is not UTF-8"))?;
+                    .map_err(|_| reader.malformed("last_key is not UTF-8"))?;
             }
             (_, wire_type) => reader.skip_field(wire_type).await?,
         }
@@ -265,23 +397,29 @@ async fn parse_item(
     reader: &mut BodyReader,
     len: u64,
     fallback_time: OffsetDateTime,
-) -> Result<(String, OffsetDateTime, usize), Error> {
+) -> Result<Probed, Error> {
     let start = reader.position;
+    let mut event_type = String::new();
     let mut id = String::new();
     let mut time = None;
     let mut size = 0usize;
     while reader.position < start + len {
         let key = reader.varint().await?;
         match (key >> 3, key & 7) {
+            (1, 2) => {
+                let n = reader.varint().await?;
+                event_type = String::from_utf8(reader.bytes(n).await?)
+                    .map_err(|_| reader.malformed("an event type is not UTF-8"))?;
+            }
             (2, 2) => {
                 let n = reader.varint().await?;
                 id = String::from_utf8(reader.bytes(n).await?)
-                    .map_err(|_| malformed("an event id is not UTF-8"))?;
+                    .map_err(|_| reader.malformed("an event id is not UTF-8"))?;
             }
             (3, 2) => {
                 let n = reader.varint().await?;
                 let ts = prost_types::Timestamp::decode(reader.bytes(n).await?.as_slice())
-                    .map_err(|_| malformed("an event time does not decode"))?;
+                    .map_err(|_| reader.malformed("an event time does not decode"))?;
                 time = from_timestamp(ts);
             }
             (5, 2) => {
@@ -293,5 +431,39 @@ async fn parse_item(
         }
     }
     reader.check_end(start, len)?;
-    Ok((id, time.unwrap_or(fallback_time), size))
+    Ok(Probed {
+        event_type,
+        id,
+        time: time.unwrap_or(fallback_time),
+        size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_tonic_s_size_error() {
+        let error = Error::Rpc {
+            rpc: "GetUnstructuredEvents",
+            code: tonic::Code::OutOfRange,
+            message: "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes".into(),
+        };
+        assert_eq!(too_large(&error), Some(Some(5_242_880)));
+        let other = Error::Rpc {
+            rpc: "GetUnstructuredEvents",
+            code: tonic::Code::OutOfRange,
+            message: "time out of range".into(),
+        };
+        assert_eq!(too_large(&other), None);
+    }
+
+    #[test]
+    fn the_raised_limit_fits_the_message_within_the_ceiling() {
+        assert_eq!(raised_limit(4 << 20, Some(5_000_000), 64 << 20), 8 << 20);
+        assert_eq!(raised_limit(4 << 20, None, 64 << 20), 8 << 20);
+        assert_eq!(raised_limit(4 << 20, Some(40 << 20), 16 << 20), 16 << 20);
+        assert_eq!(raised_limit(1 << 20, Some(1 << 20), 64 << 20), 2 << 20);
+    }
 }

@@ -9,6 +9,7 @@ use teleport_audit_types::{AuditEvent, EventError};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 
+use crate::stats::StatsHandle;
 use crate::{Error, rpc};
 
 /// The RPC name used in errors and logs.
@@ -127,6 +128,39 @@ impl PageItem {
             Err(error) => Content::Malformed(error),
         };
         Self { id, time, content }
+    }
+}
+
+impl PageItem {
+    /// What the stream yields for this item, counted in the stats: the event, or the per-event
+    /// error ([`Error::MalformedEvent`], [`Error::EventSkipped`]).
+    pub(crate) fn into_output(self, stats: &StatsHandle) -> Result<AuditEvent, Error> {
+        let Self { id, time, content } = self;
+        match content {
+            Content::Event(event) => {
+                stats.update(|s| {
+                    s.events_delivered += 1;
+                    if s.newest_event_time.is_none_or(|newest| newest < time) {
+                        s.newest_event_time = Some(time);
+                    }
+                });
+                Ok(event)
+            }
+            Content::Malformed(source) => {
+                stats.update(|s| s.malformed += 1);
+                Err(Error::MalformedEvent { id, time, source })
+            }
+            Content::Oversized { size, limit } => {
+                stats.update(|s| s.skipped_oversized += 1);
+                tracing::warn!(%id, %time, size, "event too large; skipped");
+                Err(Error::EventSkipped {
+                    id,
+                    time,
+                    size,
+                    limit,
+                })
+            }
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The paging loop: [`AuditEventStream`], a state machine over ascending searches.
+//! The search mode's paging loop: [`SearchMachine`], a state machine over ascending searches.
 //!
 //! A *scan* is one ascending search over `[floor(watermark), min(watermark + window, now, end)]`,
 //! followed page by page through Teleport's `last_key` until it comes back empty. Each event is
@@ -18,78 +18,37 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::Stream;
 use teleport_audit_types::AuditEvent;
 use time::OffsetDateTime;
-use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 use tonic::transport::Channel;
 use tracing::Instrument as _;
 
-use super::config::{Start, StreamConfig};
+use super::config::StreamConfig;
 use super::oversized;
-use super::page::{self, Content, Page, PageItem, PageRequest};
-use crate::backoff::Backoff;
-use crate::cursor::{Cursor, ScanPosition};
-use crate::stats::{StatsHandle, StreamStats};
+use super::page::{self, Page, PageItem, PageRequest};
+use super::retry::{Retrier, Verdict};
+use super::task::Task;
+use crate::cursor::{ScanPosition, SearchPosition};
+use crate::stats::StatsHandle;
 use crate::{Client, Error};
 
-/// A stream of a cluster's audit events, resumable from a [`Cursor`] taken at any event.
-///
-/// Items are `Ok(event)`, or `Err(error)`: a fatal error (see [`Error::is_fatal`]) ends the
-/// stream; any other error (a skipped or malformed event, a stall report) is information, and
-/// the next poll carries on from where the stream was. Create it with
-/// [`Client::audit_events`].
-///
-/// ```no_run
-/// # async fn run(client: teleport_audit::Client) -> Result<(), teleport_audit::Error> {
-/// use futures::StreamExt as _;
-/// use teleport_audit::StreamConfig;
-///
-/// let mut events = client.audit_events(StreamConfig::default());
-/// while let Some(item) = events.next().await {
-///     match item {
-///         Ok(event) => println!("{}", event.as_json()),
-///         Err(error) if error.is_fatal() => return Err(error),
-///         Err(error) => eprintln!("warning: {error}"),
-///     }
-///     let _resume_point = events.cursor(); // store it after the event is handled
-/// }
-/// # Ok(()) }
-/// ```
-pub struct AuditEventStream {
-    inner: Inner,
-}
-
-impl std::fmt::Debug for AuditEventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditEventStream")
-            .field("cursor", &self.inner.cursor)
-            .field("state", &self.inner.state.name())
-            .field("page_limit", &self.inner.page_limit)
-            .field("receive_limit", &self.inner.receive_limit)
-            .finish_non_exhaustive()
-    }
-}
-
-struct Inner {
+/// The search mode of an [`crate::AuditEventStream`].
+pub(crate) struct SearchMachine {
     channel: Channel,
     config: StreamConfig,
     request_timeout: Duration,
     event_types: Arc<[String]>,
-    /// The position after the last event yielded: what [`AuditEventStream::cursor`] returns.
-    cursor: Cursor,
+    /// The position after the last event yielded.
+    cursor: SearchPosition,
     state: State,
     /// Events per page now (shrinks below the configured size around oversized events).
     page_limit: u32,
     /// Largest response accepted now (grows up to the configured limit for oversized events).
     receive_limit: usize,
-    backoff: Box<dyn Backoff>,
-    failing_since: Option<Instant>,
-    attempts: u32,
-    last_stall_report: Option<Instant>,
+    retrier: Retrier,
     /// Where the current scan last continued without its page key (see `reanchor`).
     reanchored_from: Option<OffsetDateTime>,
     stats: StatsHandle,
@@ -97,14 +56,18 @@ struct Inner {
     scan_span: tracing::Span,
 }
 
-/// A spawned page fetch, aborted if the stream is dropped.
-struct Task(JoinHandle<Result<Page, Error>>);
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        self.0.abort();
+impl std::fmt::Debug for SearchMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchMachine")
+            .field("state", &self.state.name())
+            .field("page_limit", &self.page_limit)
+            .field("receive_limit", &self.receive_limit)
+            .finish_non_exhaustive()
     }
 }
+
+/// A spawned page fetch, aborted if the stream is dropped.
+type PageTask = Task<Result<Page, Error>>;
 
 enum State {
     /// Begin a scan, or resume the one in the cursor.
@@ -112,13 +75,13 @@ enum State {
     /// Waiting for a page.
     Fetching {
         request: PageRequest,
-        task: Task,
+        task: PageTask,
     },
     /// Yielding a page's events; the next page may be on its way.
     Delivering {
         items: std::vec::IntoIter<PageItem>,
         end: PageEnd,
-        next: Option<(PageRequest, Task)>,
+        next: Option<(PageRequest, PageTask)>,
     },
     /// Waiting before a retry or the next poll.
     Waiting {
@@ -160,79 +123,47 @@ fn floor_second(time: OffsetDateTime) -> OffsetDateTime {
     time.replace_nanosecond(0).unwrap_or(time)
 }
 
-fn utc(time: OffsetDateTime) -> OffsetDateTime {
+pub(crate) fn utc(time: OffsetDateTime) -> OffsetDateTime {
     time.to_offset(time::UtcOffset::UTC)
 }
 
-impl AuditEventStream {
-    pub(crate) fn new(client: Client, config: StreamConfig) -> Self {
-        let invalid = config.validate().err();
+impl SearchMachine {
+    /// A search from `cursor` (the stream's settings are already checked).
+    pub(crate) fn new(
+        client: &Client,
+        config: StreamConfig,
+        cursor: SearchPosition,
+        stats: StatsHandle,
+    ) -> Self {
         let event_types: Arc<[String]> = Arc::from(config.event_types.clone());
-        let mut cursor = match &config.start {
-            Start::Now => Cursor::starting_at(utc(OffsetDateTime::now_utc())),
-            Start::At(time) => Cursor::starting_at(utc(*time)),
-            Start::Resume(cursor) => (**cursor).clone(),
-        };
-        cursor.event_types = config.event_types.clone();
-        let stats = StatsHandle::default();
         stats.update(|s| s.watermark = Some(cursor.watermark()));
-        let backoff = (config.backoff)();
-        let state = if invalid.is_some() {
-            State::Done
-        } else {
-            State::Start
-        };
         Self {
-            inner: Inner {
-                channel: client.channel().clone(),
-                request_timeout: config.request_timeout.unwrap_or(client.request_timeout()),
-                page_limit: config.page_size,
-                receive_limit: config.max_receive_size,
-                config,
-                event_types,
-                cursor,
-                state,
-                backoff,
-                failing_since: None,
-                attempts: 0,
-                last_stall_report: None,
-                reanchored_from: None,
-                stats,
-                pending: invalid,
-                scan_span: tracing::Span::none(),
-            },
+            channel: client.channel().clone(),
+            request_timeout: config.request_timeout.unwrap_or(client.request_timeout()),
+            page_limit: config.page_size,
+            receive_limit: config.max_receive_size,
+            retrier: Retrier::new(&config, stats.clone()),
+            config,
+            event_types,
+            cursor,
+            state: State::Start,
+            reanchored_from: None,
+            stats,
+            pending: None,
+            scan_span: tracing::Span::none(),
         }
     }
 
-    /// The position right after the last event this stream yielded. Store it (for example with
-    /// [`crate::FileCursorStore`]) once the events before it are safely handled; a stream
-    /// resumed from it ([`StreamConfig::resume_from`]) yields exactly the events after them.
-    pub fn cursor(&self) -> Cursor {
-        self.inner.cursor.clone()
+    /// The position right after the last event yielded.
+    pub(crate) fn position(&self) -> &SearchPosition {
+        &self.cursor
     }
 
-    /// A snapshot of the stream's counters.
-    pub fn stats(&self) -> StreamStats {
-        self.inner.stats.get()
-    }
-
-    /// A handle to read the stream's counters from another task.
-    pub fn stats_handle(&self) -> StatsHandle {
-        self.inner.stats.clone()
-    }
-}
-
-impl Stream for AuditEventStream {
-    type Item = Result<AuditEvent, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().inner.step(cx)
-    }
-}
-
-impl Inner {
     /// Advances the state machine until it has an item to yield or must wait.
-    fn step(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<AuditEvent, Error>>> {
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<AuditEvent, Error>>> {
         loop {
             if let Some(error) = self.pending.take() {
                 return Poll::Ready(Some(Err(error)));
@@ -240,7 +171,7 @@ impl Inner {
             match std::mem::replace(&mut self.state, State::Done) {
                 State::Done => return Poll::Ready(None),
                 State::Start => self.start_scan(),
-                State::Fetching { request, mut task } => match Pin::new(&mut task.0).poll(cx) {
+                State::Fetching { request, mut task } => match task.poll(cx) {
                     Poll::Pending => {
                         self.state = State::Fetching { request, task };
                         return Poll::Pending;
@@ -340,7 +271,7 @@ impl Inner {
         }
     }
 
-    fn spawn(&self, request: &PageRequest, probe: bool) -> Task {
+    fn spawn(&self, request: &PageRequest, probe: bool) -> PageTask {
         let span = tracing::debug_span!(
             parent: &self.scan_span,
             "audit_page",
@@ -350,7 +281,7 @@ impl Inner {
         );
         let channel = self.channel.clone();
         let request = request.clone();
-        Task(tokio::spawn(
+        Task::spawn(
             async move {
                 if probe {
                     oversized::probe(channel, request).await
@@ -359,7 +290,7 @@ impl Inner {
                 }
             }
             .instrument(span),
-        ))
+        )
     }
 
     fn fetch(&mut self, request: PageRequest) {
@@ -368,20 +299,12 @@ impl Inner {
     }
 
     fn on_page(&mut self, request: &PageRequest, page: Page) {
-        self.backoff.reset();
-        self.failing_since = None;
-        self.attempts = 0;
-        self.last_stall_report = None;
+        self.retrier.succeeded();
         // Grow back towards the configured page size after shrinking for an oversized event.
         if self.page_limit < self.config.page_size {
             self.page_limit = (self.page_limit.saturating_mul(2)).min(self.config.page_size);
         }
-        let now = OffsetDateTime::now_utc();
-        self.stats.update(|s| {
-            s.pages += 1;
-            s.consecutive_failures = 0;
-            s.last_success = Some(now);
-        });
+        self.stats.update(|s| s.pages += 1);
         tracing::debug!(
             parent: &self.scan_span,
             items = page.items.len(),
@@ -420,40 +343,11 @@ impl Inner {
             self.stats.update(|s| s.duplicates_dropped += 1);
             return None;
         }
-        Some(match item.content {
-            Content::Event(event) => {
-                let time = item.time;
-                self.stats.update(|s| {
-                    s.events_delivered += 1;
-                    if s.newest_event_time.is_none_or(|newest| newest < time) {
-                        s.newest_event_time = Some(time);
-                    }
-                });
-                Ok(event)
-            }
-            Content::Malformed(source) => {
-                self.stats.update(|s| s.malformed += 1);
-                Err(Error::MalformedEvent {
-                    id: item.id,
-                    time: item.time,
-                    source,
-                })
-            }
-            Content::Oversized { size, limit } => {
-                self.stats.update(|s| s.skipped_oversized += 1);
-                tracing::warn!(id = %item.id, time = %item.time, size, "event too large; skipped");
-                Err(Error::EventSkipped {
-                    id: item.id,
-                    time: item.time,
-                    size,
-                    limit,
-                })
-            }
-        })
+        Some(item.into_output(&self.stats))
     }
 
     /// Every event of a page has been considered: move the watermark, then go on.
-    fn page_done(&mut self, end: PageEnd, next: Option<(PageRequest, Task)>) {
+    fn page_done(&mut self, end: PageEnd, next: Option<(PageRequest, PageTask)>) {
         let lateness = self.config.max_lateness;
         let Some(scan) = self.cursor.scan.as_mut() else {
             self.state = State::Start;
@@ -539,7 +433,7 @@ impl Inner {
     }
 
     fn on_error(&mut self, request: PageRequest, error: Error) {
-        if let Some(found) = too_large(&error) {
+        if let Some(found) = oversized::too_large(&error) {
             self.adapt_to_large_response(request, found);
             return;
         }
@@ -550,44 +444,19 @@ impl Inner {
         {
             return;
         }
-        self.stats.update(|s| {
-            s.consecutive_failures = s.consecutive_failures.saturating_add(1);
-            s.last_error = Some(error.code());
-        });
-        if !error.is_retryable() {
-            tracing::error!(%error, code = error.code(), "audit stream stopped");
-            self.pending = Some(error);
-            self.state = State::Done;
-            return;
+        match self.retrier.failed(error, "audit search") {
+            Verdict::Fatal(error) => {
+                self.pending = Some(error);
+                self.state = State::Done;
+            }
+            Verdict::Retry { delay, stalled } => {
+                self.pending = stalled;
+                self.state = State::Waiting {
+                    sleep: Box::pin(tokio::time::sleep(delay)),
+                    then: AfterWait::Retry(request),
+                };
+            }
         }
-        let now = Instant::now();
-        let since = *self.failing_since.get_or_insert(now);
-        self.attempts = self.attempts.saturating_add(1);
-        let delay = self.backoff.next_delay();
-        self.stats.update(|s| s.retries += 1);
-        tracing::warn!(
-            %error,
-            code = error.code(),
-            attempt = self.attempts,
-            retry_in = ?delay,
-            "audit search failed; retrying"
-        );
-        let report_due = now.duration_since(since) >= self.config.stall_report_after
-            && self
-                .last_stall_report
-                .is_none_or(|last| now.duration_since(last) >= self.config.stall_report_after);
-        if report_due {
-            self.last_stall_report = Some(now);
-            self.pending = Some(Error::Stalled {
-                since: now.duration_since(since),
-                attempts: self.attempts,
-                last: Box::new(error),
-            });
-        }
-        self.state = State::Waiting {
-            sleep: Box::pin(tokio::time::sleep(delay)),
-            then: AfterWait::Retry(request),
-        };
     }
 
     /// A response was over the receive limit: fewer events per page, then a higher limit, then
@@ -603,11 +472,7 @@ impl Inner {
             );
             self.fetch(request);
         } else if request.max_receive < ceiling {
-            let wanted = found
-                .map(|size| size.saturating_add(1024).next_power_of_two())
-                .unwrap_or(0)
-                .max(request.max_receive.saturating_mul(2));
-            self.receive_limit = wanted.min(ceiling);
+            self.receive_limit = oversized::raised_limit(request.max_receive, found, ceiling);
             request.max_receive = self.receive_limit;
             tracing::info!(
                 limit = request.max_receive,
@@ -622,43 +487,9 @@ impl Inner {
     }
 }
 
-/// Whether the error is tonic refusing a response over the receive limit; with the size found.
-fn too_large(error: &Error) -> Option<Option<usize>> {
-    match error {
-        Error::Rpc {
-            code: tonic::Code::OutOfRange,
-            message,
-            ..
-        } if message.contains("message length too large") => Some(
-            message
-                .split("found ")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .and_then(|n| n.parse().ok()),
-        ),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recognises_tonic_s_size_error() {
-        let error = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
-            code: tonic::Code::OutOfRange,
-            message: "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes".into(),
-        };
-        assert_eq!(too_large(&error), Some(Some(5_242_880)));
-        let other = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
-            code: tonic::Code::OutOfRange,
-            message: "time out of range".into(),
-        };
-        assert_eq!(too_large(&other), None);
-    }
 
     #[test]
     fn floor_second_drops_the_fraction() {

@@ -1,0 +1,261 @@
+//! [`AuditEventStream`]: the stream callers hold. It decides the mode (the cursor's, the
+//! configured one, or [`Mode::Auto`]'s probe) and hands polls to the search or export machine.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use teleport_audit_types::AuditEvent;
+use time::OffsetDateTime;
+
+use super::config::{Mode, Start, StreamConfig};
+use super::export::ExportMachine;
+use super::paging::{SearchMachine, utc};
+use super::probe::{Probe, Step};
+use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition};
+use crate::stats::{StatsHandle, StreamStats};
+use crate::{Client, Error};
+
+/// A stream of a cluster's audit events, resumable from a [`Cursor`] taken at any event.
+///
+/// Items are `Ok(event)`, or `Err(error)`: a fatal error (see [`Error::is_fatal`]) ends the
+/// stream; any other error (a skipped or malformed event, a skipped export chunk, a stall
+/// report) is information, and the next poll carries on from where the stream was. Create it
+/// with [`Client::audit_events`].
+///
+/// The stream reads with Teleport's search API or its export API ([`Mode`]); the items, the
+/// cursor and the stats work the same in both. Search delivers events in time order; export
+/// does not (chunks are read in parallel, and their events are in no particular order).
+///
+/// ```no_run
+/// # async fn run(client: teleport_audit::Client) -> Result<(), teleport_audit::Error> {
+/// use futures::StreamExt as _;
+/// use teleport_audit::StreamConfig;
+///
+/// let mut events = client.audit_events(StreamConfig::default());
+/// while let Some(item) = events.next().await {
+///     match item {
+///         Ok(event) => println!("{}", event.as_json()),
+///         Err(error) if error.is_fatal() => return Err(error),
+///         Err(error) => eprintln!("warning: {error}"),
+///     }
+///     let _resume_point = events.cursor(); // store it after the event is handled
+/// }
+/// # Ok(()) }
+/// ```
+pub struct AuditEventStream {
+    machine: Machine,
+    event_types: Vec<String>,
+    stats: StatsHandle,
+}
+
+enum Machine {
+    /// Asking the cluster whether it serves export ([`Mode::Auto`]).
+    Probing {
+        probe: Probe,
+        client: Client,
+        config: Box<StreamConfig>,
+        from: OffsetDateTime,
+        start_now: bool,
+    },
+    Search(Box<SearchMachine>),
+    Export(Box<ExportMachine>),
+    /// Invalid settings or a fatal probe failure: the error (once), then the end.
+    Ended {
+        error: Option<Error>,
+        cursor: Box<Cursor>,
+    },
+}
+
+impl std::fmt::Debug for AuditEventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("AuditEventStream");
+        match &self.machine {
+            Machine::Probing { probe, .. } => out.field("probing", probe),
+            Machine::Search(search) => out.field("search", search),
+            Machine::Export(export) => out.field("export", export),
+            Machine::Ended { .. } => out.field("ended", &true),
+        };
+        out.field("cursor", &self.cursor()).finish_non_exhaustive()
+    }
+}
+
+impl AuditEventStream {
+    pub(crate) fn new(client: Client, config: StreamConfig) -> Self {
+        let stats = StatsHandle::default();
+        let event_types = config.event_types.clone();
+        let now = utc(OffsetDateTime::now_utc());
+        let (from, start_now) = match &config.start {
+            Start::Now => (now, true),
+            Start::At(time) => (utc(*time), false),
+            Start::Resume(cursor) => (cursor.watermark(), false),
+        };
+        let machine = match config.validate() {
+            Err(error) => {
+                let cursor = match &config.start {
+                    Start::Resume(cursor) => (**cursor).clone(),
+                    _ => Cursor {
+                        event_types: event_types.clone(),
+                        position: Position::Search(SearchPosition::starting_at(from)),
+                    },
+                };
+                Machine::Ended {
+                    error: Some(error),
+                    cursor: Box::new(cursor),
+                }
+            }
+            Ok(()) => match &config.start {
+                Start::Resume(cursor) => match &cursor.position {
+                    Position::Search(position) => {
+                        search(&client, config.clone(), position.clone(), &stats)
+                    }
+                    Position::Export(position) => {
+                        export(&client, &config, position.clone(), false, &stats)
+                    }
+                },
+                _ => match config.mode {
+                    Mode::Search => {
+                        search(&client, config, SearchPosition::starting_at(from), &stats)
+                    }
+                    Mode::Export => export(
+                        &client,
+                        &config,
+                        ExportPosition::starting_at(from),
+                        start_now,
+                        &stats,
+                    ),
+                    _ => Machine::Probing {
+                        probe: Probe::new(&client, &config, stats.clone()),
+                        client,
+                        config: Box::new(config),
+                        from,
+                        start_now,
+                    },
+                },
+            },
+        };
+        Self {
+            machine,
+            event_types,
+            stats,
+        }
+    }
+
+    /// The position right after the last event this stream yielded. Store it (for example with
+    /// [`crate::FileCursorStore`]) once the events before it are safely handled; a stream
+    /// resumed from it ([`StreamConfig::resume_from`]) yields exactly the events after them.
+    ///
+    /// Before [`Mode::Auto`] has decided, this is a search cursor at the stream's start (a
+    /// stream resumed from it reads with search from there: nothing is missed).
+    pub fn cursor(&self) -> Cursor {
+        let position = match &self.machine {
+            Machine::Probing { from, .. } => Position::Search(SearchPosition::starting_at(*from)),
+            Machine::Search(search) => Position::Search(search.position().clone()),
+            Machine::Export(export) => Position::Export(export.position().clone()),
+            Machine::Ended { cursor, .. } => return (**cursor).clone(),
+        };
+        Cursor {
+            event_types: self.event_types.clone(),
+            position,
+        }
+    }
+
+    /// The API the stream reads with: [`Mode::Search`] or [`Mode::Export`], or [`Mode::Auto`]
+    /// while it is still asking the cluster.
+    pub fn mode(&self) -> Mode {
+        match &self.machine {
+            Machine::Search(_) => Mode::Search,
+            Machine::Export(_) => Mode::Export,
+            Machine::Probing { .. } | Machine::Ended { .. } => Mode::Auto,
+        }
+    }
+
+    /// A snapshot of the stream's counters.
+    pub fn stats(&self) -> StreamStats {
+        self.stats.get()
+    }
+
+    /// A handle to read the stream's counters from another task.
+    pub fn stats_handle(&self) -> StatsHandle {
+        self.stats.clone()
+    }
+
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<AuditEvent, Error>>> {
+        loop {
+            match &mut self.machine {
+                Machine::Search(search) => return search.poll_next(cx),
+                Machine::Export(export) => return export.poll_next(cx),
+                Machine::Ended { error, .. } => return Poll::Ready(error.take().map(Err)),
+                Machine::Probing {
+                    probe,
+                    client,
+                    config,
+                    from,
+                    start_now,
+                } => match std::task::ready!(probe.poll(cx)) {
+                    Step::Report(error) => return Poll::Ready(Some(Err(error))),
+                    Step::Fatal(error) => {
+                        let cursor = Box::new(Cursor {
+                            event_types: self.event_types.clone(),
+                            position: Position::Search(SearchPosition::starting_at(*from)),
+                        });
+                        self.machine = Machine::Ended {
+                            error: None,
+                            cursor,
+                        };
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                    Step::Decided(Mode::Export) => {
+                        let position = ExportPosition::starting_at(*from);
+                        self.machine = export(client, config, position, *start_now, &self.stats);
+                    }
+                    Step::Decided(_) => {
+                        let position = SearchPosition::starting_at(*from);
+                        let config = (**config).clone();
+                        self.machine = search(client, config, position, &self.stats);
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn search(
+    client: &Client,
+    config: StreamConfig,
+    position: SearchPosition,
+    stats: &StatsHandle,
+) -> Machine {
+    stats.update(|s| s.mode = Some(Mode::Search));
+    Machine::Search(Box::new(SearchMachine::new(
+        client,
+        config,
+        position,
+        stats.clone(),
+    )))
+}
+
+fn export(
+    client: &Client,
+    config: &StreamConfig,
+    position: ExportPosition,
+    start_now: bool,
+    stats: &StatsHandle,
+) -> Machine {
+    stats.update(|s| s.mode = Some(Mode::Export));
+    Machine::Export(Box::new(ExportMachine::new(
+        client,
+        config,
+        position,
+        start_now,
+        stats.clone(),
+    )))
+}
+
+impl Stream for AuditEventStream {
+    type Item = Result<AuditEvent, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_item(cx)
+    }
+}

@@ -1,0 +1,196 @@
+//! The export mode of an [`crate::AuditEventStream`]: Teleport's bulk export API
+//! (`GetEventExportChunks` + `ExportUnstructuredEvents`, Teleport 16.4+ with Athena, and Cloud).
+//!
+//! Two sides joined by a bounded queue:
+//!
+//! - a spawned **driver** ([`driver`]) lists the chunks of the active UTC dates, decides which
+//!   chunks are new, and runs at most `export_concurrency` **chunk readers** ([`chunk`]), each
+//!   streaming one chunk from its start or from a stored per-event position, retrying by itself;
+//! - the **consumer** ([`ExportMachine`], polled by the caller) takes [`Msg`]s off the queue in
+//!   order and folds them into the [`ExportPosition`] that [`crate::AuditEventStream::cursor`]
+//!   returns. Because every change of the position travels through the queue behind the events
+//!   it covers, the position describes exactly what was yielded: an event read ahead but still
+//!   queued is not in it, a chunk is done only once its last event was yielded.
+//!
+//! The algorithm and its guarantees are described in `docs/cursor.md` (section "Export mode").
+
+mod chunk;
+mod driver;
+mod listing;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use teleport_audit_types::AuditEvent;
+use time::{Date, OffsetDateTime};
+use tokio::sync::mpsc;
+
+use super::config::StreamConfig;
+use super::page::PageItem;
+use super::task::Task;
+use crate::cursor::ExportPosition;
+use crate::stats::StatsHandle;
+use crate::{Client, Error};
+
+pub(crate) use listing::{EXPORT_RPC, LIST_RPC, list_chunks};
+
+/// Messages between the driver and its readers and the consumer, at most this many queued.
+/// Memory: this many events read ahead, plus one message per open chunk stream in tonic's
+/// buffers.
+const QUEUE: usize = 256;
+
+/// One step of an export stream, applied by the consumer in order.
+// Nearly every message is an `Item`; boxing it would add an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Msg {
+    /// An event of a chunk, with Teleport's position right after it (which also covers any
+    /// filtered-out events before it).
+    Item {
+        date: Date,
+        chunk: Arc<str>,
+        position: String,
+        item: PageItem,
+    },
+    /// Every event of the chunk has been sent.
+    ChunkDone { date: Date, chunk: Arc<str> },
+    /// A date was listed for the first time (`taken_as_done`: chunks that need no reading;
+    /// `from`: the settled start of a stream that starts from now).
+    Listed {
+        date: Date,
+        taken_as_done: Vec<u64>,
+        from: Option<OffsetDateTime>,
+    },
+    /// A date older than the lookback window was read completely.
+    Dropped { date: Date },
+    /// Every chunk listed before this time has been sent.
+    CaughtUp(OffsetDateTime),
+    /// A non-fatal error to yield (a stall report, a skipped chunk).
+    Report(Error),
+    /// A fatal error: yielded, then the stream ends.
+    Fatal(Error),
+    /// The end time was reached.
+    Finished,
+}
+
+/// The consumer side of an export stream.
+pub(crate) struct ExportMachine {
+    position: ExportPosition,
+    /// The driver, until the first poll spawns it (a runtime is needed).
+    driver: Option<driver::Driver>,
+    task: Option<Task<()>>,
+    rx: mpsc::Receiver<Msg>,
+    stats: StatsHandle,
+    ended: bool,
+}
+
+impl std::fmt::Debug for ExportMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportMachine")
+            .field("started", &self.driver.is_none())
+            .field("ended", &self.ended)
+            .field("queued", &self.rx.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExportMachine {
+    /// An export from `position`; `start_now` when the stream starts from now (the chunks of
+    /// the first listing are then taken as read).
+    pub(crate) fn new(
+        client: &Client,
+        config: &StreamConfig,
+        position: ExportPosition,
+        start_now: bool,
+        stats: StatsHandle,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        stats.update(|s| s.watermark = Some(position.caught_up));
+        let driver = driver::Driver::new(client, config, &position, start_now, stats.clone(), tx);
+        Self {
+            position,
+            driver: Some(driver),
+            task: None,
+            rx,
+            stats,
+            ended: false,
+        }
+    }
+
+    /// The position right after the last item yielded.
+    pub(crate) fn position(&self) -> &ExportPosition {
+        &self.position
+    }
+
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<AuditEvent, Error>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(driver) = self.driver.take() {
+            self.task = Some(Task::spawn(driver.run()));
+        }
+        loop {
+            let Some(msg) = std::task::ready!(self.rx.poll_recv(cx)) else {
+                // The driver always says why it stops; a closed queue without that is a bug.
+                self.end();
+                return Poll::Ready(Some(Err(Error::Rpc {
+                    rpc: EXPORT_RPC,
+                    code: tonic::Code::Internal,
+                    message: "the export task ended without a reason".to_owned(),
+                })));
+            };
+            if let Some(output) = self.apply(msg) {
+                return Poll::Ready(output);
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        self.ended = true;
+        self.task = None;
+        self.rx.close();
+    }
+
+    /// Folds one message into the position; returns what to yield, if anything.
+    fn apply(&mut self, msg: Msg) -> Option<Option<Result<AuditEvent, Error>>> {
+        match msg {
+            Msg::Item {
+                date,
+                chunk,
+                position,
+                item,
+            } => {
+                self.position.delivered(date, &chunk, position);
+                return Some(Some(item.into_output(&self.stats)));
+            }
+            Msg::ChunkDone { date, chunk } => {
+                self.position.chunk_done(date, &chunk);
+                self.stats.update(|s| s.chunks_done += 1);
+            }
+            Msg::Listed {
+                date,
+                taken_as_done,
+                from,
+            } => self.position.listed(date, &taken_as_done, from),
+            Msg::Dropped { date } => self.position.drop_date(date),
+            Msg::CaughtUp(time) => {
+                self.position.caught_up_to(time);
+                let caught_up = self.position.caught_up;
+                self.stats.update(|s| s.watermark = Some(caught_up));
+            }
+            Msg::Report(error) => return Some(Some(Err(error))),
+            Msg::Fatal(error) => {
+                self.end();
+                return Some(Some(Err(error)));
+            }
+            Msg::Finished => {
+                self.end();
+                return Some(None);
+            }
+        }
+        None
+    }
+}
