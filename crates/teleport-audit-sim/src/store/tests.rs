@@ -484,3 +484,29 @@ fn athena_chunks_flush_list_and_export_every_event_once() {
     assert!(inner.chunk_events(day, "nope").unwrap().is_none());
     assert!(inner.chunk_events(day + 1, &names[0]).unwrap().is_none());
 }
+
+#[test]
+fn a_huge_backlog_costs_nothing_until_queried() {
+    let clock = Clock::manual(T0 + time::Duration::days(400));
+    let s = EventStore::new(StoreConfig {
+        seed: 3,
+        cluster: "big".into(),
+        clock,
+        backend: Backend::Immediate,
+        backlog: Some((50_000_000, T0, T0 + time::Duration::days(365))),
+        live_rate: 0.0,
+        cache_bytes: 1 << 20,
+        final_page_key_probability: 0.0,
+    })
+    .unwrap();
+    assert_eq!(s.len(), 50_000_000);
+    let minute = (
+        T0 + time::Duration::days(200),
+        T0 + time::Duration::days(200) + time::Duration::minutes(1),
+    );
+    let ids = s.ids_in_range(minute.0, minute.1);
+    assert!((80..=110).contains(&ids.len()), "{}", ids.len());
+    let (paged, _) = drain(&s, n(minute.0), n(minute.1), 30, true, &[]);
+    assert_eq!(paged, ids.iter().map(|x| x.1.clone()).collect::<Vec<_>>());
+    assert!(s.cache_bytes() <= 1 << 20, "{}", s.cache_bytes());
+}
