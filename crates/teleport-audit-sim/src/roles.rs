@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 /// What a role allows on the audit API (Teleport role rules on `event` and `session`).
-#[non_exhaustive]
+/// Build it as a literal (`Permissions { event_list: true, event_read: true, session_read:
+/// false }`) or from [`Permissions::none`] / [`Permissions::all`] and the setters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Permissions {
     /// `event` `list`: needed by search and export.
