@@ -265,10 +265,9 @@ fn web_tls(ca: &ClusterCa) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), Sim
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(Arc::new(config))
     };
-    Ok((
-        build(&[b"h2", b"http/1.1", b"teleport-reversetunnel"])?,
-        build(&[])?,
-    ))
+    let mut offered: Vec<&[u8]> = vec![b"h2", b"http/1.1"];
+    offered.extend(crate::proxy::IDLE_PROTOCOLS.iter().map(|p| p.as_bytes()));
+    Ok((build(&offered)?, build(&[])?))
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, SimError> {

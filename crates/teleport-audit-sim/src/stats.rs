@@ -70,7 +70,9 @@ pub struct ProxyCounters {
     pub auth: u64,
     /// Terminated with the web certificate and served HTTP.
     pub web: u64,
-    /// Terminated with the web certificate, `teleport-reversetunnel` negotiated.
+    /// Terminated with the web certificate, `teleport-reversetunnel` (or another protocol
+    /// whose service the sim does not run: `teleport-postgres`, `teleport-tcp`...) negotiated,
+    /// then held idle.
     pub reverse_tunnel: u64,
     /// Connection upgrades accepted (`/webapi/connectionupgrade`).
     pub upgrades: u64,

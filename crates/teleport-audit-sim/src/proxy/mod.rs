@@ -30,6 +30,15 @@ const AUTH_PREFIX: &str = "teleport-auth@";
 const API_DOMAIN_SUFFIX: &str = ".teleport.cluster.local";
 /// Negotiated by clients probing for TLS routing behind load balancers.
 const REVERSE_TUNNEL: &str = "teleport-reversetunnel";
+/// Protocols a real proxy terminates with its web certificate and negotiates, whose services
+/// the sim does not run (the connection is then held idle).
+pub(crate) const IDLE_PROTOCOLS: [&str; 5] = [
+    REVERSE_TUNNEL,
+    "teleport-proxy-grpc",
+    "teleport-tcp",
+    "teleport-postgres",
+    "teleport-mysql",
+];
 const READ_DEADLINE: Duration = Duration::from_secs(15);
 /// Buffer per direction when piping a routed connection.
 const COPY_BUFFER: usize = 64 * 1024;
@@ -80,7 +89,8 @@ fn decide(alpn: &[String], cluster: &str) -> Decision {
                 Err(e) => Decision::Reject(format!("failed to decode cluster name: {e}")),
             };
         }
-        if protocol == REVERSE_TUNNEL || protocol == "h2" || protocol == "http/1.1" {
+        if protocol == "h2" || protocol == "http/1.1" || IDLE_PROTOCOLS.contains(&protocol.as_str())
+        {
             return Decision::Terminate;
         }
     }
@@ -189,20 +199,21 @@ where
     };
     let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     match negotiated.as_deref() {
-        Some(b"teleport-reversetunnel") => {
-            shared.stats.route(Route::ReverseTunnel);
-            // The sim runs no reverse tunnel: hold the connection until the client leaves.
-            let mut sink = [0u8; 1024];
-            let hold = async { while matches!(tls.read(&mut sink).await, Ok(n) if n > 0) {} };
-            let _ = tokio::time::timeout(Duration::from_secs(60), hold).await;
-        }
         Some(b"h2") => {
             shared.stats.route(Route::Web);
             web::serve_http2(tls, peer, ctx.clone()).await;
         }
-        _ => {
+        Some(b"http/1.1") | None => {
             shared.stats.route(Route::Web);
             web::serve_http1(tls, peer, ctx.clone()).await;
+        }
+        Some(_) => {
+            shared.stats.route(Route::ReverseTunnel);
+            // The sim runs no reverse tunnel, database or TCP proxy: hold the connection until
+            // the client leaves.
+            let mut sink = [0u8; 1024];
+            let hold = async { while matches!(tls.read(&mut sink).await, Ok(n) if n > 0) {} };
+            let _ = tokio::time::timeout(Duration::from_secs(60), hold).await;
         }
     }
 }
@@ -254,6 +265,18 @@ mod tests {
         ));
         assert!(matches!(
             decide(&alpn(&["spdy/1"]), "sim"),
+            Decision::Reject(_)
+        ));
+        assert_eq!(
+            decide(&alpn(&["teleport-postgres"]), "sim"),
+            Decision::Terminate
+        );
+        assert!(matches!(
+            decide(&alpn(&["teleport-kube"]), "sim"),
+            Decision::Reject(_)
+        ));
+        assert!(matches!(
+            decide(&alpn(&["teleport-reversetunnel-ping"]), "sim"),
             Decision::Reject(_)
         ));
     }
