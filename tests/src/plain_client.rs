@@ -72,10 +72,13 @@ pub fn auth_tls(identity: &Identity, route: AuthRoute) -> ClientConfig {
 
 /// A client config trusting the sim's web CA, offering `alpn`.
 pub fn web_tls(sim: &SimCluster, alpn: &[&str]) -> ClientConfig {
+    use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(sim.ca().web_ca_certificate())
-        .unwrap_or_else(|e| panic!("web CA: {e}"));
+    for cert in CertificateDer::pem_slice_iter(sim.web_ca_pem().as_bytes()) {
+        roots
+            .add(cert.unwrap_or_else(|e| panic!("web CA PEM: {e}")))
+            .unwrap_or_else(|e| panic!("web CA: {e}"));
+    }
     let mut config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()

@@ -389,3 +389,27 @@ async fn load_balancer_mode_strips_alpn_but_the_upgrade_still_works() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_default_self_signed_web_certificate_is_refused_by_webpki_even_when_trusted() {
+    let sim = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .self_signed_web_cert(true)
+        .start()
+        .await
+        .unwrap();
+    assert!(sim.web_ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+    let err = tls_connect(sim.proxy_addr(), web_tls(&sim, &["http/1.1"]), "localhost")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("CaUsedAsEndEntity"), "{err}");
+    // TLS routing to the Auth Service does not involve the web certificate.
+    let id = identity(&sim, &IdentitySpec::default());
+    via_proxy(&sim, &id)
+        .await
+        .unwrap()
+        .auth
+        .ping(PingRequest {})
+        .await
+        .unwrap();
+}

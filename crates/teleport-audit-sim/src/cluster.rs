@@ -46,6 +46,7 @@ pub struct SimClusterBuilder {
     clock: Clock,
     final_page_key_probability: f64,
     event_cache_bytes: usize,
+    self_signed_web_cert: bool,
 }
 
 impl Default for SimClusterBuilder {
@@ -64,6 +65,7 @@ impl Default for SimClusterBuilder {
             clock: Clock::system(),
             final_page_key_probability: 0.5,
             event_cache_bytes: 64 << 20,
+            self_signed_web_cert: false,
         }
     }
 }
@@ -152,6 +154,16 @@ impl SimClusterBuilder {
         self
     }
 
+    /// Present the web certificate a real proxy uses when no `https_keypairs` are configured: a
+    /// self-signed certificate with `CA:TRUE` for `localhost` (default `false`: a proper server
+    /// certificate signed by a separate web CA). [`SimCluster::web_ca_pem`] then returns that
+    /// certificate; WebPKI verifiers such as rustls refuse it even when they trust it
+    /// (`CaUsedAsEndEntity`), as they refuse a real proxy's.
+    pub fn self_signed_web_cert(mut self, enabled: bool) -> Self {
+        self.self_signed_web_cert = enabled;
+        self
+    }
+
     /// Starts the cluster on loopback, on ephemeral ports.
     ///
     /// # Errors
@@ -188,7 +200,19 @@ impl SimClusterBuilder {
             source,
         })?;
         let auth_tls = auth::tls::server_config(&ca)?;
-        let (web_tls, lb_tls) = web_tls(&ca)?;
+        let (web_chain, web_key, web_ca_pem) = if self.self_signed_web_cert {
+            let (cert, pem, key) = crate::web_cert::self_signed_ca_as_server()?;
+            (vec![cert], key, pem)
+        } else {
+            let (chain, key) =
+                ca.web_tls(&["localhost", "127.0.0.1"])
+                    .map_err(|source| SimError::Ca {
+                        action: "issue the proxy's web certificate",
+                        source,
+                    })?;
+            (chain, key, ca.web_ca_pem())
+        };
+        let (web_tls, lb_tls) = web_tls(web_chain, &web_key)?;
         let store = EventStore::new(StoreConfig {
             seed: self.seed,
             cluster: self.cluster_name.clone(),
@@ -234,6 +258,7 @@ impl SimClusterBuilder {
         Ok(SimCluster {
             shared,
             ca,
+            web_ca_pem,
             auth_addr,
             proxy_addr,
             auth_tls,
@@ -243,13 +268,10 @@ impl SimClusterBuilder {
     }
 }
 
-fn web_tls(ca: &ClusterCa) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), SimError> {
-    let (chain, key) = ca
-        .web_tls(&["localhost", "127.0.0.1"])
-        .map_err(|source| SimError::Ca {
-            action: "issue the proxy's web certificate",
-            source,
-        })?;
+fn web_tls(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: &rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), SimError> {
     let tls = |source| SimError::Tls {
         what: "proxy web",
         source,
@@ -321,6 +343,7 @@ impl Servers {
 pub struct SimCluster {
     shared: Arc<Shared>,
     ca: ClusterCa,
+    web_ca_pem: String,
     auth_addr: SocketAddr,
     proxy_addr: SocketAddr,
     auth_tls: Arc<ServerConfig>,
@@ -366,9 +389,10 @@ impl SimCluster {
     }
 
     /// The PEM certificate to trust for the proxy's public HTTPS (its web certificate is
-    /// issued for `localhost` and `127.0.0.1`).
+    /// issued for `localhost` and `127.0.0.1`): the web CA, or with
+    /// [`SimClusterBuilder::self_signed_web_cert`] the self-signed certificate itself.
     pub fn web_ca_pem(&self) -> String {
-        self.ca.web_ca_pem()
+        self.web_ca_pem.clone()
     }
 
     /// The audit log.

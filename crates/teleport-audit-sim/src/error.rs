@@ -46,6 +46,13 @@ pub enum SimError {
         #[source]
         source: crate::ca::CaError,
     },
+    /// The proxy's self-signed web certificate could not be made.
+    #[error("could not make the proxy's self-signed web certificate")]
+    WebCertificate {
+        /// rcgen's error.
+        #[source]
+        source: rcgen::Error,
+    },
     /// A TLS configuration was refused by rustls.
     #[error("could not build the {what} TLS configuration")]
     Tls {
@@ -83,6 +90,7 @@ impl SimError {
             SimError::DuplicateEvent { .. } => "duplicate_event",
             SimError::Encode { .. } => "encode",
             SimError::Ca { .. } => "ca",
+            SimError::WebCertificate { .. } => "web_certificate",
             SimError::Tls { .. } => "tls",
             SimError::Bind { .. } => "bind",
             SimError::TooManySeries { .. } => "too_many_series",

@@ -94,6 +94,7 @@ mod shared;
 mod stats;
 mod store;
 mod uid;
+mod web_cert;
 
 pub use backend::Backend;
 pub use clock::Clock;
