@@ -75,8 +75,9 @@ pub(crate) struct TailArgs {
     /// Only these event types (comma separated), e.g. user.login,access_request.create.
     #[arg(long, value_delimiter = ',')]
     pub(crate) types: Vec<String>,
-    /// How events are fetched (the search API; export support is planned).
-    #[arg(long, value_enum, default_value_t = ModeArg::Search)]
+    /// Which Teleport API reads the log: auto (export if the cluster serves it, else search),
+    /// search, or export. A cursor file's mode wins over auto.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub(crate) mode: ModeArg,
     /// Stop once caught up with the time the command started (after the lateness bound).
     #[arg(long)]
@@ -87,15 +88,31 @@ pub(crate) struct TailArgs {
     /// Wait between polls once caught up.
     #[arg(long, value_parser = parse_duration, default_value = "2s")]
     pub(crate) poll_interval: Duration,
-    /// How late an event may become visible and still be delivered.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
-    pub(crate) max_lateness: Duration,
+    /// How late an event may become visible and still be delivered [default: 10s in search
+    /// mode, 2m in export mode (Athena writes its batches about once a minute)].
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) max_lateness: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ModeArg {
+    /// Export when the cluster serves it (Teleport 16.4+ with Athena, Cloud), else search.
+    Auto,
     /// GetUnstructuredEvents, ascending, resumable by cursor.
     Search,
+    /// GetEventExportChunks + ExportUnstructuredEvents: chunks read in parallel, not in time
+    /// order.
+    Export,
+}
+
+impl From<ModeArg> for teleport_audit::Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Auto => teleport_audit::Mode::Auto,
+            ModeArg::Search => teleport_audit::Mode::Search,
+            ModeArg::Export => teleport_audit::Mode::Export,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

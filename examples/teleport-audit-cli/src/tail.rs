@@ -25,17 +25,24 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
     );
     let store = args.cursor_file.as_ref().map(FileCursorStore::new);
     let mut config = StreamConfig::default()
+        .mode(args.mode.into())
         .event_types(args.types.iter().filter(|t| !t.is_empty()).cloned())
         .page_size(args.page_size)
-        .poll_interval(args.poll_interval)
-        .max_lateness(args.max_lateness);
+        .poll_interval(args.poll_interval);
+    if let Some(lateness) = args.max_lateness {
+        config = config.max_lateness(lateness);
+    }
     let stored = match &store {
         Some(store) => store.load()?,
         None => None,
     };
     config = match (stored, args.backfill_start) {
         (Some(cursor), _) => {
-            tracing::info!(watermark = %cursor.watermark(), "resuming from the cursor file");
+            tracing::info!(
+                mode = %cursor.mode(),
+                watermark = %cursor.watermark(),
+                "resuming from the cursor file"
+            );
             config.resume_from(cursor)
         }
         (None, Some(start)) => config.backfill_start(start),
