@@ -77,24 +77,38 @@ impl ProxyTls {
             if added == 0 {
                 roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             }
+            let mut pinned = Vec::new();
             if let Some(pem) = extra_ca_pem {
-                let mut found = 0;
                 for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
                     let cert = cert.map_err(|e| Error::ProxyCa {
                         reason: format!("not PEM: {e}"),
                     })?;
-                    roots.add(cert).map_err(|e| Error::ProxyCa {
+                    roots.add(cert.clone()).map_err(|e| Error::ProxyCa {
                         reason: format!("not a usable CA certificate: {e}"),
                     })?;
-                    found += 1;
+                    pinned.push(cert);
                 }
-                if found == 0 {
+                if pinned.is_empty() {
                     return Err(Error::ProxyCa {
                         reason: "no CERTIFICATE block found".to_owned(),
                     });
                 }
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::clone(&provider),
+            )
+            .build()
+            .map_err(|e| Error::ProxyCa {
+                reason: format!("the trusted roots cannot verify servers: {e}"),
+            })?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(TrustedProxyCertificates {
+                    webpki,
+                    pinned,
+                }))
+                .with_no_client_auth()
         };
         Ok(Self {
             config: Arc::new(config),
@@ -105,6 +119,60 @@ impl ProxyTls {
         let mut config = (*self.config).clone();
         config.alpn_protocols = vec![alpn.to_vec()];
         Arc::new(config)
+    }
+}
+
+/// The proxy's public certificate is trusted if WebPKI verifies it against the roots (system
+/// roots plus the extra CA), or if it is exactly one of the certificates the user gave as extra
+/// CA. The latter is for Teleport's default self-made web certificate, which is self-signed *and*
+/// marked as a CA, so WebPKI refuses it as a server certificate (`CaUsedAsEndEntity`) even when
+/// trusted; giving that exact certificate pins it.
+#[derive(Debug)]
+struct TrustedProxyCertificates {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for TrustedProxyCertificates {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|pinned| pinned.as_ref() == end_entity.as_ref())
+        {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
     }
 }
 
@@ -358,6 +426,68 @@ mod tests {
             Some(false)
         );
         assert_eq!(required_by_env_value(addr, "garbage"), Some(false));
+    }
+
+    /// A TLS server on loopback presenting `cert`; returns its address.
+    async fn tls_server(cert: rcgen::CertifiedKey<rcgen::KeyPair>) -> std::net::SocketAddr {
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let _ = acceptor.accept(socket).await;
+            }
+        });
+        addr
+    }
+
+    /// Like Teleport's default web certificate: self-signed and marked as a CA.
+    fn self_signed_ca_cert() -> rcgen::CertifiedKey<rcgen::KeyPair> {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        rcgen::CertifiedKey {
+            cert,
+            signing_key: key,
+        }
+    }
+
+    async fn handshake(tls: &ProxyTls, addr: std::net::SocketAddr) -> Result<(), std::io::Error> {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        TlsConnector::from(tls.with_alpn(b"http/1.1"))
+            .connect(name, tcp)
+            .await
+            .map(drop)
+    }
+
+    #[tokio::test]
+    async fn a_self_signed_ca_web_certificate_is_trusted_when_given_exactly() {
+        let cert = self_signed_ca_cert();
+        let pem = cert.cert.pem();
+        let addr = tls_server(cert).await;
+        // Without it: refused (unknown issuer).
+        let plain = ProxyTls::new(None, false).unwrap();
+        assert!(handshake(&plain, addr).await.is_err());
+        // Given as the extra CA: accepted, although WebPKI alone refuses a CA as end entity.
+        let pinned = ProxyTls::new(Some(&pem), false).unwrap();
+        handshake(&pinned, addr).await.unwrap();
+        // Another self-signed certificate is still refused.
+        let other = ProxyTls::new(Some(&self_signed_ca_cert().cert.pem()), false).unwrap();
+        assert!(handshake(&other, addr).await.is_err());
     }
 
     #[test]
