@@ -15,13 +15,22 @@
 //!   routing (ALPN `teleport-auth@<cluster>`), through a WebSocket connection upgrade when an L7
 //!   load balancer strips ALPN, through `HTTPS_PROXY`, or directly; authenticates with the
 //!   identity's certificate; checks the cluster name.
-//! - [`Client::audit_events`] + [`StreamConfig`]: ascending searches in time windows, following
-//!   Teleport's page keys, prefetching the next page, polling once caught up; late-arriving events
-//!   (eventually consistent backends) are caught up to [`StreamConfig::max_lateness`].
+//! - [`Client::audit_events`] + [`StreamConfig`]: one [`AuditEventStream`] over either of
+//!   Teleport's APIs ([`Mode`]; [`Mode::Auto`], the default, asks the cluster once):
+//!   - **search** (every backend): ascending searches in time windows, following Teleport's page
+//!     keys, prefetching the next page, polling once caught up; late-arriving events
+//!     (eventually consistent backends) are caught up to [`StreamConfig::max_lateness`];
+//!   - **export** (Teleport 16.4+ with Athena, and Cloud): the chunks of each UTC date read in
+//!     parallel ([`StreamConfig::export_concurrency`]) through a bounded queue, re-listed every
+//!     [`StreamConfig::export_poll_interval`] for new chunks, including chunks written late for
+//!     past dates within [`StreamConfig::export_lookback`]. Not in time order; much faster for
+//!     large volumes.
 //! - Failures: transient ones are retried inside with jittered, capped backoff ([`Backoff`]) and
 //!   show in [`StreamStats`]; a long stall is yielded as [`Error::Stalled`]; fatal ones (expired
 //!   identity, missing permission) are yielded once and end the stream. An event too large to
 //!   receive is skipped by id ([`Error::EventSkipped`]), never allowed to block the stream.
+//! - A [`Cursor`] records the mode it was taken in; a resumed stream continues in that mode
+//!   (formats and guarantees: [`cursor`]).
 //! - [`FileCursorStore`] keeps a cursor on disk with atomic replacement.
 //!
 //! # Example

@@ -195,7 +195,8 @@ impl StreamConfig {
     }
 
     /// Resume right after the events covered by a stored cursor (the backfill start is then
-    /// ignored). The event-type filter must be the one the cursor was taken with.
+    /// ignored). The event-type filter must be the one the cursor was taken with; the stream
+    /// reads in the cursor's mode (an explicit other [`StreamConfig::mode`] is refused).
     #[must_use]
     pub fn resume_from(mut self, cursor: Cursor) -> Self {
         self.start = Start::Resume(Box::new(cursor));
@@ -210,8 +211,9 @@ impl StreamConfig {
         self
     }
 
-    /// Only these event types (`user.login`, `role.created`, ...), filtered by the server.
-    /// Empty (the default) means all.
+    /// Only these event types (`user.login`, `role.created`, ...), filtered by the server in
+    /// search mode and by the stream in export mode (the export API has no filter). Empty (the
+    /// default) means all.
     #[must_use]
     pub fn event_types<I, S>(mut self, types: I) -> Self
     where
@@ -225,15 +227,16 @@ impl StreamConfig {
         self
     }
 
-    /// Events per page, 1 to 10,000 (default 500). Larger pages mean fewer calls; Teleport also
-    /// caps a page at 1 MiB of events.
+    /// Search mode: events per page, 1 to 10,000 (default 500). Larger pages mean fewer calls;
+    /// Teleport also caps a page at 1 MiB of events.
     #[must_use]
     pub fn page_size(mut self, size: u32) -> Self {
         self.page_size = size;
         self
     }
 
-    /// Wait between polls once caught up (default 2 s).
+    /// Search mode: wait between polls once caught up (default 2 s). Export mode polls every
+    /// [`StreamConfig::export_poll_interval`].
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
@@ -255,7 +258,7 @@ impl StreamConfig {
         self
     }
 
-    /// Time range of one search during a long backfill (default 24 h).
+    /// Search mode: time range of one search during a long backfill (default 24 h).
     #[must_use]
     pub fn window(mut self, window: Duration) -> Self {
         self.window = window;
@@ -277,8 +280,9 @@ impl StreamConfig {
         self
     }
 
-    /// Time allowed for one page before the call counts as stalled and is retried (default: the
-    /// client's request timeout).
+    /// Time allowed for one page (search), one chunk listing, or the next message of a chunk
+    /// (export) before the call counts as stalled and is retried (default: the client's request
+    /// timeout).
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
@@ -499,6 +503,94 @@ mod tests {
             .resume_from(cursor)
             .validate();
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn export_settings_are_checked() {
+        let field = |config: StreamConfig| match config.validate() {
+            Err(crate::Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        assert_eq!(
+            field(StreamConfig::default().export_concurrency(0)),
+            "export_concurrency"
+        );
+        assert_eq!(
+            field(StreamConfig::default().export_concurrency(65)),
+            "export_concurrency"
+        );
+        assert_eq!(
+            field(StreamConfig::default().export_poll_interval(Duration::ZERO)),
+            "export_poll_interval"
+        );
+        assert_eq!(
+            field(StreamConfig::default().export_lookback(Duration::from_secs(32 * 86_400))),
+            "export_lookback"
+        );
+        assert!(
+            StreamConfig::default()
+                .export_concurrency(64)
+                .export_lookback(MAX_EXPORT_LOOKBACK)
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_lookback_is_counted_in_whole_dates() {
+        let days = |secs: u64| {
+            StreamConfig::default()
+                .export_lookback(Duration::from_secs(secs))
+                .lookback_days()
+        };
+        assert_eq!(StreamConfig::default().lookback_days(), 2);
+        assert_eq!(days(0), 0);
+        assert_eq!(days(1), 1);
+        assert_eq!(days(86_400), 1);
+        assert_eq!(days(86_401), 2);
+        assert_eq!(
+            StreamConfig::default()
+                .export_lookback(Duration::from_millis(1))
+                .lookback_days(),
+            1
+        );
+    }
+
+    #[test]
+    fn export_lateness_has_its_own_default_unless_set() {
+        assert_eq!(
+            StreamConfig::default().export_lateness(),
+            DEFAULT_EXPORT_MAX_LATENESS
+        );
+        let set = StreamConfig::default().max_lateness(Duration::from_secs(5));
+        assert_eq!(set.export_lateness(), Duration::from_secs(5));
+        assert_eq!(set.max_lateness, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_explicit_mode_must_match_the_cursor() {
+        let search = Cursor::starting_at(datetime!(2025-01-01 0:00 UTC));
+        let e = StreamConfig::default()
+            .mode(Mode::Export)
+            .resume_from(search.clone())
+            .validate()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("taken in search mode but the stream is set to export mode"),
+            "{e}"
+        );
+        for mode in [Mode::Auto, Mode::Search] {
+            assert!(
+                StreamConfig::default()
+                    .mode(mode)
+                    .resume_from(search.clone())
+                    .validate()
+                    .is_ok()
+            );
+        }
+        assert_eq!(Mode::default(), Mode::Auto);
+        assert_eq!(Mode::Export.to_string(), "export");
     }
 
     #[test]
