@@ -365,3 +365,24 @@ async fn the_client_reconnects_after_the_server_restarts() {
     }
     panic!("no reconnection: {last:?}");
 }
+
+#[tokio::test]
+async fn the_upgrade_trusts_a_self_signed_proxy_certificate_given_as_the_extra_ca() {
+    // A proxy without its own certificate serves a self-signed CA:TRUE web certificate, which
+    // WebPKI refuses as a server certificate even when trusted; given exactly, it is pinned.
+    let sim = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .self_signed_web_cert(true)
+        .start()
+        .await
+        .unwrap();
+    sim.set_load_balancer_mode(true);
+    let client = Client::connect(proxy_config(&sim, &auditor(&sim)))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.ping().await.unwrap().cluster_name,
+        sim.cluster_name()
+    );
+    assert!(sim.rpc_stats().proxy.upgrades >= 1);
+}
