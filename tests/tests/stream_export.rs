@@ -497,6 +497,45 @@ async fn transient_errors_drops_stalls_and_restarts_lose_nothing() {
 }
 
 #[tokio::test]
+async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
+    let now = OffsetDateTime::now_utc();
+    let (start, end) = (
+        now - time::Duration::hours(2),
+        now - time::Duration::hours(1),
+    );
+    let sim = cluster(athena(), 200, start, end).await;
+    let client = connect(&sim).await;
+    sim.faults()
+        .fail_next_on(Rpc::GetEventExportChunks, tonic::Code::Unavailable, 6);
+    let mut stream = client.audit_events(
+        fast(StreamConfig::default())
+            .mode(Mode::Export)
+            .backfill_start(start)
+            .end_time(end)
+            .stall_report_after(Duration::from_millis(150)),
+    );
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
+    assert!(got.ended);
+    assert!(
+        !got.errors.is_empty(),
+        "six failed listings in a row are reported"
+    );
+    for error in &got.errors {
+        match error {
+            Error::Stalled { last, .. } => {
+                assert!(matches!(**last, Error::Unavailable { .. }), "{last:?}");
+            }
+            other => panic!("expected only stall reports, got {other:?}"),
+        }
+    }
+    assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
+    let stats = stream.stats();
+    assert!(stats.retries >= 6, "{stats:?}");
+    assert_eq!(stats.consecutive_failures, 0);
+    assert_eq!(stats.last_error, Some("unavailable"));
+}
+
+#[tokio::test]
 async fn a_stalled_chunk_is_retried_and_reported_not_hidden() {
     let now = OffsetDateTime::now_utc();
     let (start, end) = (

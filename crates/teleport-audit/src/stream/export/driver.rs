@@ -173,10 +173,12 @@ impl Driver {
                 let _ = self.shared.tx.send(Msg::Finished).await;
                 return;
             }
-            let mut wake = self.relist_at;
-            if let Some(at) = self.retry_at {
-                wake = wake.min(at);
-            }
+            // Nothing is due: the next listing is the retry of a failed one, if waiting, else
+            // the next poll (which also notices a new date at midnight).
+            let wake = match self.retry_at {
+                Some(at) if at > Instant::now() => at,
+                _ => self.relist_at,
+            };
             tokio::select! {
                 Some(joined) = self.readers.join_next(), if !self.readers.is_empty() => {
                     if !self.reader_finished(joined).await {
