@@ -447,6 +447,122 @@ async fn resuming_mid_chunk_through_json_is_exact() {
     assert_exactly(&all, &expected_ids(&sim, start, end));
 }
 
+/// Reads events one at a time until the cursor has a chunk in progress; returns the events and
+/// the cursor as JSON.
+async fn until_a_chunk_is_in_progress(
+    stream: &mut AuditEventStream,
+) -> (Vec<String>, serde_json::Value) {
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        let part = collect(stream, 1, Duration::from_secs(10)).await;
+        ids.extend(part.ids());
+        let cursor = cursor_json(stream);
+        let in_progress = cursor["dates"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|date| date.get("reading").is_some());
+        if in_progress {
+            return (ids, cursor);
+        }
+    }
+    panic!("no chunk was ever in progress");
+}
+
+#[tokio::test]
+async fn a_chunk_the_server_no_longer_has_is_reported_and_the_rest_delivered() {
+    let now = OffsetDateTime::now_utc();
+    let (start, end) = (
+        now - time::Duration::hours(3),
+        now - time::Duration::hours(1),
+    );
+    let sim = cluster(athena(), 1500, start, end).await;
+    let client = connect(&sim).await;
+    let config = || fast(StreamConfig::default()).end_time(end);
+    let mut stream = client.audit_events(config().mode(Mode::Export).backfill_start(start));
+    let (mut all, mut cursor) = until_a_chunk_is_in_progress(&mut stream).await;
+    drop(stream);
+    // As if retention had removed a chunk the cursor was reading.
+    let date = cursor["dates"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    cursor["dates"][&date]["reading"]["0badc0de-0000-4000-8000-000000000000"] = "a1:3".into();
+    let mut resumed =
+        client.audit_events(config().resume_from(Cursor::from_json(&cursor.to_string()).unwrap()));
+    let rest = collect(&mut resumed, usize::MAX, Duration::from_secs(30)).await;
+    assert!(rest.ended);
+    match &rest.errors[..] {
+        [
+            error @ Error::ChunkSkipped {
+                date: d,
+                chunk,
+                reason,
+            },
+        ] => {
+            assert_eq!(d.to_string(), date);
+            assert_eq!(chunk, "0badc0de-0000-4000-8000-000000000000");
+            assert!(reason.contains("NotFound"), "{reason}");
+            assert!(!error.is_fatal());
+            assert_eq!(error.code(), "export_chunk_skipped");
+        }
+        other => panic!("expected one ChunkSkipped, got {other:?}"),
+    }
+    all.extend(rest.ids());
+    assert_exactly(&all, &expected_ids(&sim, start, end));
+    assert_eq!(resumed.stats().chunks_skipped, 1);
+}
+
+#[tokio::test]
+async fn a_stored_position_the_server_refuses_is_a_fatal_invalid_cursor() {
+    let now = OffsetDateTime::now_utc();
+    let (start, end) = (
+        now - time::Duration::hours(3),
+        now - time::Duration::hours(1),
+    );
+    let sim = cluster(athena(), 1500, start, end).await;
+    let client = connect(&sim).await;
+    let config = || fast(StreamConfig::default()).end_time(end);
+    let mut stream = client.audit_events(config().mode(Mode::Export).backfill_start(start));
+    let (_, mut cursor) = until_a_chunk_is_in_progress(&mut stream).await;
+    drop(stream);
+    let (date, chunk) = cursor["dates"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find_map(|(date, d)| {
+            d.get("reading")
+                .and_then(|r| r.as_object())
+                .and_then(|r| r.keys().next().cloned())
+                .map(|chunk| (date.clone(), chunk))
+        })
+        .unwrap();
+    cursor["dates"][&date]["reading"][&chunk] = "not a position this server wrote".into();
+    let mut resumed =
+        client.audit_events(config().resume_from(Cursor::from_json(&cursor.to_string()).unwrap()));
+    let rest = collect(&mut resumed, usize::MAX, Duration::from_secs(30)).await;
+    assert!(rest.ended);
+    let last = rest.errors.last().expect("a fatal error");
+    match last {
+        Error::InvalidCursor { reason, .. } => {
+            assert!(
+                reason.contains(&chunk) && reason.contains(&date),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("not a position this server wrote"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected InvalidCursor, got {other:?}"),
+    }
+    assert!(last.is_fatal());
+    assert_eq!(rest.errors.len(), 1, "{:?}", rest.errors);
+}
+
 #[tokio::test]
 async fn transient_errors_drops_stalls_and_restarts_lose_nothing() {
     let now = OffsetDateTime::now_utc();

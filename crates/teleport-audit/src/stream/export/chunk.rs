@@ -269,7 +269,9 @@ impl Reader {
             // The chunk has nothing after the position any more.
             return Ok(Some(self.done().await));
         };
-        if skipped.cursor.is_empty() {
+        // Without a position after the event (or with the one before it again), going on
+        // would read the same event forever.
+        if skipped.cursor.is_empty() || skipped.cursor == self.position {
             let reason = format!(
                 "event {} at {} is {} bytes, over the receive limit of {ceiling} bytes, and the \
                  server gave no position after it; the rest of the chunk is not read",
