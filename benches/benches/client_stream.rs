@@ -20,7 +20,10 @@ fn client_stream(c: &mut Criterion) {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let now = OffsetDateTime::now_utc();
-    let (start, end) = (now - time::Duration::hours(3), now - time::Duration::hours(2));
+    let (start, end) = (
+        now - time::Duration::hours(3),
+        now - time::Duration::hours(2),
+    );
     let (sim, client) = runtime.block_on(async {
         let sim = SimCluster::builder()
             .backend(Backend::Immediate)

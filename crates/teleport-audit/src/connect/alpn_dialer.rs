@@ -9,15 +9,17 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, RootCertStore};
 use teleport_identity::{AUTH_SERVER_NAME, AuthRoute, Identity};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::prefixed::Prefixed;
 use super::verifier::{PresentedCertificate, RecordingVerifier};
 use crate::Error;
 
@@ -93,7 +95,7 @@ impl AuthTls {
         addr: &str,
         through_proxy: bool,
         timeout: Duration,
-    ) -> Result<TlsStream<IO>, Error>
+    ) -> Result<Prefixed<TlsStream<IO>>, Error>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -131,15 +133,18 @@ impl AuthTls {
             Ok(Ok(stream)) => stream,
         };
         match stream.get_ref().1.alpn_protocol() {
-            Some(b"h2") => Ok(stream),
-            other => Err(Error::NoHttp2 {
-                addr: addr.to_owned(),
-                negotiated: other.map_or_else(
-                    || "none".to_owned(),
-                    |p| String::from_utf8_lossy(p).into_owned(),
-                ),
-            }),
+            Some(b"h2") => {}
+            other => {
+                return Err(Error::NoHttp2 {
+                    addr: addr.to_owned(),
+                    negotiated: other.map_or_else(
+                        || "none".to_owned(),
+                        |p| String::from_utf8_lossy(p).into_owned(),
+                    ),
+                });
+            }
         }
+        first_flight(stream, addr, timeout.min(FIRST_FLIGHT_WAIT)).await
     }
 
     fn classify(
@@ -188,6 +193,51 @@ impl AuthTls {
                 addr,
                 source: error,
             },
+        }
+    }
+}
+
+/// How long to wait for the server's first bytes after the handshake.
+const FIRST_FLIGHT_WAIT: Duration = Duration::from_secs(3);
+
+/// Reads the server's first bytes after the handshake and puts them back in front of the stream.
+///
+/// With TLS 1.3 the client's side of the handshake completes before the server has checked the
+/// client certificate, so a refusal (a TLS alert, or the connection closed, which is what
+/// Teleport does for a certificate it accepts in TLS but not as an identity) only shows on the
+/// first read. Left to HTTP/2, it surfaces as whatever the first failing operation was, a broken
+/// pipe or a cancelled call. The Auth Service speaks first (its HTTP/2 SETTINGS), so waiting
+/// for its first bytes here makes a refusal a clear [`Error::CertificateRejected`]. A server
+/// that waits for the client instead only costs the wait once per connection.
+async fn first_flight<S>(mut stream: S, addr: &str, wait: Duration) -> Result<Prefixed<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut first = vec![0u8; 4096];
+    match tokio::time::timeout(wait, stream.read(&mut first)).await {
+        Err(_) => Ok(Prefixed::new(Bytes::new(), stream)),
+        Ok(Ok(0)) => Err(Error::CertificateRejected {
+            addr: addr.to_owned(),
+            alert: "none; the connection was closed right after the handshake".to_owned(),
+        }),
+        Ok(Ok(n)) => {
+            first.truncate(n);
+            Ok(Prefixed::new(Bytes::from(first), stream))
+        }
+        Ok(Err(error)) => {
+            let alert = error
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .and_then(|tls| match tls {
+                    rustls::Error::AlertReceived(alert) => Some(format!("{alert:?}")),
+                    _ => None,
+                });
+            Err(alert
+                .and_then(|alert| alert_error(addr.to_owned(), &alert))
+                .unwrap_or(Error::Network {
+                    addr: addr.to_owned(),
+                    source: error,
+                }))
         }
     }
 }

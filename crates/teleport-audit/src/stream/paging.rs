@@ -379,7 +379,7 @@ impl SearchMachine {
         // "Nothing more" in answer to a page key is also what Teleport answers to a key it cannot
         // find (the file backend: a stale or foreign key); check without the key before
         // believing it.
-        if end.keyed && end.newest_second.is_none() && self.reanchor("an empty final page") {
+        if end.keyed && end.newest_second.is_none() && self.reanchor(false) {
             return;
         }
         // The scan is complete: everything in [from, to] visible at its start was returned.
@@ -403,7 +403,7 @@ impl SearchMachine {
     /// pages reached, unless it already did from there. The pages before that second were
     /// received, so nothing is skipped; the seen set drops what comes again. Returns false when
     /// there is nothing to re-anchor (the caller then trusts the answer it had).
-    fn reanchor(&mut self, why: &str) -> bool {
+    fn reanchor(&mut self, refused: bool) -> bool {
         let Some(scan) = self.cursor.scan.as_mut() else {
             return false;
         };
@@ -417,11 +417,21 @@ impl SearchMachine {
         scan.key.clear();
         let to = scan.to;
         self.reanchored_from = Some(from);
-        tracing::warn!(
-            parent: &self.scan_span,
-            from = %from,
-            "{why} answered a page key; continuing the scan without the key"
-        );
+        // An empty last page is routine (DynamoDB and the file backend give a key with a full
+        // final page); a refusal is worth a warning.
+        if refused {
+            tracing::warn!(
+                parent: &self.scan_span,
+                from = %from,
+                "the server refused a page key; continuing the scan without it"
+            );
+        } else {
+            tracing::debug!(
+                parent: &self.scan_span,
+                from = %from,
+                "an empty last page answered a page key; checking without the key"
+            );
+        }
         let request = self.request(from, to, String::new());
         self.fetch(request);
         true
@@ -440,7 +450,7 @@ impl SearchMachine {
         // A page key the server refuses (expired, or from another backend).
         if matches!(error, Error::InvalidArgument { .. })
             && !request.key.is_empty()
-            && self.reanchor("a refusal")
+            && self.reanchor(true)
         {
             return;
         }
