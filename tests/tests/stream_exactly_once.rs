@@ -6,28 +6,18 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use proptest::prelude::*;
-use teleport_audit::{Client, Cursor, ExponentialBackoff, StreamConfig};
+use teleport_audit::{ExponentialBackoff, StreamConfig};
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use support::{auditor, proxy_config};
+use support::auditor;
+use support::exactly_once::{Fault, Run, check, drive, failure, insert_logins};
 
 const SPAN_MS: u32 = 2000;
 const LATENESS_MS: u32 = 1000;
-
-#[derive(Clone, Debug)]
-enum Fault {
-    Fail(tonic::Code, u32),
-    DropAfterBytes(u64),
-    Stall,
-    Restart,
-}
 
 #[derive(Clone, Debug)]
 struct Scenario {
@@ -44,15 +34,7 @@ struct Scenario {
 
 fn fault() -> impl Strategy<Value = Fault> {
     prop_oneof![
-        (
-            prop_oneof![
-                Just(tonic::Code::Unavailable),
-                Just(tonic::Code::ResourceExhausted),
-                Just(tonic::Code::Internal)
-            ],
-            1u32..4
-        )
-            .prop_map(|(code, k)| Fault::Fail(code, k)),
+        failure(),
         (2_000u64..40_000).prop_map(Fault::DropAfterBytes),
         Just(Fault::Stall),
         Just(Fault::Restart),
@@ -90,19 +72,6 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         )
 }
 
-fn uid(case: u64, index: usize) -> String {
-    let n = u128::from(case) << 64 | index as u128;
-    let hex = format!("{n:032x}");
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
-}
-
 async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
     let sim = SimCluster::builder()
         .backend(Backend::Dynamo {
@@ -114,21 +83,7 @@ async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
     let identity = auditor(&sim);
     let start = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
     let end = start + time::Duration::milliseconds(i64::from(SPAN_MS));
-    for (index, (offset, delay)) in scenario.events.iter().enumerate() {
-        let time = start + time::Duration::milliseconds(i64::from(*offset));
-        let visible_at = time + time::Duration::milliseconds(i64::from(*delay));
-        let json = serde_json::json!({
-            "event": "user.login",
-            "code": "T1000I",
-            "time": time.format(&Rfc3339).unwrap(),
-            "uid": uid(case, index),
-            "user": format!("user-{index}"),
-            "success": true,
-        });
-        sim.store()
-            .insert(&json.to_string(), Some(visible_at))
-            .unwrap();
-    }
+    insert_logins(&sim, start, &scenario.events, case);
 
     let config = || {
         StreamConfig::default()
@@ -142,58 +97,20 @@ async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
                 Duration::from_millis(50),
             ))
     };
-    let mut client = Client::connect(proxy_config(&sim, &identity))
-        .await
-        .unwrap();
-    let mut stream = client.audit_events(config().backfill_start(start));
-    let mut delivered: HashMap<String, usize> = HashMap::new();
-    let mut count = 0usize;
-    let mut checkpoints = scenario.checkpoints.iter().peekable();
-    let mut faults: Vec<(usize, Fault)> = scenario.faults.clone();
-    faults.sort_by_key(|(at, _)| *at);
-    let mut faults = faults.into_iter().peekable();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-
-    loop {
-        while let Some((_, fault)) = faults.next_if(|(at, _)| *at <= count) {
-            match fault {
-                Fault::Fail(code, k) => sim.faults().fail_next(code, k),
-                Fault::DropAfterBytes(n) => sim.faults().drop_after_bytes(n),
-                Fault::Stall => sim.faults().stall_next(1),
-                Fault::Restart => sim.restart().await.unwrap(),
-            }
-        }
-        if checkpoints.next_if(|at| **at <= count).is_some() {
-            let cursor = stream.cursor();
-            drop(stream);
-            let cursor = if scenario.through_json {
-                Cursor::from_json(&cursor.to_json()).unwrap()
-            } else {
-                cursor
-            };
-            if scenario.new_client_on_resume {
-                client = Client::connect(proxy_config(&sim, &identity))
-                    .await
-                    .unwrap();
-            }
-            stream = client.audit_events(config().resume_from(cursor));
-            continue;
-        }
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => return Err(TestCaseError::fail("the stream did not end in time")),
-            Ok(None) => break,
-            Ok(Some(Ok(event))) => {
-                *delivered
-                    .entry(event.uid().unwrap().to_owned())
-                    .or_default() += 1;
-                count += 1;
-            }
-            Ok(Some(Err(error))) => {
-                prop_assert!(!error.is_fatal(), "fatal: {error:?}");
-            }
-        }
-    }
-
+    let run = Run {
+        sim: &sim,
+        identity: &identity,
+        checkpoints: &scenario.checkpoints,
+        faults: &scenario.faults,
+        through_json: scenario.through_json,
+        new_client_on_resume: scenario.new_client_on_resume,
+        end,
+        cursor_mode: None,
+    };
+    let delivered = drive(run, config().backfill_start(start), |cursor| {
+        config().resume_from(cursor)
+    })
+    .await?;
     let expected: Vec<String> = sim
         .store()
         .ids_in_range(start, end)
@@ -201,19 +118,7 @@ async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
         .map(|(_, id)| id)
         .collect();
     prop_assert_eq!(expected.len(), scenario.events.len());
-    let twice: Vec<_> = delivered.iter().filter(|(_, n)| **n > 1).collect();
-    prop_assert!(twice.is_empty(), "delivered twice: {twice:?}");
-    let missing: Vec<_> = expected
-        .iter()
-        .filter(|id| !delivered.contains_key(*id))
-        .collect();
-    prop_assert!(
-        missing.is_empty(),
-        "missing {} of {}: {missing:?}",
-        missing.len(),
-        expected.len()
-    );
-    prop_assert_eq!(delivered.len(), expected.len());
+    check(&delivered, &expected)?;
     sim.shutdown().await;
     Ok(())
 }

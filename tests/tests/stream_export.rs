@@ -10,58 +10,15 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use teleport_audit::{
-    AuditEvent, AuditEventStream, Client, Cursor, Error, ExponentialBackoff, Mode, StreamConfig,
+    AuditEventStream, Client, Cursor, Error, ExponentialBackoff, Mode, StreamConfig,
 };
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Rpc, SimCluster};
 use time::{Date, OffsetDateTime};
 
-use support::{connect, proxy_config};
+use support::{Collected, assert_exactly, collect, connect, expected_ids, proxy_config};
 
 const FLUSH: Duration = Duration::from_millis(100);
-
-/// What a stream yielded.
-#[derive(Debug, Default)]
-struct Collected {
-    events: Vec<AuditEvent>,
-    errors: Vec<Error>,
-    ended: bool,
-}
-
-impl Collected {
-    fn ids(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .map(|e| e.uid().expect("every event has a uid").to_owned())
-            .collect()
-    }
-}
-
-/// Drains a stream until it ends, `limit` events, or `within` passes.
-async fn collect(stream: &mut AuditEventStream, limit: usize, within: Duration) -> Collected {
-    let mut out = Collected::default();
-    let deadline = tokio::time::Instant::now() + within;
-    while out.events.len() < limit {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => break,
-            Ok(None) => {
-                out.ended = true;
-                break;
-            }
-            Ok(Some(Ok(event))) => out.events.push(event),
-            Ok(Some(Err(error))) => {
-                let fatal = error.is_fatal();
-                out.errors.push(error);
-                if fatal {
-                    assert!(stream.next().await.is_none(), "items after a fatal error");
-                    out.ended = true;
-                    break;
-                }
-            }
-        }
-    }
-    out
-}
 
 /// Drains until every id in `wanted` has been seen (or `within` passes).
 async fn collect_until(
@@ -117,29 +74,6 @@ async fn cluster(
         .start()
         .await
         .unwrap()
-}
-
-fn expected_ids(sim: &SimCluster, start: OffsetDateTime, end: OffsetDateTime) -> Vec<String> {
-    sim.store()
-        .ids_in_range(start, end)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect()
-}
-
-/// Asserts `delivered` holds each expected id exactly once and nothing else.
-fn assert_exactly(delivered: &[String], expected: &[String]) {
-    let unique: HashSet<&String> = delivered.iter().collect();
-    assert_eq!(unique.len(), delivered.len(), "duplicates delivered");
-    let expected_set: HashSet<&String> = expected.iter().collect();
-    let missing: Vec<_> = expected_set.difference(&unique).take(5).collect();
-    let extra: Vec<_> = unique.difference(&expected_set).take(5).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{} missing (e.g. {missing:?}), {} extra (e.g. {extra:?})",
-        expected_set.difference(&unique).count(),
-        unique.difference(&expected_set).count()
-    );
 }
 
 fn cursor_json(stream: &AuditEventStream) -> serde_json::Value {

@@ -7,30 +7,18 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use proptest::prelude::*;
-use teleport_audit::{Client, Cursor, ExponentialBackoff, Mode, StreamConfig};
+use teleport_audit::{ExponentialBackoff, Mode, StreamConfig};
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use support::{auditor, proxy_config};
+use support::auditor;
+use support::exactly_once::{Fault, Run, check, drive, failure, insert_logins};
 
 const SPAN_MS: u32 = 1500;
 const LATENESS_MS: u32 = 1000;
-
-#[derive(Clone, Debug)]
-enum Fault {
-    Fail(tonic::Code, u32),
-    DropAfterEvents(u64),
-    Stall,
-    Restart,
-    /// A chunk of 5 events for yesterday (0) or today (1) appears now.
-    LateChunk(u8),
-}
 
 #[derive(Clone, Debug)]
 struct Scenario {
@@ -48,15 +36,7 @@ struct Scenario {
 
 fn fault() -> impl Strategy<Value = Fault> {
     prop_oneof![
-        (
-            prop_oneof![
-                Just(tonic::Code::Unavailable),
-                Just(tonic::Code::ResourceExhausted),
-                Just(tonic::Code::Internal)
-            ],
-            1u32..4
-        )
-            .prop_map(|(code, k)| Fault::Fail(code, k)),
+        failure(),
         (0u64..30).prop_map(Fault::DropAfterEvents),
         Just(Fault::Stall),
         Just(Fault::Restart),
@@ -96,19 +76,6 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         )
 }
 
-fn uid(case: u64, index: usize) -> String {
-    let n = u128::from(case) << 64 | index as u128;
-    let hex = format!("{n:032x}");
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
-}
-
 async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
     let now = OffsetDateTime::now_utc();
     let backfill_start = now - time::Duration::days(2);
@@ -128,21 +95,7 @@ async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
     let identity = auditor(&sim);
     let live = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
     let end = live + time::Duration::milliseconds(i64::from(SPAN_MS));
-    for (index, (offset, delay)) in scenario.events.iter().enumerate() {
-        let time = live + time::Duration::milliseconds(i64::from(*offset));
-        let visible_at = time + time::Duration::milliseconds(i64::from(*delay));
-        let json = serde_json::json!({
-            "event": "user.login",
-            "code": "T1000I",
-            "time": time.format(&Rfc3339).unwrap(),
-            "uid": uid(case, index),
-            "user": format!("user-{index}"),
-            "success": true,
-        });
-        sim.store()
-            .insert(&json.to_string(), Some(visible_at))
-            .unwrap();
-    }
+    insert_logins(&sim, live, &scenario.events, case);
 
     let config = || {
         StreamConfig::default()
@@ -156,89 +109,26 @@ async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
                 Duration::from_millis(50),
             ))
     };
-    let mut client = Client::connect(proxy_config(&sim, &identity))
-        .await
-        .unwrap();
-    let mut stream =
-        client.audit_events(config().mode(Mode::Export).backfill_start(backfill_start));
-    let mut delivered: HashMap<String, usize> = HashMap::new();
-    let mut count = 0usize;
-    let mut checkpoints = scenario.checkpoints.iter().peekable();
-    let mut faults: Vec<(usize, Fault)> = scenario.faults.clone();
-    faults.sort_by_key(|(at, _)| *at);
-    let mut faults = faults.into_iter().peekable();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-
-    loop {
-        while let Some((_, fault)) = faults.next_if(|(at, _)| *at <= count) {
-            match fault {
-                Fault::Fail(code, k) => sim.faults().fail_next(code, k),
-                Fault::DropAfterEvents(n) => sim.faults().drop_after_events(n),
-                Fault::Stall => sim.faults().stall_next(1),
-                Fault::Restart => sim.restart().await.unwrap(),
-                // Late chunks must appear before the end: later than the lateness bound after
-                // it, they are out of the guarantee.
-                Fault::LateChunk(days_back) => {
-                    if OffsetDateTime::now_utc() < end {
-                        let date = OffsetDateTime::now_utc().date()
-                            - time::Duration::days(i64::from(days_back));
-                        sim.faults().late_chunk(date).unwrap();
-                    }
-                }
-            }
-        }
-        if checkpoints.next_if(|at| **at <= count).is_some() {
-            let cursor = stream.cursor();
-            drop(stream);
-            let cursor = if scenario.through_json {
-                Cursor::from_json(&cursor.to_json()).unwrap()
-            } else {
-                cursor
-            };
-            prop_assert_eq!(cursor.mode(), Mode::Export);
-            if scenario.new_client_on_resume {
-                client = Client::connect(proxy_config(&sim, &identity))
-                    .await
-                    .unwrap();
-            }
-            // Auto follows the cursor's mode.
-            stream = client.audit_events(config().resume_from(cursor));
-            continue;
-        }
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => return Err(TestCaseError::fail("the stream did not end in time")),
-            Ok(None) => break,
-            Ok(Some(Ok(event))) => {
-                *delivered
-                    .entry(event.uid().unwrap().to_owned())
-                    .or_default() += 1;
-                count += 1;
-            }
-            Ok(Some(Err(error))) => {
-                prop_assert!(!error.is_fatal(), "fatal: {error:?}");
-            }
-        }
-    }
-
+    let run = Run {
+        sim: &sim,
+        identity: &identity,
+        checkpoints: &scenario.checkpoints,
+        faults: &scenario.faults,
+        through_json: scenario.through_json,
+        new_client_on_resume: scenario.new_client_on_resume,
+        end,
+        cursor_mode: Some(Mode::Export),
+    };
+    // Resumed streams are in Auto mode: they follow the cursor's mode.
+    let first = config().mode(Mode::Export).backfill_start(backfill_start);
+    let delivered = drive(run, first, |cursor| config().resume_from(cursor)).await?;
     let expected: Vec<String> = sim
         .store()
         .ids_in_range(backfill_start, end)
         .into_iter()
         .map(|(_, id)| id)
         .collect();
-    let twice: Vec<_> = delivered.iter().filter(|(_, n)| **n > 1).collect();
-    prop_assert!(twice.is_empty(), "delivered twice: {twice:?}");
-    let missing: Vec<_> = expected
-        .iter()
-        .filter(|id| !delivered.contains_key(*id))
-        .collect();
-    prop_assert!(
-        missing.is_empty(),
-        "missing {} of {}: {missing:?}",
-        missing.len(),
-        expected.len()
-    );
-    prop_assert_eq!(delivered.len(), expected.len());
+    check(&delivered, &expected)?;
     sim.shutdown().await;
     Ok(())
 }

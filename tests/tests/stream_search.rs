@@ -6,53 +6,12 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use futures::StreamExt as _;
-use teleport_audit::{
-    AuditEvent, AuditEventStream, Client, Cursor, Error, ExponentialBackoff, StreamConfig,
-};
+use teleport_audit::{Client, Cursor, Error, ExponentialBackoff, StreamConfig};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
-use support::{auditor, connect, proxy_config};
-
-/// What a stream yielded.
-#[derive(Debug, Default)]
-struct Collected {
-    events: Vec<AuditEvent>,
-    errors: Vec<Error>,
-}
-
-impl Collected {
-    fn ids(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .map(|e| e.uid().expect("every event has a uid").to_owned())
-            .collect()
-    }
-}
-
-/// Drains a stream until it ends, or until `limit` events, or until `within` passes.
-async fn collect(stream: &mut AuditEventStream, limit: usize, within: Duration) -> Collected {
-    let mut out = Collected::default();
-    let deadline = tokio::time::Instant::now() + within;
-    while out.events.len() < limit {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) | Ok(None) => break,
-            Ok(Some(Ok(event))) => out.events.push(event),
-            Ok(Some(Err(error))) => {
-                let fatal = error.is_fatal();
-                out.errors.push(error);
-                if fatal {
-                    // A fatal error is the last item.
-                    assert!(stream.next().await.is_none(), "items after a fatal error");
-                    break;
-                }
-            }
-        }
-    }
-    out
-}
+use support::{assert_exactly, auditor, collect, connect, expected_ids, proxy_config};
 
 fn fast(config: StreamConfig) -> StreamConfig {
     config
@@ -84,29 +43,6 @@ async fn backlog_cluster(
         .await
         .unwrap();
     (sim, start, end)
-}
-
-fn expected_ids(sim: &SimCluster, start: OffsetDateTime, end: OffsetDateTime) -> Vec<String> {
-    sim.store()
-        .ids_in_range(start, end)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect()
-}
-
-/// Asserts `delivered` holds each expected id exactly once and nothing else.
-fn assert_exactly(delivered: &[String], expected: &[String]) {
-    let unique: HashSet<&String> = delivered.iter().collect();
-    assert_eq!(unique.len(), delivered.len(), "duplicates delivered");
-    let expected_set: HashSet<&String> = expected.iter().collect();
-    let missing: Vec<_> = expected_set.difference(&unique).take(5).collect();
-    let extra: Vec<_> = unique.difference(&expected_set).take(5).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{} missing (e.g. {missing:?}), {} extra (e.g. {extra:?})",
-        expected_set.difference(&unique).count(),
-        unique.difference(&expected_set).count()
-    );
 }
 
 #[tokio::test]

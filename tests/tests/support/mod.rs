@@ -3,11 +3,16 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod exactly_once;
+
+use std::collections::HashSet;
 use std::time::Duration;
 
-use teleport_audit::{Client, ClientConfig};
+use futures::StreamExt as _;
+use teleport_audit::{AuditEvent, AuditEventStream, Client, ClientConfig, Error};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
+use time::OffsetDateTime;
 
 /// An identity file for a user whose role may list and read events.
 pub fn auditor(sim: &SimCluster) -> String {
@@ -43,4 +48,73 @@ pub fn proxy_config(sim: &SimCluster, identity: &str) -> ClientConfig {
         .connect_timeout(Duration::from_secs(5))
         .request_timeout(Duration::from_secs(10))
         .http_proxy(teleport_audit::HttpProxy::Disabled)
+}
+
+/// What a stream yielded.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub events: Vec<AuditEvent>,
+    pub errors: Vec<Error>,
+    /// Whether the stream ended (as opposed to the limit or the deadline stopping the drain).
+    pub ended: bool,
+}
+
+impl Collected {
+    pub fn ids(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .map(|e| e.uid().expect("every event has a uid").to_owned())
+            .collect()
+    }
+}
+
+/// Drains a stream until it ends, `limit` events, or `within` passes. A fatal error must be
+/// the last item.
+pub async fn collect(stream: &mut AuditEventStream, limit: usize, within: Duration) -> Collected {
+    let mut out = Collected::default();
+    let deadline = tokio::time::Instant::now() + within;
+    while out.events.len() < limit {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => break,
+            Ok(None) => {
+                out.ended = true;
+                break;
+            }
+            Ok(Some(Ok(event))) => out.events.push(event),
+            Ok(Some(Err(error))) => {
+                let fatal = error.is_fatal();
+                out.errors.push(error);
+                if fatal {
+                    assert!(stream.next().await.is_none(), "items after a fatal error");
+                    out.ended = true;
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The ids of every event the cluster holds with a time in `[start, end]`.
+pub fn expected_ids(sim: &SimCluster, start: OffsetDateTime, end: OffsetDateTime) -> Vec<String> {
+    sim.store()
+        .ids_in_range(start, end)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// Asserts `delivered` holds each expected id exactly once and nothing else.
+pub fn assert_exactly(delivered: &[String], expected: &[String]) {
+    let unique: HashSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "duplicates delivered");
+    let expected_set: HashSet<&String> = expected.iter().collect();
+    let missing: Vec<_> = expected_set.difference(&unique).take(5).collect();
+    let extra: Vec<_> = unique.difference(&expected_set).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} missing (e.g. {missing:?}), {} extra (e.g. {extra:?})",
+        expected_set.difference(&unique).count(),
+        unique.difference(&expected_set).count()
+    );
 }
