@@ -546,6 +546,29 @@ impl From<IdentityError> for Error {
 
 #[cfg(test)]
 mod tests {
+    /// Every code `Error::code` can return has an entry in the troubleshooting guide.
+    #[test]
+    fn every_code_is_documented() {
+        let source = include_str!("error.rs");
+        let start = source.find("pub fn code(&self)").unwrap();
+        let end = start + source[start..].find("\n    }\n").unwrap();
+        let codes: Vec<&str> = source[start..end]
+            .split("=> \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(codes.len() >= 30, "found only {codes:?}");
+        let guide = include_str!("../../../docs/troubleshooting.md");
+        let missing: Vec<&&str> = codes
+            .iter()
+            .filter(|code| !guide.contains(&format!("`{code}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not in docs/troubleshooting.md: {missing:?}"
+        );
+    }
+
     use super::*;
 
     #[test]
