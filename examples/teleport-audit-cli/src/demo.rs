@@ -43,10 +43,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         .map_err(sim_error)?;
     let proxy = sim.proxy_addr().to_string();
     note(&format!(
-        "demo: simulated cluster {} on {proxy} ({} past events, {} new events/s); tailing from {backfill_start}",
+        "demo: simulated cluster {} on {proxy} ({} past events, {} new events/s); tailing from {}",
         sim.cluster_name(),
         args.backlog,
-        args.rate
+        args.rate,
+        rfc3339(backfill_start)
     ));
 
     let config = ClientConfig::from_identity_str(&proxy, &identity)?
@@ -102,12 +103,13 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         .collect();
     let missing = expected.len() - delivered_before.len();
     let summary = format!(
-        "demo: {} events delivered in two runs ({} + {}); {} duplicates; of the {} events the cluster holds before {watermark}, {missing} missing",
+        "demo: {} events delivered in two runs ({} + {}); {} duplicates; of the {} events the cluster holds before {}, {missing} missing",
         seen.ids.len() + seen.duplicates,
         first.events,
         second.events,
         seen.duplicates,
         expected.len(),
+        rfc3339(watermark),
     );
     note(&summary);
     let _ = std::fs::remove_dir_all(&dir);
@@ -120,6 +122,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
     }
     note("demo: exactly once across the restart: none missing, none twice");
     Ok(())
+}
+
+fn rfc3339(time: OffsetDateTime) -> String {
+    time.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| time.to_string())
 }
 
 fn note(text: &str) {
