@@ -11,8 +11,9 @@ use tokio::net::TcpStream;
 use super::address::HostPort;
 use crate::Error;
 
-/// Which HTTP proxy, if any, carries the connection to the Teleport proxy.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Which HTTP proxy, if any, carries the connection to the Teleport proxy. Its `Debug` output
+/// hides credentials in a URL.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpProxy {
     /// Read `HTTPS_PROXY` / `https_proxy` and `NO_PROXY` / `no_proxy` at each dial, with Go's
@@ -26,6 +27,30 @@ pub enum HttpProxy {
     /// Always tunnel through this proxy (`http://[user:password@]host:port`), whatever the
     /// environment says.
     Url(String),
+}
+
+impl fmt::Debug for HttpProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpProxy::FromEnv => f.write_str("FromEnv"),
+            HttpProxy::Disabled => f.write_str("Disabled"),
+            HttpProxy::Url(url) => {
+                // `scheme://user:password@host` -> `scheme://<credentials>@host`.
+                let shown = match url.rsplit_once('@') {
+                    Some((before, host)) => {
+                        let scheme = before.split_once("://").map_or("", |(s, _)| s);
+                        if scheme.is_empty() {
+                            format!("<credentials>@{host}")
+                        } else {
+                            format!("{scheme}://<credentials>@{host}")
+                        }
+                    }
+                    None => url.clone(),
+                };
+                f.debug_tuple("Url").field(&shown).finish()
+            }
+        }
+    }
 }
 
 /// A parsed `http://` proxy URL. Credentials are kept out of `Debug` and `Display`.
@@ -346,6 +371,18 @@ mod tests {
         let bare = ProxyUrl::parse("proxy.corp").unwrap();
         assert_eq!(bare.addr().port(), 80);
         assert!(bare.credentials.is_none());
+    }
+
+    #[test]
+    fn the_setting_s_debug_hides_credentials() {
+        let setting = HttpProxy::Url("http://alice:hunter2@proxy.corp:3128".into());
+        assert_eq!(
+            format!("{setting:?}"),
+            r#"Url("http://<credentials>@proxy.corp:3128")"#
+        );
+        let plain = HttpProxy::Url("http://proxy.corp:3128".into());
+        assert_eq!(format!("{plain:?}"), r#"Url("http://proxy.corp:3128")"#);
+        assert_eq!(format!("{:?}", HttpProxy::FromEnv), "FromEnv");
     }
 
     #[test]
