@@ -84,6 +84,25 @@ fn today() -> Date {
     OffsetDateTime::now_utc().date()
 }
 
+/// Runs a test whose assertions name today's UTC date. Should the date change while it runs (a
+/// run around midnight UTC), its failure is retried once, wholly on the new date; any other
+/// failure stands.
+async fn on_one_utc_date<F, Fut>(test: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let date = today();
+    match tokio::spawn(test()).await {
+        Ok(()) => {}
+        Err(failure) if failure.is_panic() && today() != date => {
+            eprintln!("the UTC date changed during the test: running it again");
+            test().await;
+        }
+        Err(failure) => std::panic::resume_unwind(failure.into_panic()),
+    }
+}
+
 #[tokio::test]
 async fn auto_mode_uses_export_on_athena() {
     let now = OffsetDateTime::now_utc();
@@ -225,6 +244,10 @@ async fn export_mode_without_export_is_one_fatal_unimplemented_with_advice() {
 
 #[tokio::test]
 async fn a_backfill_over_several_dates_gets_late_chunks_of_past_dates_exactly_once() {
+    on_one_utc_date(backfill_over_several_dates).await;
+}
+
+async fn backfill_over_several_dates() {
     let now = OffsetDateTime::now_utc();
     // From two days ago (the oldest date of the default lookback window) to a minute ago.
     let start = now - time::Duration::days(2);
@@ -272,6 +295,10 @@ async fn a_backfill_over_several_dates_gets_late_chunks_of_past_dates_exactly_on
 
 #[tokio::test]
 async fn dates_older_than_the_lookback_are_dropped_once_read() {
+    on_one_utc_date(dates_older_than_the_lookback).await;
+}
+
+async fn dates_older_than_the_lookback() {
     let now = OffsetDateTime::now_utc();
     let start = now - time::Duration::days(3);
     let sim = cluster(athena(), 300, start, now - time::Duration::minutes(1)).await;
