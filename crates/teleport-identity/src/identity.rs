@@ -140,7 +140,8 @@ impl Identity {
         &self.key
     }
 
-    pub(crate) fn roots(&self) -> &Arc<RootCertStore> {
+    /// The root store built from [`Self::tls_ca_certificates`]: what verifies the Auth Service.
+    pub fn tls_root_store(&self) -> &Arc<RootCertStore> {
         &self.roots
     }
 }

@@ -57,7 +57,7 @@ impl Identity {
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                 .map_err(tls)?
-                .with_root_certificates(Arc::clone(self.roots()))
+                .with_root_certificates(Arc::clone(self.tls_root_store()))
                 .with_client_cert_resolver(Arc::new(LeafOnly(Arc::new(certified))));
         config.alpn_protocols = match route {
             AuthRoute::ThroughProxy => {

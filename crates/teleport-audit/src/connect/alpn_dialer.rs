@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use rustls::AlertDescription;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::ServerName;
-use rustls::{AlertDescription, RootCertStore};
 use teleport_identity::{AUTH_SERVER_NAME, AuthRoute, Identity};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio_rustls::TlsConnector;
@@ -46,15 +46,9 @@ impl AuthTls {
     /// Builds the TLS settings from a parsed identity.
     pub(crate) fn from_identity(identity: &Identity, route: AuthRoute) -> Result<Self, Error> {
         let base = identity.tls_client_config(route)?;
-        let mut roots = RootCertStore::empty();
-        for ca in identity.tls_ca_certificates() {
-            roots.add(ca.clone()).map_err(|source| Error::Tls {
-                addr: "<identity>".to_owned(),
-                source,
-            })?;
-        }
+        // The same roots `base` verifies with, wrapped again only to learn what was refused.
         let verifier = WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots),
+            Arc::clone(identity.tls_root_store()),
             Arc::clone(base.crypto_provider()),
         )
         .build()
