@@ -389,13 +389,24 @@ async fn resuming_from_a_stored_cursor_mid_page_is_exact() {
     assert_exactly(&all, &expected_ids(&sim, start, end));
 }
 
-#[tokio::test]
-async fn a_page_key_the_server_refuses_restarts_the_scan_safely() {
-    let (sim, start, end) = backlog_cluster(600, Backend::Immediate).await;
+/// Backfills part of a backlog, swaps the stored page key in the cursor for `key`, resumes from
+/// that cursor, and checks every event arrived exactly once.
+async fn resume_with_page_key(
+    backend: Backend,
+    backlog: u64,
+    page_size: u32,
+    before_resume: usize,
+    key: &str,
+) {
+    let (sim, start, end) = backlog_cluster(backlog, backend).await;
     let client = connect(&sim).await;
-    let config = || fast(StreamConfig::default()).end_time(end).page_size(40);
+    let config = || {
+        fast(StreamConfig::default())
+            .end_time(end)
+            .page_size(page_size)
+    };
     let mut stream = client.audit_events(config().backfill_start(start));
-    let first = collect(&mut stream, 100, Duration::from_secs(20)).await;
+    let first = collect(&mut stream, before_resume, Duration::from_secs(20)).await;
     let mut cursor: serde_json::Value = serde_json::from_str(&stream.cursor().to_json()).unwrap();
     assert!(
         cursor["scan"]["key"]
@@ -403,7 +414,7 @@ async fn a_page_key_the_server_refuses_restarts_the_scan_safely() {
             .is_some_and(|k| !k.is_empty()),
         "{cursor}"
     );
-    cursor["scan"]["key"] = "not a key this server ever issued".into();
+    cursor["scan"]["key"] = key.into();
     let cursor = Cursor::from_json(&cursor.to_string()).unwrap();
     let mut resumed = client.audit_events(config().resume_from(cursor));
     let rest = collect(&mut resumed, usize::MAX, Duration::from_secs(30)).await;
@@ -411,6 +422,18 @@ async fn a_page_key_the_server_refuses_restarts_the_scan_safely() {
     let mut all = first.ids();
     all.extend(rest.ids());
     assert_exactly(&all, &expected_ids(&sim, start, end));
+}
+
+#[tokio::test]
+async fn a_page_key_the_server_refuses_restarts_the_scan_safely() {
+    resume_with_page_key(
+        Backend::Immediate,
+        600,
+        40,
+        100,
+        "not a key this server ever issued",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -474,28 +497,16 @@ async fn an_identity_that_expires_mid_stream_ends_it_with_that_error() {
 #[tokio::test]
 async fn a_page_key_the_file_backend_cannot_find_does_not_end_the_scan_early() {
     // Teleport's file backend answers a key it cannot find with an empty, final page: without a
-    // check, the rest of the scan would be skipped.
-    let (sim, start, end) = backlog_cluster(800, Backend::File).await;
-    let client = connect(&sim).await;
-    let config = || fast(StreamConfig::default()).end_time(end).page_size(60);
-    let mut stream = client.audit_events(config().backfill_start(start));
-    let first = collect(&mut stream, 150, Duration::from_secs(20)).await;
-    let mut cursor: serde_json::Value = serde_json::from_str(&stream.cursor().to_json()).unwrap();
-    assert!(
-        cursor["scan"]["key"]
-            .as_str()
-            .is_some_and(|k| !k.is_empty()),
-        "{cursor}"
-    );
-    // A well-formed uid that is not in the window, as after log retention removed the event.
-    cursor["scan"]["key"] = "00000000-0000-4000-8000-000000000000".into();
-    let cursor = Cursor::from_json(&cursor.to_string()).unwrap();
-    let mut resumed = client.audit_events(config().resume_from(cursor));
-    let rest = collect(&mut resumed, usize::MAX, Duration::from_secs(30)).await;
-    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
-    let mut all = first.ids();
-    all.extend(rest.ids());
-    assert_exactly(&all, &expected_ids(&sim, start, end));
+    // check, the rest of the scan would be skipped. The key is a well-formed uid that is not in
+    // the window, as after log retention removed the event.
+    resume_with_page_key(
+        Backend::File,
+        800,
+        60,
+        150,
+        "00000000-0000-4000-8000-000000000000",
+    )
+    .await;
 }
 
 #[tokio::test]
