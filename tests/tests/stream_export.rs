@@ -16,7 +16,9 @@ use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Rpc, SimCluster};
 use time::{Date, OffsetDateTime};
 
-use support::{Collected, assert_exactly, collect, connect, expected_ids, proxy_config};
+use support::{
+    Collected, assert_exactly, collect, connect, expected_ids, expected_ids_of_types, proxy_config,
+};
 
 const FLUSH: Duration = Duration::from_millis(100);
 
@@ -772,14 +774,7 @@ async fn the_type_filter_is_applied_client_side() {
     );
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
-    let expected: Vec<String> = sim
-        .store()
-        .events_in_range(start, end)
-        .unwrap()
-        .into_iter()
-        .filter(|e| types.contains(&e.event_type.as_str()))
-        .map(|e| e.uid)
-        .collect();
+    let expected = expected_ids_of_types(&sim, start, end, &types);
     assert!(!expected.is_empty());
     assert_exactly(&got.ids(), &expected);
     assert!(stream.cursor().to_json().contains("\"types\""));

@@ -11,7 +11,9 @@ use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
-use support::{assert_exactly, auditor, collect, connect, expected_ids, proxy_config};
+use support::{
+    assert_exactly, auditor, collect, connect, expected_ids, expected_ids_of_types, proxy_config,
+};
 
 fn fast(config: StreamConfig) -> StreamConfig {
     config
@@ -124,14 +126,7 @@ async fn an_event_type_filter_is_applied_by_the_server() {
     );
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
-    let expected: Vec<String> = sim
-        .store()
-        .events_in_range(start, end)
-        .unwrap()
-        .into_iter()
-        .filter(|e| types.contains(&e.event_type.as_str()))
-        .map(|e| e.uid)
-        .collect();
+    let expected = expected_ids_of_types(&sim, start, end, &types);
     assert!(!expected.is_empty());
     assert_exactly(&got.ids(), &expected);
 }

@@ -104,6 +104,22 @@ pub fn expected_ids(sim: &SimCluster, start: OffsetDateTime, end: OffsetDateTime
         .collect()
 }
 
+/// The ids of the events of `types` the cluster holds with a time in `[start, end]`.
+pub fn expected_ids_of_types(
+    sim: &SimCluster,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+    types: &[&str],
+) -> Vec<String> {
+    sim.store()
+        .events_in_range(start, end)
+        .unwrap()
+        .into_iter()
+        .filter(|e| types.contains(&e.event_type.as_str()))
+        .map(|e| e.uid)
+        .collect()
+}
+
 /// Asserts `delivered` holds each expected id exactly once and nothing else.
 pub fn assert_exactly(delivered: &[String], expected: &[String]) {
     let unique: HashSet<&String> = delivered.iter().collect();
