@@ -26,7 +26,9 @@ pub enum Error {
     /// The address setting could not be parsed.
     #[error("invalid address {input:?}: {reason}")]
     InvalidAddress {
-        /// What the user gave.
+        /// What the user gave; user information (`user:password@`) hidden, and only the
+        /// length of text that cannot be an address (over 255 bytes or several lines), which
+        /// may be a secret given in the wrong setting.
         input: String,
         /// What is wrong with it.
         reason: &'static str,

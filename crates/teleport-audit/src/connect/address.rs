@@ -16,6 +16,24 @@ pub struct HostPort {
     port: u16,
 }
 
+/// Longest refused address an error repeats; anything longer is not an address.
+const MAX_SHOWN: usize = 255;
+
+/// How a refused address appears in its error: as given, unless it may carry a secret. User
+/// information (`user:password@host`) is hidden, and text that cannot be an address at all (over
+/// 255 bytes, or with line breaks or other control characters: an identity file pasted into the
+/// address setting) is replaced by its length.
+fn shown(input: &str) -> String {
+    let trimmed = input.trim();
+    if trimmed.len() > MAX_SHOWN || trimmed.chars().any(char::is_control) {
+        format!("<{} bytes, not shown>", input.len())
+    } else if let Some((_, host)) = trimmed.rsplit_once('@') {
+        format!("<user information hidden>@{host}")
+    } else {
+        input.to_owned()
+    }
+}
+
 impl HostPort {
     /// Parses `host:port`, `host` (then `default_port`), `[v6]:port`, with an optional `https://`
     /// prefix and trailing `/`, the forms users copy from `tsh status` or a browser.
@@ -26,7 +44,7 @@ impl HostPort {
     /// only speaks TLS), a path, a bad port, an unclosed IPv6 bracket.
     pub fn parse(input: &str, default_port: u16) -> Result<Self, Error> {
         let invalid = |reason: &'static str| Error::InvalidAddress {
-            input: input.to_owned(),
+            input: shown(input),
             reason,
         };
         let mut rest = input.trim();
@@ -132,17 +150,22 @@ mod tests {
         (hp.host().to_owned(), hp.port())
     }
 
-    fn reason(input: &str) -> &'static str {
+    /// The reason and the echoed input of a refused address.
+    fn refused(input: &str) -> (&'static str, String) {
         match HostPort::parse(input, DEFAULT_PROXY_PORT) {
             Err(Error::InvalidAddress {
                 reason,
                 input: echoed,
-            }) => {
-                assert_eq!(echoed, input);
-                reason
-            }
+            }) => (reason, echoed),
             other => panic!("expected InvalidAddress for {input:?}, got {other:?}"),
         }
+    }
+
+    /// The reason a refused address gives; the error repeats the input as it was given.
+    fn reason(input: &str) -> &'static str {
+        let (reason, echoed) = refused(input);
+        assert_eq!(echoed, input);
+        reason
     }
 
     #[test]
@@ -190,8 +213,25 @@ mod tests {
         assert!(reason("::1:443").contains("brackets"));
         assert!(reason("[::1:443").contains("closing"));
         assert!(reason(":443").contains("host is empty"));
-        assert!(reason("user@teleport.example.com").contains("user information"));
         assert!(reason("tele port:443").contains("whitespace"));
+    }
+
+    #[test]
+    fn refused_addresses_that_may_hold_a_secret_are_not_repeated() {
+        let (reason, echoed) = refused("audit:hunter2@teleport.example.com:443");
+        assert!(reason.contains("user information"));
+        assert_eq!(echoed, "<user information hidden>@teleport.example.com:443");
+
+        // The identity secret given where the address belongs (the two settings swapped).
+        let identity = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAsecretsecret\n-----END RSA PRIVATE KEY-----\n";
+        let (_, echoed) = refused(identity);
+        assert_eq!(echoed, format!("<{} bytes, not shown>", identity.len()));
+        let error = HostPort::parse(identity, DEFAULT_PROXY_PORT).unwrap_err();
+        assert!(!error.to_string().contains("secret"), "{error}");
+        assert!(!format!("{error:?}").contains("secret"), "{error:?}");
+
+        let long = "a".repeat(300);
+        assert_eq!(refused(&format!("{long}/x")).1, "<302 bytes, not shown>");
     }
 
     #[test]
