@@ -44,7 +44,11 @@ pub(crate) fn too_large(error: &Error) -> Option<Option<usize>> {
 /// message (rounded up to a power of two), at least double, at most `ceiling`.
 pub(crate) fn raised_limit(current: usize, found: Option<usize>, ceiling: usize) -> usize {
     found
-        .map(|size| size.saturating_add(1024).next_power_of_two())
+        .map(|size| {
+            size.saturating_add(1024)
+                .checked_next_power_of_two()
+                .unwrap_or(usize::MAX)
+        })
         .unwrap_or(0)
         .max(current.saturating_mul(2))
         .min(ceiling)
@@ -80,6 +84,7 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
 }
 
 /// What the envelope of an event too large to receive says about it.
+#[derive(Debug)]
 struct Probed {
     event_type: String,
     id: String,
@@ -96,7 +101,7 @@ async fn call(
     fallback_time: OffsetDateTime,
 ) -> Result<ProbeItems, Error> {
     let mut reader = open(channel, SEARCH_RPC, SEARCH_PATH, message).await?;
-    let parsed = parse_response(&mut reader, fallback_time).await?;
+    let parsed = parse_message(&mut reader, fallback_time, "last_key is not UTF-8").await?;
     // Drain to the trailers: the call only succeeded if grpc-status says so.
     reader.drain().await?;
     reader.check_trailers()?;
@@ -132,28 +137,13 @@ pub(crate) async fn probe_export(
             reader.check_trailers()?;
             return Ok(None);
         }
-        let len = reader.frame_header().await?;
-        let start = reader.position;
-        let mut found = None;
-        let mut cursor = String::new();
-        while reader.position < start + len {
-            let key = reader.varint().await?;
-            match (key >> 3, key & 7) {
-                (1, 2) => {
-                    let item_len = reader.varint().await?;
-                    found = Some(parse_item(&mut reader, item_len, fallback_time).await?);
-                }
-                (2, 2) => {
-                    let n = reader.varint().await?;
-                    cursor = String::from_utf8(reader.bytes(n).await?)
-                        .map_err(|_| reader.malformed("an export cursor is not UTF-8"))?;
-                }
-                (_, wire_type) => reader.skip_field(wire_type).await?,
-            }
-        }
-        reader.check_end(start, len)?;
+        // `ExportEventUnstructured` {event = 1, cursor = 2} has the layout of a page.
+        let (mut events, cursor) =
+            parse_message(&mut reader, fallback_time, "an export cursor is not UTF-8").await?;
         // The rest of the chunk is not read: dropping the body cancels the call.
-        let probed = found.ok_or_else(|| reader.malformed("a message without event"))?;
+        let probed = events
+            .pop()
+            .ok_or_else(|| reader.malformed("a message without event"))?;
         Ok(Some(SkippedExportEvent {
             event_type: probed.event_type,
             id: probed.id,
@@ -346,9 +336,17 @@ impl BodyReader {
         }
     }
 
-    /// Checks that a message of `len` bytes starting at `start` ended exactly at the position.
-    fn check_end(&self, start: u64, len: u64) -> Result<(), Error> {
-        if self.position == start + len {
+    /// Where a message of `len` bytes starting at the position ends (the length is the
+    /// server's: it may be anything).
+    fn end_of(&self, len: u64) -> Result<u64, Error> {
+        self.position
+            .checked_add(len)
+            .ok_or_else(|| self.malformed("a length runs past any message"))
+    }
+
+    /// Checks that a message ending at `end` ended exactly at the position.
+    fn check_end(&self, end: u64) -> Result<(), Error> {
+        if self.position == end {
             Ok(())
         } else {
             Err(self.malformed("a field runs past its message"))
@@ -365,16 +363,19 @@ impl BodyReader {
     }
 }
 
-/// Parses one gRPC frame holding `EventsUnstructured`, keeping only what identifies the events.
-async fn parse_response(
+/// Parses one gRPC frame holding a message with events in field 1 and a position string in
+/// field 2 (`EventsUnstructured`'s `last_key`, `ExportEventUnstructured`'s `cursor`), keeping
+/// only what identifies the events; `bad_position` is the error for a position that is not UTF-8.
+async fn parse_message(
     reader: &mut BodyReader,
     fallback_time: OffsetDateTime,
+    bad_position: &'static str,
 ) -> Result<ProbeItems, Error> {
     let len = reader.frame_header().await?;
-    let start = reader.position;
+    let end = reader.end_of(len)?;
     let mut items = Vec::new();
-    let mut last_key = String::new();
-    while reader.position < start + len {
+    let mut position = String::new();
+    while reader.position < end {
         let key = reader.varint().await?;
         match (key >> 3, key & 7) {
             (1, 2) => {
@@ -382,15 +383,15 @@ async fn parse_response(
                 items.push(parse_item(reader, item_len, fallback_time).await?);
             }
             (2, 2) => {
-                let key_len = reader.varint().await?;
-                last_key = String::from_utf8(reader.bytes(key_len).await?)
-                    .map_err(|_| reader.malformed("last_key is not UTF-8"))?;
+                let n = reader.varint().await?;
+                position = String::from_utf8(reader.bytes(n).await?)
+                    .map_err(|_| reader.malformed(bad_position))?;
             }
             (_, wire_type) => reader.skip_field(wire_type).await?,
         }
     }
-    reader.check_end(start, len)?;
-    Ok((items, last_key))
+    reader.check_end(end)?;
+    Ok((items, position))
 }
 
 async fn parse_item(
@@ -398,12 +399,12 @@ async fn parse_item(
     len: u64,
     fallback_time: OffsetDateTime,
 ) -> Result<Probed, Error> {
-    let start = reader.position;
+    let end = reader.end_of(len)?;
     let mut event_type = String::new();
     let mut id = String::new();
     let mut time = None;
     let mut size = 0usize;
-    while reader.position < start + len {
+    while reader.position < end {
         let key = reader.varint().await?;
         match (key >> 3, key & 7) {
             (1, 2) => {
@@ -430,7 +431,7 @@ async fn parse_item(
             (_, wire_type) => reader.skip_field(wire_type).await?,
         }
     }
-    reader.check_end(start, len)?;
+    reader.check_end(end)?;
     Ok(Probed {
         event_type,
         id,
@@ -459,11 +460,74 @@ mod tests {
         assert_eq!(too_large(&other), None);
     }
 
+    fn reader(body: Vec<u8>) -> BodyReader {
+        BodyReader {
+            rpc: "GetUnstructuredEvents",
+            body: tonic::body::Body::new(http_body_util::Full::new(Bytes::from(body))),
+            chunk: Bytes::new(),
+            position: 0,
+            trailers: None,
+        }
+    }
+
+    /// A gRPC frame around `message`.
+    fn frame(message: &[u8]) -> Vec<u8> {
+        let mut out = vec![0];
+        out.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(message);
+        out
+    }
+
+    #[tokio::test]
+    async fn an_item_length_beyond_any_message_is_malformed_not_a_panic() {
+        // Field 1 (an item), length 2^64 - 1 as a 10-byte varint.
+        let mut message = vec![0x0a];
+        message.extend_from_slice(&[0xff; 9]);
+        message.push(0x01);
+        let mut body = reader(frame(&message));
+        let error = parse_message(&mut body, OffsetDateTime::UNIX_EPOCH, "bad")
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("a length runs past any message"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_item_longer_than_its_message_is_malformed() {
+        // Field 1, an item of 3 bytes announced, in a message 2 bytes long.
+        let mut body = reader(frame(&[0x0a, 0x03]));
+        let error = parse_message(&mut body, OffsetDateTime::UNIX_EPOCH, "bad")
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("malformed response"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_page_and_an_export_message_parse_alike() {
+        // An item {type = "user.login", id = "u1"} and a position "k".
+        let item = [&[0x0a, 10][..], b"user.login", &[0x12, 2][..], b"u1"].concat();
+        let mut message = vec![0x0a, u8::try_from(item.len()).unwrap()];
+        message.extend_from_slice(&item);
+        message.extend_from_slice(&[0x12, 1, b'k']);
+        let mut body = reader(frame(&message));
+        let (items, position) = parse_message(&mut body, OffsetDateTime::UNIX_EPOCH, "bad")
+            .await
+            .unwrap();
+        assert_eq!(position, "k");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].event_type, "user.login");
+        assert_eq!(items[0].id, "u1");
+        assert_eq!(items[0].time, OffsetDateTime::UNIX_EPOCH);
+    }
+
     #[test]
     fn the_raised_limit_fits_the_message_within_the_ceiling() {
         assert_eq!(raised_limit(4 << 20, Some(5_000_000), 64 << 20), 8 << 20);
         assert_eq!(raised_limit(4 << 20, None, 64 << 20), 8 << 20);
         assert_eq!(raised_limit(4 << 20, Some(40 << 20), 16 << 20), 16 << 20);
         assert_eq!(raised_limit(1 << 20, Some(1 << 20), 64 << 20), 2 << 20);
+        assert_eq!(raised_limit(4 << 20, Some(usize::MAX), 64 << 20), 64 << 20);
     }
 }
