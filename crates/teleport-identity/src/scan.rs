@@ -11,8 +11,8 @@
 
 use crate::IdentityError;
 
-/// One PEM block, by position in the file.
-#[derive(Debug)]
+/// One PEM block, by position in the file. Its body may be a private key: `Debug` shows only
+/// its size.
 pub(crate) struct PemBlock<'a> {
     /// 1-based position among the file's PEM blocks.
     pub(crate) number: usize,
@@ -22,6 +22,17 @@ pub(crate) struct PemBlock<'a> {
     pub(crate) label: &'a str,
     /// The trimmed lines between the boundaries.
     pub(crate) body: Vec<&'a str>,
+}
+
+impl std::fmt::Debug for PemBlock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PemBlock")
+            .field("number", &self.number)
+            .field("line", &self.line)
+            .field("label", &self.label)
+            .field("body_lines", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A non-PEM line we keep, with its line number.
@@ -152,6 +163,12 @@ mod tests {
         assert_eq!(scanned.ssh_certificates[0].number, 6);
         assert_eq!(scanned.ssh_cas.len(), 1);
         assert_eq!(scanned.ssh_cas[0].number, 12);
+        // The key's body never reaches Debug output.
+        assert_eq!(
+            format!("{key:?}"),
+            r#"PemBlock { number: 1, line: 2, label: "PRIVATE KEY", body_lines: 1, .. }"#
+        );
+        assert!(!format!("{scanned:?}").contains("QUJD"));
     }
 
     #[test]
