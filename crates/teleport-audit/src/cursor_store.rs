@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{Cursor, Error};
 
@@ -73,7 +74,10 @@ impl FileCursorStore {
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_else(|| "cursor".into());
-        temp_name.push(format!(".tmp-{}", std::process::id()));
+        // Unique per save, so that concurrent saves (the store is `Clone`) never share a file.
+        static SAVES: AtomicU64 = AtomicU64::new(0);
+        let save = SAVES.fetch_add(1, Ordering::Relaxed);
+        temp_name.push(format!(".tmp-{}-{save}", std::process::id()));
         let temp = self.path.with_file_name(temp_name);
         let mut file = fs::File::create(&temp).map_err(failed("create the temporary file for"))?;
         let written = file
@@ -109,6 +113,31 @@ impl FileCursorStore {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn concurrent_saves_each_leave_a_whole_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileCursorStore::new(dir.path().join("cursor.json"));
+        let cursors: Vec<Cursor> = (0..8)
+            .map(|i| {
+                Cursor::starting_at(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(i))
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for cursor in &cursors {
+                let store = store.clone();
+                scope.spawn(move || {
+                    for _ in 0..50 {
+                        store.save(cursor).unwrap();
+                    }
+                });
+            }
+        });
+        let last = store.load().unwrap().unwrap();
+        assert!(cursors.contains(&last));
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temporary files left behind");
+    }
 
     #[test]
     fn save_then_load() {
