@@ -113,8 +113,13 @@ impl ExportPosition {
         }
     }
 
-    /// An event of `chunk` was handed over (or filtered out); `position` resumes after it.
+    /// An event of `chunk` was handed over (or filtered out); `position` resumes after it. An
+    /// empty position (a server that sent none, though Teleport always does) leaves the chunk
+    /// where it was, so the cursor stays one this library reads back.
     pub(crate) fn delivered(&mut self, date: Date, chunk: &str, position: String) {
+        if position.is_empty() {
+            return;
+        }
         let reading = &mut self.dates.entry(date).or_default().reading;
         match reading.get_mut(chunk) {
             Some(slot) => *slot = position,
@@ -323,6 +328,20 @@ mod tests {
         assert_eq!(second.reading["c-10"], "opaque:\"x\"");
         assert!(second.done.contains(chunk_hash("c-11")));
         assert!(!second.done.contains(chunk_hash("c-9")));
+    }
+
+    #[test]
+    fn an_event_without_a_server_position_keeps_the_cursor_readable() {
+        let mut cursor = sample();
+        let Position::Export(position) = &mut cursor.position else {
+            panic!("a search cursor");
+        };
+        position.delivered(date!(2025 - 12 - 02), "c-9", String::new());
+        position.delivered(date!(2025 - 12 - 02), "c-12", String::new());
+        let back = Cursor::from_json(&cursor.to_json()).unwrap();
+        let second = &export(&back).dates[&date!(2025 - 12 - 02)];
+        assert_eq!(second.reading["c-9"], "a1:2");
+        assert!(!second.reading.contains_key("c-12"));
     }
 
     #[test]
