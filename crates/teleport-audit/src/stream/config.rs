@@ -43,6 +43,8 @@ pub const MAX_EXPORT_CONCURRENCY: usize = 64;
 /// Longest export lookback: it bounds the cursor (the chunks of every date in the window are
 /// remembered).
 pub const MAX_EXPORT_LOOKBACK: Duration = Duration::from_secs(31 * 24 * 60 * 60);
+/// Longest `export_poll_interval` accepted: a day.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Which of Teleport's APIs a stream reads the audit log with.
 ///
@@ -315,7 +317,8 @@ impl StreamConfig {
         self
     }
 
-    /// Export mode: wait between two listings of the chunks of the active dates (default 15 s).
+    /// Export mode: wait between two listings of the chunks of the active dates (default 15 s,
+    /// at most a day).
     /// New chunks appear as Athena writes its batches, about once a minute.
     #[must_use]
     pub fn export_poll_interval(mut self, interval: Duration) -> Self {
@@ -358,7 +361,8 @@ impl StreamConfig {
         i64::try_from(secs.div_ceil(DAY)).unwrap_or(i64::MAX)
     }
 
-    /// Checks the settings against Teleport's limits.
+    /// Checks the settings against Teleport's limits (and our own: durations that time
+    /// arithmetic can hold).
     pub(crate) fn validate(&self) -> Result<(), crate::Error> {
         let invalid =
             |field: &'static str, reason: String| Err(crate::Error::Config { field, reason });
@@ -391,8 +395,11 @@ impl StreamConfig {
                 format!("{end} is before the backfill start {start}"),
             );
         }
-        if self.export_poll_interval.is_zero() {
-            return invalid("export_poll_interval", "must be above zero".to_owned());
+        if self.export_poll_interval.is_zero() || self.export_poll_interval > MAX_POLL_INTERVAL {
+            return invalid(
+                "export_poll_interval",
+                "must be above zero and at most a day".to_owned(),
+            );
         }
         if self.export_concurrency == 0 || self.export_concurrency > MAX_EXPORT_CONCURRENCY {
             return invalid(
@@ -522,6 +529,16 @@ mod tests {
         assert_eq!(
             field(StreamConfig::default().export_poll_interval(Duration::ZERO)),
             "export_poll_interval"
+        );
+        assert_eq!(
+            field(StreamConfig::default().export_poll_interval(Duration::MAX)),
+            "export_poll_interval"
+        );
+        assert!(
+            StreamConfig::default()
+                .export_poll_interval(MAX_POLL_INTERVAL)
+                .validate()
+                .is_ok()
         );
         assert_eq!(
             field(StreamConfig::default().export_lookback(Duration::from_secs(32 * 86_400))),

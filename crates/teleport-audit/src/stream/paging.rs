@@ -127,6 +127,23 @@ pub(crate) fn utc(time: OffsetDateTime) -> OffsetDateTime {
     time.to_offset(time::UtcOffset::UTC)
 }
 
+/// `time + by`, or the last representable time: settings such as a window or a lateness have no
+/// upper bound, so the sum may not exist.
+pub(crate) fn later(time: OffsetDateTime, by: Duration) -> OffsetDateTime {
+    time::Duration::try_from(by)
+        .ok()
+        .and_then(|by| time.checked_add(by))
+        .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
+}
+
+/// `time - by`, or the first representable time.
+pub(crate) fn earlier(time: OffsetDateTime, by: Duration) -> OffsetDateTime {
+    time::Duration::try_from(by)
+        .ok()
+        .and_then(|by| time.checked_sub(by))
+        .unwrap_or_else(|| time::PrimitiveDateTime::MIN.assume_utc())
+}
+
 impl SearchMachine {
     /// A search from `cursor` (the stream's settings are already checked).
     pub(crate) fn new(
@@ -235,7 +252,7 @@ impl SearchMachine {
         let watermark = self.cursor.watermark();
         let scan = self.cursor.scan.get_or_insert_with(|| {
             let from = floor_second(watermark);
-            let mut to = (from + window).min(now);
+            let mut to = later(from, window).min(now);
             if let Some(end) = end {
                 to = to.min(end);
             }
@@ -353,7 +370,7 @@ impl SearchMachine {
             self.state = State::Start;
             return;
         };
-        let settled = scan.started - lateness;
+        let settled = earlier(scan.started, lateness);
         if let Some(second) = end.newest_second {
             scan.reached = Some(scan.reached.map_or(second, |reached| reached.max(second)));
             // Everything before this second has been returned by this scan's pages.
@@ -500,6 +517,29 @@ impl SearchMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_with_unbounded_settings_saturate() {
+        use time::macros::datetime;
+        let t = datetime!(2025-12-02 07:14:36 UTC);
+        assert_eq!(
+            later(t, Duration::from_secs(60)),
+            datetime!(2025-12-02 07:15:36 UTC)
+        );
+        assert_eq!(
+            earlier(t, Duration::from_secs(60)),
+            datetime!(2025-12-02 07:13:36 UTC)
+        );
+        let max = time::PrimitiveDateTime::MAX.assume_utc();
+        let min = time::PrimitiveDateTime::MIN.assume_utc();
+        assert_eq!(later(t, Duration::from_secs(400 * 365 * 86_400 * 100)), max);
+        assert_eq!(later(t, Duration::MAX), max);
+        assert_eq!(
+            earlier(t, Duration::from_secs(400 * 365 * 86_400 * 100)),
+            min
+        );
+        assert_eq!(earlier(t, Duration::MAX), min);
+    }
 
     #[test]
     fn floor_second_drops_the_fraction() {

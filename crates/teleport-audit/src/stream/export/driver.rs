@@ -24,7 +24,7 @@ use super::listing::{EXPORT_RPC, list_chunks};
 use crate::cursor::{ExportPosition, chunk_hash, date_text};
 use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
-use crate::stream::paging::utc;
+use crate::stream::paging::{later, utc};
 use crate::stream::retry::{Retrier, Verdict};
 use crate::{Client, Error};
 
@@ -455,7 +455,7 @@ impl Driver {
         {
             return false;
         }
-        let settled = end + self.lateness;
+        let settled = later(end, self.lateness);
         let oldest = self.oldest_followed(today());
         self.dates
             .iter()
