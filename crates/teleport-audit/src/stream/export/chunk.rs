@@ -20,7 +20,7 @@ use crate::rpc::{self, status_to_error};
 use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
 use crate::stream::oversized;
-use crate::stream::page::{Content, PageItem};
+use crate::stream::page::{Content, PageItem, from_timestamp};
 use crate::stream::retry::{Retrier, Verdict};
 
 /// What every chunk reader of a stream shares.
@@ -56,12 +56,18 @@ impl Filter {
         time >= self.from && self.end.is_none_or(|end| time <= end)
     }
 
-    /// Decodes `event` if it is wanted.
+    /// Decodes `event` if it is wanted. The envelope's type and time, when given, are what
+    /// the item will carry, so they are checked before the payload is decoded.
     fn admit(&self, event: EventUnstructured, fallback_time: OffsetDateTime) -> Option<PageItem> {
-        let envelope_type = !event.r#type.is_empty();
-        if envelope_type && !self.type_wanted(&event.r#type) {
+        if !self.type_wanted_or_unknown(&event.r#type) {
             return None;
         }
+        if let Some(time) = event.time.and_then(from_timestamp)
+            && !self.time_wanted(time)
+        {
+            return None;
+        }
+        let envelope_type = !event.r#type.is_empty();
         let item = PageItem::from_wire(event, fallback_time);
         let type_ok = envelope_type
             || match &item.content {
