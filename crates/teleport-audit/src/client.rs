@@ -46,9 +46,6 @@ struct ClientInner {
     request_timeout: Duration,
 }
 
-/// The largest message the channel accepts unless a stream raises it (Teleport's clients use 4 MiB).
-pub(crate) const DEFAULT_MAX_RECEIVE: usize = 4 * 1024 * 1024;
-
 impl Client {
     /// Dials the cluster, checks the Auth Service answers for the identity's cluster, and returns
     /// a client.
@@ -187,5 +184,4 @@ fn endpoint(config: &ClientConfig) -> Endpoint {
         // Room for a whole page in flight: Teleport caps pages at 1 MiB of events.
         .initial_stream_window_size(Some(4 * 1024 * 1024))
         .initial_connection_window_size(Some(8 * 1024 * 1024))
-        .tcp_nodelay(true)
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::backoff::{Backoff, ExponentialBackoff};
-use crate::client::DEFAULT_MAX_RECEIVE;
 use crate::cursor::Cursor;
 
 /// Teleport refuses pages over this many events.
@@ -21,7 +20,7 @@ pub const DEFAULT_MAX_LATENESS: Duration = Duration::from_secs(10);
 /// Default time range of one search during a long backfill.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default largest message the stream accepts before shrinking pages (Teleport's clients: 4 MiB).
-pub const DEFAULT_MAX_RECEIVE_SIZE: usize = DEFAULT_MAX_RECEIVE;
+pub const DEFAULT_MAX_RECEIVE_SIZE: usize = 4 * 1024 * 1024;
 /// Default largest message the stream will raise its limit to for one oversized event.
 pub const DEFAULT_MAX_RECEIVE_SIZE_LIMIT: usize = 64 * 1024 * 1024;
 /// Default time of continuous failure after which the stream yields [`crate::Error::Stalled`].
