@@ -379,10 +379,7 @@ impl AuditLogService for AuditService {
         const RPC: Rpc = Rpc::GetEventExportChunks;
         let shared = &self.shared;
         let info = begin(shared, RPC, &request, Need::Events).await?;
-        let store = shared.store.inner();
-        if !store.rules.backend.supports_export() {
-            return Err(failed(shared, RPC, unsupported(store.rules.backend)));
-        }
+        let store = export_store(shared, RPC)?;
         let day = day_of(timestamp_nanos(request.get_ref().date.as_ref()));
         let chunks: Vec<_> = store
             .chunks(day)
@@ -400,10 +397,7 @@ impl AuditLogService for AuditService {
         const RPC: Rpc = Rpc::ExportUnstructuredEvents;
         let shared = &self.shared;
         let info = begin(shared, RPC, &request, Need::Events).await?;
-        let store = shared.store.inner();
-        if !store.rules.backend.supports_export() {
-            return Err(failed(shared, RPC, unsupported(store.rules.backend)));
-        }
+        let store = export_store(shared, RPC)?;
         let req = request.into_inner();
         let day = day_of(timestamp_nanos(req.date.as_ref()));
         let events = store
@@ -452,11 +446,22 @@ impl AuditLogService for AuditService {
     }
 }
 
-fn unsupported(backend: Backend) -> Status {
-    Status::unimplemented(format!(
-        "export not supported by this backend ({})",
-        backend.name()
-    ))
+/// The store, if its backend serves the export RPCs (Athena); Unimplemented otherwise, as
+/// Teleport answers for other backends.
+fn export_store(shared: &Shared, rpc: Rpc) -> Result<&crate::store::StoreInner, Status> {
+    let store = shared.store.inner();
+    if store.rules.backend.supports_export() {
+        Ok(store)
+    } else {
+        Err(failed(
+            shared,
+            rpc,
+            Status::unimplemented(format!(
+                "export not supported by this backend ({})",
+                store.rules.backend.name()
+            )),
+        ))
+    }
 }
 
 #[tonic::async_trait]
