@@ -232,7 +232,9 @@ pub enum IdentityError {
     /// The identity file could not be read.
     #[error("could not read the identity file {}", .path.display())]
     ReadFile {
-        /// The path given.
+        /// The path given; only its length (`<N bytes, not shown>`) when it
+        /// [looks like a secret](crate::secret_text::looks_like_secret), e.g. the identity
+        /// file's text given where its path belongs.
         path: PathBuf,
         /// The I/O error.
         #[source]

@@ -73,7 +73,7 @@ impl Identity {
     pub fn from_identity_file(path: impl AsRef<Path>) -> Result<Identity, IdentityError> {
         let path = path.as_ref();
         let read_error = |source| IdentityError::ReadFile {
-            path: path.to_path_buf(),
+            path: crate::secret_text::shown_path(path),
             source,
         };
         let file = std::fs::File::open(path).map_err(read_error)?;

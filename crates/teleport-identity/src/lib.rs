@@ -61,6 +61,7 @@ mod error;
 mod identity;
 mod key;
 mod scan;
+pub mod secret_text;
 mod ssh;
 mod summary;
 mod tls;

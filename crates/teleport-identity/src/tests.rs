@@ -442,6 +442,21 @@ fn no_tls_ca_means_no_client_config() {
 }
 
 #[test]
+fn file_errors_do_not_repeat_identity_text_given_as_the_path() {
+    let fixture = fixture();
+    let text = fixture.text();
+    let err = Identity::from_identity_file(&text).unwrap_err();
+    assert!(matches!(err, IdentityError::ReadFile { .. }), "{err:?}");
+    for output in [err.to_string(), format!("{err:?}")] {
+        assert!(output.contains("bytes, not shown"), "{output}");
+        for line in key_base64(&fixture) {
+            assert!(!output.contains(line.as_str()), "key material in {output}");
+        }
+        assert!(!output.contains("PRIVATE KEY"), "{output}");
+    }
+}
+
+#[test]
 fn file_errors_carry_the_path() {
     let path = std::env::temp_dir().join("teleport-identity-unit-test-does-not-exist/identity");
     match Identity::from_identity_file(&path).unwrap_err() {
