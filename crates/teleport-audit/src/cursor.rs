@@ -105,6 +105,8 @@ pub const CURSOR_VERSION: u32 = 1;
 /// guarantee, the format and the size bound.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cursor {
+    /// The cluster the cursor was taken on (`None` in cursors written before it was recorded).
+    pub(crate) cluster: Option<String>,
     /// The event-type filter the cursor was taken with, sorted.
     pub(crate) event_types: Vec<String>,
     pub(crate) position: Position,
@@ -143,6 +145,7 @@ impl fmt::Debug for Cursor {
         match &self.position {
             Position::Search(search) => f
                 .debug_struct("Cursor")
+                .field("cluster", &self.cluster)
                 .field("watermark", &search.watermark)
                 .field("seen", &search.seen.len())
                 .field("scan", &search.scan)
@@ -150,6 +153,7 @@ impl fmt::Debug for Cursor {
                 .finish(),
             Position::Export(export) => f
                 .debug_struct("Cursor")
+                .field("cluster", &self.cluster)
                 .field("mode", &Mode::Export)
                 .field("export", export)
                 .field("event_types", &self.event_types)
@@ -162,9 +166,17 @@ impl Cursor {
     /// A search cursor that starts a stream at `time`: events at or after it are delivered.
     pub fn starting_at(time: OffsetDateTime) -> Self {
         Self {
+            cluster: None,
             event_types: Vec::new(),
             position: Position::Search(SearchPosition::starting_at(time)),
         }
+    }
+
+    /// The name of the cluster the cursor was taken on. A stream refuses to resume from a cursor
+    /// of another cluster. `None` for cursors written before the cluster was recorded (they
+    /// are accepted by any cluster) and for [`Cursor::starting_at`].
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     /// The mode the cursor was taken in: [`Mode::Search`] or [`Mode::Export`].
@@ -307,6 +319,8 @@ impl SeenSet {
 #[serde(deny_unknown_fields)]
 struct CursorWire {
     v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster: Option<String>,
     watermark: String,
     #[serde(default)]
     seen: BTreeMap<String, String>,
@@ -346,14 +360,21 @@ impl Serialize for Cursor {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.position {
             Position::Search(search) => {
-                search_to_wire(search, &self.event_types).serialize(serializer)
+                search_to_wire(search, self.cluster.clone(), &self.event_types)
+                    .serialize(serializer)
             }
-            Position::Export(export) => export.to_wire(&self.event_types).serialize(serializer),
+            Position::Export(export) => export
+                .to_wire(self.cluster.clone(), &self.event_types)
+                .serialize(serializer),
         }
     }
 }
 
-fn search_to_wire(search: &SearchPosition, types: &[String]) -> CursorWire {
+fn search_to_wire(
+    search: &SearchPosition,
+    cluster: Option<String>,
+    types: &[String],
+) -> CursorWire {
     let seen = search
         .seen
         .buckets
@@ -362,6 +383,7 @@ fn search_to_wire(search: &SearchPosition, types: &[String]) -> CursorWire {
         .collect();
     CursorWire {
         v: CURSOR_VERSION,
+        cluster,
         watermark: format_time(search.watermark),
         seen,
         scan: search.scan.as_ref().map(|scan| ScanWire {
@@ -428,25 +450,43 @@ impl<'de> Deserialize<'de> for Cursor {
                 ));
             }
         }
+        // No `cluster`: a cursor written before the cluster was recorded.
+        let cluster = match value
+            .as_object_mut()
+            .and_then(|object| object.remove("cluster"))
+        {
+            None => None,
+            Some(serde_json::Value::String(name)) if !name.is_empty() => Some(name),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "cluster: {other} is not a cluster name"
+                )));
+            }
+        };
         // No `mode` is a search cursor (the format before export mode existed).
         let mode = value
             .as_object_mut()
             .and_then(|object| object.remove("mode"));
-        match mode.as_ref().map(serde_json::Value::as_str) {
-            None | Some(Some("search")) => search_from_value(value).map_err(D::Error::custom),
+        let mut cursor = match mode.as_ref().map(serde_json::Value::as_str) {
+            None | Some(Some("search")) => search_from_value(value).map_err(D::Error::custom)?,
             Some(Some("export")) => {
                 let (position, types) =
                     ExportPosition::from_value(value).map_err(D::Error::custom)?;
-                Ok(Cursor {
+                Cursor {
+                    cluster: None,
                     event_types: normalise_types(types),
                     position: Position::Export(position),
-                })
+                }
             }
-            Some(_) => Err(D::Error::custom(format!(
-                "mode: {} is not a cursor mode (\"export\", or no field for search)",
-                mode.unwrap_or_default()
-            ))),
-        }
+            Some(_) => {
+                return Err(D::Error::custom(format!(
+                    "mode: {} is not a cursor mode (\"export\", or no field for search)",
+                    mode.unwrap_or_default()
+                )));
+            }
+        };
+        cursor.cluster = cluster;
+        Ok(cursor)
     }
 }
 
@@ -496,6 +536,7 @@ fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
         None => None,
     };
     Ok(Cursor {
+        cluster: None,
         event_types: normalise_types(wire.types),
         position: Position::Search(SearchPosition {
             watermark,

@@ -337,6 +337,77 @@ pub enum Error {
         source: Option<serde_json::Error>,
     },
 
+    /// The cursor was taken on another cluster than the one the client is connected to.
+    /// Resuming from it would skip or repeat events, so the stream refuses it.
+    #[error(
+        "the cursor was taken on cluster {cursor:?}, but the client is connected to {client:?}"
+    )]
+    CursorFromOtherCluster {
+        /// The cluster the cursor records.
+        cursor: String,
+        /// The cluster the client is connected to.
+        client: String,
+    },
+
+    /// A time in the cursor is ahead of the server's clock: the cursor was edited by hand, or
+    /// written by a machine whose clock ran ahead. Trusting it would skip the events up to that
+    /// time, so the stream refuses it.
+    #[error(
+        "the cursor's {field} ({time}) is ahead of the server's clock (about {server_now}), by more than {tolerance:?}"
+    )]
+    CursorAhead {
+        /// The cursor field ("watermark", "scan.to", ...).
+        field: &'static str,
+        /// Its value.
+        time: OffsetDateTime,
+        /// The server's time, as the client estimates it.
+        server_now: OffsetDateTime,
+        /// How far ahead a cursor time may be before it is refused.
+        tolerance: Duration,
+    },
+
+    /// The cursor file's path cannot hold a cursor: a directory, FIFO, device or socket, a
+    /// dangling symbolic link, a missing directory, or a file too large to be a cursor.
+    #[error("cursor file {path}: {reason}")]
+    CursorFileUnusable {
+        /// The path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Another process holds the file open (an advisory lock, held for the life of the store
+    /// or sink that opened it).
+    #[error("{what} {path} is in use by another process")]
+    FileLocked {
+        /// "cursor file" or "output file".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The output file of a [`crate::FileSink`] could not be opened, written or flushed.
+    #[error("output file {path}: could not {action}")]
+    OutputFile {
+        /// The file.
+        path: PathBuf,
+        /// What was being done ("open", "write", "flush to disk", "truncate", ...).
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A [`crate::FileSink`]'s output file holds data that its cursor file does not describe, so
+    /// appending could repeat events or continue a torn line.
+    #[error("output file {path} {reason}")]
+    OutputNotRecorded {
+        /// The output file.
+        path: PathBuf,
+        /// Why it does not fit the cursor file.
+        reason: String,
+    },
+
     /// A cursor file could not be read or written.
     #[error("cursor file {path}: could not {action}")]
     CursorFile {
@@ -445,8 +516,13 @@ impl Error {
             Error::MalformedEvent { .. } => "event_malformed",
             Error::ChunkSkipped { .. } => "export_chunk_skipped",
             Error::Stalled { .. } => "stalled",
-            Error::InvalidCursor { .. } => "invalid_cursor",
-            Error::CursorFile { .. } => "cursor_file",
+            Error::InvalidCursor { .. }
+            | Error::CursorFromOtherCluster { .. }
+            | Error::CursorAhead { .. } => "invalid_cursor",
+            Error::CursorFile { .. } | Error::CursorFileUnusable { .. } => "cursor_file",
+            Error::FileLocked { .. } => "file_locked",
+            Error::OutputFile { .. } => "output_file",
+            Error::OutputNotRecorded { .. } => "output_not_recorded",
         }
     }
 
@@ -535,7 +611,25 @@ impl Error {
             Error::InvalidCursor { .. } => {
                 "Use a cursor saved by this library for the same stream settings, or start from a backfill time."
             }
+            Error::CursorFromOtherCluster { .. } => {
+                "Point the stream at the cluster the cursor belongs to, or give this cluster its own cursor (a new cursor file, or start from a backfill time)."
+            }
+            Error::CursorAhead { .. } => {
+                "Check the clocks of this machine and of the Teleport servers (NTP); if the cursor was edited by hand, restore it or start from a backfill time."
+            }
             Error::CursorFile { .. } => "Check the cursor file's path and permissions.",
+            Error::CursorFileUnusable { .. } => {
+                "Give the path of a regular file (it need not exist yet) in an existing directory."
+            }
+            Error::FileLocked { .. } => {
+                "Another process is using this file (a second replica?): run one process per cursor file and output, or give each its own."
+            }
+            Error::OutputFile { .. } => {
+                "Check free space and permissions; events after the last saved cursor are written again on the next run, nothing is lost."
+            }
+            Error::OutputNotRecorded { .. } => {
+                "Write to a new (or empty) output file, or resume with the cursor file saved together with this output."
+            }
         }
     }
 }

@@ -31,7 +31,10 @@
 //!   receive is skipped by id ([`Error::EventSkipped`]), never allowed to block the stream.
 //! - A [`Cursor`] records the mode it was taken in; a resumed stream continues in that mode
 //!   (formats and guarantees: [`cursor`]).
-//! - [`FileCursorStore`] keeps a cursor on disk with atomic replacement.
+//! - [`FileCursorStore`] keeps a cursor on disk the way a database keeps its files (locked
+//!   against a second process, regular files only, bounded reads, atomic durable saves).
+//! - [`FileSink`] appends events to a file and commits them together with their cursor:
+//!   exactly once into the file across crashes (SIGKILL, power loss, a full disk).
 //!
 //! # Example
 //!
@@ -48,7 +51,7 @@
 //! let client = Client::connect(ClientConfig::from_identity_str(proxy, &identity)?).await?;
 //!
 //! // Resume from the stored cursor if there is one, else start at the backfill time (or now).
-//! let store = FileCursorStore::new("teleport-audit.cursor.json");
+//! let store = FileCursorStore::open("teleport-audit.cursor.json")?;
 //! let mut config = StreamConfig::default();
 //! config = match (store.load()?, backfill_start) {
 //!     (Some(cursor), _) => config.resume_from(cursor),
@@ -86,6 +89,7 @@ mod connect;
 pub mod cursor;
 mod cursor_store;
 mod error;
+mod file_sink;
 mod rpc;
 mod stats;
 mod stream;
@@ -100,8 +104,9 @@ pub use connect::address::{DEFAULT_AUTH_PORT, DEFAULT_PROXY_PORT, HostPort};
 pub use connect::http_proxy::HttpProxy;
 pub use connect::upgrade::ConnectionUpgrade;
 pub use cursor::Cursor;
-pub use cursor_store::FileCursorStore;
+pub use cursor_store::{FileCursorStore, MAX_CURSOR_FILE_BYTES};
 pub use error::{BoxError, Error};
+pub use file_sink::FileSink;
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;
 

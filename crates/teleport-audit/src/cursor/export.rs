@@ -145,9 +145,10 @@ impl ExportPosition {
         self.caught_up = self.caught_up.max(time);
     }
 
-    pub(super) fn to_wire(&self, types: &[String]) -> ExportWire {
+    pub(super) fn to_wire(&self, cluster: Option<String>, types: &[String]) -> ExportWire {
         ExportWire {
             v: CURSOR_VERSION,
+            cluster,
             mode: "export".to_owned(),
             from: format_time(self.from),
             caught_up: format_time(self.caught_up),
@@ -259,6 +260,8 @@ fn parse_date(field: &str, text: &str) -> Result<Date, String> {
 #[serde(deny_unknown_fields)]
 pub(super) struct ExportWire {
     v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster: Option<String>,
     mode: String,
     from: String,
     caught_up: String,
@@ -301,6 +304,7 @@ mod tests {
         position.chunk_done(date!(2025 - 12 - 02), "c-11");
         position.caught_up_to(datetime!(2025-12-02 10:00 UTC));
         Cursor {
+            cluster: Some("example.teleport.sh".to_owned()),
             event_types: vec!["user.login".to_owned()],
             position: Position::Export(position),
         }
@@ -367,6 +371,7 @@ mod tests {
         );
         assert_eq!(
             Cursor {
+                cluster: None,
                 event_types: Vec::new(),
                 position: Position::Export(ExportPosition::starting_at(datetime!(
                     2025-01-01 0:00 UTC
@@ -542,6 +547,7 @@ mod tests {
             }
             position.caught_up_to(from + time::Duration::seconds(caught));
             let cursor = Cursor {
+                cluster: None,
                 event_types: super::super::normalise_types(types),
                 position: Position::Export(position),
             };

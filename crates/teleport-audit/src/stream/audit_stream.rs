@@ -45,6 +45,8 @@ use crate::{Client, Error};
 /// ```
 pub struct AuditEventStream {
     machine: Machine,
+    /// The cluster the client is connected to, recorded in every cursor.
+    cluster: String,
     event_types: Vec<String>,
     stats: StatsHandle,
 }
@@ -90,11 +92,16 @@ impl AuditEventStream {
             Start::At(time) => (utc(*time), false),
             Start::Resume(cursor) => (cursor.watermark(), false),
         };
-        let machine = match config.validate() {
+        let cluster = client.cluster_name().to_owned();
+        let machine = match config
+            .validate()
+            .and_then(|()| same_cluster(&config.start, &cluster))
+        {
             Err(error) => {
                 let cursor = match &config.start {
                     Start::Resume(cursor) => (**cursor).clone(),
                     _ => Cursor {
+                        cluster: Some(cluster.clone()),
                         event_types: event_types.clone(),
                         position: Position::Search(SearchPosition::starting_at(from)),
                     },
@@ -136,6 +143,7 @@ impl AuditEventStream {
         };
         Self {
             machine,
+            cluster,
             event_types,
             stats,
         }
@@ -155,6 +163,7 @@ impl AuditEventStream {
             Machine::Ended { cursor, .. } => return (**cursor).clone(),
         };
         Cursor {
+            cluster: Some(self.cluster.clone()),
             event_types: self.event_types.clone(),
             position,
         }
@@ -196,6 +205,7 @@ impl AuditEventStream {
                     Step::Report(error) => return Poll::Ready(Some(Err(error))),
                     Step::Fatal(error) => {
                         let cursor = Box::new(Cursor {
+                            cluster: Some(self.cluster.clone()),
                             event_types: self.event_types.clone(),
                             position: Position::Search(SearchPosition::starting_at(*from)),
                         });
@@ -217,6 +227,21 @@ impl AuditEventStream {
                 },
             }
         }
+    }
+}
+
+/// A resumed stream must be on the cluster its cursor was taken on (cursors written before the
+/// cluster was recorded fit any cluster).
+fn same_cluster(start: &Start, cluster: &str) -> Result<(), Error> {
+    match start {
+        Start::Resume(cursor) => match cursor.cluster() {
+            Some(taken_on) if taken_on != cluster => Err(Error::CursorFromOtherCluster {
+                cursor: taken_on.to_owned(),
+                client: cluster.to_owned(),
+            }),
+            _ => Ok(()),
+        },
+        Start::Now | Start::At(_) => Ok(()),
     }
 }
 

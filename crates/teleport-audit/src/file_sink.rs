@@ -1,0 +1,294 @@
+//! [`FileSink`]: events appended to a file, committed together with the cursor that covers
+//! them, so that the pair is exactly once across crashes.
+//!
+//! The output file and the cursor file describe each other: every commit flushes the events to
+//! disk *first*, then saves the cursor together with the output's length (its "mark"). After a
+//! crash (SIGKILL, power loss, a full disk) the output may hold more than the last commit: events
+//! written after it, perhaps a torn last line. [`FileSink::open`] cuts the file back to the mark,
+//! and the stream resumes from the cursor saved with it, so every event is in the file once and
+//! every line is whole JSON.
+//!
+//! The rules that decide what happens on open are in [`recovery`], a pure function.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+
+use teleport_audit_types::AuditEvent;
+
+use crate::cursor_store::{OutputMark, kind, sync_parent};
+use crate::{Cursor, Error, FileCursorStore};
+
+/// Appends events to an output file and commits them with their cursor. See the
+/// [module docs](self).
+///
+/// ```no_run
+/// # async fn run(client: teleport_audit::Client) -> Result<(), teleport_audit::Error> {
+/// use futures::StreamExt as _;
+/// use teleport_audit::{FileCursorStore, FileSink, StreamConfig};
+///
+/// let store = FileCursorStore::open("teleport-audit.cursor.json")?;
+/// let (mut sink, stored) = FileSink::open("events.ndjson", store)?;
+/// let config = match stored {
+///     Some(cursor) => StreamConfig::default().resume_from(cursor),
+///     None => StreamConfig::default(),
+/// };
+/// let mut events = client.audit_events(config);
+/// while let Some(item) = events.next().await {
+///     match item {
+///         Ok(event) => {
+///             sink.write(&event)?;
+///             if sink.uncommitted() >= 1000 {
+///                 sink.commit(&events.cursor())?;
+///             }
+///         }
+///         Err(error) if error.is_fatal() => return Err(error),
+///         Err(error) => eprintln!("warning: {error}"),
+///     }
+/// }
+/// sink.commit(&events.cursor())?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct FileSink {
+    store: FileCursorStore,
+    /// The output file as given (for messages).
+    path: PathBuf,
+    /// The output file, symbolic links resolved (recorded in the mark).
+    resolved: PathBuf,
+    file: BufWriter<File>,
+    uncommitted: u64,
+}
+
+/// What [`FileSink::open`] does with an existing output file, given the cursor file's mark.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Recovery {
+    /// Append at the end: the file is exactly what the cursor covers (or empty).
+    Append,
+    /// Cut the file back to this length: what is after it was written after the last commit.
+    TruncateTo(u64),
+    /// The file is shorter than the mark: something outside removed data (a rotation with
+    /// `copytruncate`). Append at its end, with a warning.
+    AppendShrunk {
+        /// The length the cursor file records.
+        recorded: u64,
+    },
+    /// Appending would mix in data the cursor file does not describe.
+    Refuse(String),
+}
+
+/// The recovery rule: `mark` is what the cursor file records, `output` the output file (links
+/// resolved) and `len` its length now.
+pub(crate) fn recovery(mark: Option<&OutputMark>, output: &Path, len: u64) -> Recovery {
+    match mark {
+        Some(mark) if mark.path == output => match len.cmp(&mark.len) {
+            std::cmp::Ordering::Equal => Recovery::Append,
+            std::cmp::Ordering::Greater => Recovery::TruncateTo(mark.len),
+            std::cmp::Ordering::Less => Recovery::AppendShrunk { recorded: mark.len },
+        },
+        _ if len == 0 => Recovery::Append,
+        Some(mark) => Recovery::Refuse(format!(
+            "is not empty, and the cursor file was saved with another output ({}); appending could repeat events",
+            mark.path.display()
+        )),
+        None => Recovery::Refuse(
+            "is not empty, and the cursor file does not record it (or there is no cursor file yet); appending could repeat events or continue a torn line"
+                .to_owned(),
+        ),
+    }
+}
+
+impl FileSink {
+    /// Opens (creating it if needed) and locks the output file, brings it back to the last
+    /// commit recorded in `store`, and returns the sink with the stored cursor to resume from
+    /// (`None`: no cursor yet, start where you like).
+    ///
+    /// # Errors
+    ///
+    /// The store's load errors; [`Error::OutputFile`] if the output cannot be opened, inspected
+    /// or truncated, or is not a regular file; [`Error::FileLocked`] if another process writes
+    /// it; [`Error::OutputNotRecorded`] if it holds data the cursor file does not describe.
+    pub fn open(
+        output: impl Into<PathBuf>,
+        store: FileCursorStore,
+    ) -> Result<(Self, Option<Cursor>), Error> {
+        let path = output.into();
+        let failed = |action: &'static str| {
+            let path = path.clone();
+            move |source| Error::OutputFile {
+                path,
+                action,
+                source,
+            }
+        };
+        // Checked before opening: opening a FIFO for writing would wait for a reader.
+        if let Ok(meta) = fs::metadata(&path)
+            && !meta.is_file()
+        {
+            return Err(failed("use it")(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("it is {}, not a regular file", kind(&meta)),
+            )));
+        }
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(failed("open"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::FileLocked {
+                    what: "output file",
+                    path,
+                });
+            }
+            Err(fs::TryLockError::Error(source)) => return Err(failed("lock")(source)),
+        }
+        if !existed {
+            sync_parent(&path);
+        }
+        let resolved = fs::canonicalize(&path).map_err(failed("resolve"))?;
+        let len = file.metadata().map_err(failed("inspect"))?.len();
+        let (cursor, mark) = match store.load_with_output()? {
+            Some((cursor, mark)) => (Some(cursor), mark),
+            None => (None, None),
+        };
+        match recovery(mark.as_ref(), &resolved, len) {
+            Recovery::Append => {}
+            Recovery::TruncateTo(to) => {
+                tracing::info!(
+                    output = %path.display(),
+                    from = len,
+                    to,
+                    "cutting the output back to the last commit (written after it before a crash)"
+                );
+                file.set_len(to).map_err(failed("truncate"))?;
+                file.sync_all().map_err(failed("flush to disk"))?;
+            }
+            Recovery::AppendShrunk { recorded } => tracing::warn!(
+                output = %path.display(),
+                len,
+                recorded,
+                "the output is shorter than the cursor file records (rotated or truncated?); appending at its end"
+            ),
+            Recovery::Refuse(reason) => return Err(Error::OutputNotRecorded { path, reason }),
+        }
+        Ok((
+            Self {
+                store,
+                path,
+                resolved,
+                file: BufWriter::with_capacity(256 * 1024, file),
+                uncommitted: 0,
+            },
+            cursor,
+        ))
+    }
+
+    /// Appends one event as a line of JSON (buffered: durable only after [`FileSink::commit`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutputFile`] if the write fails (a full disk): nothing is lost, the next
+    /// [`FileSink::open`] cuts the file back to the last commit.
+    pub fn write(&mut self, event: &AuditEvent) -> Result<(), Error> {
+        self.file
+            .write_all(event.as_json().as_bytes())
+            .and_then(|()| self.file.write_all(b"\n"))
+            .map_err(|source| self.failed("write", source))?;
+        self.uncommitted += 1;
+        Ok(())
+    }
+
+    /// Flushes the written events to disk, then saves `cursor` (which must cover exactly the
+    /// events written) together with the output's length.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutputFile`] if flushing fails, or the store's save error; either way the
+    /// previous commit stays in force.
+    pub fn commit(&mut self, cursor: &Cursor) -> Result<(), Error> {
+        self.file
+            .flush()
+            .map_err(|source| self.failed("write", source))?;
+        let file = self.file.get_ref();
+        file.sync_data()
+            .map_err(|source| self.failed("flush to disk", source))?;
+        // The length on disk, not a count of our own: an outside `copytruncate` shortens it.
+        let len = file
+            .metadata()
+            .map_err(|source| self.failed("inspect", source))?
+            .len();
+        self.store.save_with_output(
+            cursor,
+            &OutputMark {
+                path: self.resolved.clone(),
+                len,
+            },
+        )?;
+        self.uncommitted = 0;
+        Ok(())
+    }
+
+    /// Events written since the last commit.
+    pub fn uncommitted(&self) -> u64 {
+        self.uncommitted
+    }
+
+    /// The output file, as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn failed(&self, action: &'static str, source: std::io::Error) -> Error {
+        Error::OutputFile {
+            path: self.path.clone(),
+            action,
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(path: &str, len: u64) -> OutputMark {
+        OutputMark {
+            path: PathBuf::from(path),
+            len,
+        }
+    }
+
+    #[test]
+    fn recovery_rules_edge_by_edge() {
+        let out = Path::new("/data/events.ndjson");
+        let same = mark("/data/events.ndjson", 100);
+        assert_eq!(recovery(Some(&same), out, 100), Recovery::Append);
+        assert_eq!(recovery(Some(&same), out, 101), Recovery::TruncateTo(100));
+        assert_eq!(
+            recovery(Some(&same), out, 99),
+            Recovery::AppendShrunk { recorded: 100 }
+        );
+        assert_eq!(
+            recovery(Some(&same), out, 0),
+            Recovery::AppendShrunk { recorded: 100 }
+        );
+        // Nothing recorded, or another file recorded: only an empty output is safe.
+        assert_eq!(recovery(None, out, 0), Recovery::Append);
+        assert!(matches!(recovery(None, out, 1), Recovery::Refuse(_)));
+        let other = mark("/data/old.ndjson", 100);
+        assert_eq!(recovery(Some(&other), out, 0), Recovery::Append);
+        match recovery(Some(&other), out, 100) {
+            Recovery::Refuse(reason) => assert!(reason.contains("/data/old.ndjson"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        // A mark of zero and a file with a torn first line: cut to empty.
+        assert_eq!(
+            recovery(Some(&mark("/data/events.ndjson", 0)), out, 17),
+            Recovery::TruncateTo(0)
+        );
+    }
+}
