@@ -69,9 +69,15 @@ pub(crate) struct TailArgs {
     /// Without it (and without a cursor file), only new events are delivered.
     #[arg(long, value_parser = parse_time_or_ago)]
     pub(crate) backfill_start: Option<time::OffsetDateTime>,
-    /// Resume from this file and save the position to it after each written batch.
+    /// Resume from this file and save the position to it after each written batch. Locked while
+    /// the command runs: a second process on the same cursor file is refused.
     #[arg(long)]
     pub(crate) cursor_file: Option<PathBuf>,
+    /// Append events to this file instead of stdout, exactly once across crashes: the file is
+    /// flushed to disk before the cursor that covers it is saved, and cut back to the last save
+    /// on start (needs --cursor-file). Stdout is at-least-once across a crash.
+    #[arg(long, requires = "cursor_file")]
+    pub(crate) output: Option<PathBuf>,
     /// Only these event types (comma separated), e.g. user.login,access_request.create.
     #[arg(long, value_delimiter = ',')]
     pub(crate) types: Vec<String>,

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::Failure;
 use crate::args::DemoArgs;
-use crate::tail::{Stop, pump};
+use crate::tail::{Sink, Stop, pump};
 
 fn sim_error(error: impl std::fmt::Display) -> Failure {
     Failure::Audit(Error::Config {
@@ -62,14 +62,18 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
 
     let dir = std::env::temp_dir().join(format!("teleport-audit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(Failure::Output)?;
-    let store = FileCursorStore::new(dir.join("cursor.json"));
+    let store = FileCursorStore::open(dir.join("cursor.json"))?;
     let mut seen = Recorder::new(args.quiet);
 
     // First run: half the time (or until Ctrl-C), then stop as if the process were restarted.
     let half = args.duration / 2;
     let stop = stop_after(half);
     let events = client.audit_events(stream_config().backfill_start(backfill_start));
-    let first = pump(events, &mut seen, Some(&store), &stop).await?;
+    let mut sink = Sink::Writer {
+        out: &mut seen,
+        store: Some(store.clone()),
+    };
+    let first = pump(events, &mut sink, &stop).await?;
     note(&format!(
         "demo: stopped after {} events; resuming from {} as a restarted process would",
         first.events,
@@ -86,7 +90,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
     let watermark_before = cursor.watermark();
     let stop = stop_after(args.duration - half);
     let events = client.audit_events(stream_config().resume_from(cursor));
-    let second = pump(events, &mut seen, Some(&store), &stop).await?;
+    let mut sink = Sink::Writer {
+        out: &mut seen,
+        store: Some(store.clone()),
+    };
+    let second = pump(events, &mut sink, &stop).await?;
 
     // Check: every event the cluster holds before the final watermark arrived exactly once.
     let watermark = store.load()?.map_or(watermark_before, |c| c.watermark());

@@ -1,4 +1,5 @@
-//! `teleport-audit tail`: events to stdout as NDJSON, the cursor saved after each written batch.
+//! `teleport-audit tail`: events to stdout (or `--output FILE`) as NDJSON, the cursor saved after
+//! each written batch.
 
 use std::io::{IsTerminal as _, Write};
 use std::sync::Arc;
@@ -6,7 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt as _, StreamExt as _};
-use teleport_audit::{AuditEventStream, Client, FileCursorStore, StreamConfig, StreamStats};
+use teleport_audit::{
+    AuditEvent, AuditEventStream, Client, Cursor, FileCursorStore, FileSink, StreamConfig,
+    StreamStats,
+};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -15,15 +19,39 @@ use crate::args::TailArgs;
 
 /// Events written between two cursor saves at most, while events keep coming.
 const BATCH: u64 = 1000;
+/// Least time between two cursor saves while events trickle in (each save is an fsync).
+const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a stop request may wait for a blocked stdout before the process exits anyway.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
+    // The files first: a cursor file in use by another process, or an output that does not fit
+    // the cursor, is refused before connecting.
+    let store = args
+        .cursor_file
+        .as_ref()
+        .map(FileCursorStore::open)
+        .transpose()?;
+    let (mut sink, stored) = match (&args.output, store) {
+        (Some(output), Some(store)) => {
+            let (sink, stored) = FileSink::open(output, store)?;
+            (Sink::File(sink), stored)
+        }
+        (_, store) => {
+            let stored = match &store {
+                Some(store) => store.load()?,
+                None => None,
+            };
+            let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+            (Sink::Writer { out, store }, stored)
+        }
+    };
     let client = Client::connect(crate::ping::client_config(&args.connect)?).await?;
     tracing::info!(
         cluster = client.cluster_name(),
         version = client.server_version(),
         "connected"
     );
-    let store = args.cursor_file.as_ref().map(FileCursorStore::new);
     let mut config = StreamConfig::default()
         .mode(args.mode.into())
         .event_types(args.types.iter().filter(|t| !t.is_empty()).cloned())
@@ -32,10 +60,6 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
     if let Some(lateness) = args.max_lateness {
         config = config.max_lateness(lateness);
     }
-    let stored = match &store {
-        Some(store) => store.load()?,
-        None => None,
-    };
     config = match (stored, args.backfill_start) {
         (Some(cursor), _) => {
             tracing::info!(
@@ -52,14 +76,52 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
         config = config.end_time(OffsetDateTime::now_utc());
     }
     let events = client.audit_events(config);
-    let stdout = std::io::stdout();
-    let summary = pump(events, stdout.lock(), store.as_ref(), &Stop::on_signals()).await?;
+    let summary = pump(events, &mut sink, &Stop::on_signals()).await?;
     tracing::info!(
         events = summary.events,
         interrupted = summary.interrupted,
+        output_closed = summary.output_closed,
         "done"
     );
     Ok(())
+}
+
+/// Where [`pump`] writes events, and how it makes them and their cursor durable.
+pub(crate) enum Sink<W: Write> {
+    /// A stream (stdout): flushed, then the cursor saved. At-least-once across a crash: events
+    /// flushed after the last save are written again.
+    Writer {
+        out: W,
+        store: Option<FileCursorStore>,
+    },
+    /// A file committed with its cursor: exactly once across a crash.
+    File(FileSink),
+}
+
+impl<W: Write> Sink<W> {
+    fn write(&mut self, event: &AuditEvent) -> Result<(), Failure> {
+        match self {
+            Sink::Writer { out, .. } => out
+                .write_all(event.as_json().as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(Failure::Output),
+            Sink::File(sink) => sink.write(event).map_err(Failure::from),
+        }
+    }
+
+    /// Makes the written events durable, then saves `cursor`, which covers exactly them.
+    fn commit(&mut self, cursor: &Cursor) -> Result<(), Failure> {
+        match self {
+            Sink::Writer { out, store } => {
+                out.flush().map_err(Failure::Output)?;
+                if let Some(store) = store {
+                    store.save(cursor)?;
+                }
+                Ok(())
+            }
+            Sink::File(sink) => sink.commit(cursor).map_err(Failure::from),
+        }
+    }
 }
 
 /// What [`pump`] did.
@@ -67,6 +129,8 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
 pub(crate) struct Summary {
     pub(crate) events: u64,
     pub(crate) interrupted: bool,
+    /// The reader of stdout went away (`| head`): a normal end.
+    pub(crate) output_closed: bool,
 }
 
 /// A stop request (Ctrl-C, SIGTERM, or a timer in the demo).
@@ -77,13 +141,24 @@ pub(crate) struct Stop {
 }
 
 impl Stop {
-    /// Requested by SIGINT or SIGTERM.
+    /// Requested by SIGINT or SIGTERM. If the command has not finished [`STOP_GRACE`] after the
+    /// signal (stdout blocked by a stalled reader), or on a second signal, the process exits:
+    /// the cursor saved last covers only what was written before it.
     pub(crate) fn on_signals() -> Self {
         let stop = Self::default();
         let handle = stop.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             handle.request();
+            tokio::select! {
+                () = tokio::time::sleep(STOP_GRACE) => {
+                    tracing::warn!(
+                        "output blocked for {STOP_GRACE:?} after the stop request; exiting (the cursor saved last covers what was written)"
+                    );
+                }
+                () = wait_for_signal() => {}
+            }
+            std::process::exit(0);
         });
         stop
     }
@@ -130,20 +205,36 @@ async fn wait_for_signal() {
     }
 }
 
-/// Writes the stream's events to `out`, one JSON object per line. The output is flushed and the
-/// cursor saved whenever the stream has nothing ready (a batch boundary) and every [`BATCH`]
-/// events; so the cursor never covers an event that was not written. On a stop request the
-/// current write finishes, the cursor is saved, and the function returns.
+/// Writes the stream's events to `sink`, one JSON object per line, and commits them with their
+/// cursor every [`BATCH`] events and, while events trickle in, at most every [`SAVE_INTERVAL`]:
+/// so the cursor never covers an event that was not written. On a stop request the current
+/// write finishes, the events are committed, and the function returns. A closed stdout (`| head`)
+/// ends it quietly, without saving a cursor past what the reader took.
 pub(crate) async fn pump<W: Write>(
     mut events: AuditEventStream,
-    out: W,
-    store: Option<&FileCursorStore>,
+    sink: &mut Sink<W>,
     stop: &Stop,
 ) -> Result<Summary, Failure> {
-    let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
-    let mut progress = Progress::new();
     let mut summary = Summary::default();
+    match pump_events(&mut events, sink, stop, &mut summary).await {
+        Err(Failure::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            summary.output_closed = true;
+            Ok(summary)
+        }
+        Err(error) => Err(error),
+        Ok(()) => Ok(summary),
+    }
+}
+
+async fn pump_events<W: Write>(
+    events: &mut AuditEventStream,
+    sink: &mut Sink<W>,
+    stop: &Stop,
+    summary: &mut Summary,
+) -> Result<(), Failure> {
+    let mut progress = Progress::new();
     let mut unsaved = 0u64;
+    let mut saved_at = Instant::now();
     loop {
         if stop.is_requested() {
             summary.interrupted = true;
@@ -152,10 +243,24 @@ pub(crate) async fn pump<W: Write>(
         let item = match events.next().now_or_never() {
             Some(item) => item,
             None => {
-                checkpoint(&mut out, store, &events, &mut unsaved)?;
+                // Nothing ready: save if due, else wait for the next event, the save time or a
+                // stop, whichever comes first.
+                let due = saved_at + SAVE_INTERVAL;
+                if unsaved > 0 && Instant::now() >= due {
+                    sink.commit(&events.cursor())?;
+                    (unsaved, saved_at) = (0, Instant::now());
+                }
                 progress.show(&events.stats(), summary.events);
+                let save_timer = async {
+                    if unsaved > 0 {
+                        tokio::time::sleep_until(due.into()).await;
+                    } else {
+                        std::future::pending::<()>().await;
+                    }
+                };
                 tokio::select! {
                     item = events.next() => item,
+                    () = save_timer => continue,
                     () = stop.wait() => {
                         summary.interrupted = true;
                         break;
@@ -166,18 +271,17 @@ pub(crate) async fn pump<W: Write>(
         match item {
             None => break,
             Some(Ok(event)) => {
-                out.write_all(event.as_json().as_bytes())
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(stdout_error)?;
+                sink.write(&event)?;
                 summary.events += 1;
                 unsaved += 1;
                 if unsaved >= BATCH {
-                    checkpoint(&mut out, store, &events, &mut unsaved)?;
+                    sink.commit(&events.cursor())?;
+                    (unsaved, saved_at) = (0, Instant::now());
                     progress.show(&events.stats(), summary.events);
                 }
             }
             Some(Err(error)) if error.is_fatal() => {
-                checkpoint(&mut out, store, &events, &mut unsaved)?;
+                sink.commit(&events.cursor())?;
                 progress.finish();
                 return Err(error.into());
             }
@@ -186,27 +290,8 @@ pub(crate) async fn pump<W: Write>(
             }
         }
     }
-    checkpoint(&mut out, store, &events, &mut unsaved)?;
+    sink.commit(&events.cursor())?;
     progress.finish();
-    Ok(summary)
-}
-
-fn stdout_error(source: std::io::Error) -> Failure {
-    Failure::Output(source)
-}
-
-/// Flushes the written events, then saves the cursor that covers exactly them.
-fn checkpoint<W: Write>(
-    out: &mut W,
-    store: Option<&FileCursorStore>,
-    events: &AuditEventStream,
-    unsaved: &mut u64,
-) -> Result<(), Failure> {
-    out.flush().map_err(stdout_error)?;
-    if let Some(store) = store {
-        store.save(&events.cursor())?;
-    }
-    *unsaved = 0;
     Ok(())
 }
 
