@@ -1,4 +1,5 @@
-//! [`Clock`]: the sim's notion of "now" (visibility, live events, flushes), which tests can move.
+//! [`Clock`]: the sim's notion of "now" (the server's time: event times, visibility, flushes,
+//! export dates), which tests can move or run ahead of or behind the real clock.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,10 +12,14 @@ use crate::json::{Nanos, from_nanos, to_nanos};
 
 /// The clock the store reads "now" from.
 ///
-/// [`Clock::system`] follows the wall clock; [`Clock::manual`] stands still until
-/// [`Clock::advance`] moves it. Either way [`Clock::advance`] shifts "now" forward at once, so a
-/// test can make delayed events visible or flush a chunk without sleeping. Clones share one
-/// clock. Timers that pace connections (WebSocket pings, stalls) use real time regardless.
+/// [`Clock::system`] follows the wall clock; [`Clock::system_offset`] follows it at a fixed
+/// distance, ahead or behind (a server whose clock is skewed); [`Clock::manual`] stands still
+/// until [`Clock::advance`] moves it. Either way [`Clock::advance`] shifts "now" forward at once,
+/// so a test can make delayed events visible or flush a chunk without sleeping. Clones share one
+/// clock. Timers that pace connections (WebSocket pings, stalls, handshake timeouts) use real
+/// time regardless, and so do certificates (see [`SimClusterBuilder::clock_offset`]).
+///
+/// [`SimClusterBuilder::clock_offset`]: crate::SimClusterBuilder::clock_offset
 #[derive(Clone)]
 pub struct Clock {
     inner: Arc<Inner>,
@@ -23,7 +28,8 @@ pub struct Clock {
 struct Inner {
     /// `None`: the wall clock; `Some`: a fixed base.
     base: Option<Nanos>,
-    /// Added to the base by [`Clock::advance`].
+    /// Added to the base: the initial offset of [`Clock::system_offset`] plus every
+    /// [`Clock::advance`].
     offset: AtomicI64,
 }
 
@@ -34,6 +40,23 @@ impl Clock {
             inner: Arc::new(Inner {
                 base: None,
                 offset: AtomicI64::new(0),
+            }),
+        }
+    }
+
+    /// The wall clock shifted by `offset`: positive runs ahead of the real time, negative
+    /// behind (`time::Duration::hours(-1)`: the server's clock an hour slow). It ticks in real
+    /// time; [`Clock::advance`] adds to the offset. Offsets are clamped to about ±292 years.
+    pub fn system_offset(offset: time::Duration) -> Clock {
+        let nanos = i64::try_from(offset.whole_nanoseconds()).unwrap_or(if offset.is_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
+        Clock {
+            inner: Arc::new(Inner {
+                base: None,
+                offset: AtomicI64::new(nanos),
             }),
         }
     }
@@ -70,9 +93,16 @@ impl Clock {
         from_nanos(self.now_nanos())
     }
 
-    /// Whether this clock follows the wall clock.
+    /// Whether this clock follows the wall clock (possibly offset).
     pub fn is_system(&self) -> bool {
         self.inner.base.is_none()
+    }
+
+    /// How far this clock runs ahead of the wall clock (negative: behind): the offset it was
+    /// made with plus every [`Clock::advance`]. `None` for a manual clock.
+    pub fn offset(&self) -> Option<time::Duration> {
+        self.is_system()
+            .then(|| time::Duration::nanoseconds(self.inner.offset.load(Ordering::SeqCst)))
     }
 
     pub(crate) fn now_nanos(&self) -> Nanos {
@@ -94,6 +124,7 @@ impl fmt::Debug for Clock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Clock")
             .field("kind", &if self.is_system() { "system" } else { "manual" })
+            .field("offset", &self.offset())
             .field("now", &self.now())
             .finish()
     }
@@ -122,5 +153,48 @@ mod tests {
         let now = clock.now();
         assert!(now - before >= time::Duration::hours(1));
         assert!(now - before < time::Duration::hours(1) + time::Duration::minutes(1));
+        assert_eq!(clock.offset(), Some(time::Duration::hours(1)));
+        assert_eq!(Clock::manual(before).offset(), None);
+    }
+
+    /// `now` minus the wall clock, bracketed by two wall-clock readings.
+    fn skew(clock: &Clock) -> (time::Duration, time::Duration) {
+        let before = OffsetDateTime::now_utc();
+        let now = clock.now();
+        let after = OffsetDateTime::now_utc();
+        (now - after, now - before)
+    }
+
+    #[test]
+    fn offset_clocks_run_ahead_or_behind_the_wall_clock_in_real_time() {
+        for offset in [time::Duration::hours(1), time::Duration::hours(-1)] {
+            let clock = Clock::system_offset(offset);
+            assert!(clock.is_system());
+            assert_eq!(clock.offset(), Some(offset));
+            let (low, high) = skew(&clock);
+            assert!(low <= offset && offset <= high, "{low} {offset} {high}");
+            // It ticks with the wall clock.
+            let first = clock.now();
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(clock.now() - first >= time::Duration::milliseconds(20));
+            // Advancing adds to the offset.
+            clock.advance(Duration::from_secs(30));
+            assert_eq!(clock.offset(), Some(offset + time::Duration::seconds(30)));
+            let (low, high) = skew(&clock);
+            let moved = offset + time::Duration::seconds(30);
+            assert!(low <= moved && moved <= high, "{low} {moved} {high}");
+        }
+    }
+
+    #[test]
+    fn huge_offsets_saturate_instead_of_overflowing() {
+        let ahead = Clock::system_offset(time::Duration::MAX);
+        assert_eq!(ahead.now_nanos(), i64::MAX);
+        let behind = Clock::system_offset(time::Duration::MIN);
+        assert!(behind.now_nanos() < 0);
+        assert_eq!(
+            Clock::system_offset(time::Duration::ZERO).offset(),
+            Some(time::Duration::ZERO)
+        );
     }
 }

@@ -36,7 +36,7 @@ pub struct SimClusterBuilder {
     cluster_name: String,
     server_version: String,
     backend: Backend,
-    backlog: Option<(u64, OffsetDateTime, OffsetDateTime)>,
+    backlog: Option<(u64, BacklogSpan)>,
     live_rate: f64,
     seed: u64,
     roles: Vec<(String, Permissions)>,
@@ -47,6 +47,14 @@ pub struct SimClusterBuilder {
     final_page_key_probability: f64,
     event_cache_bytes: usize,
     self_signed_web_cert: bool,
+}
+
+/// Where the backlog lies: fixed times, or a span ending at the server's "now" when the
+/// cluster starts.
+#[derive(Debug, Clone, Copy)]
+enum BacklogSpan {
+    Between(OffsetDateTime, OffsetDateTime),
+    BeforeNow(Duration),
 }
 
 impl Default for SimClusterBuilder {
@@ -92,8 +100,23 @@ impl SimClusterBuilder {
 
     /// `count` events spread over `[start, end)`, generated lazily (deterministic from the
     /// seed; memory stays small whatever the count).
+    ///
+    /// The times are absolute. With a [`clock_offset`](Self::clock_offset) (or any clock other
+    /// than the wall clock), a backlog meant to end "now" must end at the server's now, not
+    /// at `OffsetDateTime::now_utc()`: use [`recent_backlog`](Self::recent_backlog), or
+    /// compute the times from the clock's [`Clock::now`]. Backlog events later than the
+    /// server's now exist at once but become visible only when the server's clock reaches
+    /// them (plus the backend's delay).
     pub fn backlog(mut self, count: u64, start: OffsetDateTime, end: OffsetDateTime) -> Self {
-        self.backlog = Some((count, start, end));
+        self.backlog = Some((count, BacklogSpan::Between(start, end)));
+        self
+    }
+
+    /// `count` events spread over the `span` before the server's "now" (read from the
+    /// cluster's clock, offset included, when [`start`](Self::start) runs): the history of a
+    /// cluster that has been up for `span`. Replaces any [`backlog`](Self::backlog).
+    pub fn recent_backlog(mut self, count: u64, span: Duration) -> Self {
+        self.backlog = Some((count, BacklogSpan::BeforeNow(span)));
         self
     }
 
@@ -135,10 +158,28 @@ impl SimClusterBuilder {
         self
     }
 
-    /// The clock visibility, flushes and live events follow (default the wall clock).
+    /// The clock the server's time follows: event times, visibility, flushes, export dates
+    /// (default the wall clock). Keep a clone to [`advance`](Clock::advance) it.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Runs the cluster with its clock `offset` from the real one, ahead (positive) or behind
+    /// (negative): shorthand for `.clock(Clock::system_offset(offset))`, replacing any
+    /// [`clock`](Self::clock).
+    ///
+    /// Everything that is the server's time follows it: live events are stamped with it, search
+    /// visibility (DynamoDB's delay, Athena's flushes) and the session stream are judged
+    /// against it, export lists the chunks flushed by it and its UTC date, a
+    /// [`recent_backlog`](Self::recent_backlog) ends at it, and the proxy's HTTP `Date`
+    /// header carries it. Timers that pace connections stay in real time, and so do
+    /// certificates (issued valid from a minute before the real now, the Auth Service closing
+    /// a connection when its certificate really expires), so a client whose clock is right
+    /// connects whatever the offset; test certificate validity with
+    /// [`IdentitySpec::not_before`](crate::ca::IdentitySpec::not_before) and friends.
+    pub fn clock_offset(self, offset: time::Duration) -> Self {
+        self.clock(Clock::system_offset(offset))
     }
 
     /// Probability that a final, short search page still carries a `last_key` (default 0.5,
@@ -213,12 +254,28 @@ impl SimClusterBuilder {
             (chain, key, ca.web_ca_pem())
         };
         let (web_tls, lb_tls) = web_tls(web_chain, &web_key)?;
+        let backlog = match self.backlog {
+            None => None,
+            Some((count, BacklogSpan::Between(start, end))) => Some((count, start, end)),
+            Some((count, BacklogSpan::BeforeNow(span))) => {
+                let span = time::Duration::try_from(span).map_err(|_| SimError::Config {
+                    field: "backlog",
+                    reason: format!("a span of {span:?} is too long"),
+                })?;
+                let now = self.clock.now();
+                let start = now.checked_sub(span).ok_or_else(|| SimError::Config {
+                    field: "backlog",
+                    reason: format!("a span of {span} before {now} is out of range"),
+                })?;
+                Some((count, start, now))
+            }
+        };
         let store = EventStore::new(StoreConfig {
             seed: self.seed,
             cluster: self.cluster_name.clone(),
             clock: self.clock.clone(),
             backend: self.backend,
-            backlog: self.backlog,
+            backlog,
             live_rate: self.live_rate,
             cache_bytes: self.event_cache_bytes,
             final_page_key_probability: self.final_page_key_probability,
@@ -395,6 +452,12 @@ impl SimCluster {
         self.web_ca_pem.clone()
     }
 
+    /// The server's clock (shared with the store): `sim.clock().now()` is the server's time,
+    /// [`Clock::offset`] how far it runs from the real one.
+    pub fn clock(&self) -> &Clock {
+        self.shared.store.clock()
+    }
+
     /// The audit log.
     pub fn store(&self) -> &EventStore {
         &self.shared.store
@@ -521,6 +584,9 @@ impl fmt::Debug for SimCluster {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod offset_tests;
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,9 @@
 //! - **fault knobs** ([`Faults`]): failing, stalling or cut calls, oversized and malformed events,
 //!   late chunks, and [`SimCluster::restart`].
 //!
+//! The server's time is a [`Clock`]: the wall clock, one offset from it in either direction
+//! ([`SimClusterBuilder::clock_offset`], for clock-skew tests), or a manual one a test moves.
+//!
 //! Everything a test needs to check what a client received is on the store:
 //! [`EventStore::ids_in_range`] answers "every event id in `[t1, t2]`" cheaply, even for a lazy
 //! backlog. [`SimCluster::rpc_stats`] counts calls, errors and events served.

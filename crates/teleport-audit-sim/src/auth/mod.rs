@@ -87,7 +87,10 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
             peer,
         },
     );
+    // grpc-go sends no `Date` header (and hyper's would carry the real time, not the sim's
+    // clock).
     let serve = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(keepalive::PingPolice::new(stream)), router);
     // Teleport closes a connection when its client certificate expires.
     let until_expiry = async move {

@@ -26,6 +26,7 @@ where
         async move { Ok::<_, Infallible>(handle(req, peer, ctx)) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
     tokio::select! {
@@ -44,6 +45,7 @@ where
         async move { Ok::<_, Infallible>(handle(req, peer, ctx)) }
     });
     let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(io), svc);
     tokio::select! {
         _ = conn => {}
@@ -52,12 +54,32 @@ where
 }
 
 fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: Arc<ProxyContext>) -> Response<Body> {
-    match (req.method(), req.uri().path()) {
+    // Go's net/http stamps every response with the server's time (hyper's own header would
+    // carry the real time, not the sim's clock).
+    let date = http_date(ctx.shared.store.clock().now());
+    let mut response = match (req.method(), req.uri().path()) {
         (&Method::GET, "/webapi/find") => json(StatusCode::OK, &ping_json(&ctx, false)),
         (&Method::GET, "/webapi/ping") => json(StatusCode::OK, &ping_json(&ctx, true)),
         (_, "/webapi/connectionupgrade") => upgrade::handle(req, peer, ctx),
         _ => error(StatusCode::NOT_FOUND, "not found"),
+    };
+    if let Some(date) = date.and_then(|d| http::HeaderValue::from_str(&d).ok()) {
+        response.headers_mut().insert(header::DATE, date);
     }
+    response
+}
+
+/// An HTTP `Date` value (RFC 9110 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`); `None` for a
+/// year outside 0..=9999 (impossible for the sim's clock, which stays in 1677..2262).
+fn http_date(t: time::OffsetDateTime) -> Option<String> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let t = t.to_offset(time::UtcOffset::UTC);
+    (0..=9999)
+        .contains(&t.year())
+        .then(|| t.format(FORMAT).ok())
+        .flatten()
 }
 
 pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
@@ -131,4 +153,22 @@ fn ping_json(ctx: &ProxyContext, with_auth: bool) -> serde_json::Value {
         "edition": "community",
         "fips": false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn http_dates_are_imf_fixdate_in_utc() {
+        assert_eq!(
+            http_date(datetime!(1994-11-06 08:49:37.9 UTC)).as_deref(),
+            Some("Sun, 06 Nov 1994 08:49:37 GMT")
+        );
+        assert_eq!(
+            http_date(datetime!(2024-01-01 01:00 +02:00)).as_deref(),
+            Some("Sun, 31 Dec 2023 23:00:00 GMT")
+        );
+    }
 }
