@@ -351,9 +351,14 @@ fn format_time(time: OffsetDateTime) -> String {
 }
 
 fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.to_offset(time::UtcOffset::UTC))
-        .map_err(|e| format!("{field}: {text:?} is not an RFC 3339 time ({e})"))
+    let time = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{field}: {text:?} is not an RFC 3339 time ({e})"))?;
+    // Cursors are written in UTC, where the year must still have four digits: with its offset,
+    // 9999-12-31T23:59:59-01:00 is in year 10000 (converting it panicked) and
+    // 0000-01-01T00:00:00+01:00 in year -1 (written back as an empty, unreadable time).
+    time.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|utc| (0..=9999).contains(&utc.year()))
+        .ok_or_else(|| format!("{field}: {text:?} is not in the years 0000 to 9999 in UTC"))
 }
 
 impl Serialize for Cursor {
@@ -720,6 +725,35 @@ mod tests {
             reason(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","extra":1}"#)
                 .contains("unknown field")
         );
+    }
+
+    #[test]
+    fn times_outside_four_digit_years_in_utc_are_refused() {
+        // Seen reading the code for the cursor fuzz target, which confirms them (its oracle): the
+        // first panicked, the second was accepted and written back with an empty watermark that
+        // no reader accepts.
+        for (watermark, year) in [
+            ("9999-12-31T23:59:59-23:59", "10000"),
+            ("0000-01-01T00:30:00+01:00", "-1"),
+        ] {
+            let text = format!(r#"{{"v":1,"watermark":"{watermark}"}}"#);
+            match Cursor::from_json(&text) {
+                Err(Error::InvalidCursor { reason, .. }) => {
+                    assert!(reason.contains("years 0000 to 9999"), "{year}: {reason}");
+                }
+                other => panic!("{year}: expected InvalidCursor, got {other:?}"),
+            }
+        }
+        // The extremes themselves are fine, whatever the offset.
+        for watermark in [
+            "9999-12-31T23:59:59.999999999Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59+01:00",
+        ] {
+            let cursor =
+                Cursor::from_json(&format!(r#"{{"v":1,"watermark":"{watermark}"}}"#)).unwrap();
+            assert_eq!(Cursor::from_json(&cursor.to_json()).unwrap(), cursor);
+        }
     }
 
     proptest! {
