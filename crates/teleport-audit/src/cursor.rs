@@ -505,13 +505,16 @@ fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
     let wire = CursorWire::deserialize(value).map_err(|e| e.to_string())?;
     let watermark = parse_time("watermark", &wire.watermark)?;
     let mut seen = SeenSet::default();
-    for (second, encoded) in wire.seen {
-        let second: i64 = second
+    for (key, encoded) in wire.seen {
+        let second: i64 = key
             .parse()
-            .map_err(|_| format!("seen: key {second:?} is not a Unix second"))?;
+            .map_err(|_| format!("seen: key {key:?} is not a Unix second"))?;
         let hashes = decode_hashes(&format!("seen[{second}]"), &encoded, "ids")?;
         seen.len += hashes.len();
-        seen.buckets.insert(second, hashes);
+        // Two spellings of one second ("7", "07", "+7") would leave `len` counting both.
+        if seen.buckets.insert(second, hashes).is_some() {
+            return Err(format!("seen: key {key:?} repeats second {second}"));
+        }
     }
     seen.forget_before(watermark);
     let scan = match wire.scan {
@@ -753,6 +756,19 @@ mod tests {
             let cursor =
                 Cursor::from_json(&format!(r#"{{"v":1,"watermark":"{watermark}"}}"#)).unwrap();
             assert_eq!(Cursor::from_json(&cursor.to_json()).unwrap(), cursor);
+        }
+    }
+
+    #[test]
+    fn a_second_spelled_twice_in_seen_is_refused() {
+        // Seen reading the code for the cursor fuzz target, whose round-trip oracle confirms it:
+        // both buckets were counted in the seen set's length but only one was kept.
+        let text = r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","seen":{"1735689600":"AQIDBAUGBwg","01735689600":"AQIDBAUGBwk"}}"#;
+        match Cursor::from_json(text) {
+            Err(Error::InvalidCursor { reason, .. }) => {
+                assert!(reason.contains("repeats second 1735689600"), "{reason}");
+            }
+            other => panic!("expected InvalidCursor, got {other:?}"),
         }
     }
 
