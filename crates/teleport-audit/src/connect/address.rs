@@ -21,11 +21,12 @@ const MAX_SHOWN: usize = 255;
 
 /// How a refused address appears in its error: as given, unless it may carry a secret. User
 /// information (`user:password@host`) is hidden, and text that cannot be an address at all (over
-/// 255 bytes, or with line breaks or other control characters: an identity file pasted into the
-/// address setting) is replaced by its length.
+/// 255 bytes, or [looking like a secret](teleport_identity::secret_text::looks_like_secret): an
+/// identity file, a PEM line or key material pasted into the address setting) is replaced by its
+/// length.
 fn shown(input: &str) -> String {
     let trimmed = input.trim();
-    if trimmed.len() > MAX_SHOWN || trimmed.chars().any(char::is_control) {
+    if trimmed.len() > MAX_SHOWN || teleport_identity::secret_text::looks_like_secret(trimmed) {
         format!("<{} bytes, not shown>", input.len())
     } else if let Some((_, host)) = trimmed.rsplit_once('@') {
         format!("<user information hidden>@{host}")
@@ -229,6 +230,10 @@ mod tests {
         let error = HostPort::parse(identity, DEFAULT_PROXY_PORT).unwrap_err();
         assert!(!error.to_string().contains("secret"), "{error}");
         assert!(!format!("{error:?}").contains("secret"), "{error:?}");
+
+        // One line of a PEM block (no line break): key material.
+        let line = "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK";
+        assert_eq!(refused(line).1, "<64 bytes, not shown>");
 
         let long = "a".repeat(300);
         assert_eq!(refused(&format!("{long}/x")).1, "<302 bytes, not shown>");

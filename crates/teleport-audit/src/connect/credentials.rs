@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use teleport_identity::secret_text::shown_path;
 use teleport_identity::{AuthRoute, Identity};
 
 use super::alpn_dialer::AuthTls;
@@ -27,7 +28,9 @@ impl IdentitySetting {
     pub(crate) fn describe(&self) -> String {
         match self {
             IdentitySetting::Fixed(identity) => identity.summary().username.clone(),
-            IdentitySetting::File { path, .. } => format!("file {}", path.display()),
+            IdentitySetting::File { path, .. } => {
+                format!("file {}", shown_path(path).display())
+            }
         }
     }
 }
@@ -177,7 +180,7 @@ impl Credentials {
                     match Self::reload(path, *route, cluster) {
                         Ok((identity, tls)) => {
                             tracing::info!(
-                                path = %path.display(),
+                                path = %shown_path(path).display(),
                                 valid_until = %identity.summary().not_after,
                                 "identity file changed; using the new certificate"
                             );
@@ -191,7 +194,7 @@ impl Credentials {
                             // Keep the previous identity (a renewal may be half-written); the
                             // next dial looks again.
                             tracing::warn!(
-                                path = %path.display(),
+                                path = %shown_path(path).display(),
                                 %error,
                                 "identity file changed but cannot be used; keeping the previous one"
                             );
