@@ -18,13 +18,19 @@ mod tail;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use teleport_audit_cli::secret_guard::{self, RedactedStderr};
 
 use crate::args::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before anything else: a value that looks like the identity file's text is refused here,
+    // and no message (usage error, log line, error report, panic) repeats one.
+    secret_guard::install_panic_hook();
+    let cli = match secret_guard::parse::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging(cli.verbose);
     let outcome = match cli.command {
         Command::Tail(args) => tail::run(args).await,
@@ -51,7 +57,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactedStderr)
         // Colours only on a terminal: logs sent to a file or a collector stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
@@ -73,23 +79,26 @@ impl From<teleport_audit::Error> for Failure {
     }
 }
 
-/// Prints an error with its whole cause chain and, for library errors, the advice.
+/// Prints an error with its whole cause chain and, for library errors, the advice; in one
+/// write, with anything that looks like key material redacted (the library's messages never
+/// hold any: this is the last line of defence).
 fn report(failure: &Failure) {
-    use std::io::Write as _;
-    let mut stderr = std::io::stderr().lock();
+    use std::fmt::Write as _;
+    let mut text = String::new();
     match failure {
         Failure::Audit(error) => {
-            let _ = writeln!(stderr, "error: {error}");
+            let _ = writeln!(text, "error: {error}");
             let mut source = std::error::Error::source(error);
             while let Some(cause) = source {
-                let _ = writeln!(stderr, "  caused by: {cause}");
+                let _ = writeln!(text, "  caused by: {cause}");
                 source = cause.source();
             }
-            let _ = writeln!(stderr, "  code: {}", error.code());
-            let _ = writeln!(stderr, "  what to do: {}", error.advice());
+            let _ = writeln!(text, "  code: {}", error.code());
+            let _ = writeln!(text, "  what to do: {}", error.advice());
         }
         Failure::Output(error) => {
-            let _ = writeln!(stderr, "error: could not write events to stdout: {error}");
+            let _ = writeln!(text, "error: could not write events to stdout: {error}");
         }
     }
+    let _ = std::io::Write::write_all(&mut RedactedStderr, text.as_bytes());
 }

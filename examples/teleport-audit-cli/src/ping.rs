@@ -28,7 +28,10 @@ pub(crate) fn client_config(args: &ConnectArgs) -> Result<ClientConfig, Error> {
     };
     if let Some(path) = &args.proxy_ca {
         let pem = std::fs::read_to_string(path).map_err(|e| Error::ProxyCa {
-            reason: format!("cannot read {}: {e}", path.display()),
+            reason: format!(
+                "cannot read {}: {e}",
+                teleport_audit::identity::secret_text::shown_path(path).display()
+            ),
         })?;
         config = config.proxy_ca_pem(pem);
     }
