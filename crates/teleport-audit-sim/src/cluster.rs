@@ -1,7 +1,8 @@
 //! [`SimCluster`] and its builder: the CA, the Auth Service and the proxy on loopback.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub struct SimClusterBuilder {
     final_page_key_probability: f64,
     event_cache_bytes: usize,
     self_signed_web_cert: bool,
+    proxy_listen: SocketAddr,
 }
 
 /// Where the backlog lies: fixed times, or a span ending at the server's "now" when the
@@ -74,6 +76,7 @@ impl Default for SimClusterBuilder {
             final_page_key_probability: 0.5,
             event_cache_bytes: 64 << 20,
             self_signed_web_cert: false,
+            proxy_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
 }
@@ -205,7 +208,18 @@ impl SimClusterBuilder {
         self
     }
 
-    /// Starts the cluster on loopback, on ephemeral ports.
+    /// Where the proxy listens (default `127.0.0.1:0`: loopback, an ephemeral port). Port 0
+    /// picks a free port ([`SimCluster::proxy_addr`] tells which). The Auth Service always
+    /// listens on loopback, on an ephemeral port. The web certificate covers `localhost`,
+    /// `127.0.0.1` and this address's IP when it is a specific one.
+    pub fn proxy_listen(mut self, addr: SocketAddr) -> Self {
+        self.proxy_listen = addr;
+        self
+    }
+
+    /// Starts the cluster: the Auth Service on loopback, the proxy where
+    /// [`proxy_listen`](Self::proxy_listen) says (loopback by default), on ephemeral ports
+    /// unless told otherwise.
     ///
     /// # Errors
     /// [`SimError::Config`] for an invalid setting; [`SimError::Ca`], [`SimError::Tls`] or
@@ -245,12 +259,16 @@ impl SimClusterBuilder {
             let (cert, pem, key) = crate::web_cert::self_signed_ca_as_server()?;
             (vec![cert], key, pem)
         } else {
-            let (chain, key) =
-                ca.web_tls(&["localhost", "127.0.0.1"])
-                    .map_err(|source| SimError::Ca {
-                        action: "issue the proxy's web certificate",
-                        source,
-                    })?;
+            let listen_ip = self.proxy_listen.ip();
+            let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+            if !listen_ip.is_unspecified() && listen_ip != IpAddr::from(Ipv4Addr::LOCALHOST) {
+                names.push(listen_ip.to_string());
+            }
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let (chain, key) = ca.web_tls(&names).map_err(|source| SimError::Ca {
+                action: "issue the proxy's web certificate",
+                source,
+            })?;
             (chain, key, ca.web_ca_pem())
         };
         let (web_tls, lb_tls) = web_tls(web_chain, &web_key)?;
@@ -286,9 +304,9 @@ impl SimClusterBuilder {
         }
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let auth_listener = bind("Auth Service", loopback).await?;
-        let proxy_listener = bind("proxy", loopback).await?;
-        let auth_addr = local_addr("Auth Service", &auth_listener)?;
-        let proxy_addr = local_addr("proxy", &proxy_listener)?;
+        let proxy_listener = bind("proxy", self.proxy_listen).await?;
+        let auth_addr = local_addr("Auth Service", loopback, &auth_listener)?;
+        let proxy_addr = local_addr("proxy", self.proxy_listen, &proxy_listener)?;
         let shared = Arc::new(Shared {
             cluster_name: self.cluster_name,
             server_version: self.server_version,
@@ -355,12 +373,14 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, SimEr
         .map_err(|source| SimError::Bind { what, addr, source })
 }
 
-fn local_addr(what: &'static str, listener: &TcpListener) -> Result<SocketAddr, SimError> {
-    listener.local_addr().map_err(|source| SimError::Bind {
-        what,
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        source,
-    })
+fn local_addr(
+    what: &'static str,
+    addr: SocketAddr,
+    listener: &TcpListener,
+) -> Result<SocketAddr, SimError> {
+    listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { what, addr, source })
 }
 
 /// The running server tasks; aborting them closes the listeners and every connection.
@@ -420,6 +440,8 @@ impl SimCluster {
     }
 
     /// The proxy (TLS routing and web, one port): what users configure as the proxy address.
+    /// With [`SimClusterBuilder::proxy_listen`] on an unspecified address (`0.0.0.0:0`), the
+    /// IP is that unspecified one; the port is always the one bound.
     pub fn proxy_addr(&self) -> SocketAddr {
         self.proxy_addr
     }
@@ -443,6 +465,28 @@ impl SimCluster {
             action: "issue the identity file",
             source,
         })
+    }
+
+    /// Issues an identity file (as [`issue_identity`](Self::issue_identity)) and writes it to
+    /// `path` for a client in another process: mode 0600 (it holds the private key), in a new
+    /// file renamed over any old one, so readers never see a partial or world-readable file.
+    ///
+    /// # Errors
+    /// [`SimError::Ca`] when the spec is impossible or signing fails; [`SimError::Write`] when
+    /// `path` is a directory or cannot be written.
+    pub fn write_identity_file(&self, spec: &IdentitySpec, path: &Path) -> Result<(), SimError> {
+        let identity = self.issue_identity(spec)?;
+        crate::private_file::write_private(path, identity.as_bytes(), "identity file")
+    }
+
+    /// Writes [`web_ca_pem`](Self::web_ca_pem) to `path` (mode 0600, renamed into place as
+    /// [`write_identity_file`](Self::write_identity_file) does): what a client in another
+    /// process trusts for the proxy's public HTTPS.
+    ///
+    /// # Errors
+    /// [`SimError::Write`] when `path` is a directory or cannot be written.
+    pub fn write_web_ca(&self, path: &Path) -> Result<(), SimError> {
+        crate::private_file::write_private(path, self.web_ca_pem.as_bytes(), "proxy CA")
     }
 
     /// The PEM certificate to trust for the proxy's public HTTPS (its web certificate is
@@ -608,6 +652,60 @@ mod tests {
                 sim.auth_addr()
             )
         );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_proxy_listens_where_told_and_a_taken_port_is_a_clear_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = SimCluster::builder()
+            .proxy_listen(addr)
+            .start()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SimError::Bind { what: "proxy", addr: a, .. } if *a == addr),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("could not listen for the proxy on {addr}")
+        );
+        assert!(err.is_retryable());
+        drop(taken);
+        // Once free, the same port is used.
+        let sim = SimCluster::builder()
+            .proxy_listen(addr)
+            .start()
+            .await
+            .unwrap();
+        assert_eq!(sim.proxy_addr(), addr);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn client_files_are_written_owner_only() {
+        let sim = SimCluster::builder().start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let identity = dir.path().join("identity");
+        let ca = dir.path().join("proxy-ca.pem");
+        sim.write_identity_file(&IdentitySpec::default(), &identity)
+            .unwrap();
+        sim.write_web_ca(&ca).unwrap();
+        let text = std::fs::read_to_string(&identity).unwrap();
+        assert!(text.contains("PRIVATE KEY") && text.contains("CERTIFICATE"));
+        assert_eq!(std::fs::read_to_string(&ca).unwrap(), sim.web_ca_pem());
+        #[cfg(unix)]
+        for path in [&identity, &ca] {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+        let err = sim
+            .write_identity_file(&IdentitySpec::default(), dir.path())
+            .unwrap_err();
+        assert_eq!(err.code(), "write");
         sim.shutdown().await;
     }
 

@@ -1,6 +1,7 @@
 //! [`SimError`]: everything that can go wrong starting or feeding the simulated cluster.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Errors from the simulated cluster.
 #[non_exhaustive]
@@ -73,6 +74,17 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// A file for a client (identity file, proxy CA) could not be written.
+    #[error("could not write the {what} to {}", path.display())]
+    Write {
+        /// Which file.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The file-system error (kind `IsADirectory` when the path is a directory).
+        #[source]
+        source: std::io::Error,
+    },
     /// Too many live series were started (each restart of the live generator uses one).
     #[error("the live event generator was restarted more than {max} times")]
     TooManySeries {
@@ -93,6 +105,7 @@ impl SimError {
             SimError::WebCertificate { .. } => "web_certificate",
             SimError::Tls { .. } => "tls",
             SimError::Bind { .. } => "bind",
+            SimError::Write { .. } => "write",
             SimError::TooManySeries { .. } => "too_many_series",
         }
     }

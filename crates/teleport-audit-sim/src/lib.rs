@@ -91,6 +91,7 @@ mod error;
 mod faults;
 mod generate;
 mod json;
+mod private_file;
 mod proxy;
 mod roles;
 mod shared;

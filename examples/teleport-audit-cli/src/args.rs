@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::{parse_duration, parse_time_or_ago};
+use crate::duration::{parse_duration, parse_signed_duration, parse_time_or_ago};
 
 /// Tail a Teleport cluster's audit log as NDJSON, exactly once across restarts.
 #[derive(Debug, Parser)]
@@ -28,6 +28,9 @@ pub(crate) enum Command {
     Ping(ConnectArgs),
     /// Start a simulated cluster in-process and tail it live.
     Demo(DemoArgs),
+    /// Run a simulated cluster as a server until SIGTERM or Ctrl-C, to test a pipeline against.
+    /// Prints `proxy=HOST:PORT` then `proxy_ca=PATH` on stdout once it accepts connections.
+    Sim(SimArgs),
 }
 
 /// How to reach and authenticate to the cluster.
@@ -141,4 +144,46 @@ pub(crate) struct DemoArgs {
     /// Print only the summary, not the events.
     #[arg(long)]
     pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimArgs {
+    /// Write the client's identity file here (mode 0600; an old file is replaced atomically).
+    #[arg(long)]
+    pub(crate) identity_out: PathBuf,
+    /// Write the CA of the proxy's web certificate here, for `tail --proxy-ca`
+    /// [default: IDENTITY_OUT.proxy-ca.pem].
+    #[arg(long)]
+    pub(crate) proxy_ca_out: Option<PathBuf>,
+    /// Where the proxy listens; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Cluster name [default: sim.teleport.test].
+    #[arg(long)]
+    pub(crate) cluster: Option<String>,
+    /// Events already in the audit log, spread over the hour before the server's now.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) backlog: u64,
+    /// New events per second (0: none).
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) rate: f64,
+    /// The audit storage to imitate (athena serves the export API).
+    #[arg(long, value_enum, default_value_t = SimBackendArg::Dynamo)]
+    pub(crate) backend: SimBackendArg,
+    /// Time between Athena's flushes (events become visible in batches).
+    #[arg(long, value_parser = parse_duration, default_value = "1m")]
+    pub(crate) flush_interval: Duration,
+    /// The server's clock minus the real one: -1h (an hour behind), +30m (ahead), 90s.
+    #[arg(long, value_parser = parse_signed_duration, allow_hyphen_values = true, default_value = "0s")]
+    pub(crate) clock_offset: time::Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SimBackendArg {
+    /// DynamoDB: events visible up to 2 s after they happen; search only.
+    Dynamo,
+    /// Athena: events visible when their batch is flushed; search and export.
+    Athena,
+    /// The file backend of a self-hosted cluster: visible at once; search only.
+    File,
 }

@@ -31,6 +31,20 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
 
+/// A duration with an optional sign, as a clock offset: `-1h`, `+30m`, `90s`.
+pub(crate) fn parse_signed_duration(text: &str) -> Result<time::Duration, String> {
+    let trimmed = text.trim();
+    let (negative, magnitude) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+    };
+    let magnitude = parse_duration(magnitude)
+        .map_err(|_| format!("{trimmed:?} is not a duration like -1h, +30m or 90s"))?;
+    let magnitude =
+        time::Duration::try_from(magnitude).map_err(|_| format!("{trimmed:?} is out of range"))?;
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
 /// An RFC 3339 time, or an age (`24h` = 24 hours before now).
 pub(crate) fn parse_time_or_ago(text: &str) -> Result<OffsetDateTime, String> {
     if let Ok(time) = OffsetDateTime::parse(text.trim(), &Rfc3339) {
@@ -63,6 +77,28 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown unit")
         );
+    }
+
+    #[test]
+    fn signed_durations() {
+        assert_eq!(parse_signed_duration("-1h"), Ok(time::Duration::hours(-1)));
+        assert_eq!(
+            parse_signed_duration("+30m"),
+            Ok(time::Duration::minutes(30))
+        );
+        assert_eq!(
+            parse_signed_duration("90s"),
+            Ok(time::Duration::seconds(90))
+        );
+        assert_eq!(parse_signed_duration("-0s"), Ok(time::Duration::ZERO));
+        assert_eq!(
+            parse_signed_duration("-1.5h"),
+            Ok(time::Duration::minutes(-90))
+        );
+        for bad in ["", "-", "+", "--1h", "+-1h", "-1x", "1h ago"] {
+            let err = parse_signed_duration(bad).unwrap_err();
+            assert!(err.contains("-1h, +30m or 90s"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - `teleport-audit identity [PATH]`: the identity's summary as JSON
 //! - `teleport-audit ping --proxy HOST:PORT --identity-file PATH`
 //! - `teleport-audit demo`: a simulated cluster in-process, tailed live (no setup needed)
+//! - `teleport-audit sim --identity-out PATH`: a simulated cluster served until SIGTERM, to test
+//!   a pipeline against
 //!
 //! Events go to stdout, one JSON object per line; logs and progress go to stderr.
 
@@ -14,6 +16,7 @@ mod demo;
 mod duration;
 mod identity_cmd;
 mod ping;
+mod sim_cmd;
 mod tail;
 
 use std::process::ExitCode;
@@ -37,6 +40,7 @@ async fn main() -> ExitCode {
         Command::Identity(args) => identity_cmd::run(args).map_err(Failure::from),
         Command::Ping(args) => ping::run(args).await.map_err(Failure::from),
         Command::Demo(args) => demo::run(args).await,
+        Command::Sim(args) => return sim_cmd::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
