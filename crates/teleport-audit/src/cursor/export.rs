@@ -227,13 +227,14 @@ impl ExportPosition {
                     ));
                 }
             }
-            dates.insert(
-                date,
-                DatePosition {
-                    done,
-                    reading: entry.reading,
-                },
-            );
+            let position = DatePosition {
+                done,
+                reading: entry.reading,
+            };
+            // Two spellings of one date ("2025-12-02", "+2025-12-02"): one would be dropped.
+            if dates.insert(date, position).is_some() {
+                return Err(format!("{field}: the date is in dates twice"));
+            }
         }
         Ok((
             Self {
@@ -499,6 +500,18 @@ mod tests {
                 "{got:?} lacks {expected:?} ({text})"
             );
         }
+    }
+
+    #[test]
+    fn a_date_spelled_twice_is_refused() {
+        // Seen while writing the cursor fuzz target: "+2025-12-01" reads as 2025-12-01, and one of
+        // the two entries (with its done chunks) was silently dropped.
+        let text = with(|v| v["dates"]["+2025-12-01"] = serde_json::json!({"done": "AQIDBAUGBwg"}));
+        assert!(
+            reason(&text).contains("dates[2025-12-01]: the date is in dates twice"),
+            "{}",
+            reason(&text)
+        );
     }
 
     #[test]
