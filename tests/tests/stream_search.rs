@@ -82,7 +82,10 @@ async fn backfill_delivers_every_event_once_in_time_order_then_ends() {
     let stats = stream.stats();
     assert_eq!(stats.events_delivered, 3000);
     assert!(stats.pages >= 3000 / 97);
-    assert!(stats.watermark.unwrap() >= end);
+    // The watermark follows the server's own times (the newest event, minus the lateness), not
+    // this machine's clock: nothing after `end` exists, so it stops short of `end`.
+    let newest = got.events.iter().map(|e| e.time()).max().unwrap();
+    assert!(stats.watermark.unwrap() >= newest - time::Duration::seconds(1));
 }
 
 #[tokio::test]

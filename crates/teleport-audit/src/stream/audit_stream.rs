@@ -114,16 +114,20 @@ impl AuditEventStream {
             Ok(()) => match &config.start {
                 Start::Resume(cursor) => match &cursor.position {
                     Position::Search(position) => {
-                        search(&client, config.clone(), position.clone(), &stats)
+                        search(&client, config.clone(), position.clone(), false, &stats)
                     }
                     Position::Export(position) => {
                         export(&client, &config, position.clone(), false, &stats)
                     }
                 },
                 _ => match config.mode {
-                    Mode::Search => {
-                        search(&client, config, SearchPosition::starting_at(from), &stats)
-                    }
+                    Mode::Search => search(
+                        &client,
+                        config,
+                        SearchPosition::starting_at(from),
+                        start_now,
+                        &stats,
+                    ),
                     Mode::Export => export(
                         &client,
                         &config,
@@ -222,7 +226,7 @@ impl AuditEventStream {
                     Step::Decided(_) => {
                         let position = SearchPosition::starting_at(*from);
                         let config = (**config).clone();
-                        self.machine = search(client, config, position, &self.stats);
+                        self.machine = search(client, config, position, *start_now, &self.stats);
                     }
                 },
             }
@@ -249,6 +253,7 @@ fn search(
     client: &Client,
     config: StreamConfig,
     position: SearchPosition,
+    start_now: bool,
     stats: &StatsHandle,
 ) -> Machine {
     stats.update(|s| s.mode = Some(Mode::Search));
@@ -256,6 +261,7 @@ fn search(
         client,
         config,
         position,
+        start_now,
         stats.clone(),
     )))
 }

@@ -9,6 +9,7 @@ mod page;
 mod paging;
 mod probe;
 mod retry;
+mod server_time;
 mod task;
 
 pub use audit_stream::AuditEventStream;
@@ -20,3 +21,4 @@ pub use config::{
     MAX_PAGE_SIZE, Mode, StreamConfig,
 };
 pub(crate) use export::{EXPORT_RPC, LIST_RPC};
+pub use server_time::MAX_CLOCK_SKEW;

@@ -20,6 +20,8 @@ pub(crate) const SEARCH_RPC: &str = "GetUnstructuredEvents";
 /// `auditlogpb.Order(types.EventOrderAscending)`, i.e. 0. Measured on a real cluster
 /// (`docs/real-teleport-findings.md`, difference 1): `ORDER_ASCENDING` (1) returns newest first.
 const ASCENDING_ON_THE_WIRE: i32 = Order::DescendingUnspecified as i32;
+/// The other value: newest first on Teleport's server.
+const DESCENDING_ON_THE_WIRE: i32 = Order::Ascending as i32;
 
 /// What to ask the server for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub(crate) struct PageRequest {
     /// The largest response accepted for this call.
     pub(crate) max_receive: usize,
     pub(crate) timeout: Duration,
+    /// Newest first (the server-time probe), instead of the stream's oldest first.
+    pub(crate) newest_first: bool,
 }
 
 impl PageRequest {
@@ -43,7 +47,11 @@ impl PageRequest {
             event_types: self.event_types.to_vec(),
             limit: i32::try_from(self.limit).unwrap_or(i32::MAX),
             start_key: self.key.clone(),
-            order: ASCENDING_ON_THE_WIRE,
+            order: if self.newest_first {
+                DESCENDING_ON_THE_WIRE
+            } else {
+                ASCENDING_ON_THE_WIRE
+            },
         }
     }
 }
@@ -276,6 +284,7 @@ mod tests {
             event_types: Arc::from(vec!["user.login".to_owned()]),
             max_receive: 4 << 20,
             timeout: Duration::from_secs(1),
+            newest_first: false,
         };
         let wire = request.to_wire();
         // 0 on the wire is what Teleport's server reads as oldest first.
@@ -283,6 +292,12 @@ mod tests {
         assert_eq!(wire.limit, 500);
         assert_eq!(wire.start_key, "k");
         assert_eq!(wire.event_types, vec!["user.login".to_owned()]);
+        // The server-time probe asks for the newest first: 1 on the wire.
+        let newest_first = PageRequest {
+            newest_first: true,
+            ..request.clone()
+        };
+        assert_eq!(newest_first.to_wire().order, 1);
         assert_eq!(
             wire.start_date.unwrap().seconds,
             request.from.unix_timestamp()

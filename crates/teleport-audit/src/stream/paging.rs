@@ -6,8 +6,13 @@
 //! page and each scan the watermark moves up as far as is provably safe (see [`crate::cursor`]):
 //!
 //! - after a page: to the start of the second of the page's newest event (pages ascend by time at
-//!   least at second granularity), but never past `scan start - max_lateness`;
-//! - after a scan: to `min(scan end, scan start - max_lateness)`.
+//!   least at second granularity), but never past `settled`;
+//! - after a scan: to `min(scan end, settled)`;
+//!
+//! where `settled` is the newest event time the server had returned before the scan began, minus
+//! `max_lateness`: the server's clock, not this machine's (see [`super::server_time`]). The first
+//! scan of a stream is preceded by one newest-first search of one event from the watermark on,
+//! which tells the server's time and refuses a watermark ahead of it.
 //!
 //! Then: scan again at once if there is more (the window ended before "now", or the last page
 //! was full), else after the poll interval. The next page is fetched in the background while the
@@ -30,6 +35,7 @@ use super::config::StreamConfig;
 use super::oversized;
 use super::page::{self, Page, PageItem, PageRequest};
 use super::retry::{Retrier, Verdict};
+use super::server_time;
 use super::task::Task;
 use crate::cursor::{ScanPosition, SearchPosition};
 use crate::stats::StatsHandle;
@@ -51,6 +57,16 @@ pub(crate) struct SearchMachine {
     retrier: Retrier,
     /// Where the current scan last continued without its page key (see `reanchor`).
     reanchored_from: Option<OffsetDateTime>,
+    /// The newest event time the server has returned: how far its clock is known to have gone.
+    newest_seen: Option<OffsetDateTime>,
+    /// Whether the server-time probe has run (once per stream).
+    probed: bool,
+    /// The stream starts from now: the probe moves the start to the server's newest event.
+    start_now: bool,
+    /// When the current scan began by this machine's clock (for the end time only).
+    scan_began: Option<OffsetDateTime>,
+    /// The last complete scan's end and when it began by this machine's clock.
+    last_complete_scan: Option<(OffsetDateTime, OffsetDateTime)>,
     stats: StatsHandle,
     pending: Option<Error>,
     scan_span: tracing::Span,
@@ -72,6 +88,10 @@ type PageTask = Task<Result<Page, Error>>;
 enum State {
     /// Begin a scan, or resume the one in the cursor.
     Start,
+    /// The server-time probe: the newest event from the watermark on.
+    Probing {
+        task: PageTask,
+    },
     /// Waiting for a page.
     Fetching {
         request: PageRequest,
@@ -111,6 +131,7 @@ impl State {
     fn name(&self) -> &'static str {
         match self {
             State::Start => "start",
+            State::Probing { .. } => "probing",
             State::Fetching { .. } => "fetching",
             State::Delivering { .. } => "delivering",
             State::Waiting { .. } => "waiting",
@@ -150,6 +171,7 @@ impl SearchMachine {
         client: &Client,
         config: StreamConfig,
         cursor: SearchPosition,
+        start_now: bool,
         stats: StatsHandle,
     ) -> Self {
         let event_types: Arc<[String]> = Arc::from(config.event_types.clone());
@@ -165,6 +187,11 @@ impl SearchMachine {
             cursor,
             state: State::Start,
             reanchored_from: None,
+            newest_seen: None,
+            probed: false,
+            start_now,
+            scan_began: None,
+            last_complete_scan: None,
             stats,
             pending: None,
             scan_span: tracing::Span::none(),
@@ -188,6 +215,13 @@ impl SearchMachine {
             match std::mem::replace(&mut self.state, State::Done) {
                 State::Done => return Poll::Ready(None),
                 State::Start => self.start_scan(),
+                State::Probing { mut task } => match task.poll(cx) {
+                    Poll::Pending => {
+                        self.state = State::Probing { task };
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(joined) => self.on_probe(joined.ok()),
+                },
                 State::Fetching { request, mut task } => match task.poll(cx) {
                     Poll::Pending => {
                         self.state = State::Fetching { request, task };
@@ -235,9 +269,84 @@ impl SearchMachine {
     }
 
     fn finished(&self) -> bool {
-        self.config
-            .end
-            .is_some_and(|end| self.cursor.watermark() >= end)
+        self.config.end.is_some_and(|end| {
+            server_time::reached_end(
+                self.cursor.watermark(),
+                end,
+                self.last_complete_scan,
+                self.config.max_lateness,
+            )
+        })
+    }
+
+    /// Asks for the newest event from the watermark on (any type): the server's clock has
+    /// passed its time. Once per stream, before the first scan.
+    fn probe_server_time(&mut self) {
+        self.probed = true;
+        let watermark = self.cursor.watermark();
+        let now = utc(OffsetDateTime::now_utc());
+        // From now: "now" is this machine's guess; look around it for the server's.
+        let from = if self.start_now {
+            earlier(watermark, server_time::MAX_CLOCK_SKEW)
+        } else {
+            floor_second(watermark)
+        };
+        let mut request = self.request(
+            from,
+            later(watermark.max(now), server_time::MAX_CLOCK_SKEW),
+            String::new(),
+        );
+        request.limit = 1;
+        request.newest_first = true;
+        request.event_types = Arc::from(Vec::new());
+        let task = self.spawn(&request, false);
+        self.state = State::Probing { task };
+    }
+
+    /// The probe's answer: note the server's time, refuse a watermark ahead of it, then scan. A
+    /// failed probe only means less is known (the first scan then does not move the watermark).
+    fn on_probe(&mut self, answer: Option<Result<Page, Error>>) {
+        let newest = match answer {
+            Some(Ok(page)) => page.items.iter().map(|item| item.time).max(),
+            Some(Err(error)) => {
+                tracing::debug!(%error, "the server-time probe failed; going on without it");
+                self.state = State::Start;
+                return;
+            }
+            None => None,
+        };
+        self.note_server_time(newest);
+        if self.start_now {
+            // From the server's now: right after its newest event (this machine's clock stays
+            // the start only if the server has no event near it).
+            if let Some(newest) = newest {
+                let start = newest + time::Duration::NANOSECOND;
+                tracing::debug!(%start, "starting after the server's newest event");
+                self.cursor = SearchPosition::starting_at(start);
+                self.publish_watermark();
+            }
+            self.state = State::Start;
+            return;
+        }
+        let watermark = self.cursor.watermark();
+        let now = utc(OffsetDateTime::now_utc());
+        if server_time::watermark_ahead(watermark, now, newest) {
+            self.pending = Some(Error::CursorAhead {
+                field: "watermark",
+                time: watermark,
+                server_now: now,
+                tolerance: server_time::MAX_CLOCK_SKEW,
+            });
+            self.state = State::Done;
+            return;
+        }
+        self.state = State::Start;
+    }
+
+    fn note_server_time(&mut self, time: Option<OffsetDateTime>) {
+        if let Some(time) = time {
+            self.newest_seen = Some(self.newest_seen.map_or(time, |seen| seen.max(time)));
+        }
     }
 
     /// Begins a scan from the watermark (or resumes the cursor's) and fetches its first page.
@@ -246,20 +355,23 @@ impl SearchMachine {
             self.state = State::Done;
             return;
         }
+        if !self.probed {
+            self.probe_server_time();
+            return;
+        }
         let now = utc(OffsetDateTime::now_utc());
+        self.scan_began = Some(now);
         let window = self.config.window;
         let end = self.config.end;
         let watermark = self.cursor.watermark();
+        let newest_seen = self.newest_seen;
         let scan = self.cursor.scan.get_or_insert_with(|| {
             let from = floor_second(watermark);
-            let mut to = later(from, window).min(now);
-            if let Some(end) = end {
-                to = to.min(end);
-            }
             ScanPosition {
                 from,
-                to: to.max(from),
-                started: now,
+                to: server_time::scan_end(from, window, now, end),
+                // The server's time at the scan's start, as far as it is known.
+                started: server_time::settle_base(newest_seen, watermark),
                 key: String::new(),
                 reached: None,
             }
@@ -285,6 +397,7 @@ impl SearchMachine {
             event_types: Arc::clone(&self.event_types),
             max_receive: self.receive_limit,
             timeout: self.request_timeout,
+            newest_first: false,
         }
     }
 
@@ -322,6 +435,7 @@ impl SearchMachine {
             self.page_limit = (self.page_limit.saturating_mul(2)).min(self.config.page_size);
         }
         self.stats.update(|s| s.pages += 1);
+        self.note_server_time(page.items.iter().map(|item| item.time).max());
         tracing::debug!(
             parent: &self.scan_span,
             items = page.items.len(),
@@ -370,7 +484,7 @@ impl SearchMachine {
             self.state = State::Start;
             return;
         };
-        let settled = earlier(scan.started, lateness);
+        let settled = server_time::settled(scan.started, lateness);
         if let Some(second) = end.newest_second {
             scan.reached = Some(scan.reached.map_or(second, |reached| reached.max(second)));
             // Everything before this second has been returned by this scan's pages.
@@ -402,6 +516,9 @@ impl SearchMachine {
         // The scan is complete: everything in [from, to] visible at its start was returned.
         self.cursor.scan = None;
         self.cursor.advance_watermark(to.min(settled));
+        if let Some(began) = self.scan_began {
+            self.last_complete_scan = Some((to, began));
+        }
         self.publish_watermark();
         if self.finished() {
             self.state = State::Done;

@@ -1,0 +1,176 @@
+//! The client's clock is not trusted: with this machine's clock an hour ahead of the server's or
+//! an hour behind it, a search stream resumed across restarts loses nothing and repeats nothing,
+//! a stream started "from now" starts at the server's now, and a watermark ahead of every clock is
+//! refused. (The sim's clock is offset; the client runs on the real one.)
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use teleport_audit::{Cursor, Error, ExponentialBackoff, Mode, StreamConfig};
+use teleport_audit_sim::{Backend, SimCluster};
+use time::OffsetDateTime;
+
+use support::{collect, connect};
+
+fn fast(config: StreamConfig) -> StreamConfig {
+    config
+        .mode(Mode::Search)
+        .poll_interval(Duration::from_millis(100))
+        .max_lateness(Duration::from_millis(800))
+        .backoff(ExponentialBackoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+        ))
+}
+
+/// A cluster whose clock runs `offset` from the real one, with ten minutes of past events and
+/// 200 new ones a second, visible up to half a second late.
+async fn skewed(offset: time::Duration) -> SimCluster {
+    SimCluster::builder()
+        .clock_offset(offset)
+        .backend(Backend::Dynamo {
+            max_visibility_delay: Duration::from_millis(500),
+        })
+        .recent_backlog(3000, Duration::from_secs(600))
+        .live_rate(200.0)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Backfills from ten minutes before the server's now through three restarts from the cursor,
+/// then checks every event the server holds before the final watermark arrived exactly once.
+async fn exactly_once_across_restarts(offset: time::Duration) {
+    let sim = skewed(offset).await;
+    let client = connect(&sim).await;
+    let start = sim.clock().now() - time::Duration::minutes(10);
+    let mut delivered: Vec<String> = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    for run in 0..4 {
+        let config = match cursor.take() {
+            Some(cursor) => fast(StreamConfig::default()).resume_from(cursor),
+            None => fast(StreamConfig::default()).backfill_start(start),
+        };
+        let mut stream = client.audit_events(config);
+        let got = collect(&mut stream, usize::MAX, Duration::from_millis(1500)).await;
+        assert!(got.errors.is_empty(), "run {run}: {:?}", got.errors);
+        assert!(!got.ended, "run {run}: the stream ended by itself");
+        delivered.extend(got.ids());
+        cursor = Some(stream.cursor());
+    }
+    let watermark = cursor.unwrap().watermark();
+    let server_now = sim.clock().now();
+    // The watermark follows the server's clock, not this machine's.
+    assert!(
+        watermark <= server_now,
+        "watermark {watermark} is past the server's now {server_now}"
+    );
+    assert!(
+        watermark > server_now - time::Duration::seconds(30),
+        "watermark {watermark} lags the server's now {server_now}"
+    );
+    let unique: HashSet<&String> = delivered.iter().collect();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "{} duplicates",
+        delivered.len() - unique.len()
+    );
+    let expected: HashSet<String> = sim
+        .store()
+        .ids_in_range(start, watermark - time::Duration::nanoseconds(1))
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    let lost: Vec<&String> = expected.iter().filter(|id| !unique.contains(id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} events before the watermark lost, e.g. {:?}",
+        lost.len(),
+        expected.len(),
+        lost.first()
+    );
+    // Live events arrived during the runs, beyond the backlog.
+    assert!(expected.len() > 3000, "{}", expected.len());
+}
+
+#[tokio::test]
+async fn a_client_clock_an_hour_ahead_loses_nothing_and_repeats_nothing() {
+    exactly_once_across_restarts(time::Duration::hours(-1)).await;
+}
+
+#[tokio::test]
+async fn a_client_clock_an_hour_behind_loses_nothing_and_repeats_nothing() {
+    exactly_once_across_restarts(time::Duration::hours(1)).await;
+}
+
+/// From now: the first events delivered are the server's new ones, in both directions.
+async fn from_now_starts_at_the_servers_now(offset: time::Duration) {
+    let sim = skewed(offset).await;
+    let client = connect(&sim).await;
+    let before = sim.clock().now();
+    let mut stream = client.audit_events(fast(StreamConfig::default()).start_now());
+    let got = collect(&mut stream, 100, Duration::from_secs(10)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    assert_eq!(got.events.len(), 100, "live events were not delivered");
+    let oldest = got.events.iter().map(|e| e.time()).min().unwrap();
+    // Nothing from the backlog (up to a second of events in flight at the start).
+    assert!(
+        oldest >= before - time::Duration::seconds(2),
+        "delivered an event from {oldest}, before the server's now {before}"
+    );
+}
+
+#[tokio::test]
+async fn from_now_with_a_client_clock_an_hour_ahead_delivers_live_events() {
+    from_now_starts_at_the_servers_now(time::Duration::hours(-1)).await;
+}
+
+#[tokio::test]
+async fn from_now_with_a_client_clock_an_hour_behind_delivers_no_past_hour() {
+    from_now_starts_at_the_servers_now(time::Duration::hours(1)).await;
+}
+
+#[tokio::test]
+async fn a_watermark_ahead_of_every_clock_is_refused_not_trusted() {
+    let sim = skewed(time::Duration::ZERO).await;
+    let client = connect(&sim).await;
+    let ahead = OffsetDateTime::now_utc() + time::Duration::days(1);
+    let text = format!(
+        r#"{{"v":1,"watermark":"{}","seen":{{}}}}"#,
+        ahead
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let mut stream = client
+        .audit_events(fast(StreamConfig::default()).resume_from(Cursor::from_json(&text).unwrap()));
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(10)).await;
+    assert!(got.events.is_empty());
+    assert!(
+        got.ended,
+        "the stream went on with a watermark in the future"
+    );
+    assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
+    let error = &got.errors[0];
+    assert!(
+        matches!(error, Error::CursorAhead { field: "watermark", time, .. } if *time == ahead),
+        "{error:?}"
+    );
+    assert!(error.is_fatal());
+    assert_eq!(error.code(), "invalid_cursor");
+    assert!(error.advice().contains("clocks"), "{}", error.advice());
+
+    // An hour ahead of this machine is within what a slow client clock explains: accepted.
+    let near = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let text = format!(
+        r#"{{"v":1,"watermark":"{}","seen":{{}}}}"#,
+        near.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let mut stream = client
+        .audit_events(fast(StreamConfig::default()).resume_from(Cursor::from_json(&text).unwrap()));
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(2)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+}
