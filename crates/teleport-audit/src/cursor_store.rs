@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use teleport_identity::secret_text::{looks_like_secret, shown_path};
+
 use crate::{Cursor, Error};
 
 /// The largest cursor file [`FileCursorStore::load`] reads. The format's own bound is far below
@@ -64,10 +66,19 @@ impl FileCursorStore {
     ///
     /// [`Error::FileLocked`] if another process holds the store open;
     /// [`Error::CursorFileUnusable`] if `path` is a directory, FIFO, device, socket or dangling
-    /// symbolic link, or its directory does not exist; [`Error::CursorFile`] if the lock file
-    /// cannot be created.
+    /// symbolic link, or its directory does not exist, or it
+    /// [looks like key material](teleport_identity::secret_text::looks_like_secret) (then only
+    /// its length is shown); [`Error::CursorFile`] if the lock file cannot be created.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, Error> {
         let path = path.into();
+        if looks_like_secret(&path.as_os_str().to_string_lossy()) {
+            // An identity file's text given as the path: never named in a message, nor used to
+            // name a file.
+            return Err(Error::CursorFileUnusable {
+                path: shown_path(&path),
+                reason: KEY_MATERIAL.to_owned(),
+            });
+        }
         let target = resolve(&path)?;
         let lock_path = sibling(&target, ".lock");
         let lock = OpenOptions::new()
@@ -258,6 +269,10 @@ impl FileCursorStore {
         ))
     }
 }
+
+/// Why a path that looks like key material is refused.
+pub(crate) const KEY_MATERIAL: &str =
+    "looks like key material (an identity file's text?), not a path; it is not shown";
 
 /// Temporary files are `<name>.tmp-<pid>-<n>`.
 const TEMP_INFIX: &str = ".tmp-";
@@ -547,6 +562,26 @@ mod tests {
                 dir.path().join("missing").display()
             )
         );
+    }
+
+    #[test]
+    fn identity_text_as_the_path_is_refused_without_naming_it_or_creating_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun";
+        let text =
+            format!("-----BEGIN RSA PRIVATE KEY-----\n{line}\n-----END RSA PRIVATE KEY-----\n");
+        for path in [dir.path().join(&text), dir.path().join(line)] {
+            let error = FileCursorStore::open(&path).unwrap_err();
+            assert!(
+                matches!(error, Error::CursorFileUnusable { .. }),
+                "{error:?}"
+            );
+            for output in [error.to_string(), format!("{error:?}")] {
+                assert!(output.contains("not shown"), "{output}");
+                assert!(!output.contains("u1SU1LfVLPHCozMxH2Mo"), "{output}");
+            }
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

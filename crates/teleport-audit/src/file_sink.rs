@@ -15,8 +15,9 @@ use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
 use teleport_audit_types::AuditEvent;
+use teleport_identity::secret_text::{looks_like_secret, shown_path};
 
-use crate::cursor_store::{OutputMark, kind, sync_parent};
+use crate::cursor_store::{KEY_MATERIAL, OutputMark, kind, sync_parent};
 use crate::{Cursor, Error, FileCursorStore};
 
 /// Appends events to an output file and commits them with their cursor. See the
@@ -106,13 +107,24 @@ impl FileSink {
     /// # Errors
     ///
     /// The store's load errors; [`Error::OutputFile`] if the output cannot be opened, inspected
-    /// or truncated, or is not a regular file; [`Error::FileLocked`] if another process writes
+    /// or truncated, or is not a regular file, or its path
+    /// [looks like key material](teleport_identity::secret_text::looks_like_secret) (then only
+    /// its length is shown); [`Error::FileLocked`] if another process writes
     /// it; [`Error::OutputNotRecorded`] if it holds data the cursor file does not describe.
     pub fn open(
         output: impl Into<PathBuf>,
         store: FileCursorStore,
     ) -> Result<(Self, Option<Cursor>), Error> {
         let path = output.into();
+        if looks_like_secret(&path.as_os_str().to_string_lossy()) {
+            // An identity file's text given as the path: never named in a message, nor used to
+            // name a file.
+            return Err(Error::OutputFile {
+                path: shown_path(&path),
+                action: "use it",
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, KEY_MATERIAL),
+            });
+        }
         let failed = |action: &'static str| {
             let path = path.clone();
             move |source| Error::OutputFile {
@@ -260,6 +272,27 @@ mod tests {
             path: PathBuf::from(path),
             len,
         }
+    }
+
+    #[test]
+    fn identity_text_as_the_output_path_is_refused_without_naming_it_or_creating_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
+        let line = "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun";
+        let error = FileSink::open(dir.path().join(line), store).unwrap_err();
+        assert!(matches!(error, Error::OutputFile { .. }), "{error:?}");
+        for output in [error.to_string(), format!("{error:?}")] {
+            assert!(output.contains("not shown"), "{output}");
+            assert!(!output.contains("u1SU1LfVLPHCozMxH2Mo"), "{output}");
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.to_string_lossy().contains("MIIE")),
+            "{names:?}"
+        );
     }
 
     #[test]
