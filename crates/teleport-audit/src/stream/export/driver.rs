@@ -24,8 +24,9 @@ use super::listing::{EXPORT_RPC, list_chunks};
 use crate::cursor::{ExportPosition, chunk_hash, date_text};
 use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
-use crate::stream::paging::{later, utc};
+use crate::stream::paging::{earlier, later, utc};
 use crate::stream::retry::{Retrier, Verdict};
+use crate::stream::server_time::MAX_CLOCK_SKEW;
 use crate::{Client, Error};
 
 /// The driver of one export stream (spawned on the stream's first poll).
@@ -130,9 +131,15 @@ impl Driver {
             dates.insert(*date, work);
             needs_listing.insert(*date);
         }
-        let next_date = position
-            .listed_through
-            .map_or(position.from.date(), next_day);
+        let start_now = start_now && position.listed_through.is_none();
+        // From now: this machine's date may not be the server's (a clock off by up to
+        // MAX_CLOCK_SKEW around midnight), so the chunks of the day before are taken as read too.
+        let first_date = if start_now {
+            earlier(position.from, MAX_CLOCK_SKEW).date()
+        } else {
+            position.from.date()
+        };
+        let next_date = position.listed_through.map_or(first_date, next_day);
         Self {
             retrier: Retrier::new(config, stats.clone()),
             shared: Arc::new(Shared {
@@ -143,7 +150,7 @@ impl Driver {
                 tx,
             }),
             filter: Arc::new(filter),
-            start_now: start_now && position.listed_through.is_none(),
+            start_now,
             concurrency: config.export_concurrency,
             lookback_days: config.lookback_days(),
             poll_interval: config.export_poll_interval,
@@ -314,24 +321,29 @@ impl Driver {
         if kind == Kind::First {
             self.next_date = next_day(date);
             if self.start_now {
-                // Every chunk listed now was written before `listed_at`, so every event in it is
-                // older than that: the stream starts there, and these chunks need no reading.
-                self.start_now = false;
+                // Every chunk listed now was written before now, so it needs no reading: the
+                // stream starts with the chunks written after this listing. Their events are
+                // new to the log; the time filter only keeps out what is clearly older, and
+                // allows for this machine's clock being off the server's (events are stamped by
+                // the server's), so that a clock ahead does not drop the first new events.
+                // Every date up to this machine's today is taken in this way.
+                self.start_now = date < today();
+                let from = earlier(listed_at, MAX_CLOCK_SKEW);
                 self.filter = Arc::new(Filter {
-                    from: listed_at,
+                    from,
                     end: self.filter.end,
                     types: self.filter.types.clone(),
                 });
                 tracing::info!(
                     date = %date_text(date),
                     chunks = new.len(),
-                    from = %listed_at,
+                    %from,
                     "export starts from now: the chunks written so far are taken as read"
                 );
                 let msg = Msg::Listed {
                     date,
                     taken_as_done: new.iter().map(|(_, hash)| *hash).collect(),
-                    from: Some(listed_at),
+                    from: Some(from),
                 };
                 return self.shared.tx.send(msg).await.is_ok();
             }
