@@ -267,7 +267,7 @@ async fn refused_unresolvable_and_silent_addresses_have_their_own_errors() {
     });
     let error = Client::connect(
         proxy_config(&sim, &identity)
-            .proxy_addr(silent_addr)
+            .proxy_addr(silent_addr.clone())
             .connection_upgrade(ConnectionUpgrade::Never)
             .connect_timeout(Duration::from_millis(300)),
     )
@@ -275,6 +275,28 @@ async fn refused_unresolvable_and_silent_addresses_have_their_own_errors() {
     .unwrap_err();
     assert!(matches!(error, Error::ConnectTimeout { .. }), "{error:?}");
     assert!(error.is_retryable());
+
+    // The same silent server with the upgrade detection on (the default): the detection's own
+    // handshake times out, and that is the error: the dial gives up after the timeout it names,
+    // not after a second timeout spent on the real dial.
+    let began = std::time::Instant::now();
+    let error = Client::connect(
+        proxy_config(&sim, &identity)
+            .proxy_addr(silent_addr)
+            .connection_upgrade(ConnectionUpgrade::Auto)
+            .connect_timeout(Duration::from_millis(500)),
+    )
+    .await
+    .unwrap_err();
+    let waited = began.elapsed();
+    assert!(
+        matches!(error, Error::ConnectTimeout { after, .. } if after == Duration::from_millis(500)),
+        "{error:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(950),
+        "the message says 500ms, but the dial waited {waited:?}"
+    );
 }
 
 #[tokio::test]

@@ -101,8 +101,22 @@ impl Dialer {
         }
     }
 
-    /// One full dial, ending in a TLS stream that negotiated `h2` with the Auth Service.
+    /// One full dial, ending in a TLS stream that negotiated `h2` with the Auth Service. The
+    /// whole dial (every step together) gets the connect timeout, so that a timeout message says
+    /// how long the dial really waited.
     pub(crate) async fn dial(&self) -> Result<BoxedIo, Error> {
+        tokio::time::timeout(self.connect_timeout, self.dial_steps())
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::ConnectTimeout {
+                    addr: self.route.addr().to_string(),
+                    step: "dialing",
+                    after: self.connect_timeout,
+                })
+            })
+    }
+
+    async fn dial_steps(&self) -> Result<BoxedIo, Error> {
         let auth_tls = self.credentials.for_dial()?;
         let addr = self.route.addr();
         let label = addr.to_string();
@@ -115,7 +129,7 @@ impl Dialer {
                 Ok(Box::new(tls))
             }
             Route::Proxy(_) => {
-                if self.upgrade_required(addr).await {
+                if self.upgrade_required(addr).await? {
                     let tcp = self.tcp(addr).await?;
                     let tunnel =
                         upgrade::upgrade(tcp, addr, &self.proxy_tls, self.connect_timeout).await?;
@@ -147,16 +161,15 @@ impl Dialer {
         }
     }
 
-    async fn upgrade_required(&self, addr: &HostPort) -> bool {
+    async fn upgrade_required(&self, addr: &HostPort) -> Result<bool, Error> {
         match self.upgrade {
-            ConnectionUpgrade::Always => true,
-            ConnectionUpgrade::Never => false,
+            ConnectionUpgrade::Always => Ok(true),
+            ConnectionUpgrade::Never => Ok(false),
             ConnectionUpgrade::Auto => {
-                *self
-                    .upgrade_decision
-                    .get_or_init(|| async {
+                self.upgrade_decision
+                    .get_or_try_init(|| async {
                         if let Some(required) = upgrade::required_by_env(&addr.to_string()) {
-                            return required;
+                            return Ok(required);
                         }
                         match self.tcp(addr).await {
                             Ok(tcp) => {
@@ -169,10 +182,11 @@ impl Dialer {
                                 .await
                             }
                             // The real dial will report the network error.
-                            Err(_) => false,
+                            Err(_) => Ok(false),
                         }
                     })
                     .await
+                    .copied()
             }
         }
     }

@@ -285,12 +285,12 @@ pub(crate) async fn probe_required<IO>(
     proxy: &HostPort,
     tls: &ProxyTls,
     timeout: Duration,
-) -> bool
+) -> Result<bool, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let Ok(name) = server_name(proxy) else {
-        return false;
+        return Ok(false);
     };
     let handshake = TlsConnector::from(tls.with_alpn(PROBE_ALPN)).connect(name, io);
     match tokio::time::timeout(timeout, handshake).await {
@@ -301,7 +301,7 @@ where
                 negotiated = ?negotiated.as_deref().map(String::from_utf8_lossy),
                 "ALPN connection upgrade probe"
             );
-            negotiated.is_none()
+            Ok(negotiated.is_none())
         }
         Ok(Err(error)) => {
             let tls_error = error
@@ -316,9 +316,15 @@ where
                 ))
             );
             tracing::debug!(proxy = %proxy, %error, required, "ALPN connection upgrade probe failed");
-            required
+            Ok(required)
         }
-        Err(_) => false,
+        // A proxy that does not answer a TLS handshake in time will not answer the real dial
+        // either: report it now rather than spend a second timeout on that dial.
+        Err(_) => Err(Error::ConnectTimeout {
+            addr: proxy.to_string(),
+            step: "TLS handshake with the proxy at",
+            after: timeout,
+        }),
     }
 }
 
