@@ -324,4 +324,119 @@ mod tests {
             Recovery::TruncateTo(0)
         );
     }
+
+    fn event(n: u32) -> AuditEvent {
+        AuditEvent::from_json(&format!(
+            r#"{{"event":"user.login","code":"T1000I","time":"2025-12-02T07:14:{:02}Z","uid":"u-{n}","user":"alice"}}"#,
+            n % 60
+        ))
+        .unwrap()
+    }
+
+    fn cursor(second: i64) -> Cursor {
+        Cursor::starting_at(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(second))
+    }
+
+    #[test]
+    fn a_crash_after_the_last_commit_is_cut_back_and_the_cursor_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.ndjson");
+        let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
+        let (mut sink, stored) = FileSink::open(&out, store).unwrap();
+        assert_eq!(stored, None);
+        for n in 0..3 {
+            sink.write(&event(n)).unwrap();
+        }
+        assert_eq!(sink.uncommitted(), 3);
+        sink.commit(&cursor(3)).unwrap();
+        assert_eq!(sink.uncommitted(), 0);
+        let committed = fs::read_to_string(&out).unwrap();
+        assert_eq!(committed.lines().count(), 3);
+        // Two more events reach the file, then a torn line, then the process dies (no commit).
+        sink.write(&event(3)).unwrap();
+        sink.write(&event(4)).unwrap();
+        sink.file.flush().unwrap();
+        drop(sink);
+        let mut file = OpenOptions::new().append(true).open(&out).unwrap();
+        file.write_all(br#"{"event":"user.lo"#).unwrap();
+        drop(file);
+
+        let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
+        let (mut sink, stored) = FileSink::open(&out, store).unwrap();
+        assert_eq!(stored, Some(cursor(3)));
+        assert_eq!(fs::read_to_string(&out).unwrap(), committed);
+        // Resumed: appends after the committed part; every line is whole JSON.
+        sink.write(&event(3)).unwrap();
+        sink.commit(&cursor(4)).unwrap();
+        let text = fs::read_to_string(&out).unwrap();
+        assert!(text.ends_with('\n'));
+        let uids: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                value["uid"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(uids, ["u-0", "u-1", "u-2", "u-3"]);
+    }
+
+    #[test]
+    fn data_the_cursor_does_not_describe_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.ndjson");
+        fs::write(&out, "{\"uid\":\"from another run\"}\n").unwrap();
+        let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
+        let error = FileSink::open(&out, store).unwrap_err();
+        assert!(
+            matches!(&error, Error::OutputNotRecorded { path, .. } if *path == out),
+            "{error:?}"
+        );
+        assert_eq!(error.code(), "output_not_recorded");
+        assert!(error.is_fatal());
+        assert_eq!(
+            fs::read_to_string(&out).unwrap(),
+            "{\"uid\":\"from another run\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_second_sink_on_the_same_output_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.ndjson");
+        let first = FileCursorStore::open(dir.path().join("a.json")).unwrap();
+        let _sink = FileSink::open(&out, first).unwrap();
+        let second = FileCursorStore::open(dir.path().join("b.json")).unwrap();
+        let error = FileSink::open(&out, second).unwrap_err();
+        assert!(
+            matches!(&error, Error::FileLocked { what: "output file", .. }),
+            "{error:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
+        let error = FileSink::open(&fifo, store).unwrap_err();
+        assert!(
+            matches!(&error, Error::OutputFile { action: "use it", .. }),
+            "{error:?}"
+        );
+        assert!(
+            std::error::Error::source(&error)
+                .unwrap()
+                .to_string()
+                .contains("a FIFO"),
+            "{error:?}"
+        );
+    }
 }
