@@ -288,6 +288,7 @@ async fn no_subcommand_flag_or_variable_echoes_an_identity() {
             }
         }
     }
+    eprintln!("{runs} runs of the binary with identity text as a value");
     assert!(
         failures.is_empty(),
         "{} of {runs} runs failed:\n{}",
