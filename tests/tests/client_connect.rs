@@ -178,6 +178,21 @@ async fn an_expired_identity_is_refused_before_dialing() {
 }
 
 #[tokio::test]
+async fn a_not_yet_valid_identity_is_dialed_and_the_server_decides() {
+    // This machine's clock may be behind the server's: a fresh identity then looks not yet
+    // valid here. The client dials anyway; here the server's clock agrees and refuses it.
+    let sim = empty_cluster().await;
+    let identity = sim
+        .issue_identity(&IdentitySpec::default().roles(["auditor"]).not_yet_valid())
+        .unwrap();
+    let error = Client::connect(proxy_config(&sim, &identity))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "certificate_rejected", "{error:?}");
+    assert!(error.is_auth());
+}
+
+#[tokio::test]
 async fn a_certificate_from_another_user_ca_is_rejected_by_the_auth_service() {
     let sim = empty_cluster().await;
     let identity = sim

@@ -539,16 +539,21 @@ impl Error {
             Error::Identity(IdentityError::NotYetValid { .. }) => {
                 "Check this machine's clock: the certificate is not valid yet."
             }
+            Error::Identity(IdentityError::ReadFile { .. }) => {
+                "Check the identity file's path and that this user may read it (or pass its contents in TELEPORT_IDENTITY)."
+            }
             Error::Identity(_) => {
                 "Pass the whole identity file written by `tctl auth sign --format=file`, unmodified."
             }
-            Error::ProxyCa { .. } => "Give the proxy's CA certificate as PEM.",
+            Error::ProxyCa { .. } => {
+                "Give a readable PEM file holding the CA certificate (or the certificate itself) of the proxy's public TLS."
+            }
             Error::Resolve { .. } => "Check the proxy host name and this machine's DNS.",
             Error::Refused { .. } => {
                 "Check the port: a Teleport proxy usually listens on 443 (or 3080 without TLS routing)."
             }
             Error::ConnectTimeout { .. } | Error::Network { .. } => {
-                "Check that this machine can reach the proxy (firewall, VPN, HTTPS_PROXY)."
+                "Check that this machine can reach the address (firewall, VPN, HTTPS_PROXY) and that a Teleport proxy or Auth Service answers there."
             }
             Error::HttpProxy { .. } => {
                 "Check HTTPS_PROXY / NO_PROXY and that the HTTP proxy allows CONNECT to the Teleport proxy."

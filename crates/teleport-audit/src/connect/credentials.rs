@@ -157,12 +157,12 @@ impl Credentials {
         match &self.kind {
             Kind::Custom { tls, identity } => {
                 if let Some(identity) = identity {
-                    identity.check_validity()?;
+                    check_before_dial(identity)?;
                 }
                 Ok(tls.clone())
             }
             Kind::Fixed { identity, tls } => {
-                identity.check_validity()?;
+                check_before_dial(identity)?;
                 Ok(tls.clone())
             }
             Kind::File {
@@ -201,7 +201,7 @@ impl Credentials {
                         }
                     }
                 }
-                loaded.identity.check_validity()?;
+                check_before_dial(&loaded.identity)?;
                 Ok(loaded.tls.clone())
             }
         }
@@ -221,5 +221,24 @@ impl Credentials {
         }
         let tls = AuthTls::from_identity(&identity, route)?;
         Ok((Arc::new(identity), tls))
+    }
+}
+
+/// The identity's validity by this machine's clock, before a dial. An expired certificate is
+/// refused here, with its times (a server would only send a TLS alert). A certificate that is
+/// not valid *yet* by this clock is dialed anyway: Teleport signs certificates valid from a
+/// minute before the server's now, so a fresh identity looks "not yet valid" on a machine whose
+/// clock is behind the server's, while the server, which decides, accepts it.
+fn check_before_dial(identity: &Identity) -> Result<(), Error> {
+    match identity.check_validity() {
+        Err(teleport_identity::IdentityError::NotYetValid { not_before, now }) => {
+            tracing::warn!(
+                %not_before,
+                %now,
+                "the identity's certificate is not valid yet by this machine's clock; dialing anyway (the server's clock decides): check this machine's clock"
+            );
+            Ok(())
+        }
+        other => other.map_err(Error::from),
     }
 }
