@@ -408,7 +408,13 @@ mod tests {
         let second = FileCursorStore::open(dir.path().join("b.json")).unwrap();
         let error = FileSink::open(&out, second).unwrap_err();
         assert!(
-            matches!(&error, Error::FileLocked { what: "output file", .. }),
+            matches!(
+                &error,
+                Error::FileLocked {
+                    what: "output file",
+                    ..
+                }
+            ),
             "{error:?}"
         );
     }
@@ -428,7 +434,13 @@ mod tests {
         let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
         let error = FileSink::open(&fifo, store).unwrap_err();
         assert!(
-            matches!(&error, Error::OutputFile { action: "use it", .. }),
+            matches!(
+                &error,
+                Error::OutputFile {
+                    action: "use it",
+                    ..
+                }
+            ),
             "{error:?}"
         );
         assert!(
