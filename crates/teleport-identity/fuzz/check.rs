@@ -6,7 +6,7 @@ use teleport_identity::{AuthRoute, Identity};
 /// Feeds `data` to [`Identity::from_identity_bytes`]: it must return an error or an identity,
 /// never panic, and everything it returns must format without panicking. Neither the identity's
 /// `Debug` nor the error's text may quote the private key: no line of the first PEM block's body
-/// (16 characters or more, found nowhere else in the input) may appear in them. Returns whether
+/// that looks like key material (see [`key_body_lines`]) may appear in them. Returns whether
 /// `data` parsed.
 pub(crate) fn check(data: &[u8]) -> bool {
     let secrets = key_body_lines(data);
@@ -37,9 +37,10 @@ pub(crate) fn check(data: &[u8]) -> bool {
     }
 }
 
-/// The trimmed body lines of the first PEM block (the private key's place) that are 16 characters
-/// or more and appear nowhere else in the input (so an error quoting another part of the file is
-/// not taken for a leak).
+/// The trimmed body lines of the first PEM block (the private key's place) that look like key
+/// material (20 base64 characters or more, with a digit, an upper- and a lower-case letter: no
+/// fixed text of a message, such as a variant name, looks like that) and appear nowhere else in
+/// the input (so an error quoting another part of the file is not taken for a leak).
 fn key_body_lines(data: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(data);
     let lines: Vec<&str> = text.split('\n').map(str::trim).collect();
@@ -57,7 +58,18 @@ fn key_body_lines(data: &[u8]) -> Vec<String> {
         .copied()
         .collect();
     body.iter()
-        .filter(|line| line.len() >= 16 && !elsewhere.iter().any(|other| other.contains(**line)))
+        .filter(|line| looks_like_key_material(line))
+        .filter(|line| !elsewhere.iter().any(|other| other.contains(**line)))
         .map(|line| (*line).to_owned())
         .collect()
+}
+
+fn looks_like_key_material(line: &str) -> bool {
+    line.len() >= 20
+        && line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        && line.bytes().any(|b| b.is_ascii_digit())
+        && line.bytes().any(|b| b.is_ascii_uppercase())
+        && line.bytes().any(|b| b.is_ascii_lowercase())
 }
