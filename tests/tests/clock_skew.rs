@@ -134,6 +134,50 @@ async fn from_now_with_a_client_clock_an_hour_behind_delivers_no_past_hour() {
 }
 
 #[tokio::test]
+async fn the_proxy_tells_its_clock_and_a_cursor_ahead_of_it_is_refused() {
+    // The server's clock an hour behind this machine's; the proxy's Date header says so.
+    let sim = skewed(time::Duration::hours(-1)).await;
+    let client = connect(&sim).await;
+    let offset = client
+        .server_clock_offset()
+        .expect("the proxy told its time");
+    assert!(
+        (offset + time::Duration::hours(1)).abs() < time::Duration::seconds(3),
+        "{offset}"
+    );
+    // A cursor written by this machine's clock (an hour ahead of the server's): refused, though
+    // it is not ahead of this machine's clock at all.
+    let now = OffsetDateTime::now_utc();
+    let text = format!(
+        r#"{{"v":1,"watermark":"{}","seen":{{}}}}"#,
+        now.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let mut stream = client
+        .audit_events(fast(StreamConfig::default()).resume_from(Cursor::from_json(&text).unwrap()));
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(10)).await;
+    assert!(got.events.is_empty());
+    assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
+    assert!(
+        matches!(&got.errors[0], Error::CursorAhead { field: "watermark", tolerance, .. }
+            if *tolerance == teleport_audit::CURSOR_AHEAD_TOLERANCE),
+        "{:?}",
+        got.errors[0]
+    );
+    // A minute after the server's now is within the tolerance.
+    let near = sim.clock().now() + time::Duration::seconds(30);
+    let text = format!(
+        r#"{{"v":1,"watermark":"{}","seen":{{}}}}"#,
+        near.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let mut stream = client
+        .audit_events(fast(StreamConfig::default()).resume_from(Cursor::from_json(&text).unwrap()));
+    let got = collect(&mut stream, usize::MAX, Duration::from_secs(2)).await;
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+}
+
+#[tokio::test]
 async fn a_watermark_ahead_of_every_clock_is_refused_not_trusted() {
     let sim = skewed(time::Duration::ZERO).await;
     let client = connect(&sim).await;
@@ -162,17 +206,48 @@ async fn a_watermark_ahead_of_every_clock_is_refused_not_trusted() {
     assert_eq!(error.code(), "invalid_cursor");
     assert!(error.advice().contains("clocks"), "{}", error.advice());
 
-    // An hour ahead of this machine is within what a slow client clock explains: accepted.
+    // The proxy told its time (no skew here), so an hour ahead is refused too.
+    assert_eq!(
+        resume_at(
+            &client,
+            OffsetDateTime::now_utc() + time::Duration::hours(1)
+        )
+        .await
+        .len(),
+        1
+    );
+
+    // Straight to the Auth Service, nothing tells the server's time: this machine's clock may be
+    // up to MAX_CLOCK_SKEW behind it, so an hour ahead of it is accepted, a day is not.
+    let direct = teleport_audit::Client::connect(
+        teleport_audit::ClientConfig::from_identity_str(
+            &sim.auth_addr().to_string(),
+            &support::auditor(&sim),
+        )
+        .unwrap()
+        .auth_addr(sim.auth_addr().to_string()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(direct.server_clock_offset(), None);
     let near = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    assert!(resume_at(&direct, near).await.is_empty());
+    assert_eq!(resume_at(&direct, ahead).await.len(), 1);
+}
+
+/// The errors of a stream resumed from a search cursor at `watermark` (within two seconds).
+async fn resume_at(client: &teleport_audit::Client, watermark: OffsetDateTime) -> Vec<Error> {
     let text = format!(
         r#"{{"v":1,"watermark":"{}","seen":{{}}}}"#,
-        near.format(&time::format_description::well_known::Rfc3339)
+        watermark
+            .format(&time::format_description::well_known::Rfc3339)
             .unwrap()
     );
     let mut stream = client
         .audit_events(fast(StreamConfig::default()).resume_from(Cursor::from_json(&text).unwrap()));
-    let got = collect(&mut stream, usize::MAX, Duration::from_secs(2)).await;
-    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    collect(&mut stream, usize::MAX, Duration::from_secs(2))
+        .await
+        .errors
 }
 
 // --- export mode (Athena: chunks flushed every 300 ms of the server's clock) ---

@@ -44,6 +44,9 @@ struct ClientInner {
     cluster_name: String,
     server_version: String,
     request_timeout: Duration,
+    /// The proxy's clock minus this machine's, measured at connect (see
+    /// [`Client::server_clock_offset`]).
+    clock_offset: Option<time::Duration>,
 }
 
 impl Client {
@@ -93,10 +96,14 @@ impl Client {
         ));
         // Connect eagerly so that a bad address or identity fails here, with its own error.
         let channel = endpoint(&config)
-            .connect_with_connector(Connector::new(dialer))
+            .connect_with_connector(Connector::new(Arc::clone(&dialer)))
             .await
             .map_err(rpc::transport_error)?;
-        let client = Self::with_channel(channel, config.request_timeout).await?;
+        let mut client = Self::with_channel(channel, config.request_timeout).await?;
+        let clock_offset = dialer.proxy_clock_offset().await;
+        if let Some(inner) = Arc::get_mut(&mut client.inner) {
+            inner.clock_offset = clock_offset;
+        }
         if let Some(identity) = &identity
             && identity.cluster_name() != client.cluster_name()
         {
@@ -126,6 +133,7 @@ impl Client {
                 cluster_name: info.cluster_name,
                 server_version: info.server_version,
                 request_timeout,
+                clock_offset: None,
             }),
         })
     }
@@ -147,6 +155,15 @@ impl Client {
     /// The Auth Service's version, as reported when the client connected.
     pub fn server_version(&self) -> &str {
         &self.inner.server_version
+    }
+
+    /// How far the cluster's clock is ahead of this machine's (negative: behind), as the proxy's
+    /// web API told at connect (its HTTP `Date` header, to the second). `None` when it could not
+    /// be learned: a direct Auth Service address (gRPC carries no time), a proxy whose public
+    /// certificate is not trusted, or no answer. Streams use it to refuse a cursor ahead of the
+    /// server's clock; what they deliver never depends on it.
+    pub fn server_clock_offset(&self) -> Option<time::Duration> {
+        self.inner.clock_offset
     }
 
     /// The underlying channel, for calling other Teleport RPCs with your own generated stubs.

@@ -214,6 +214,32 @@ impl Cursor {
         }
     }
 
+    /// The latest time the cursor holds that must not be ahead of the server's clock, with its
+    /// field's name. Not a scan's end (`scan.to` reaches past now on purpose) nor an export
+    /// cursor's `caught_up` and `listed_through` (when, and which date, by this machine's
+    /// clock: they place nothing).
+    pub(crate) fn latest_time(&self) -> (&'static str, OffsetDateTime) {
+        match &self.position {
+            Position::Search(search) => {
+                let mut latest = ("watermark", search.watermark);
+                if let Some(scan) = &search.scan {
+                    let times = [
+                        ("scan.from", Some(scan.from)),
+                        ("scan.started", Some(scan.started)),
+                        ("scan.reached", scan.reached),
+                    ];
+                    for (field, time) in times {
+                        if let Some(time) = time.filter(|time| *time > latest.1) {
+                            latest = (field, time);
+                        }
+                    }
+                }
+                latest
+            }
+            Position::Export(export) => ("from", export.from),
+        }
+    }
+
     /// The cursor as JSON text (the format in the [module docs](self)).
     pub fn to_json(&self) -> String {
         // Serialising this structure cannot fail: only strings, integers and maps with string

@@ -31,7 +31,9 @@ pub const MAX_CURSOR_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// The key under which [`crate::FileSink`] records its output file in the cursor file.
 const OUTPUT_KEY: &str = "output";
 
-/// Stores a [`Cursor`] in one file, locked for the store's life. See the [module docs](self).
+/// Stores a [`Cursor`] in one file, locked for the store's life: one process at a time, regular
+/// files only (a symbolic link is followed), reads bounded by [`MAX_CURSOR_FILE_BYTES`], atomic
+/// and durable saves, stale temporary files removed on open.
 ///
 /// Cheap to clone; clones share the lock, which is released when the last clone is dropped.
 #[derive(Clone, Debug)]

@@ -353,14 +353,16 @@ pub enum Error {
     /// written by a machine whose clock ran ahead. Trusting it would skip the events up to that
     /// time, so the stream refuses it.
     #[error(
-        "the cursor's {field} ({time}) is ahead of the server's clock (about {server_now}), by more than {tolerance:?}"
+        "the cursor's {field} ({time}) is ahead of the server's clock: more than {tolerance:?} after {server_now}, the server's now as far as the client can tell"
     )]
     CursorAhead {
         /// The cursor field ("watermark", "scan.to", ...).
         field: &'static str,
         /// Its value.
         time: OffsetDateTime,
-        /// The server's time, as the client estimates it.
+        /// The server's now as the client estimates it: this machine's clock plus the offset the
+        /// proxy's web API told ([`crate::Client::server_clock_offset`]), or this machine's clock
+        /// alone when it did not.
         server_now: OffsetDateTime,
         /// How far ahead a cursor time may be before it is refused.
         tolerance: Duration,

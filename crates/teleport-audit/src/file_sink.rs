@@ -20,8 +20,9 @@ use teleport_identity::secret_text::{looks_like_secret, shown_path};
 use crate::cursor_store::{KEY_MATERIAL, OutputMark, kind, sync_parent};
 use crate::{Cursor, Error, FileCursorStore};
 
-/// Appends events to an output file and commits them with their cursor. See the
-/// [module docs](self).
+/// Appends events to an output file and commits them with their cursor: every commit flushes
+/// the events to disk first, then saves the cursor with the output's length; on open, a file
+/// longer than that (events after the last commit, a torn line) is cut back to it.
 ///
 /// ```no_run
 /// # async fn run(client: teleport_audit::Client) -> Result<(), teleport_audit::Error> {

@@ -9,6 +9,7 @@ pub(crate) mod alpn_dialer;
 pub(crate) mod credentials;
 pub(crate) mod http_proxy;
 pub(crate) mod prefixed;
+pub(crate) mod server_date;
 pub(crate) mod tcp;
 pub(crate) mod upgrade;
 pub(crate) mod verifier;
@@ -146,6 +147,21 @@ impl Dialer {
                 }
             }
         }
+    }
+
+    /// The proxy's clock minus this machine's, from its web API's `Date` header (proxy routes
+    /// only; `None` when it cannot be learned).
+    pub(crate) async fn proxy_clock_offset(&self) -> Option<time::Duration> {
+        let Route::Proxy(addr) = &self.route else {
+            return None;
+        };
+        // Best effort, and the connection already works: do not hold up a connect for long.
+        let timeout = self.connect_timeout.min(server_date::MAX_WAIT);
+        let tcp = tokio::time::timeout(timeout, self.tcp(addr))
+            .await
+            .ok()?
+            .ok()?;
+        server_date::offset(tcp, addr, &self.proxy_tls, timeout).await
     }
 
     /// TCP to `target`, through the HTTP proxy when one applies.

@@ -115,6 +115,25 @@ impl ProxyTls {
         })
     }
 
+    /// TLS to the proxy's public side for plain HTTP/1.1 (its web API).
+    pub(crate) async fn connect_http1<IO>(
+        &self,
+        io: IO,
+        proxy: &HostPort,
+    ) -> Result<tokio_rustls::client::TlsStream<IO>, Error>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let name = server_name(proxy)?;
+        TlsConnector::from(self.with_alpn(b"http/1.1"))
+            .connect(name, io)
+            .await
+            .map_err(|source| Error::Network {
+                addr: proxy.to_string(),
+                source,
+            })
+    }
+
     fn with_alpn(&self, alpn: &[u8]) -> Arc<rustls::ClientConfig> {
         let mut config = (*self.config).clone();
         config.alpn_protocols = vec![alpn.to_vec()];

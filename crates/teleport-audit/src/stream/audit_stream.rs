@@ -96,6 +96,7 @@ impl AuditEventStream {
         let machine = match config
             .validate()
             .and_then(|()| same_cluster(&config.start, &cluster))
+            .and_then(|()| not_ahead(&config.start, client.server_clock_offset()))
         {
             Err(error) => {
                 let cursor = match &config.start {
@@ -247,6 +248,26 @@ fn same_cluster(start: &Start, cluster: &str) -> Result<(), Error> {
         },
         Start::Now | Start::At(_) => Ok(()),
     }
+}
+
+/// A resumed cursor holds no time ahead of the server's clock (see
+/// [`super::server_time::cursor_bound`]).
+fn not_ahead(start: &Start, server_offset: Option<time::Duration>) -> Result<(), Error> {
+    let Start::Resume(cursor) = start else {
+        return Ok(());
+    };
+    let (field, time) = cursor.latest_time();
+    let (server_now, tolerance) =
+        super::server_time::cursor_bound(utc(OffsetDateTime::now_utc()), server_offset);
+    if time > super::paging::later(server_now, tolerance) {
+        return Err(Error::CursorAhead {
+            field,
+            time,
+            server_now,
+            tolerance,
+        });
+    }
+    Ok(())
 }
 
 fn search(

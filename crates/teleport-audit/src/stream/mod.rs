@@ -21,4 +21,4 @@ pub use config::{
     MAX_PAGE_SIZE, Mode, StreamConfig,
 };
 pub(crate) use export::{EXPORT_RPC, LIST_RPC};
-pub use server_time::MAX_CLOCK_SKEW;
+pub use server_time::{CURSOR_AHEAD_TOLERANCE, MAX_CLOCK_SKEW};

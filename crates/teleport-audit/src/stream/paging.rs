@@ -303,8 +303,9 @@ impl SearchMachine {
         self.state = State::Probing { task };
     }
 
-    /// The probe's answer: note the server's time, refuse a watermark ahead of it, then scan. A
-    /// failed probe only means less is known (the first scan then does not move the watermark).
+    /// The probe's answer: note the server's time (and, from now, start after its newest
+    /// event), then scan. A failed probe only means less is known (the first scan then does not
+    /// move the watermark).
     fn on_probe(&mut self, answer: Option<Result<Page, Error>>) {
         let newest = match answer {
             Some(Ok(page)) => page.items.iter().map(|item| item.time).max(),
@@ -316,29 +317,15 @@ impl SearchMachine {
             None => None,
         };
         self.note_server_time(newest);
-        if self.start_now {
-            // From the server's now: right after its newest event (this machine's clock stays
-            // the start only if the server has no event near it).
-            if let Some(newest) = newest {
-                let start = newest + time::Duration::NANOSECOND;
-                tracing::debug!(%start, "starting after the server's newest event");
-                self.cursor = SearchPosition::starting_at(start);
-                self.publish_watermark();
-            }
-            self.state = State::Start;
-            return;
-        }
-        let watermark = self.cursor.watermark();
-        let now = utc(OffsetDateTime::now_utc());
-        if server_time::watermark_ahead(watermark, now, newest) {
-            self.pending = Some(Error::CursorAhead {
-                field: "watermark",
-                time: watermark,
-                server_now: now,
-                tolerance: server_time::MAX_CLOCK_SKEW,
-            });
-            self.state = State::Done;
-            return;
+        // From now: right after the server's newest event (this machine's clock stays the start
+        // only if the server has no event near it).
+        if self.start_now
+            && let Some(newest) = newest
+        {
+            let start = newest + time::Duration::NANOSECOND;
+            tracing::debug!(%start, "starting after the server's newest event");
+            self.cursor = SearchPosition::starting_at(start);
+            self.publish_watermark();
         }
         self.state = State::Start;
     }

@@ -7,10 +7,10 @@
 //!   ahead can no longer push the watermark past events that are still to come.
 //! - **Scans** reach [`MAX_CLOCK_SKEW`] past this machine's "now" ([`scan_end`]), so a client clock
 //!   that runs behind does not hold back events the server already has.
-//! - **A cursor** whose watermark is ahead of this machine's clock by more than
-//!   [`MAX_CLOCK_SKEW`], with no event at or after it on the server, is refused
-//!   ([`watermark_ahead`]): it was edited by hand or written by a machine whose clock ran far
-//!   ahead, and trusting it would deliver nothing until the server's clock caught up.
+//! - **A cursor** holding a time ahead of the server's clock is refused ([`cursor_bound`]): by
+//!   more than [`CURSOR_AHEAD_TOLERANCE`] when the proxy told its time, else by more than
+//!   [`MAX_CLOCK_SKEW`] past this machine's clock. It was edited by hand or written by a machine
+//!   whose clock ran ahead; trusting it would skip the events up to that time.
 //! - **An end time** ([`crate::StreamConfig::end_time`]) is reached when the watermark passes it,
 //!   or when a complete scan covering it began `max_lateness` after it by this machine's clock
 //!   ([`reached_end`]): the clock decides only *when to stop*; the cursor still covers exactly
@@ -57,15 +57,22 @@ pub(crate) fn settled(base: OffsetDateTime, max_lateness: Duration) -> OffsetDat
     earlier(base, max_lateness)
 }
 
-/// Whether a resumed watermark is ahead of the server's clock as far as the client can tell:
-/// no event at or after it (`newest_from_watermark`), and ahead of this machine's clock by more
-/// than [`MAX_CLOCK_SKEW`].
-pub(crate) fn watermark_ahead(
-    watermark: OffsetDateTime,
+/// How far a cursor time may be ahead of the server's clock, when the proxy told its time
+/// (`Date` is to the second, and the proxy's clock is not the Auth Service's).
+pub const CURSOR_AHEAD_TOLERANCE: Duration = Duration::from_secs(60);
+
+/// The latest time a resumed cursor may hold: the server's now (this machine's clock plus the
+/// proxy's measured offset) plus [`CURSOR_AHEAD_TOLERANCE`]; without an offset, this machine's
+/// now plus [`MAX_CLOCK_SKEW`] (its clock may be that far behind the server's). Returns the
+/// estimate of the server's now and the tolerance.
+pub(crate) fn cursor_bound(
     client_now: OffsetDateTime,
-    newest_from_watermark: Option<OffsetDateTime>,
-) -> bool {
-    newest_from_watermark.is_none() && watermark > later(client_now, MAX_CLOCK_SKEW)
+    server_offset: Option<time::Duration>,
+) -> (OffsetDateTime, Duration) {
+    match server_offset.and_then(|offset| client_now.checked_add(offset)) {
+        Some(server_now) => (server_now, CURSOR_AHEAD_TOLERANCE),
+        None => (client_now, MAX_CLOCK_SKEW),
+    }
 }
 
 /// Whether a stream with `end` is done: the watermark passed it, or the last complete scan
@@ -139,21 +146,27 @@ mod tests {
     }
 
     #[test]
-    fn a_watermark_is_ahead_only_past_the_allowance_and_with_nothing_after_it() {
+    fn a_cursor_is_bounded_by_the_servers_now_when_known_else_by_the_skew_allowance() {
         let now = datetime!(2025-12-02 12:00 UTC);
-        let far = datetime!(2025-12-03 12:00 UTC);
-        assert!(watermark_ahead(far, now, None));
-        // An event at or after it proves the server's clock got there.
-        assert!(!watermark_ahead(far, now, Some(far)));
-        // Within the allowance (this machine's clock may be behind the server's).
-        assert!(!watermark_ahead(now + HOUR, now, None));
-        assert!(!watermark_ahead(now + 2 * HOUR, now, None));
-        assert!(watermark_ahead(
-            now + 2 * HOUR + Duration::from_nanos(1),
-            now,
-            None
-        ));
-        assert!(!watermark_ahead(now - HOUR, now, None));
+        // The proxy told its time: an hour behind this machine.
+        assert_eq!(
+            cursor_bound(now, Some(time::Duration::hours(-1))),
+            (datetime!(2025-12-02 11:00 UTC), CURSOR_AHEAD_TOLERANCE)
+        );
+        assert_eq!(
+            cursor_bound(now, Some(time::Duration::hours(1))),
+            (datetime!(2025-12-02 13:00 UTC), CURSOR_AHEAD_TOLERANCE)
+        );
+        // Unknown: this machine's clock, which may be behind by up to the allowance.
+        assert_eq!(cursor_bound(now, None), (now, MAX_CLOCK_SKEW));
+        // An offset out of range is unknown.
+        assert_eq!(
+            cursor_bound(
+                time::PrimitiveDateTime::MAX.assume_utc(),
+                Some(time::Duration::DAY)
+            ),
+            (time::PrimitiveDateTime::MAX.assume_utc(), MAX_CLOCK_SKEW)
+        );
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub(super) struct Driver {
     lookback_days: i64,
     poll_interval: Duration,
     lateness: Duration,
+    /// The proxy's clock minus this machine's, if the proxy told it
+    /// ([`Client::server_clock_offset`]).
+    clock_offset: Option<time::Duration>,
     /// The next date to list for the first time.
     next_date: Date,
     /// The dates followed: listed and not yet dropped.
@@ -90,6 +93,17 @@ type Go = bool;
 
 fn today() -> Date {
     OffsetDateTime::now_utc().date()
+}
+
+/// Where a stream from now starts, given this machine's time of the first listing: the server's
+/// time then (the proxy's `Date` is cut to the second, so this is up to a second early, never
+/// late), or, if the server's clock is unknown, as early as this machine's clock may be ahead of
+/// it.
+fn start_from(listed_at: OffsetDateTime, offset: Option<time::Duration>) -> OffsetDateTime {
+    match offset.and_then(|offset| listed_at.checked_add(offset)) {
+        Some(server_time) => server_time,
+        None => earlier(listed_at, MAX_CLOCK_SKEW),
+    }
 }
 
 fn next_day(date: Date) -> Date {
@@ -155,6 +169,7 @@ impl Driver {
             lookback_days: config.lookback_days(),
             poll_interval: config.export_poll_interval,
             lateness: config.export_lateness(),
+            clock_offset: client.server_clock_offset(),
             next_date,
             dates,
             needs_listing,
@@ -328,7 +343,7 @@ impl Driver {
                 // the server's), so that a clock ahead does not drop the first new events.
                 // Every date up to this machine's today is taken in this way.
                 self.start_now = date < today();
-                let from = earlier(listed_at, MAX_CLOCK_SKEW);
+                let from = start_from(listed_at, self.clock_offset);
                 self.filter = Arc::new(Filter {
                     from,
                     end: self.filter.end,
@@ -553,6 +568,23 @@ impl Rounds {
             }
         }
         reached
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_stream_from_now_starts_at_the_servers_time_when_known() {
+        let listed_at = datetime!(2025-12-02 12:00 UTC);
+        assert_eq!(
+            start_from(listed_at, Some(time::Duration::hours(-1))),
+            datetime!(2025-12-02 11:00 UTC)
+        );
+        assert_eq!(start_from(listed_at, Some(time::Duration::ZERO)), listed_at);
+        assert_eq!(start_from(listed_at, None), datetime!(2025-12-02 10:00 UTC));
     }
 }
 
