@@ -599,6 +599,9 @@ impl Error {
             Error::InvalidArgument { .. } => {
                 "Check the stream settings (page size, time range, event types)."
             }
+            Error::Rpc { .. } if !self.is_retryable() => {
+                "The Auth Service refused the call with a status this client does not retry; check the Auth Service's logs around this time."
+            }
             Error::Unavailable { .. }
             | Error::ResourceExhausted { .. }
             | Error::Timeout { .. }
@@ -722,6 +725,28 @@ mod tests {
         assert_eq!(
             chunk.to_string(),
             "export chunk c-1 of 2025-12-02: gone; skipped"
+        );
+    }
+
+    #[test]
+    fn advice_on_a_status_fits_whether_it_is_retried() {
+        let retried = Error::Rpc {
+            rpc: "GetUnstructuredEvents",
+            code: tonic::Code::Internal,
+            message: "boom".into(),
+        };
+        assert!(retried.is_retryable());
+        assert!(retried.advice().starts_with("Transient"));
+        let final_status = Error::Rpc {
+            rpc: "GetUnstructuredEvents",
+            code: tonic::Code::FailedPrecondition,
+            message: "no".into(),
+        };
+        assert!(final_status.is_fatal());
+        assert!(
+            !final_status.advice().contains("retries by itself"),
+            "{}",
+            final_status.advice()
         );
     }
 
