@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+mod support;
+
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
@@ -14,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_teleport-audit");
+use support::{ClientFiles, sigterm};
 
 struct Setup {
     sim: SimCluster,
@@ -37,20 +39,11 @@ async fn setup(backlog: u64) -> Setup {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let identity = dir.path().join("identity");
-    std::fs::write(
-        &identity,
-        sim.issue_identity(
-            &IdentitySpec::default()
-                .username("auditor")
-                .roles(["auditor"]),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let proxy_ca = dir.path().join("proxy-ca.pem");
-    std::fs::write(&proxy_ca, sim.web_ca_pem()).unwrap();
+    let ClientFiles {
+        dir,
+        identity,
+        proxy_ca,
+    } = ClientFiles::for_sim(&sim);
     Setup {
         sim,
         dir,
@@ -63,15 +56,8 @@ async fn setup(backlog: u64) -> Setup {
 
 impl Setup {
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env_remove("TELEPORT_IDENTITY")
-            .env_remove("TELEPORT_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("https_proxy")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
+        let mut command = Command::from(support::command(args));
+        command.kill_on_drop(true);
         command
     }
 
@@ -267,12 +253,7 @@ async fn an_interrupted_tail_resumes_from_its_cursor_file_exactly() {
         first.push_str(&line);
         first.push('\n');
     }
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(child.id().unwrap());
     while let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
         .await
         .unwrap()
@@ -337,11 +318,15 @@ async fn tail_with_a_bad_identity_fails_clearly() {
 
 #[tokio::test]
 async fn demo_runs_and_checks_itself() {
-    let mut command = Command::new(BIN);
-    command
-        .args(["demo", "--duration", "4s", "--quiet", "--backlog", "300"])
-        .env_remove("HTTPS_PROXY")
-        .kill_on_drop(true);
+    let mut command = Command::from(support::command([
+        "demo",
+        "--duration",
+        "4s",
+        "--quiet",
+        "--backlog",
+        "300",
+    ]));
+    command.kill_on_drop(true);
     let (code, stdout, stderr) = run(command).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.is_empty(), "--quiet writes no events");
@@ -387,12 +372,7 @@ async fn sigterm_with_stdout_blocked_exits_within_seconds_and_loses_nothing() {
     // Nobody reads: the pipe fills and every write blocks.
     let stdout = child.stdout.take().unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(child.id().unwrap());
     let began = std::time::Instant::now();
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await

@@ -11,18 +11,19 @@
 //! The kill times come from a seeded generator; the seed is printed and appears in every
 //! failure message. Replay one with `CRASH_SEED=<seed>`; `--nocapture` shows each kill.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const BIN: &str = env!("CARGO_BIN_EXE_teleport-audit");
+use support::{ClientFiles, sigterm};
 
 /// Kills (each followed by a restart) before the final run.
 const KILLS: usize = 24;
@@ -167,20 +168,11 @@ async fn setup(seed: u64, backend: Backend, backlog: u64, live_rate: f64) -> Set
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let identity = dir.path().join("identity");
-    std::fs::write(
-        &identity,
-        sim.issue_identity(
-            &IdentitySpec::default()
-                .username("auditor")
-                .roles(["auditor"]),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let proxy_ca = dir.path().join("proxy-ca.pem");
-    std::fs::write(&proxy_ca, sim.web_ca_pem()).unwrap();
+    let ClientFiles {
+        dir,
+        identity,
+        proxy_ca,
+    } = ClientFiles::for_sim(&sim);
     Setup {
         sim,
         dir,
@@ -194,9 +186,8 @@ async fn setup(seed: u64, backend: Backend, backlog: u64, live_rate: f64) -> Set
 impl Setup {
     /// `tail --output output --cursor-file cursor`, stderr to `stderr`.
     fn tail(&self, cursor: &Path, output: &Path, until_now: bool, stderr: &Path) -> Command {
-        let mut command = Command::new(BIN);
+        let mut command = support::command(["tail"]);
         command
-            .arg("tail")
             .arg("--proxy")
             .arg(self.sim.proxy_addr().to_string())
             .arg("--identity-file")
@@ -218,12 +209,6 @@ impl Setup {
             command.arg("--until-now");
         }
         command
-            .env_remove("TELEPORT_IDENTITY")
-            .env_remove("TELEPORT_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("https_proxy")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(stderr).unwrap());
         command
@@ -569,11 +554,7 @@ async fn a_second_tail_on_the_same_cursor_file_is_refused() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let term = Command::new("kill")
-        .args(["-TERM", &first.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    sigterm(first.pid());
     let status = first.wait(Duration::from_secs(15)).await;
     assert!(
         status.success(),

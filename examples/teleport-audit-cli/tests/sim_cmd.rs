@@ -1,6 +1,8 @@
 //! `teleport-audit sim` as a script uses it: start it, read `proxy=` and `proxy_ca=` from its
 //! stdout, point `teleport-audit tail` at it, stop it with SIGTERM; and its clear failures.
 
+mod support;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,21 +13,12 @@ use time::format_description::well_known::Rfc3339;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_teleport-audit");
 /// Bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(60);
 
 fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("TELEPORT_IDENTITY")
-        .env_remove("TELEPORT_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+    let mut command = Command::from(support::command(args));
+    command.kill_on_drop(true);
     command
 }
 
@@ -115,12 +108,7 @@ impl Sim {
 
     /// SIGTERM, then its exit code, remaining stdout and stderr.
     async fn terminate(mut self) -> (Option<i32>, String, String) {
-        let pid = self.child.id().unwrap().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        support::sigterm(self.child.id().unwrap());
         let mut stdout = String::new();
         while let Some(line) = tokio::time::timeout(WAIT, self.rest.next_line())
             .await
