@@ -99,11 +99,9 @@ impl Client {
             .connect_with_connector(Connector::new(Arc::clone(&dialer)))
             .await
             .map_err(rpc::transport_error)?;
-        let mut client = Self::with_channel(channel, config.request_timeout).await?;
+        let info = ping(&channel, config.request_timeout).await?;
         let clock_offset = dialer.proxy_clock_offset().await;
-        if let Some(inner) = Arc::get_mut(&mut client.inner) {
-            inner.clock_offset = clock_offset;
-        }
+        let client = Self::new(channel, info, config.request_timeout, clock_offset);
         if let Some(identity) = &identity
             && identity.cluster_name() != client.cluster_name()
         {
@@ -127,15 +125,24 @@ impl Client {
 
     async fn with_channel(channel: Channel, request_timeout: Duration) -> Result<Client, Error> {
         let info = ping(&channel, request_timeout).await?;
-        Ok(Client {
+        Ok(Self::new(channel, info, request_timeout, None))
+    }
+
+    fn new(
+        channel: Channel,
+        info: PingInfo,
+        request_timeout: Duration,
+        clock_offset: Option<time::Duration>,
+    ) -> Client {
+        Client {
             inner: Arc::new(ClientInner {
                 channel,
                 cluster_name: info.cluster_name,
                 server_version: info.server_version,
                 request_timeout,
-                clock_offset: None,
+                clock_offset,
             }),
-        })
+        }
     }
 
     /// Asks the Auth Service for its cluster name and version.
