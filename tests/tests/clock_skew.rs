@@ -40,8 +40,8 @@ fn quick(config: StreamConfig) -> StreamConfig {
         ))
 }
 
-/// A cluster whose clock runs `offset` from the real one, with ten minutes of past events and
-/// new ones every few milliseconds.
+/// A cluster whose clock runs `offset` from the real one, with ten minutes of past events up to
+/// the server's now and new ones every few milliseconds.
 async fn skewed(offset: time::Duration, backend: Backend) -> SimCluster {
     SimCluster::builder()
         .clock_offset(offset)
@@ -98,12 +98,20 @@ async fn exactly_once_across_restarts(
     let until = settled(&cursor, last_run_began);
     let expected: HashSet<String> = ids(sim, start, until);
     let lost: Vec<&String> = expected.iter().filter(|id| !unique.contains(id)).collect();
+    let lost_at: Vec<_> = sim
+        .store()
+        .ids_in_range(start, until)
+        .into_iter()
+        .filter(|(_, id)| lost.contains(&id))
+        .take(3)
+        .collect();
     assert!(
         lost.is_empty(),
-        "{} of {} events up to {until} lost, e.g. {:?}",
+        "{} of {} events from {start} up to {until} lost (server now {}, cursor {}), e.g. {lost_at:?}",
         lost.len(),
         expected.len(),
-        lost.first()
+        sim.clock().now(),
+        cursor.to_json().chars().take(300).collect::<String>(),
     );
     let held = ids(sim, start, sim.clock().now());
     assert!(
@@ -141,7 +149,8 @@ async fn search_exactly_once(offset: time::Duration) {
     );
 }
 
-/// Export: everything flushed (two flush intervals) before the last run began, which lists it.
+/// Export: every event flushed (two flush intervals) before the last run began, which lists it
+/// first thing.
 async fn export_exactly_once(offset: time::Duration) {
     let sim = skewed(offset, athena()).await;
     exactly_once_across_restarts(&sim, export, |_, last_run_began| last_run_began - 2 * FLUSH)
@@ -286,4 +295,9 @@ async fn a_cursor_ahead_of_every_clock_is_refused_not_trusted() {
     assert_eq!(direct.server_clock_offset(), None);
     assert_eq!(resume_at(&direct, hour_ahead).await.len(), 0);
     assert_eq!(resume_at(&direct, ahead).await.len(), 1);
+}
+
+#[tokio::test]
+async fn export_without_skew_loses_nothing_and_repeats_nothing() {
+    export_exactly_once(time::Duration::ZERO).await;
 }

@@ -372,10 +372,16 @@ impl EventStore {
             }
             let salt = state.next_salt;
             state.next_salt += 1;
-            // Start just after now so no event of the new series predates this call.
+            // Start at the next whole millisecond after now: event times are cut to the
+            // millisecond, so a start inside this millisecond would stamp the first event
+            // before this call, and with Athena put it in a chunk already flushed (and read:
+            // exported chunks never change), where export never sees it.
+            let start = now
+                .saturating_sub(now.rem_euclid(series::MILLI))
+                .saturating_add(series::MILLI);
             state
                 .series
-                .push(Series::live(salt, events_per_second, now.saturating_add(1)));
+                .push(Series::live(salt, events_per_second, start));
         }
         Ok(())
     }

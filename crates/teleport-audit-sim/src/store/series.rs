@@ -10,7 +10,7 @@ use crate::json::Nanos;
 /// Jitter bits inside an event's time slot.
 const JITTER_BITS: u32 = 16;
 const PURPOSE_TIME: u64 = 10;
-const MILLI: i64 = 1_000_000;
+pub(crate) const MILLI: i64 = 1_000_000;
 
 /// The largest backlog the arithmetic supports without overflow.
 pub(crate) const MAX_COUNT: u64 = 1 << 40;

@@ -510,3 +510,22 @@ fn a_huge_backlog_costs_nothing_until_queried() {
     assert_eq!(paged, ids.iter().map(|x| x.1.clone()).collect::<Vec<_>>());
     assert!(s.cache_bytes() <= 1 << 20, "{}", s.cache_bytes());
 }
+
+#[test]
+fn no_live_event_predates_the_call_that_starts_it() {
+    // Event times are cut to the millisecond: a live series started inside a millisecond must
+    // not stamp its first event before the call (with Athena it would land in a chunk already
+    // flushed, where export never finds it).
+    let start = T0 + time::Duration::nanoseconds(1);
+    let clock = Clock::manual(start);
+    let s = store(Backend::Immediate, 0, clock.clone());
+    s.set_live_rate(1000.0).unwrap();
+    clock.advance(Duration::from_millis(50));
+    let live = s.ids_in_range(T0, start + time::Duration::seconds(1));
+    assert!(!live.is_empty());
+    assert!(
+        live.iter().all(|(time, _)| *time >= start),
+        "first live event at {:?}, the call at {start}",
+        live.first()
+    );
+}
