@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::time::Duration;
 
-use rand::Rng as _;
+use rand::RngExt as _;
 
 /// Chooses how long to wait before retrying a failed call. Swap it with
 /// [`crate::StreamConfig::backoff`].
