@@ -110,6 +110,7 @@ pub use file_sink::FileSink;
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;
 
+pub mod time_spec;
 /// The rustls version this crate uses, for [`ClientConfig::tls_config`].
 pub use rustls;
 /// The event types crate (typed views, the event-code catalogue).
@@ -120,3 +121,7 @@ pub use teleport_identity as identity;
 pub use teleport_identity::Identity;
 /// The tonic version this crate uses, for [`Client::from_channel`].
 pub use tonic;
+pub use time_spec::{
+    ParsedTime, TimeForm, TimeSpecError, parse_backfill_start, parse_duration,
+    parse_signed_duration, parse_time,
+};
