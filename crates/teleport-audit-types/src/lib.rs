@@ -10,6 +10,8 @@
 //! - [`codes`] is the catalogue of every event code Teleport defines, with its event type,
 //!   severity and meaning; events whose type or code is not in it are kept whole and reported
 //!   by [`AuditEvent::is_known`].
+//! - [`type_list`] checks a user's list of event types and codes (`user.login, T1000I`)
+//!   against the catalogue, naming the closest known types for a typo.
 //! - [`wire`] turns the protobuf encoding of a `google.protobuf.Struct` (how Teleport's
 //!   `GetUnstructuredEvents` sends events) into JSON text in one pass, and back.
 //!
@@ -64,6 +66,7 @@
 pub mod codes;
 mod error;
 mod event;
+pub mod type_list;
 pub mod views;
 pub mod wire;
 

@@ -88,7 +88,7 @@ pub const UNKNOWN_CODE: &str = "TCC00E";
 
 /// Event types that share the codes of another type: Teleport emits the port-forwarding codes
 /// (`T3003I/S/E`) under `port.local`, `port.remote` and `port.remote_conn` as well as `port`.
-const TYPE_ALIASES: &[(&str, &str)] = &[
+pub(crate) const TYPE_ALIASES: &[(&str, &str)] = &[
     ("port.local", "port"),
     ("port.remote", "port"),
     ("port.remote_conn", "port"),
