@@ -490,6 +490,7 @@ impl Error {
             Error::Identity(inner) => match inner {
                 IdentityError::Expired { .. } => "identity_expired",
                 IdentityError::NotYetValid { .. } => "identity_not_yet_valid",
+                IdentityError::NoCryptoProvider => "no_crypto_provider",
                 _ => "identity_invalid",
             },
             Error::ProxyCa { .. } => "proxy_ca_invalid",
@@ -540,6 +541,9 @@ impl Error {
             }
             Error::Identity(IdentityError::NotYetValid { .. }) => {
                 "Check this machine's clock: the certificate is not valid yet."
+            }
+            Error::Identity(IdentityError::NoCryptoProvider) => {
+                "Build teleport-audit with its `ring` (default) or `aws-lc-rs` feature, or install a provider with rustls::crypto::CryptoProvider::install_default before connecting."
             }
             Error::Identity(IdentityError::ReadFile { .. }) => {
                 "Check the identity file's path and that this user may read it (or pass its contents in TELEPORT_IDENTITY)."

@@ -36,6 +36,15 @@
 //! - [`FileSink`] appends events to a file and commits them together with their cursor:
 //!   exactly once into the file across crashes (SIGKILL, power loss, a full disk).
 //!
+//! # Cargo features
+//!
+//! - `ring` (default) or `aws-lc-rs`: the rustls crypto provider TLS is built with. A provider
+//!   the application installed for the process (`rustls::crypto::CryptoProvider::install_default`)
+//!   is used whatever the features; else `aws-lc-rs` if on (also together with `ring`: adding
+//!   `features = ["aws-lc-rs"]` is enough), else `ring`. With neither feature and nothing
+//!   installed, connecting fails with the code `no_crypto_provider`. See
+//!   [`identity::crypto_provider`].
+//!
 //! # Example
 //!
 //! ```no_run
@@ -121,6 +130,9 @@ pub use teleport_audit_types::AuditEvent;
 /// The identity crate (identity file parsing, TLS configuration).
 pub use teleport_identity as identity;
 pub use teleport_identity::Identity;
+/// The time crate this crate's times are in ([`StreamConfig::backfill_start`] takes its
+/// `OffsetDateTime`); its `macros` feature is on (`time::macros::datetime!`).
+pub use time;
 /// The tonic version this crate uses, for [`Client::from_channel`].
 pub use tonic;
 pub use time_spec::{

@@ -221,6 +221,14 @@ pub enum IdentityError {
     )]
     NoTrustedCa,
 
+    /// No rustls crypto provider: this crate was built without the `ring` and `aws-lc-rs`
+    /// features and the application installed no process-wide provider (see
+    /// [`crate::crypto_provider`]).
+    #[error(
+        "no TLS crypto provider: built without the ring and aws-lc-rs features, and no process-wide rustls CryptoProvider is installed"
+    )]
+    NoCryptoProvider,
+
     /// rustls refused the credentials.
     #[error("could not build the TLS client configuration")]
     TlsConfig {
@@ -291,6 +299,7 @@ impl IdentityError {
             IdentityError::InvalidSshCertificate { .. } => "invalid_ssh_certificate",
             IdentityError::InvalidSshCa { .. } => "invalid_ssh_ca",
             IdentityError::NoTrustedCa => "no_trusted_ca",
+            IdentityError::NoCryptoProvider => "no_crypto_provider",
             IdentityError::TlsConfig { .. } => "tls_config",
             IdentityError::ReadFile { .. } => "read_file",
         }

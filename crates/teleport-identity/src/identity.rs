@@ -10,6 +10,7 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::key::{self, SecretKey};
+use crate::provider::Chosen;
 use crate::summary::IdentitySummary;
 use crate::{IdentityError, MAX_IDENTITY_FILE_SIZE, cert, scan, ssh};
 
@@ -24,6 +25,8 @@ pub struct Identity {
     certificate: CertificateDer<'static>,
     tls_cas: Vec<CertificateDer<'static>>,
     roots: Arc<RootCertStore>,
+    /// The crypto provider the key was loaded with; TLS configurations use the same one.
+    provider: Chosen,
 }
 
 impl fmt::Debug for Identity {
@@ -144,6 +147,11 @@ impl Identity {
     pub fn tls_root_store(&self) -> &Arc<RootCertStore> {
         &self.roots
     }
+
+    /// The crypto provider the key was loaded with (see [`crate::crypto_provider`]).
+    pub(crate) fn provider(&self) -> &Chosen {
+        &self.provider
+    }
 }
 
 fn check_size(size: u64) -> Result<(), IdentityError> {
@@ -162,7 +170,8 @@ fn parse(text: &str) -> Result<Identity, IdentityError> {
     let key_block = blocks.next().ok_or(IdentityError::NoPrivateKey)?;
     let cert_block = blocks.next().ok_or(IdentityError::NoCertificate)?;
 
-    let key = key::decode_private_key(key_block)?;
+    let provider = Chosen::now()?;
+    let key = key::decode_private_key(key_block, &provider)?;
 
     let invalid_certificate =
         |block: &scan::PemBlock<'_>, reason: String| IdentityError::InvalidCertificate {
@@ -179,7 +188,7 @@ fn parse(text: &str) -> Result<Identity, IdentityError> {
         cert_block: cert_block.number,
     };
     let signing_key = key
-        .signing_key()
+        .signing_key(&provider)
         .map_err(|source| IdentityError::TlsConfig { source })?;
     match signing_key.public_key() {
         Some(spki) if spki.as_ref() == parsed.public_key().raw => {}
@@ -238,5 +247,6 @@ fn parse(text: &str) -> Result<Identity, IdentityError> {
         certificate,
         tls_cas,
         roots: Arc::new(roots),
+        provider,
     })
 }

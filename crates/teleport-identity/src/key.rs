@@ -10,6 +10,7 @@ use rustls::sign::SigningKey;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::IdentityError;
+use crate::provider::Chosen;
 use crate::scan::PemBlock;
 
 /// The PEM label Teleport uses for a reference to a key held on a YubiKey.
@@ -25,9 +26,12 @@ impl Drop for SecretKey {
 }
 
 impl SecretKey {
-    /// The key as rustls' ring provider loads it.
-    pub(crate) fn signing_key(&self) -> Result<Arc<dyn SigningKey>, rustls::Error> {
-        rustls::crypto::ring::sign::any_supported_type(&self.0)
+    /// The key as `provider` loads it.
+    pub(crate) fn signing_key(
+        &self,
+        provider: &Chosen,
+    ) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+        provider.load_key(&self.0)
     }
 }
 
@@ -62,9 +66,11 @@ pub(crate) fn decode_certificate(
 }
 
 /// Decodes the key block: base64, then PKCS#8, PKCS#1 and SEC1 in turn whatever the label
-/// says, keeping the first encoding rustls' ring provider accepts (RSA, ECDSA P-256/P-384,
-/// Ed25519).
-pub(crate) fn decode_private_key(block: &PemBlock<'_>) -> Result<SecretKey, IdentityError> {
+/// says, keeping the first encoding `provider` accepts (RSA, ECDSA P-256/P-384, Ed25519).
+pub(crate) fn decode_private_key(
+    block: &PemBlock<'_>,
+    provider: &Chosen,
+) -> Result<SecretKey, IdentityError> {
     let unsupported = |reason| IdentityError::UnsupportedKey {
         block: block.number,
         line: block.line,
@@ -101,7 +107,7 @@ pub(crate) fn decode_private_key(block: &PemBlock<'_>) -> Result<SecretKey, Iden
     decoded.zeroize();
     candidates
         .into_iter()
-        .find(|candidate| candidate.signing_key().is_ok())
+        .find(|candidate| candidate.signing_key(provider).is_ok())
         .ok_or_else(|| {
             unsupported(match block.label {
                 label if label.contains("ENCRYPTED") => ENCRYPTED,

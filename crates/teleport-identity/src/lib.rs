@@ -27,6 +27,15 @@
 //! Every failure is a specific [`IdentityError`] naming the line or PEM block; no error, `Debug`
 //! or `Display` output contains key material.
 //!
+//! # Crypto provider (cargo features)
+//!
+//! Keys are loaded and TLS configurations built with one rustls crypto provider, chosen by
+//! [`crypto_provider`]: a provider the application installed for the process
+//! (`rustls::crypto::CryptoProvider::install_default`) if any, else the feature's: `ring` (the
+//! default) or `aws-lc-rs` (which wins when both are on, so `features = ["aws-lc-rs"]` works
+//! without `default-features = false`). With neither feature and nothing installed, parsing
+//! fails with [`IdentityError::NoCryptoProvider`].
+//!
 //! # Example
 //!
 //! ```no_run
@@ -60,6 +69,7 @@ mod cert;
 mod error;
 mod identity;
 mod key;
+mod provider;
 mod scan;
 pub mod secret_text;
 mod ssh;
@@ -71,6 +81,7 @@ pub use rustls;
 pub use cert::{CLUSTER_NAME_OID, CertInfo, parse_teleport_certificate};
 pub use error::IdentityError;
 pub use identity::Identity;
+pub use provider::{crypto_provider, feature_provider_name};
 pub use summary::{IdentitySummary, KeyAlgorithm};
 pub use tls::AuthRoute;
 

@@ -35,7 +35,8 @@ impl ResolvesClientCert for LeafOnly {
 }
 
 impl Identity {
-    /// A rustls client configuration for the Auth Service: ring provider, TLS 1.3 and 1.2,
+    /// A rustls client configuration for the Auth Service: the crypto provider of
+    /// [`crate::crypto_provider`] (as chosen when the identity was parsed), TLS 1.3 and 1.2,
     /// trusting only the file's TLS CAs (no system roots), presenting only the leaf certificate,
     /// with the ALPN list of `route`. Connect with server name [`crate::AUTH_SERVER_NAME`].
     ///
@@ -51,10 +52,10 @@ impl Identity {
         }
         let tls = |source| IdentityError::TlsConfig { source };
         // Built from the borrowed key: no unzeroized copy of the key bytes is handed to rustls.
-        let signing_key = self.key().signing_key().map_err(tls)?;
+        let signing_key = self.key().signing_key(self.provider()).map_err(tls)?;
         let certified = CertifiedKey::new(vec![self.certificate().clone()], signing_key);
         let mut config =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            ClientConfig::builder_with_provider(Arc::clone(self.provider().provider()))
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                 .map_err(tls)?
                 .with_root_certificates(Arc::clone(self.tls_root_store()))

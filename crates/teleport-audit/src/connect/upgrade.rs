@@ -57,7 +57,7 @@ impl ProxyTls {
     /// System roots (Mozilla's bundle if the system has none) plus `extra_ca_pem`; or, only if
     /// `insecure` (from a setter whose name says so), any certificate.
     pub(crate) fn new(extra_ca_pem: Option<&str>, insecure: bool) -> Result<Self, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = teleport_identity::crypto_provider()?;
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::ProxyCa {
@@ -456,9 +456,9 @@ mod tests {
     /// A TLS server on loopback presenting `cert`; returns its address.
     async fn tls_server(cert: rcgen::CertifiedKey<rcgen::KeyPair>) -> std::net::SocketAddr {
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
+        let config = rustls::ServerConfig::builder_with_provider(
+            teleport_identity::crypto_provider().unwrap(),
+        )
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
