@@ -47,6 +47,8 @@ struct ClientInner {
     /// The proxy's clock minus this machine's, measured at connect (see
     /// [`Client::server_clock_offset`]).
     clock_offset: Option<time::Duration>,
+    /// The dialer, for the identity it uses (`None` for a client over a given channel).
+    dialer: Option<Arc<Dialer>>,
 }
 
 impl Client {
@@ -101,7 +103,13 @@ impl Client {
             .map_err(rpc::transport_error)?;
         let info = ping(&channel, config.request_timeout).await?;
         let clock_offset = dialer.proxy_clock_offset().await;
-        let client = Self::new(channel, info, config.request_timeout, clock_offset);
+        let client = Self::new(
+            channel,
+            info,
+            config.request_timeout,
+            clock_offset,
+            Some(Arc::clone(&dialer)),
+        );
         if let Some(identity) = &identity
             && identity.cluster_name() != client.cluster_name()
         {
@@ -125,7 +133,7 @@ impl Client {
 
     async fn with_channel(channel: Channel, request_timeout: Duration) -> Result<Client, Error> {
         let info = ping(&channel, request_timeout).await?;
-        Ok(Self::new(channel, info, request_timeout, None))
+        Ok(Self::new(channel, info, request_timeout, None, None))
     }
 
     fn new(
@@ -133,6 +141,7 @@ impl Client {
         info: PingInfo,
         request_timeout: Duration,
         clock_offset: Option<time::Duration>,
+        dialer: Option<Arc<Dialer>>,
     ) -> Client {
         Client {
             inner: Arc::new(ClientInner {
@@ -141,6 +150,7 @@ impl Client {
                 server_version: info.server_version,
                 request_timeout,
                 clock_offset,
+                dialer,
             }),
         }
     }
@@ -171,6 +181,15 @@ impl Client {
     /// server's clock; what they deliver never depends on it.
     pub fn server_clock_offset(&self) -> Option<time::Duration> {
         self.inner.clock_offset
+    }
+
+    /// When the identity's certificate expires (its `not_after`): the identity the next dial
+    /// will use. An identity file renewed in place (by `tbot`, for example) is re-read here when
+    /// it changed, so this shows the renewal at once. `None` for a client made with
+    /// [`Client::from_channel`], or with a TLS configuration and no identity.
+    pub fn identity_expiry(&self) -> Option<time::OffsetDateTime> {
+        let identity = self.inner.dialer.as_ref()?.credentials.current_identity()?;
+        Some(identity.summary().not_after)
     }
 
     /// The underlying channel, for calling other Teleport RPCs with your own generated stubs.

@@ -421,6 +421,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// A server of ours (the metrics server) could not listen on its address: the port is in
+    /// use, needs privileges, or the address is not this machine's. The source's
+    /// [`std::io::Error::kind`] says which.
+    #[error("cannot listen on {addr} for the {what}")]
+    Listen {
+        /// Which server ("metrics server").
+        what: &'static str,
+        /// The address given.
+        addr: std::net::SocketAddr,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -526,6 +540,7 @@ impl Error {
             Error::FileLocked { .. } => "file_locked",
             Error::OutputFile { .. } => "output_file",
             Error::OutputNotRecorded { .. } => "output_not_recorded",
+            Error::Listen { .. } => "listen_failed",
         }
     }
 
@@ -644,6 +659,18 @@ impl Error {
             Error::OutputNotRecorded { .. } => {
                 "Write to a new (or empty) output file, or resume with the cursor file saved together with this output."
             }
+            Error::Listen { source, .. } => match source.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "Another process listens on this port (a second replica?): choose another port, or stop the other process."
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "Ports below 1024 need privileges: choose a port above 1024, such as 9464."
+                }
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "The address is not one of this machine's: listen on 127.0.0.1, 0.0.0.0, [::] or an address of one of its interfaces."
+                }
+                _ => "Check the address and port.",
+            },
         }
     }
 }

@@ -44,6 +44,10 @@
 //!   `features = ["aws-lc-rs"]` is enough), else `ring`. With neither feature and nothing
 //!   installed, connecting fails with the code `no_crypto_provider`. See
 //!   [`identity::crypto_provider`].
+//! - `metrics` (off by default): `teleport_audit::metrics`, a Prometheus collector of a
+//!   stream's [`StreamStats`] and the identity's expiry (with the `prometheus-client` crate),
+//!   and a small HTTP server for `/metrics` and `/healthz`. The health rule itself
+//!   ([`HealthRule`]) needs no feature.
 //!
 //! # Example
 //!
@@ -100,6 +104,9 @@ mod cursor_store;
 mod error;
 mod error_class;
 mod file_sink;
+mod health;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod rpc;
 mod stats;
 mod stream;
@@ -118,6 +125,7 @@ pub use cursor_store::{FileCursorStore, MAX_CURSOR_FILE_BYTES};
 pub use error::{BoxError, Error};
 pub use error_class::ErrorClass;
 pub use file_sink::FileSink;
+pub use health::{DEFAULT_STALL_BOUND, Health, HealthRule};
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;
 

@@ -13,6 +13,9 @@ use crate::Mode;
 pub struct StreamStats {
     /// Events yielded to the caller.
     pub events_delivered: u64,
+    /// Events consumed but not yielded because their type is in
+    /// [`crate::StreamConfig::skip_event_types`] (the cursor moves past them).
+    pub events_filtered: u64,
     /// Pages received from the Auth Service.
     pub pages: u64,
     /// Events received again (overlapping re-reads of the lateness window) and dropped.
@@ -43,6 +46,14 @@ pub struct StreamStats {
     pub chunks_skipped: u64,
     /// Export: successful chunk listings of a date.
     pub chunk_listings: u64,
+    /// With an end time ([`crate::StreamConfig::end_time`]): every event up to the end has
+    /// been read once, and the stream waits until this time (the end plus the lateness bound,
+    /// by this machine's clock) for events that become visible late; then it ends (export mode:
+    /// after a listing that starts after it). `None` before.
+    pub waiting_for_late_events_until: Option<OffsetDateTime>,
+    /// The code ([`crate::Error::code`]) of the fatal error the stream ended with; `None`
+    /// while it runs.
+    pub fatal: Option<&'static str>,
 }
 
 impl StreamStats {

@@ -138,6 +138,25 @@ impl Credentials {
         Ok(Self { kind })
     }
 
+    /// The identity the next dial will use: an identity file is re-read first if it changed
+    /// (so a renewal shows at once, not only at the next dial). `None` with a custom TLS
+    /// configuration and no identity.
+    pub(crate) fn current_identity(&self) -> Option<Arc<Identity>> {
+        match &self.kind {
+            Kind::File {
+                path,
+                route,
+                cluster,
+                loaded,
+            } => {
+                let mut loaded = loaded.lock().ok()?;
+                refresh(&mut loaded, path, *route, cluster);
+                Some(Arc::clone(&loaded.identity))
+            }
+            Kind::Fixed { .. } | Kind::Custom { .. } => self.identity(),
+        }
+    }
+
     /// The identity the client authenticates with now (none with a custom TLS configuration).
     pub(crate) fn identity(&self) -> Option<Arc<Identity>> {
         match &self.kind {
@@ -175,53 +194,59 @@ impl Credentials {
                     field: "identity",
                     reason: "the identity lock was poisoned by a panic".to_owned(),
                 })?;
-                let now_stamp = stamp(path);
-                if now_stamp.is_some() && now_stamp != loaded.stamp {
-                    match Self::reload(path, *route, cluster) {
-                        Ok((identity, tls)) => {
-                            tracing::info!(
-                                path = %shown_path(path).display(),
-                                valid_until = %identity.summary().not_after,
-                                "identity file changed; using the new certificate"
-                            );
-                            *loaded = Loaded {
-                                stamp: now_stamp,
-                                identity,
-                                tls,
-                            };
-                        }
-                        Err(error) => {
-                            // Keep the previous identity (a renewal may be half-written); the
-                            // next dial looks again.
-                            tracing::warn!(
-                                path = %shown_path(path).display(),
-                                %error,
-                                "identity file changed but cannot be used; keeping the previous one"
-                            );
-                        }
-                    }
-                }
+                refresh(&mut loaded, path, *route, cluster);
                 check_before_dial(&loaded.identity)?;
                 Ok(loaded.tls.clone())
             }
         }
     }
+}
 
-    fn reload(
-        path: &std::path::Path,
-        route: AuthRoute,
-        cluster: &str,
-    ) -> Result<(Arc<Identity>, AuthTls), Error> {
-        let identity = Identity::from_identity_file(path)?;
-        if identity.cluster_name() != cluster {
-            return Err(Error::ClusterMismatch {
-                identity: identity.cluster_name().to_owned(),
-                server: cluster.to_owned(),
-            });
-        }
-        let tls = AuthTls::from_identity(&identity, route)?;
-        Ok((Arc::new(identity), tls))
+/// Re-reads the identity file if it changed since it was loaded.
+fn refresh(loaded: &mut Loaded, path: &std::path::Path, route: AuthRoute, cluster: &str) {
+    let now_stamp = stamp(path);
+    if now_stamp.is_none() || now_stamp == loaded.stamp {
+        return;
     }
+    match reload(path, route, cluster) {
+        Ok((identity, tls)) => {
+            tracing::info!(
+                path = %shown_path(path).display(),
+                valid_until = %identity.summary().not_after,
+                "identity file changed; using the new certificate"
+            );
+            *loaded = Loaded {
+                stamp: now_stamp,
+                identity,
+                tls,
+            };
+        }
+        Err(error) => {
+            // Keep the previous identity (a renewal may be half-written); the next look (a
+            // dial, a metrics scrape) tries again.
+            tracing::warn!(
+                path = %shown_path(path).display(),
+                %error,
+                "identity file changed but cannot be used; keeping the previous one"
+            );
+        }
+    }
+}
+
+fn reload(
+    path: &std::path::Path,
+    route: AuthRoute,
+    cluster: &str,
+) -> Result<(Arc<Identity>, AuthTls), Error> {
+    let identity = Identity::from_identity_file(path)?;
+    if identity.cluster_name() != cluster {
+        return Err(Error::ClusterMismatch {
+            identity: identity.cluster_name().to_owned(),
+            server: cluster.to_owned(),
+        });
+    }
+    let tls = AuthTls::from_identity(&identity, route)?;
+    Ok((Arc::new(identity), tls))
 }
 
 /// The identity's validity by this machine's clock, before a dial. An expired certificate is

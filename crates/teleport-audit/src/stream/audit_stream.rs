@@ -308,6 +308,14 @@ impl Stream for AuditEventStream {
     type Item = Result<AuditEvent, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_item(cx)
+        let this = self.get_mut();
+        let item = this.poll_item(cx);
+        if let Poll::Ready(Some(Err(error))) = &item
+            && error.is_fatal()
+        {
+            // For health checks: the stream has ended (`StreamStats::fatal`).
+            this.stats.update(|s| s.fatal = Some(error.code()));
+        }
+        item
     }
 }
