@@ -116,6 +116,8 @@ pub struct StreamConfig {
     pub(crate) start: Start,
     pub(crate) end: Option<OffsetDateTime>,
     pub(crate) event_types: Vec<String>,
+    /// Types consumed but not yielded (sorted, deduplicated); not part of the cursor.
+    pub(crate) skip_event_types: Arc<[String]>,
     pub(crate) page_size: u32,
     pub(crate) poll_interval: Duration,
     pub(crate) max_lateness: Duration,
@@ -139,6 +141,7 @@ impl Default for StreamConfig {
             start: Start::Now,
             end: None,
             event_types: Vec::new(),
+            skip_event_types: Arc::from(Vec::new()),
             page_size: DEFAULT_PAGE_SIZE,
             poll_interval: DEFAULT_POLL_INTERVAL,
             max_lateness: DEFAULT_MAX_LATENESS,
@@ -163,6 +166,7 @@ impl fmt::Debug for StreamConfig {
             .field("start", &self.start)
             .field("end", &self.end)
             .field("event_types", &self.event_types)
+            .field("skip_event_types", &self.skip_event_types)
             .field("page_size", &self.page_size)
             .field("poll_interval", &self.poll_interval)
             .field("max_lateness", &self.max_lateness)
@@ -225,6 +229,29 @@ impl StreamConfig {
         types.sort();
         types.dedup();
         self.event_types = types;
+        self
+    }
+
+    /// Never yield events of these types (`cert.create`, `session.data`, ...): a filter applied
+    /// by the stream after the events arrive. A skipped event is consumed like any other (the
+    /// cursor moves past it, duplicates are dropped as usual) and counted in
+    /// [`crate::StreamStats::events_filtered`]; it is not yielded. Empty (the default) skips
+    /// nothing.
+    ///
+    /// Unlike [`StreamConfig::event_types`] (which the server applies in search mode, and which
+    /// a cursor records), this set is not part of the cursor: a stream may resume from a cursor
+    /// with another skip set, and then yields, after the cursor, exactly the events its own set
+    /// lets through. A type in both sets is skipped.
+    #[must_use]
+    pub fn skip_event_types<I, S>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut types: Vec<String> = types.into_iter().map(Into::into).collect();
+        types.sort();
+        types.dedup();
+        self.skip_event_types = Arc::from(types);
         self
     }
 
@@ -444,6 +471,13 @@ impl StreamConfig {
     }
 }
 
+/// Whether `event_type` is in `skip` (sorted): events of that type are consumed without being
+/// yielded ([`StreamConfig::skip_event_types`]).
+pub(crate) fn skips(skip: &[String], event_type: &str) -> bool {
+    skip.binary_search_by(|t| t.as_str().cmp(event_type))
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,6 +641,19 @@ mod tests {
         }
         assert_eq!(Mode::default(), Mode::Auto);
         assert_eq!(Mode::Export.to_string(), "export");
+    }
+
+    #[test]
+    fn the_skip_set_is_normalised_and_not_checked_against_the_cursor() {
+        let config = StreamConfig::default().skip_event_types(["b", "a", "b"]);
+        assert_eq!(&*config.skip_event_types, ["a".to_owned(), "b".to_owned()]);
+        let set = &config.skip_event_types;
+        assert!(skips(set, "a") && skips(set, "b"));
+        assert!(!skips(set, "") && !skips(set, "c") && !skips(set, "a.b"));
+        assert!(!skips(&StreamConfig::default().skip_event_types, "a"));
+        // A cursor taken without a skip set resumes with one (and the other way round).
+        let cursor = Cursor::starting_at(datetime!(2025-01-01 0:00 UTC));
+        assert!(config.clone().resume_from(cursor).validate().is_ok());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use teleport_audit_types::{AuditEvent, EventError};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 
+use super::config::skips;
 use crate::stats::StatsHandle;
 use crate::{Error, rpc};
 
@@ -141,10 +142,19 @@ impl PageItem {
 
 impl PageItem {
     /// What the stream yields for this item, counted in the stats: the event, or the per-event
-    /// error ([`Error::MalformedEvent`], [`Error::EventSkipped`]).
-    pub(crate) fn into_output(self, stats: &StatsHandle) -> Result<AuditEvent, Error> {
+    /// error ([`Error::MalformedEvent`], [`Error::EventSkipped`]); nothing for an event of a
+    /// type in `skip` (sorted; [`crate::StreamConfig::skip_event_types`]).
+    pub(crate) fn into_output(
+        self,
+        stats: &StatsHandle,
+        skip: &[String],
+    ) -> Option<Result<AuditEvent, Error>> {
         let Self { id, time, content } = self;
-        match content {
+        Some(match content {
+            Content::Event(event) if skips(skip, event.event_type()) => {
+                stats.update(|s| s.events_filtered += 1);
+                return None;
+            }
             Content::Event(event) => {
                 stats.update(|s| {
                     s.events_delivered += 1;
@@ -168,7 +178,7 @@ impl PageItem {
                     limit,
                 })
             }
-        }
+        })
     }
 }
 

@@ -461,7 +461,7 @@ impl SearchMachine {
             self.stats.update(|s| s.duplicates_dropped += 1);
             return None;
         }
-        Some(item.into_output(&self.stats))
+        item.into_output(&self.stats, &self.config.skip_event_types)
     }
 
     /// Every event of a page has been considered: move the watermark, then go on.
@@ -507,6 +507,11 @@ impl SearchMachine {
             self.last_complete_scan = Some((to, began));
         }
         self.publish_watermark();
+        if let Some(end) = self.config.end.filter(|end| to >= *end && !self.finished()) {
+            let until = later(end, self.config.max_lateness);
+            self.stats
+                .update(|s| s.waiting_for_late_events_until = Some(until));
+        }
         if self.finished() {
             self.state = State::Done;
         } else if end.full || self.cursor.watermark() >= to {

@@ -81,6 +81,8 @@ pub(crate) struct ExportMachine {
     task: Option<Task<()>>,
     rx: mpsc::Receiver<Msg>,
     stats: StatsHandle,
+    /// [`StreamConfig::skip_event_types`].
+    skip_event_types: Arc<[String]>,
     ended: bool,
 }
 
@@ -113,6 +115,7 @@ impl ExportMachine {
             task: None,
             rx,
             stats,
+            skip_event_types: Arc::clone(&config.skip_event_types),
             ended: false,
         }
     }
@@ -164,7 +167,10 @@ impl ExportMachine {
                 item,
             } => {
                 self.position.delivered(date, &chunk, position);
-                return Some(Some(item.into_output(&self.stats)));
+                // A skipped type is consumed (the position moves past it) but not yielded.
+                return item
+                    .into_output(&self.stats, &self.skip_event_types)
+                    .map(Some);
             }
             Msg::ChunkDone { date, chunk } => {
                 self.position.chunk_done(date, &chunk);
