@@ -101,6 +101,17 @@ pub(crate) struct TailArgs {
     /// mode, 2m in export mode (Athena writes its batches about once a minute)].
     #[arg(long, value_parser = parse_duration)]
     pub(crate) max_lateness: Option<Duration>,
+    /// Serve Prometheus metrics at http://ADDR/metrics and a health check at /healthz while
+    /// the command runs: 127.0.0.1:9464 (this machine only), 0.0.0.0:9464 or [::]:9464 (every
+    /// interface). A port in use is refused before connecting. Metrics and health rule:
+    /// docs/metrics.md.
+    #[arg(long, value_parser = listen_addr, value_name = "HOST:PORT")]
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
+    /// /healthz answers 503 (and teleport_audit_healthy is 0) when no call to the Auth Service
+    /// has succeeded for longer than this, or after a fatal error. A caught-up stream still
+    /// succeeds a call every poll (2s in search mode, 15s in export mode).
+    #[arg(long, value_parser = parse_duration, default_value = "5m", value_name = "DURATION")]
+    pub(crate) health_stall_bound: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -186,4 +197,20 @@ pub(crate) enum SimBackendArg {
     Athena,
     /// The file backend of a self-hosted cluster: visible at once; search only.
     File,
+}
+
+/// `--metrics-addr`: an IP address and port, or a host name of this machine (localhost:9464).
+fn listen_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let expected = "expected HOST:PORT, e.g. 127.0.0.1:9464, [::]:9464 or localhost:9464";
+    match std::net::ToSocketAddrs::to_socket_addrs(text) {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("the host name has no address; {expected}")),
+        Err(_) => Err(format!(
+            "not HOST:PORT, or a host name that does not resolve; {expected}"
+        )),
+    }
 }

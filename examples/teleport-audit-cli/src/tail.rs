@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt as _, StreamExt as _};
+use teleport_audit::metrics::{MetricsServer, StreamMetrics};
 use teleport_audit::{
-    AuditEvent, AuditEventStream, Client, Cursor, FileCursorStore, FileSink, StreamConfig,
+    AuditEvent, AuditEventStream, Client, Cursor, FileCursorStore, FileSink, HealthRule,
+    StreamConfig,
     StreamStats,
 };
 use time::OffsetDateTime;
@@ -46,6 +48,18 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
             (Sink::Writer { out, store }, stored)
         }
     };
+    // The metrics server next: a port in use is refused before connecting.
+    let metrics = StreamMetrics::with_health_rule(HealthRule::with_stall_bound(
+        args.health_stall_bound,
+    ));
+    if let Some(addr) = args.metrics_addr {
+        let server = MetricsServer::bind(addr).await?;
+        tracing::info!(
+            "serving metrics at http://{0}/metrics and health at http://{0}/healthz",
+            server.local_addr()
+        );
+        tokio::spawn(server.serve(metrics.clone()));
+    }
     let client = Client::connect(crate::ping::client_config(&args.connect)?).await?;
     tracing::info!(
         cluster = client.cluster_name(),
@@ -76,6 +90,8 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
         config = config.end_time(OffsetDateTime::now_utc());
     }
     let events = client.audit_events(config);
+    metrics.watch(events.stats_handle());
+    metrics.watch_identity(&client);
     let summary = pump(events, &mut sink, &Stop::on_signals()).await?;
     tracing::info!(
         events = summary.events,
