@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::{parse_duration, parse_signed_duration, parse_time_or_ago};
+use crate::duration::{parse_duration, parse_time_or_ago};
 
 /// Tail a Teleport cluster's audit log as NDJSON, exactly once across restarts.
 #[derive(Debug, Parser)]
@@ -27,9 +27,11 @@ pub(crate) enum Command {
     /// Connect and print the cluster name and Teleport version.
     Ping(ConnectArgs),
     /// Start a simulated cluster in-process and tail it live.
+    #[cfg(feature = "sim")]
     Demo(DemoArgs),
     /// Run a simulated cluster as a server until SIGTERM or Ctrl-C, to test a pipeline against.
     /// Prints `proxy=HOST:PORT` then `proxy_ca=PATH` on stdout once it accepts connections.
+    #[cfg(feature = "sim")]
     Sim(SimArgs),
 }
 
@@ -141,6 +143,7 @@ pub(crate) struct IdentityArgs {
     pub(crate) path: Option<PathBuf>,
 }
 
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Events per second the simulated cluster generates live.
@@ -157,6 +160,7 @@ pub(crate) struct DemoArgs {
     pub(crate) quiet: bool,
 }
 
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
     /// Write the client's identity file here (mode 0600; an old file is replaced atomically).
@@ -185,10 +189,11 @@ pub(crate) struct SimArgs {
     #[arg(long, value_parser = parse_duration, default_value = "1m")]
     pub(crate) flush_interval: Duration,
     /// The server's clock minus the real one: -1h (an hour behind), +30m (ahead), 90s.
-    #[arg(long, value_parser = parse_signed_duration, allow_hyphen_values = true, default_value = "0s")]
+    #[arg(long, value_parser = crate::duration::parse_signed_duration, allow_hyphen_values = true, default_value = "0s")]
     pub(crate) clock_offset: time::Duration,
 }
 
+#[cfg(feature = "sim")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum SimBackendArg {
     /// DynamoDB: events visible up to 2 s after they happen; search only.

@@ -9,13 +9,18 @@
 //! - `teleport-audit sim --identity-out PATH`: a simulated cluster served until SIGTERM, to test
 //!   a pipeline against
 //!
+//! `demo` and `sim` exist with the `sim` feature (on by default); a production build leaves them
+//! and the simulated cluster out: `--no-default-features --features ring` (or `aws-lc-rs`).
+//!
 //! Events go to stdout, one JSON object per line; logs and progress go to stderr.
 
 mod args;
+#[cfg(feature = "sim")]
 mod demo;
 mod duration;
 mod identity_cmd;
 mod ping;
+#[cfg(feature = "sim")]
 mod sim_cmd;
 mod tail;
 
@@ -39,7 +44,9 @@ async fn main() -> ExitCode {
         Command::Tail(args) => tail::run(args).await,
         Command::Identity(args) => identity_cmd::run(args).map_err(Failure::from),
         Command::Ping(args) => ping::run(args).await.map_err(Failure::from),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => demo::run(args).await,
+        #[cfg(feature = "sim")]
         Command::Sim(args) => return sim_cmd::run(args).await,
     };
     match outcome {
