@@ -11,11 +11,32 @@ use crate::duration::{parse_duration, parse_time_or_ago};
 #[derive(Debug, Parser)]
 #[command(name = "teleport-audit", version, about)]
 pub(crate) struct Cli {
-    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More logging on stderr. Without it: warnings, and the info of the library and this
+    /// command (connected, resuming, waiting for late events, a progress summary a minute when
+    /// stderr is not a terminal, done). -v: the info of all our crates (the simulator's too),
+    /// -vv: their debug, -vvv: their trace. Other libraries (h2, hyper, tonic, tower, rustls,
+    /// tokio-tungstenite) stay at warnings whatever the count: no raw frames. RUST_LOG, when
+    /// set, replaces all of this (and can show them).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
+    /// Only warnings and errors on stderr: no progress display, no info lines.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// How log lines and the final error are written on stderr: text (coloured on a terminal
+    /// only) or json (one object per line, for log shippers; no progress line).
+    #[arg(long, value_enum, global = true, default_value_t = LogFormatArg::Text)]
+    pub(crate) log_format: LogFormatArg,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// The form of the log lines on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message` and the event's fields.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,7 +178,7 @@ pub(crate) struct DemoArgs {
     pub(crate) duration: Duration,
     /// Print only the summary, not the events.
     #[arg(long)]
-    pub(crate) quiet: bool,
+    pub(crate) no_events: bool,
 }
 
 #[cfg(feature = "sim")]

@@ -63,7 +63,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
     let dir = std::env::temp_dir().join(format!("teleport-audit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(Failure::Output)?;
     let store = FileCursorStore::open(dir.join("cursor.json"))?;
-    let mut seen = Recorder::new(args.quiet);
+    let mut seen = Recorder::new(args.no_events);
 
     // First run: half the time (or until Ctrl-C), then stop as if the process were restarted.
     let half = args.duration / 2;

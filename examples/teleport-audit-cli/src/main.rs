@@ -19,14 +19,17 @@ mod args;
 mod demo;
 mod duration;
 mod identity_cmd;
+mod logging;
 mod ping;
+mod progress;
+mod report;
 #[cfg(feature = "sim")]
 mod sim_cmd;
 mod tail;
 
 use std::process::ExitCode;
 
-use teleport_audit_cli::secret_guard::{self, RedactedStderr};
+use teleport_audit_cli::secret_guard;
 
 use crate::args::{Cli, Command};
 
@@ -39,9 +42,9 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    init_logging(cli.verbose);
+    logging::init(cli.log_format, cli.verbose, cli.quiet);
     let outcome = match cli.command {
-        Command::Tail(args) => tail::run(args).await,
+        Command::Tail(args) => tail::run(args, cli.quiet, cli.log_format).await,
         Command::Identity(args) => identity_cmd::run(args).map_err(Failure::from),
         Command::Ping(args) => ping::run(args).await.map_err(Failure::from),
         #[cfg(feature = "sim")]
@@ -52,27 +55,10 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            report(&error);
+            report::print(&error, cli.log_format);
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn,teleport_audit=info",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| RedactedStderr)
-        // Colours only on a terminal: logs sent to a file or a collector stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
 }
 
 /// Why a command failed.
@@ -88,28 +74,4 @@ impl From<teleport_audit::Error> for Failure {
     fn from(error: teleport_audit::Error) -> Self {
         Failure::Audit(error)
     }
-}
-
-/// Prints an error with its whole cause chain and, for library errors, the advice; in one
-/// write, with anything that looks like key material redacted (the library's messages never
-/// hold any: this is the last line of defence).
-fn report(failure: &Failure) {
-    use std::fmt::Write as _;
-    let mut text = String::new();
-    match failure {
-        Failure::Audit(error) => {
-            let _ = writeln!(text, "error: {error}");
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                let _ = writeln!(text, "  caused by: {cause}");
-                source = cause.source();
-            }
-            let _ = writeln!(text, "  code: {}", error.code());
-            let _ = writeln!(text, "  what to do: {}", error.advice());
-        }
-        Failure::Output(error) => {
-            let _ = writeln!(text, "error: could not write events to stdout: {error}");
-        }
-    }
-    let _ = std::io::Write::write_all(&mut RedactedStderr, text.as_bytes());
 }

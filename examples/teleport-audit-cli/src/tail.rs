@@ -11,13 +11,13 @@ use teleport_audit::metrics::{MetricsServer, StreamMetrics};
 use teleport_audit::{
     AuditEvent, AuditEventStream, Client, Cursor, FileCursorStore, FileSink, HealthRule,
     StreamConfig,
-    StreamStats,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::Failure;
-use crate::args::TailArgs;
+use crate::args::{LogFormatArg, TailArgs};
+use crate::progress::{Reporter, View};
 
 /// Events written between two cursor saves at most, while events keep coming.
 const BATCH: u64 = 1000;
@@ -26,7 +26,12 @@ const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a stop request may wait for a blocked stdout before the process exits anyway.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
-pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
+/// `quiet` and `log_format`: the global `-q` and `--log-format`, for the progress display.
+pub(crate) async fn run(
+    args: TailArgs,
+    quiet: bool,
+    log_format: LogFormatArg,
+) -> Result<(), Failure> {
     // The files first: a cursor file in use by another process, or an output that does not fit
     // the cursor, is refused before connecting.
     let store = args
@@ -86,13 +91,24 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Failure> {
         (None, Some(start)) => config.backfill_start(start),
         (None, None) => config.start_now(),
     };
-    if args.until_now {
-        config = config.end_time(OffsetDateTime::now_utc());
+    let end = args.until_now.then(OffsetDateTime::now_utc);
+    if let Some(end) = end {
+        config = config.end_time(end);
     }
     let events = client.audit_events(config);
     metrics.watch(events.stats_handle());
     metrics.watch_identity(&client);
-    let summary = pump(events, &mut sink, &Stop::on_signals()).await?;
+    let json_logs = log_format == LogFormatArg::Json;
+    let view = View::choose(
+        quiet,
+        json_logs,
+        std::io::stderr().is_terminal(),
+        args.output.is_none() && std::io::stdout().is_terminal(),
+    );
+    let reporter = Reporter::start(events.stats_handle(), view, json_logs, end);
+    let summary = pump(events, &mut sink, &Stop::on_signals()).await;
+    reporter.finish().await;
+    let summary = summary?;
     tracing::info!(
         events = summary.events,
         interrupted = summary.interrupted,
@@ -248,7 +264,6 @@ async fn pump_events<W: Write>(
     stop: &Stop,
     summary: &mut Summary,
 ) -> Result<(), Failure> {
-    let mut progress = Progress::new();
     let mut unsaved = 0u64;
     let mut saved_at = Instant::now();
     loop {
@@ -266,7 +281,6 @@ async fn pump_events<W: Write>(
                     sink.commit(&events.cursor())?;
                     (unsaved, saved_at) = (0, Instant::now());
                 }
-                progress.show(&events.stats(), summary.events);
                 let save_timer = async {
                     if unsaved > 0 {
                         tokio::time::sleep_until(due.into()).await;
@@ -293,12 +307,10 @@ async fn pump_events<W: Write>(
                 if unsaved >= BATCH {
                     sink.commit(&events.cursor())?;
                     (unsaved, saved_at) = (0, Instant::now());
-                    progress.show(&events.stats(), summary.events);
                 }
             }
             Some(Err(error)) if error.is_fatal() => {
                 sink.commit(&events.cursor())?;
-                progress.finish();
                 return Err(error.into());
             }
             Some(Err(error)) => {
@@ -307,52 +319,5 @@ async fn pump_events<W: Write>(
         }
     }
     sink.commit(&events.cursor())?;
-    progress.finish();
     Ok(())
-}
-
-/// A one-line progress display on stderr, only when stderr is a terminal.
-struct Progress {
-    enabled: bool,
-    started: Instant,
-    last: Option<Instant>,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Self {
-            enabled: std::io::stderr().is_terminal(),
-            started: Instant::now(),
-            last: None,
-        }
-    }
-
-    fn show(&mut self, stats: &StreamStats, written: u64) {
-        if !self.enabled
-            || self
-                .last
-                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
-        {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
-        let behind = stats
-            .lag(OffsetDateTime::now_utc())
-            .map(|lag| format!("{}s behind now", lag.as_secs()))
-            .unwrap_or_default();
-        let at = stats.watermark.map(|w| w.to_string()).unwrap_or_default();
-        let _ = write!(
-            std::io::stderr().lock(),
-            "\r\x1b[K{written} events, {:.0}/s, caught up to {at} ({behind}), {} retries",
-            written as f64 / elapsed,
-            stats.retries
-        );
-    }
-
-    fn finish(&mut self) {
-        if self.enabled && self.last.is_some() {
-            let _ = writeln!(std::io::stderr().lock());
-        }
-    }
 }

@@ -322,14 +322,14 @@ async fn demo_runs_and_checks_itself() {
         "demo",
         "--duration",
         "4s",
-        "--quiet",
+        "--no-events",
         "--backlog",
         "300",
     ]));
     command.kill_on_drop(true);
     let (code, stdout, stderr) = run(command).await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.is_empty(), "--quiet writes no events");
+    assert!(stdout.is_empty(), "--no-events writes no events");
     assert!(stderr.contains("none missing, none twice"), "{stderr}");
 }
 

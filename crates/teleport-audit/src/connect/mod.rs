@@ -269,7 +269,9 @@ impl tower::Service<http::Uri> for Connector {
             match dialer.dial().await {
                 Ok(io) => Ok(TokioIo::new(io)),
                 Err(error) => {
-                    tracing::warn!(error = %error, code = error.code(), "dial failed");
+                    // Debug only: the error reaches the caller (Client::connect, or the call
+                    // that the stream retries and logs), which reports it once.
+                    tracing::debug!(error = %error, code = error.code(), "dial failed");
                     Err(ConnectFailure::new(error))
                 }
             }

@@ -64,7 +64,8 @@ impl Retrier {
             s.last_error = Some(error.code());
         });
         if !error.is_retryable() {
-            tracing::error!(%error, code = error.code(), "{what} failed; the audit stream stops");
+            // Debug only: the stream yields the error, and its caller reports it once.
+            tracing::debug!(%error, code = error.code(), "{what} failed; the audit stream stops");
             return Verdict::Fatal(error);
         }
         let now = Instant::now();

@@ -190,6 +190,11 @@ impl Driver {
                 }
                 continue;
             }
+            if let Some(until) = self.waiting_for_late_events_until() {
+                self.shared
+                    .stats
+                    .update(|s| s.waiting_for_late_events_until = Some(until));
+            }
             if self.finished() {
                 tracing::info!("export reached the end time");
                 let _ = self.shared.tx.send(Msg::Finished).await;
@@ -465,6 +470,17 @@ impl Driver {
             }
         }
         true
+    }
+
+    /// With an end time: once every date up to it has been listed and every chunk found read,
+    /// the time until which the stream waits for late chunks (the end plus the lateness bound).
+    fn waiting_for_late_events_until(&self) -> Option<OffsetDateTime> {
+        let end = self.filter.end?;
+        (self.next_date > end.date()
+            && self.needs_listing.is_empty()
+            && self.pending.is_empty()
+            && self.readers.is_empty())
+        .then(|| later(end, self.lateness))
     }
 
     /// With an end time: every date up to it has been listed, every chunk found has been read,
