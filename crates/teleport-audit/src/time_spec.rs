@@ -182,6 +182,18 @@ pub enum TimeSpecError {
         #[source]
         source: humantime::DurationError,
     },
+    /// Not a duration with an optional sign ([`parse_signed_duration`]).
+    #[error(
+        "{input:?} is not a duration with an optional sign such as -1h, +30m or 90s: {}",
+        duration_hint(source)
+    )]
+    InvalidSignedDuration {
+        /// The text as given (its first 64 characters).
+        input: String,
+        /// The duration parser's error (for the part after the sign).
+        #[source]
+        source: humantime::DurationError,
+    },
     /// A duration or time outside what can be represented (before year -9999, after 9999, or
     /// a duration past 292 billion years).
     #[error("{input:?} is out of range")]
@@ -282,8 +294,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, TimeSpecError> {
 ///
 /// # Errors
 ///
-/// Those of [`parse_duration`] (for the part after the sign), and
-/// [`OutOfRange`](TimeSpecError::OutOfRange).
+/// [`InvalidSignedDuration`](TimeSpecError::InvalidSignedDuration),
+/// [`OutOfRange`](TimeSpecError::OutOfRange) or [`Empty`](TimeSpecError::Empty).
 pub fn parse_signed_duration(text: &str) -> Result<time::Duration, TimeSpecError> {
     let text = text.trim();
     let (negative, magnitude) = match text.strip_prefix('-') {
@@ -294,7 +306,7 @@ pub fn parse_signed_duration(text: &str) -> Result<time::Duration, TimeSpecError
         Ok(magnitude) => magnitude,
         // The whole text in the error, sign included.
         Err(TimeSpecError::InvalidDuration { source, .. }) => {
-            return Err(TimeSpecError::InvalidDuration {
+            return Err(TimeSpecError::InvalidSignedDuration {
                 input: quote(text),
                 source,
             });
@@ -700,15 +712,16 @@ mod tests {
             assert!(
                 matches!(
                     error,
-                    TimeSpecError::InvalidDuration { .. } | TimeSpecError::Empty
+                    TimeSpecError::InvalidSignedDuration { .. } | TimeSpecError::Empty
                 ),
                 "{bad:?}: {error:?}"
             );
         }
         let message = parse_signed_duration("-1x").unwrap_err().to_string();
-        assert!(
-            message.starts_with("\"-1x\" is not a duration"),
-            "{message}"
+        assert_eq!(
+            message,
+            "\"-1x\" is not a duration with an optional sign such as -1h, +30m or 90s: unknown \
+             unit (use ms, s, m, h, d or w, e.g. 30s, 15m, 1h30m, 7d)"
         );
         assert!(matches!(
             parse_signed_duration("-18446744073709551615s"),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::{parse_duration, parse_time_or_ago};
+use teleport_audit::{ParsedTime, TimeSpecError, parse_backfill_start, parse_duration, parse_time};
 
 /// Tail a Teleport cluster's audit log as NDJSON, exactly once across restarts.
 #[derive(Debug, Parser)]
@@ -91,10 +91,14 @@ pub(crate) enum UpgradeArg {
 pub(crate) struct TailArgs {
     #[command(flatten)]
     pub(crate) connect: ConnectArgs,
-    /// Deliver events from this time: RFC 3339 (2025-12-01T00:00:00Z) or an age (24h, 7d).
-    /// Without it (and without a cursor file), only new events are delivered.
-    #[arg(long, value_parser = parse_time_or_ago)]
-    pub(crate) backfill_start: Option<time::OffsetDateTime>,
+    /// Deliver events from this time (inclusive; not in the future): RFC 3339
+    /// (2025-12-01T00:00:00Z, or with an offset: +01:00), a date (2025-12-01: midnight UTC), unix
+    /// seconds (10 digits: 1764547200) or milliseconds (13 digits: 1764547200000), or an age
+    /// (90m, 24h, 7d, 1h30m: that long before now). A number without a unit (90) is refused.
+    /// Without it (and without a cursor file), only new events are delivered; a cursor file's
+    /// position wins over it.
+    #[arg(long, value_parser = backfill_start, value_name = "TIME")]
+    pub(crate) backfill_start: Option<ParsedTime>,
     /// Resume from this file and save the position to it after each written batch. Locked while
     /// the command runs: a second process on the same cursor file is refused.
     #[arg(long)]
@@ -104,9 +108,20 @@ pub(crate) struct TailArgs {
     /// on start (needs --cursor-file). Stdout is at-least-once across a crash.
     #[arg(long, requires = "cursor_file")]
     pub(crate) output: Option<PathBuf>,
-    /// Only these event types (comma separated), e.g. user.login,access_request.create.
-    #[arg(long, value_delimiter = ',')]
+    /// Only these event types, filtered by the server: names or codes, comma separated (spaces
+    /// allowed), e.g. "user.login, access_request.create" or T1000I (a code stands for its
+    /// type). A name not in the event catalogue is refused with the closest known ones (see
+    /// --allow-unknown-types). The cursor file records the list: resume with the same one.
+    #[arg(long, value_name = "TYPES")]
     pub(crate) types: Vec<String>,
+    /// Never deliver events of these types (names or codes, as --types), filtered here: they
+    /// are read and counted, not written. May change between runs on one cursor file.
+    #[arg(long, value_name = "TYPES")]
+    pub(crate) skip_types: Vec<String>,
+    /// Accept names in --types and --skip-types that are not in the event catalogue (event
+    /// types newer than this program), as given.
+    #[arg(long)]
+    pub(crate) allow_unknown_types: bool,
     /// Which Teleport API reads the log: auto (export if the cluster serves it, else search),
     /// search, or export. A cursor file's mode wins over auto.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
@@ -114,6 +129,11 @@ pub(crate) struct TailArgs {
     /// Stop once caught up with the time the command started (after the lateness bound).
     #[arg(long)]
     pub(crate) until_now: bool,
+    /// Stop once every event up to this time (inclusive) has been delivered, after waiting out
+    /// the lateness bound: with --backfill-start, a one-shot export of a range. The forms of
+    /// --backfill-start (an age is before now; a future time waits for it).
+    #[arg(long, value_parser = until, value_name = "TIME", conflicts_with = "until_now")]
+    pub(crate) until: Option<ParsedTime>,
     /// Events per page (1 to 10000).
     #[arg(long, default_value_t = 500)]
     pub(crate) page_size: u32,
@@ -156,6 +176,16 @@ impl From<ModeArg> for teleport_audit::Mode {
             ModeArg::Export => teleport_audit::Mode::Export,
         }
     }
+}
+
+/// `--backfill-start`: a time not after this machine's now.
+fn backfill_start(text: &str) -> Result<ParsedTime, TimeSpecError> {
+    parse_backfill_start(text, time::OffsetDateTime::now_utc())
+}
+
+/// `--until`: a time (an age counts back from this machine's now).
+fn until(text: &str) -> Result<ParsedTime, TimeSpecError> {
+    parse_time(text, time::OffsetDateTime::now_utc())
 }
 
 #[derive(Debug, Args)]
@@ -210,7 +240,7 @@ pub(crate) struct SimArgs {
     #[arg(long, value_parser = parse_duration, default_value = "1m")]
     pub(crate) flush_interval: Duration,
     /// The server's clock minus the real one: -1h (an hour behind), +30m (ahead), 90s.
-    #[arg(long, value_parser = crate::duration::parse_signed_duration, allow_hyphen_values = true, default_value = "0s")]
+    #[arg(long, value_parser = teleport_audit::parse_signed_duration, allow_hyphen_values = true, default_value = "0s")]
     pub(crate) clock_offset: time::Duration,
 }
 

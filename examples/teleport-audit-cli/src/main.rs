@@ -17,12 +17,12 @@
 mod args;
 #[cfg(feature = "sim")]
 mod demo;
-mod duration;
 mod identity_cmd;
 mod logging;
 mod ping;
 mod progress;
 mod report;
+mod selection;
 #[cfg(feature = "sim")]
 mod sim_cmd;
 mod tail;

@@ -459,6 +459,11 @@ fn is_plain_word(token: &str) -> bool {
         && !looks_like_secret(token)
 }
 
+/// Values up to this long are taken out of a reason only where they stand as a word of their
+/// own: a short value such as `90` is no key material, and its digits inside the reason's
+/// examples (`90s or 90m`) stay readable.
+const SHORT_VALUE: usize = 16;
+
 /// A value parser's reason with the value taken out, and any other quoted text (parsers quote
 /// parts of what they were given), or nothing if it still may hold a secret.
 fn without_value(reason: &str, value: &str) -> Option<String> {
@@ -469,9 +474,14 @@ fn without_value(reason: &str, value: &str) -> Option<String> {
         value.to_owned(),
         value.trim().to_owned(),
     ] {
-        if !form.is_empty() && form != "\"\"" {
-            reason = reason.replace(&form, "the value");
+        if form.is_empty() || form == "\"\"" {
+            continue;
         }
+        reason = if form.len() <= SHORT_VALUE {
+            replace_word(&reason, &form, "the value")
+        } else {
+            reason.replace(&form, "the value")
+        };
     }
     let mut unquoted = String::with_capacity(reason.len());
     let mut rest = reason.as_str();
@@ -485,6 +495,23 @@ fn without_value(reason: &str, value: &str) -> Option<String> {
     }
     unquoted.push_str(rest);
     (!looks_like_secret(&unquoted)).then_some(unquoted)
+}
+
+/// `text` with each occurrence of `word` that no letter or digit touches replaced by `with`.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let touches = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, _) in text.match_indices(word) {
+        let end = at + word.len();
+        if !touches(text[..at].chars().next_back()) && !touches(text[end..].chars().next()) {
+            out.push_str(&text[copied..at]);
+            out.push_str(with);
+            copied = end;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Prints a fixed message on a panic, never its payload (which may hold a value given on the
@@ -696,6 +723,37 @@ mod tests {
             assert!(!message.contains("hunter2"), "{args:?}: {message}");
             assert!(message.starts_with("error: "), "{message}");
         }
+    }
+
+    #[test]
+    fn short_values_are_taken_out_where_they_stand_alone() {
+        assert_eq!(
+            without_value("90 is a number: write 90s or 90m; not 9090 or (90)", "90").unwrap(),
+            "the value is a number: write 90s or 90m; not 9090 or (the value)"
+        );
+        let long = "a-long-value-of-20ch";
+        assert_eq!(
+            without_value(&format!("x{long}x and {long}"), long).unwrap(),
+            "xthe valuex and the value"
+        );
+        // Through clap: the time parsers' reasons keep their examples.
+        let message = clap_error(&["tail", "--proxy", "x", "--backfill-start", "90"]);
+        assert!(
+            message.contains("is a number without a unit: write 90s or 90m for an age"),
+            "{message}"
+        );
+        let message = clap_error(&[
+            "tail",
+            "--proxy",
+            "x",
+            "--backfill-start",
+            "2025-12-01T08:00",
+        ]);
+        assert!(
+            message.contains("has no UTC offset: add Z for UTC ("),
+            "{message}"
+        );
+        assert!(!message.contains("2025-12-01T08:00"), "{message}");
     }
 
     #[test]

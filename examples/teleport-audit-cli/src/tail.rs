@@ -32,8 +32,9 @@ pub(crate) async fn run(
     quiet: bool,
     log_format: LogFormatArg,
 ) -> Result<(), Failure> {
-    // The files first: a cursor file in use by another process, or an output that does not fit
-    // the cursor, is refused before connecting.
+    // The event types and the time range first, then the files: a cursor file in use by
+    // another process, or an output that does not fit the cursor, is refused before connecting.
+    let selection = crate::selection::select(&args)?;
     let store = args
         .cursor_file
         .as_ref()
@@ -73,7 +74,8 @@ pub(crate) async fn run(
     );
     let mut config = StreamConfig::default()
         .mode(args.mode.into())
-        .event_types(args.types.iter().filter(|t| !t.is_empty()).cloned())
+        .event_types(selection.types)
+        .skip_event_types(selection.skip_types)
         .page_size(args.page_size)
         .poll_interval(args.poll_interval);
     if let Some(lateness) = args.max_lateness {
@@ -88,10 +90,19 @@ pub(crate) async fn run(
             );
             config.resume_from(cursor)
         }
-        (None, Some(start)) => config.backfill_start(start),
+        (None, Some(start)) => {
+            tracing::info!("backfill from {start}");
+            config.backfill_start(start.time())
+        }
         (None, None) => config.start_now(),
     };
-    let end = args.until_now.then(OffsetDateTime::now_utc);
+    let end = match args.until {
+        Some(until) => {
+            tracing::info!("until {until}");
+            Some(until.time())
+        }
+        None => args.until_now.then(OffsetDateTime::now_utc),
+    };
     if let Some(end) = end {
         config = config.end_time(end);
     }
