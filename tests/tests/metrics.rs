@@ -133,7 +133,10 @@ async fn the_counters_follow_the_stream_and_healthz_is_ok_while_it_runs() {
     let (status, text) = request(addr, "GET", "/metrics").await;
     assert_eq!(status, 200);
     assert_eq!(sample(&text, "teleport_audit_events_total"), Some(0.0));
-    assert_eq!(request(addr, "GET", "/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(
+        request(addr, "GET", "/healthz").await,
+        (200, "ok\n".to_owned())
+    );
 
     let stream = client.audit_events(
         fast(StreamConfig::default())
@@ -149,20 +152,32 @@ async fn the_counters_follow_the_stream_and_healthz_is_ok_while_it_runs() {
         sample(text, "teleport_audit_events_total") == Some(expected)
     })
     .await;
-    assert!(sample(&text, "teleport_audit_pages_total").unwrap() >= 7.0, "{text}");
+    assert!(
+        sample(&text, "teleport_audit_pages_total").unwrap() >= 7.0,
+        "{text}"
+    );
     assert_eq!(sample(&text, "teleport_audit_retries_total"), Some(0.0));
     assert_eq!(sample(&text, "teleport_audit_healthy"), Some(1.0));
     let newest = sample(&text, "teleport_audit_last_event_timestamp_seconds").unwrap();
     assert!(newest <= end.unix_timestamp() as f64 + 1.0, "{newest}");
     assert!(newest >= start.unix_timestamp() as f64, "{newest}");
-    assert!(sample(&text, "teleport_audit_lag_seconds").is_some(), "{text}");
+    assert!(
+        sample(&text, "teleport_audit_lag_seconds").is_some(),
+        "{text}"
+    );
     let expiry = sample(&text, "teleport_audit_identity_expiry_timestamp_seconds").unwrap();
     let identity = Identity::from_identity_str(&auditor(&sim)).unwrap();
     // Both identities are issued with the sim's default lifetime, a moment apart.
     let expected_expiry = identity.summary().not_after.unix_timestamp() as f64;
-    assert!((expiry - expected_expiry).abs() < 60.0, "{expiry} vs {expected_expiry}");
+    assert!(
+        (expiry - expected_expiry).abs() < 60.0,
+        "{expiry} vs {expected_expiry}"
+    );
 
-    assert_eq!(request(addr, "GET", "/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(
+        request(addr, "GET", "/healthz").await,
+        (200, "ok\n".to_owned())
+    );
     let (status, body) = request(addr, "HEAD", "/healthz").await;
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(request(addr, "GET", "/other").await.0, 404);
@@ -190,7 +205,10 @@ async fn healthz_is_503_while_the_stream_is_stalled_past_the_bound_and_ok_again_
         sample(text, "teleport_audit_last_success_timestamp_seconds").is_some()
     })
     .await;
-    assert_eq!(request(addr, "GET", "/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(
+        request(addr, "GET", "/healthz").await,
+        (200, "ok\n".to_owned())
+    );
 
     // Every call hangs until its 300 ms timeout: no success for about 4 s.
     sim.faults().stall_next(12);
@@ -207,9 +225,12 @@ async fn healthz_is_503_while_the_stream_is_stalled_past_the_bound_and_ok_again_
     assert!(sample(&text, "teleport_audit_retries_total").unwrap() >= 1.0);
     assert!(sample(&text, "teleport_audit_consecutive_failures").unwrap() >= 1.0);
 
-    wait_for(addr, "/healthz", "healthy again after the stall", |status, body| {
-        status == 200 && body == "ok\n"
-    })
+    wait_for(
+        addr,
+        "/healthz",
+        "healthy again after the stall",
+        |status, body| status == 200 && body == "ok\n",
+    )
     .await;
     assert!(!task.is_finished(), "a stall does not end the stream");
     task.abort();
@@ -295,5 +316,8 @@ async fn the_identity_expiry_follows_an_identity_file_renewed_in_place() {
         Some(not_after(&renewed))
     );
     assert!(not_after(&renewed) > not_after(&first) + 3.0 * 3600.0);
-    assert_eq!(client.identity_expiry().map(|t| t.unix_timestamp() as f64), Some(not_after(&renewed)));
+    assert_eq!(
+        client.identity_expiry().map(|t| t.unix_timestamp() as f64),
+        Some(not_after(&renewed))
+    );
 }

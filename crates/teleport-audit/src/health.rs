@@ -163,9 +163,10 @@ mod tests {
     }
 
     fn succeeded_at(at: OffsetDateTime) -> StreamStats {
-        let mut stats = StreamStats::default();
-        stats.last_success = Some(at);
-        stats
+        StreamStats {
+            last_success: Some(at),
+            ..StreamStats::default()
+        }
     }
 
     #[test]

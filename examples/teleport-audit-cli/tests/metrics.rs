@@ -29,7 +29,9 @@ fn free_port() -> SocketAddr {
 async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .ok()?;
     let mut response = String::new();
@@ -127,7 +129,10 @@ async fn tail_serves_metrics_that_follow_the_stream_and_a_healthy_healthz() {
         };
         assert_eq!(status, 200, "{text}");
         let events = sample(&text, "teleport_audit_events_total").unwrap();
-        assert!(events >= last_events, "the counter went back: {last_events} then {events}");
+        assert!(
+            events >= last_events,
+            "the counter went back: {last_events} then {events}"
+        );
         last_events = events;
         // The backlog, then live events on top of it.
         if events > 500.0 {
@@ -145,14 +150,17 @@ async fn tail_serves_metrics_that_follow_the_stream_and_a_healthy_healthz() {
     ] {
         assert!(sample(&text, name).is_some(), "{name} missing: {text}");
     }
-    assert!(text.contains("# HELP teleport_audit_events_total "), "{text}");
-    assert!(text.contains("# TYPE teleport_audit_events_total counter"), "{text}");
+    assert!(
+        text.contains("# HELP teleport_audit_events_total "),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE teleport_audit_events_total counter"),
+        "{text}"
+    );
     let lag = sample(&text, "teleport_audit_lag_seconds").unwrap();
     assert!(lag < 600.0, "caught up with live events, yet {lag}s behind");
-    assert_eq!(
-        get(addr, "/healthz").await,
-        Some((200, "ok\n".to_owned()))
-    );
+    assert_eq!(get(addr, "/healthz").await, Some((200, "ok\n".to_owned())));
 
     // A second tail on the same port is refused before it connects.
     let refused = tokio::time::timeout(WAIT, setup.tail(addr).output())
@@ -169,7 +177,13 @@ async fn tail_serves_metrics_that_follow_the_stream_and_a_healthy_healthz() {
     assert!(!stderr.contains("connected"), "{stderr}");
 
     sigterm(child.id().unwrap());
-    tokio::time::timeout(WAIT, child.wait()).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     let lines = tokio::time::timeout(WAIT, written).await.unwrap().unwrap();
-    assert!(lines as f64 >= last_events, "{lines} lines, counter {last_events}");
+    assert!(
+        lines as f64 >= last_events,
+        "{lines} lines, counter {last_events}"
+    );
 }

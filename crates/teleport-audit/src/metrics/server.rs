@@ -23,7 +23,8 @@ use crate::Error;
 /// The `Content-Type` of the OpenMetrics text format, served to scrapers that ask for it
 /// (Prometheus does); others get the Prometheus text format
 /// ([`prometheus_text::CONTENT_TYPE`]).
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 64;
@@ -267,9 +268,8 @@ mod tests {
 
     #[tokio::test]
     async fn healthz_is_ok_then_503_with_the_reason() {
-        let metrics = StreamMetrics::with_health_rule(HealthRule::with_stall_bound(
-            Duration::from_secs(60),
-        ));
+        let metrics =
+            StreamMetrics::with_health_rule(HealthRule::with_stall_bound(Duration::from_secs(60)));
         let stats = StatsHandle::default();
         metrics.watch(stats.clone());
         let state = state(metrics);
@@ -282,7 +282,11 @@ mod tests {
         let later = now + Duration::from_secs(61);
         let stalled = respond(&Method::GET, "/healthz", &HeaderMap::new(), &state, later);
         assert_eq!(stalled.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(body(stalled).await.starts_with("stalled: no successful call for 61s"));
+        assert!(
+            body(stalled)
+                .await
+                .starts_with("stalled: no successful call for 61s")
+        );
 
         stats.update(|s| s.fatal = Some("permission_denied"));
         let failed = respond(&Method::GET, "/healthz", &HeaderMap::new(), &state, now);
@@ -330,9 +334,16 @@ mod tests {
         assert_eq!(error.code(), "listen_failed");
         assert_eq!(
             error.to_string(),
-            format!("cannot listen on {} for the metrics server", first.local_addr())
+            format!(
+                "cannot listen on {} for the metrics server",
+                first.local_addr()
+            )
         );
-        assert!(error.advice().contains("Another process"), "{}", error.advice());
+        assert!(
+            error.advice().contains("Another process"),
+            "{}",
+            error.advice()
+        );
         let Error::Listen { source, .. } = &error else {
             panic!("{error:?}");
         };
