@@ -59,13 +59,16 @@ pub(crate) enum Command {
 /// How to reach and authenticate to the cluster.
 #[derive(Debug, Args)]
 pub(crate) struct ConnectArgs {
-    /// Proxy address with port, e.g. teleport.example.com:443.
-    #[arg(long, env = "TELEPORT_PROXY", required_unless_present = "auth")]
+    /// Proxy address with port, e.g. teleport.example.com:443. Also read from TELEPORT_PROXY
+    /// (Teleport's name, after TELEPORT_AUDIT_PROXY).
+    #[arg(long, required_unless_present = "auth")]
     pub(crate) proxy: Option<String>,
-    /// Connect straight to an Auth Service (host:port) instead of a proxy.
+    /// Connect straight to an Auth Service (host:port) instead of a proxy. Also read from
+    /// TELEPORT_AUTH_SERVER (after TELEPORT_AUDIT_AUTH).
     #[arg(long, conflicts_with = "proxy")]
     pub(crate) auth: Option<String>,
-    /// Identity file written by `tctl auth sign --format=file`. Without it, the file's
+    /// Identity file written by `tctl auth sign --format=file`. Also read from
+    /// TELEPORT_IDENTITY_FILE (after TELEPORT_AUDIT_IDENTITY_FILE). Without it, the file's
     /// contents are read from the TELEPORT_IDENTITY environment variable.
     #[arg(long, short = 'i')]
     pub(crate) identity_file: Option<PathBuf>,
@@ -135,7 +138,7 @@ pub(crate) struct TailArgs {
     #[arg(long, value_parser = until, value_name = "TIME", conflicts_with = "until_now")]
     pub(crate) until: Option<ParsedTime>,
     /// Events per page (1 to 10000).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) page_size: u32,
     /// Wait between polls once caught up.
     #[arg(long, value_parser = parse_duration, default_value = "2s")]
@@ -186,6 +189,22 @@ fn backfill_start(text: &str) -> Result<ParsedTime, TimeSpecError> {
 /// `--until`: a time (an age counts back from this machine's now).
 fn until(text: &str) -> Result<ParsedTime, TimeSpecError> {
     parse_time(text, time::OffsetDateTime::now_utc())
+}
+
+/// `--metrics-addr`: an IP address and port, or a host name of this machine (localhost:9464).
+fn listen_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let expected = "expected HOST:PORT, e.g. 127.0.0.1:9464, [::]:9464 or localhost:9464";
+    match std::net::ToSocketAddrs::to_socket_addrs(text) {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("the host name has no address; {expected}")),
+        Err(_) => Err(format!(
+            "not HOST:PORT, or a host name that does not resolve; {expected}"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -253,20 +272,4 @@ pub(crate) enum SimBackendArg {
     Athena,
     /// The file backend of a self-hosted cluster: visible at once; search only.
     File,
-}
-
-/// `--metrics-addr`: an IP address and port, or a host name of this machine (localhost:9464).
-fn listen_addr(text: &str) -> Result<std::net::SocketAddr, String> {
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    let expected = "expected HOST:PORT, e.g. 127.0.0.1:9464, [::]:9464 or localhost:9464";
-    match std::net::ToSocketAddrs::to_socket_addrs(text) {
-        Ok(mut addrs) => addrs
-            .next()
-            .ok_or_else(|| format!("the host name has no address; {expected}")),
-        Err(_) => Err(format!(
-            "not HOST:PORT, or a host name that does not resolve; {expected}"
-        )),
-    }
 }

@@ -10,10 +10,13 @@
 #[allow(dead_code)]
 #[path = "args.rs"]
 mod args;
+pub mod exit;
 pub mod secret_guard;
+pub mod settings;
 
 /// The command-line definition of `teleport-audit` (every subcommand, flag and environment
-/// variable), as clap builds it from the binary's arguments.
+/// variable), as clap builds it from the binary's arguments, with the [settings](settings)
+/// layer (`--config`, a `TELEPORT_AUDIT_<FLAG>` variable on every flag).
 pub fn command() -> clap::Command {
-    <args::Cli as clap::CommandFactory>::command()
+    settings::define(<args::Cli as clap::CommandFactory>::command())
 }

@@ -29,7 +29,7 @@ mod tail;
 
 use std::process::ExitCode;
 
-use teleport_audit_cli::secret_guard;
+use teleport_audit_cli::{exit, secret_guard};
 
 use crate::args::{Cli, Command};
 
@@ -45,20 +45,35 @@ async fn main() -> ExitCode {
     logging::init(cli.log_format, cli.verbose, cli.quiet);
     let outcome = match cli.command {
         Command::Tail(args) => tail::run(args, cli.quiet, cli.log_format).await,
-        Command::Identity(args) => identity_cmd::run(args).map_err(Failure::from),
-        Command::Ping(args) => ping::run(args).await.map_err(Failure::from),
+        Command::Identity(args) => identity_cmd::run(args)
+            .map(|()| Ended::Done)
+            .map_err(Failure::from),
+        Command::Ping(args) => ping::run(args)
+            .await
+            .map(|()| Ended::Done)
+            .map_err(Failure::from),
         #[cfg(feature = "sim")]
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(args).await.map(|()| Ended::Done),
         #[cfg(feature = "sim")]
-        Command::Sim(args) => return sim_cmd::run(args).await,
+        Command::Sim(args) => return sim_cmd::run(args, cli.log_format).await,
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Ended::Done) => ExitCode::SUCCESS,
+        Ok(Ended::Interrupted) => ExitCode::from(exit::INTERRUPTED),
         Err(error) => {
             report::print(&error, cli.log_format);
-            ExitCode::FAILURE
+            ExitCode::from(error.exit_status())
         }
     }
+}
+
+/// How a command that did not fail ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// It finished (or its reader went away).
+    Done,
+    /// SIGINT or SIGTERM stopped it cleanly, the cursor saved: [`exit::INTERRUPTED`].
+    Interrupted,
 }
 
 /// Why a command failed.
@@ -68,6 +83,17 @@ pub(crate) enum Failure {
     Audit(teleport_audit::Error),
     /// Events could not be written to stdout (closed pipe, full disk).
     Output(std::io::Error),
+}
+
+impl Failure {
+    /// The process's exit status: by the library error's class, 1 for anything else (see
+    /// [`exit`]).
+    fn exit_status(&self) -> u8 {
+        match self {
+            Failure::Audit(error) => exit::for_class(error.class()),
+            Failure::Output(_) => exit::FAILURE,
+        }
+    }
 }
 
 impl From<teleport_audit::Error> for Failure {

@@ -26,6 +26,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, Command};
 use teleport_audit::identity::secret_text::{looks_like_secret, redact_secrets};
 
+use crate::settings;
+
 /// The exit code of a usage error (clap's, and the refusals here).
 pub const USAGE_EXIT_CODE: u8 = 2;
 
@@ -36,10 +38,16 @@ const IDENTITY_ENV: &str = "TELEPORT_IDENTITY";
 /// secret-looking value is refused before clap sees it, and usage errors never repeat a value.
 /// On a usage error (or `--help`, `--version`) the message is printed and the exit code
 /// returned.
+///
+/// The [settings](crate::settings) layer comes first: the command gets `--config` and a
+/// `TELEPORT_AUDIT_<FLAG>` variable on every flag, and the settings from Teleport's variables
+/// and the settings file are added to the command line; a settings file that cannot be used is
+/// a usage error too.
 pub fn parse<P: clap::Parser>() -> Result<P, ExitCode> {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let mut command = prepare(P::command());
-    if let Err(refusal) = check(&command, &argv, &|name| std::env::var_os(name)) {
+    let env = |name: &OsStr| std::env::var_os(name);
+    let mut command = prepare(settings::define(P::command()));
+    if let Err(refusal) = check(&command, &argv, &env) {
         let _ = write!(
             RedactedStderr,
             "error: {refusal}\n\n{}",
@@ -47,10 +55,42 @@ pub fn parse<P: clap::Parser>() -> Result<P, ExitCode> {
         );
         return Err(ExitCode::from(USAGE_EXIT_CODE));
     }
+    let resolved = match settings::resolve(&command, &argv, &env) {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            let mut text = format!("error: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                let _ = write!(text, ": {cause}");
+                source = cause.source();
+            }
+            let _ = write!(RedactedStderr, "{text}\n\nFor more information, try '--help'.\n");
+            return Err(ExitCode::from(USAGE_EXIT_CODE));
+        }
+    };
+    let report = |error: &clap::Error| {
+        if !resolved.added.is_empty() && !is_help(error) {
+            let _ = writeln!(
+                RedactedStderr,
+                "note: settings added to the command line: {}",
+                resolved.added.join(", ")
+            );
+        }
+        report_clap_error(error)
+    };
     let matches = command
-        .try_get_matches_from_mut(&argv)
-        .map_err(|error| report_clap_error(&error))?;
-    P::from_arg_matches(&matches).map_err(|error| report_clap_error(&error))
+        .try_get_matches_from_mut(&resolved.argv)
+        .map_err(|error| report(&error))?;
+    P::from_arg_matches(&matches).map_err(|error| report(&error))
+}
+
+fn is_help(error: &clap::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    )
 }
 
 /// The command, built (global flags propagated, `help` added), with environment values hidden
@@ -107,8 +147,16 @@ pub enum Place {
     Extra(usize),
     /// Where the subcommand's name belongs, by its position on the command line.
     Subcommand(usize),
-    /// An environment variable clap reads for a flag: the variable and the flag.
+    /// An environment variable read for a flag (`TELEPORT_AUDIT_<FLAG>`, or Teleport's own
+    /// name): the variable and the flag.
     Env(String, String),
+    /// A key of the `--config` file (as it may be shown).
+    ConfigKey {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The key.
+        key: String,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -123,6 +171,9 @@ impl fmt::Display for Refusal {
             }
             Place::Env(var, flag) => {
                 write!(f, "the environment variable {var} (read for {flag})")?;
+            }
+            Place::ConfigKey { file, key } => {
+                write!(f, "the value of `{key}` in the config file {}", file.display())?;
             }
         }
         write!(
@@ -200,18 +251,25 @@ pub fn check(
     }
     for command in &path {
         for arg in command.get_arguments() {
-            if let Some(var) = arg.get_env()
-                && env(var).is_some_and(|value| looks_like_secret(&value.to_string_lossy()))
-            {
-                let place = Place::Env(var.to_string_lossy().into_owned(), arg_name(arg));
-                return Err(refusal(&path, place));
+            // clap's variable (TELEPORT_AUDIT_<FLAG>), and Teleport's own name for the flag.
+            let vars = arg
+                .get_env()
+                .into_iter()
+                .chain(settings::teleport_env(arg).map(OsStr::new));
+            for var in vars {
+                if env(var).is_some_and(|value| looks_like_secret(&value.to_string_lossy())) {
+                    let place = Place::Env(var.to_string_lossy().into_owned(), arg_name(arg));
+                    return Err(refusal(&path, place));
+                }
             }
         }
     }
     Ok(())
 }
 
-fn refusal(path: &[&Command], place: Place) -> Refusal {
+/// The refusal of a value given at `place` to the command at the end of `path` (the root
+/// command first), with the advice that fits the command.
+pub(crate) fn refusal(path: &[&Command], place: Place) -> Refusal {
     let command = path
         .iter()
         .map(|c| c.get_name())
@@ -466,7 +524,7 @@ const SHORT_VALUE: usize = 16;
 
 /// A value parser's reason with the value taken out, and any other quoted text (parsers quote
 /// parts of what they were given), or nothing if it still may hold a secret.
-fn without_value(reason: &str, value: &str) -> Option<String> {
+pub(crate) fn without_value(reason: &str, value: &str) -> Option<String> {
     let mut reason = reason.to_owned();
     for form in [
         format!("{value:?}"),

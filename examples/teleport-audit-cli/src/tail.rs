@@ -15,7 +15,7 @@ use teleport_audit::{
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use crate::Failure;
+use crate::{Ended, Failure};
 use crate::args::{LogFormatArg, TailArgs};
 use crate::progress::{Reporter, View};
 
@@ -31,7 +31,7 @@ pub(crate) async fn run(
     args: TailArgs,
     quiet: bool,
     log_format: LogFormatArg,
-) -> Result<(), Failure> {
+) -> Result<Ended, Failure> {
     // The event types and the time range first, then the files: a cursor file in use by
     // another process, or an output that does not fit the cursor, is refused before connecting.
     let selection = crate::selection::select(&args)?;
@@ -126,7 +126,11 @@ pub(crate) async fn run(
         output_closed = summary.output_closed,
         "done"
     );
-    Ok(())
+    Ok(if summary.interrupted {
+        Ended::Interrupted
+    } else {
+        Ended::Done
+    })
 }
 
 /// Where [`pump`] writes events, and how it makes them and their cursor durable.
@@ -201,7 +205,7 @@ impl Stop {
                 }
                 () = wait_for_signal() => {}
             }
-            std::process::exit(0);
+            std::process::exit(i32::from(teleport_audit_cli::exit::INTERRUPTED));
         });
         stop
     }
@@ -320,12 +324,11 @@ async fn pump_events<W: Write>(
                     (unsaved, saved_at) = (0, Instant::now());
                 }
             }
-            Some(Err(error)) if error.is_fatal() => {
+            // Every error ends the stream (stalls and skipped events are notices, logged by the
+            // library).
+            Some(Err(error)) => {
                 sink.commit(&events.cursor())?;
                 return Err(error.into());
-            }
-            Some(Err(error)) => {
-                tracing::warn!(code = error.code(), "{error}");
             }
         }
     }

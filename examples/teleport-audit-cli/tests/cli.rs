@@ -157,7 +157,7 @@ async fn identity_prints_the_summary_and_fails_on_bad_files() {
     let garbage = setup.dir.path().join("garbage");
     std::fs::write(&garbage, "-----BEGIN PRIVATE KEY-----\nnot base64 !!\n").unwrap();
     let (code, stdout, stderr) = run(setup.command(&["identity", garbage.to_str().unwrap()])).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, 77, "EX_NOPERM: the identity");
     assert!(stdout.is_empty());
     assert!(stderr.contains("code: identity_invalid"), "{stderr}");
     assert!(
@@ -175,7 +175,7 @@ async fn identity_prints_the_summary_and_fails_on_bad_files() {
     )
     .unwrap();
     let (code, stdout, stderr) = run(setup.command(&["identity", expired.to_str().unwrap()])).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, 77, "EX_NOPERM: the identity");
     assert!(stdout.contains("\"valid_now\": false"), "{stdout}");
     assert!(stderr.contains("code: identity_expired"), "{stderr}");
 }
@@ -266,7 +266,11 @@ async fn an_interrupted_tail_resumes_from_its_cursor_file_exactly() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(exit.code(), Some(0), "SIGTERM is a clean stop");
+    assert_eq!(
+        exit.code(),
+        Some(130),
+        "SIGTERM is a clean stop, reported as interrupted"
+    );
     assert!(cursor.exists(), "the cursor was saved on the way out");
 
     // Second run: resume from the cursor file and stop once caught up.
@@ -309,7 +313,7 @@ async fn tail_with_a_bad_identity_fails_clearly() {
     args[at] = foreign.display().to_string();
     let (code, stdout, stderr) =
         run(setup.command(&args.iter().map(String::as_str).collect::<Vec<_>>())).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, 77, "EX_NOPERM: a rejected identity");
     assert!(stdout.is_empty());
     assert!(stderr.contains("code: certificate_rejected"), "{stderr}");
     assert!(stderr.contains("what to do:"), "{stderr}");
@@ -378,7 +382,7 @@ async fn sigterm_with_stdout_blocked_exits_within_seconds_and_loses_nothing() {
         .await
         .expect("tail exits within seconds of SIGTERM though stdout is blocked")
         .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(130), "interrupted");
     assert!(
         began.elapsed() < Duration::from_secs(8),
         "{:?}",

@@ -525,7 +525,7 @@ async fn a_second_tail_on_the_same_cursor_file_is_refused() {
     );
     let status = second.wait(Duration::from_secs(10)).await;
     let message = std::fs::read_to_string(&second_stderr).unwrap();
-    assert_eq!(status.code(), Some(1), "{message}");
+    assert_eq!(status.code(), Some(69), "EX_UNAVAILABLE: {message}");
     assert!(
         message.contains("in use by another process") && message.contains("code: file_locked"),
         "{message}"
@@ -556,9 +556,10 @@ async fn a_second_tail_on_the_same_cursor_file_is_refused() {
     }
     sigterm(first.pid());
     let status = first.wait(Duration::from_secs(15)).await;
-    assert!(
-        status.success(),
-        "SIGTERM is a clean stop ({status}):\n{}",
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "SIGTERM is a clean stop, reported as interrupted ({status}):\n{}",
         tail_of(&first_stderr)
     );
 

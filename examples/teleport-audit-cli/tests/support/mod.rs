@@ -21,6 +21,12 @@ where
     S: AsRef<OsStr>,
 {
     let mut command = Command::new(BIN);
+    // Every setting's variable: TELEPORT_AUDIT_<FLAG>, and Teleport's own names.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TELEPORT_") {
+            command.env_remove(name);
+        }
+    }
     command
         .args(args)
         .env_remove("TELEPORT_IDENTITY")
