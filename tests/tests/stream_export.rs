@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use teleport_audit::{
-    AuditEventStream, Client, Cursor, Error, ExponentialBackoff, Mode, StreamConfig,
+    AuditEventStream, Client, Cursor, Error, ExponentialBackoff, Mode, Notice, StreamConfig,
 };
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Rpc, SimCluster};
@@ -38,10 +38,7 @@ async fn collect_until(
                 missing.remove(event.uid().unwrap_or_default());
                 out.events.push(event);
             }
-            Ok(Some(Err(error))) => {
-                assert!(!error.is_fatal(), "fatal: {error:?}");
-                out.errors.push(error);
-            }
+            Ok(Some(Err(error))) => panic!("the stream ended with {error:?}"),
         }
     }
     out
@@ -465,21 +462,22 @@ async fn a_chunk_the_server_no_longer_has_is_reported_and_the_rest_delivered() {
         client.audit_events(config().resume_from(Cursor::from_json(&cursor.to_string()).unwrap()));
     let rest = collect(&mut resumed, usize::MAX, Duration::from_secs(30)).await;
     assert!(rest.ended);
-    match &rest.errors[..] {
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    match &rest.notices[..] {
         [
-            error @ Error::ChunkSkipped {
+            notice @ Notice::ChunkSkipped {
                 date: d,
                 chunk,
                 reason,
+                ..
             },
         ] => {
             assert_eq!(d.to_string(), date);
             assert_eq!(chunk, "0badc0de-0000-4000-8000-000000000000");
             assert!(reason.contains("NotFound"), "{reason}");
-            assert!(!error.is_fatal());
-            assert_eq!(error.code(), "export_chunk_skipped");
+            assert_eq!(notice.code(), "export_chunk_skipped");
         }
-        other => panic!("expected one ChunkSkipped, got {other:?}"),
+        other => panic!("expected one ChunkSkipped notice, got {other:?}"),
     }
     all.extend(rest.ids());
     assert_exactly(&all, &expected_ids(&sim, start, end));
@@ -552,6 +550,7 @@ async fn transient_errors_drops_stalls_and_restarts_lose_nothing() {
     );
     let mut all = Vec::new();
     let mut errors = Vec::new();
+    let mut notices = Vec::new();
     let faults: [&dyn Fn(); 5] = [
         &|| sim.faults().fail_next(tonic::Code::Unavailable, 3),
         &|| sim.faults().fail_next(tonic::Code::ResourceExhausted, 2),
@@ -563,20 +562,26 @@ async fn transient_errors_drops_stalls_and_restarts_lose_nothing() {
         let part = collect(&mut stream, 150, Duration::from_secs(30)).await;
         all.extend(part.ids());
         errors.extend(part.errors);
+        notices.extend(part.notices);
         arm();
     }
     let part = collect(&mut stream, 150, Duration::from_secs(30)).await;
     all.extend(part.ids());
     errors.extend(part.errors);
+    notices.extend(part.notices);
     sim.restart().await.unwrap();
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
     assert!(rest.ended);
     all.extend(rest.ids());
     errors.extend(rest.errors);
-    // Nothing fatal; at most stall reports.
+    notices.extend(rest.notices);
+    // No error at all; at most stall notices (and their ends).
+    assert!(errors.is_empty(), "{errors:?}");
     assert!(
-        errors.iter().all(|e| matches!(e, Error::Stalled { .. })),
-        "{errors:?}"
+        notices
+            .iter()
+            .all(|n| matches!(n, Notice::Stalled { .. } | Notice::Recovered { .. })),
+        "{notices:?}"
     );
     assert_exactly(&all, &expected_ids(&sim, start, end));
     assert!(stream.stats().retries >= 8, "{:?}", stream.stats());
@@ -602,20 +607,34 @@ async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
     );
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(got.ended);
-    assert!(
-        !got.errors.is_empty(),
-        "six failed listings in a row are reported"
-    );
-    for error in &got.errors {
-        match error {
-            Error::Stalled { last, .. } => {
-                assert!(matches!(**last, Error::Unavailable { .. }), "{last:?}");
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let stalls = got
+        .notices
+        .iter()
+        .filter(|n| matches!(n, Notice::Stalled { .. }))
+        .count();
+    assert!(stalls > 0, "six failed listings in a row are reported");
+    for notice in &got.notices {
+        match notice {
+            Notice::Stalled { last_error, .. } => {
+                assert!(
+                    matches!(**last_error, Error::Unavailable { .. }),
+                    "{last_error:?}"
+                );
             }
-            other => panic!("expected only stall reports, got {other:?}"),
+            Notice::Recovered { .. } => {}
+            other => panic!("expected only stall notices, got {other:?}"),
         }
     }
+    assert!(
+        matches!(got.notices.last(), Some(Notice::Recovered { .. })),
+        "{:?}",
+        got.notices
+    );
     assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
     let stats = stream.stats();
+    assert_eq!(stats.stalls, stalls as u64, "{stats:?}");
+    assert_eq!(stats.stalled_since, None, "recovered");
     assert!(stats.retries >= 6, "{stats:?}");
     assert_eq!(stats.consecutive_failures, 0);
     assert_eq!(stats.last_error, Some("unavailable"));
@@ -643,23 +662,31 @@ async fn a_stalled_chunk_is_retried_and_reported_not_hidden() {
     sim.faults().stall_next_on(Rpc::ExportUnstructuredEvents, 3);
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(rest.ended);
-    let stalls: Vec<&Error> = rest
-        .errors
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    let stalls: Vec<&Notice> = rest
+        .notices
         .iter()
-        .filter(|e| matches!(e, Error::Stalled { .. }))
+        .filter(|n| matches!(n, Notice::Stalled { .. }))
         .collect();
-    assert_eq!(stalls.len(), rest.errors.len(), "{:?}", rest.errors);
     assert!(
         !stalls.is_empty(),
         "a chunk stalled three times must be reported"
     );
     match stalls[0] {
-        Error::Stalled { last, attempts, .. } => {
-            assert!(matches!(**last, Error::Timeout { .. }), "{last:?}");
+        Notice::Stalled {
+            last_error,
+            attempts,
+            ..
+        } => {
+            assert!(
+                matches!(**last_error, Error::Timeout { .. }),
+                "{last_error:?}"
+            );
             assert!(*attempts >= 2);
         }
         _ => unreachable!(),
     }
+    assert_eq!(stream.stats().stalls, stalls.len() as u64);
     let mut all = first.ids();
     all.extend(rest.ids());
     assert_exactly(&all, &expected_ids(&sim, start, end));
@@ -683,11 +710,10 @@ async fn a_malformed_event_is_reported_and_the_rest_delivered() {
     let first = collect(&mut stream, 50, Duration::from_secs(20)).await;
     sim.faults().malformed_struct_next_page();
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
-    assert_eq!(rest.errors.len(), 1, "{:?}", rest.errors);
-    let Error::MalformedEvent { id, .. } = &rest.errors[0] else {
-        panic!("expected MalformedEvent, got {:?}", rest.errors[0]);
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    let [Notice::MalformedEvent { id, .. }] = &rest.notices[..] else {
+        panic!("expected one MalformedEvent notice, got {:?}", rest.notices);
     };
-    assert!(!rest.errors[0].is_fatal());
     let mut all = first.ids();
     all.extend(rest.ids());
     all.push(id.clone());
@@ -735,20 +761,23 @@ async fn oversized_events_are_received_up_to_the_limit_and_skipped_by_position_b
     );
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(got.ended);
-    assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
-    match &got.errors[0] {
-        Error::EventSkipped {
-            id,
-            time,
-            size,
-            limit,
-        } => {
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    match &got.notices[..] {
+        [
+            Notice::EventSkipped {
+                id,
+                time,
+                size,
+                limit,
+                ..
+            },
+        ] => {
             assert_eq!(id, too_big.uid());
             assert_eq!(*time, too_big.time());
             assert!(*size > 5 * 1024 * 1024 - 1024, "{size}");
             assert_eq!(*limit, 4 * 1024 * 1024);
         }
-        other => panic!("expected EventSkipped, got {other:?}"),
+        other => panic!("expected one EventSkipped notice, got {other:?}"),
     }
     let big = got
         .events

@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use teleport_audit::{Client, Cursor, Error, ExponentialBackoff, StreamConfig};
+use teleport_audit::{Client, Cursor, Error, ExponentialBackoff, Notice, StreamConfig};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
@@ -251,20 +251,36 @@ async fn a_stalled_server_is_retried_and_reported_not_hidden() {
     let first = collect(&mut stream, 100, Duration::from_secs(20)).await;
     sim.faults().stall_next(3);
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
-    let stalls: Vec<&Error> = rest
-        .errors
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    let stalls: Vec<&Notice> = rest
+        .notices
         .iter()
-        .filter(|e| matches!(e, Error::Stalled { .. }))
+        .filter(|n| matches!(n, Notice::Stalled { .. }))
         .collect();
-    assert_eq!(stalls.len(), rest.errors.len(), "{:?}", rest.errors);
     assert!(!stalls.is_empty(), "a stall of ~1 s must be reported");
     match stalls[0] {
-        Error::Stalled { last, attempts, .. } => {
-            assert!(matches!(**last, Error::Timeout { .. }), "{last:?}");
+        Notice::Stalled {
+            last_error,
+            attempts,
+            ..
+        } => {
+            assert!(
+                matches!(**last_error, Error::Timeout { .. }),
+                "{last_error:?}"
+            );
             assert!(*attempts >= 1);
         }
         _ => unreachable!(),
     }
+    // The stall ended: one recovery, last, and the stats say it is over.
+    assert!(
+        matches!(rest.notices.last(), Some(Notice::Recovered { .. })),
+        "{:?}",
+        rest.notices
+    );
+    let stats = stream.stats();
+    assert_eq!(stats.stalls, stalls.len() as u64);
+    assert_eq!(stats.stalled_since, None);
     let mut all = first.ids();
     all.extend(rest.ids());
     assert_exactly(&all, &expected_ids(&sim, start, end));
@@ -315,20 +331,23 @@ async fn an_event_over_the_largest_limit_is_skipped_by_id_and_the_stream_goes_on
             .max_receive_size_limit(4 * 1024 * 1024),
     );
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
-    assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
-    match &got.errors[0] {
-        Error::EventSkipped {
-            id,
-            time,
-            size,
-            limit,
-        } => {
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    match &got.notices[..] {
+        [
+            Notice::EventSkipped {
+                id,
+                time,
+                size,
+                limit,
+                ..
+            },
+        ] => {
             assert_eq!(id, big_id.uid());
             assert_eq!(*time, big_time);
             assert!(*size > 5 * 1024 * 1024 - 1024, "{size}");
             assert_eq!(*limit, 4 * 1024 * 1024);
         }
-        other => panic!("expected EventSkipped, got {other:?}"),
+        other => panic!("expected one EventSkipped notice, got {other:?}"),
     }
     let mut expected = expected_ids(&sim, start, end);
     expected.retain(|id| id != big_id.uid());
@@ -349,11 +368,11 @@ async fn a_malformed_event_is_reported_and_skipped() {
     let first = collect(&mut stream, 60, Duration::from_secs(20)).await;
     sim.faults().malformed_struct_next_page();
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
-    assert_eq!(rest.errors.len(), 1, "{:?}", rest.errors);
-    let Error::MalformedEvent { id, .. } = &rest.errors[0] else {
-        panic!("expected MalformedEvent, got {:?}", rest.errors[0]);
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    let [Notice::MalformedEvent { id, .. }] = &rest.notices[..] else {
+        panic!("expected one MalformedEvent notice, got {:?}", rest.notices);
     };
-    assert!(!rest.errors[0].is_fatal());
+    assert_eq!(stream.stats().malformed, 1);
     let mut all = first.ids();
     all.extend(rest.ids());
     all.push(id.clone());

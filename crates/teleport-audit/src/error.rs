@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use teleport_audit_types::EventError;
 use teleport_identity::IdentityError;
 use time::OffsetDateTime;
 
@@ -273,60 +272,6 @@ pub enum Error {
         message: String,
     },
 
-    /// One event is larger than the largest message the stream may receive; it was skipped and
-    /// the stream went on. Its id and time say which event to fetch by other means.
-    #[error(
-        "event {id} at {time} is {size} bytes, over the receive limit of {limit} bytes; skipped"
-    )]
-    EventSkipped {
-        /// The event's id.
-        id: String,
-        /// The event's time.
-        time: OffsetDateTime,
-        /// Its encoded size.
-        size: usize,
-        /// The largest message the stream accepts ([`crate::StreamConfig::max_receive_size_limit`]).
-        limit: usize,
-    },
-
-    /// One event arrived but could not be decoded into JSON; it was skipped and the stream went on.
-    #[error("event {id} at {time} could not be decoded; skipped")]
-    MalformedEvent {
-        /// The event's id.
-        id: String,
-        /// The event's time.
-        time: OffsetDateTime,
-        /// Why it could not be decoded.
-        #[source]
-        source: EventError,
-    },
-
-    /// Export mode: the rest of one chunk cannot be read (the server no longer has it, or an
-    /// event in it is too large to receive and the server gave no position after it). The
-    /// stream goes on with the other chunks.
-    #[error("export chunk {chunk} of {date}: {reason}; skipped")]
-    ChunkSkipped {
-        /// The chunk's UTC date.
-        date: time::Date,
-        /// The chunk's name.
-        chunk: String,
-        /// Why.
-        reason: String,
-    },
-
-    /// The stream has been failing for a while (no successful call); it keeps retrying. Yielded
-    /// so that a stall is never silent.
-    #[error("no successful call for {since:?} ({attempts} attempts); still retrying")]
-    Stalled {
-        /// How long since the last successful call.
-        since: Duration,
-        /// Failed attempts since then.
-        attempts: u32,
-        /// The most recent failure.
-        #[source]
-        last: Box<Error>,
-    },
-
     /// A cursor could not be read or does not fit this stream.
     #[error("invalid cursor: {reason}")]
     InvalidCursor {
@@ -463,37 +408,29 @@ impl Error {
                     | tonic::Code::Cancelled
                     | tonic::Code::DataLoss
             ),
-            Error::Stalled { .. } => true,
             _ => false,
         }
     }
 
     /// Whether the identity or its roles are the problem (renew the identity, fix the role).
     pub fn is_auth(&self) -> bool {
-        match self {
+        matches!(
+            self,
             Error::Identity(_)
-            | Error::PermissionDenied { .. }
-            | Error::Unauthenticated { .. }
-            | Error::CertificateRejected { .. }
-            | Error::ClusterMismatch { .. }
-            | Error::UntrustedServer { .. } => true,
-            Error::Stalled { last, .. } => last.is_auth(),
-            _ => false,
-        }
+                | Error::PermissionDenied { .. }
+                | Error::Unauthenticated { .. }
+                | Error::CertificateRejected { .. }
+                | Error::ClusterMismatch { .. }
+                | Error::UntrustedServer { .. }
+        )
     }
 
-    /// Whether an [`crate::AuditEventStream`] ends after yielding this error. Retryable errors,
-    /// stall reports and per-event or per-chunk errors ([`Error::EventSkipped`],
-    /// [`Error::MalformedEvent`], [`Error::ChunkSkipped`]) are not fatal: the stream goes on
-    /// with the next poll.
+    /// Whether trying again cannot help: not [retryable](Error::is_retryable). An
+    /// [`crate::AuditEventStream`] retries retryable failures by itself and yields an error
+    /// only when it cannot go on, so every error it yields ends it (a stall or a skipped event
+    /// is a [`crate::Notice`], not an error).
     pub fn is_fatal(&self) -> bool {
-        !(self.is_retryable()
-            || matches!(
-                self,
-                Error::EventSkipped { .. }
-                    | Error::MalformedEvent { .. }
-                    | Error::ChunkSkipped { .. }
-            ))
+        !self.is_retryable()
     }
 
     /// A stable identifier of the failure, for logs, metrics and alerts.
@@ -529,10 +466,6 @@ impl Error {
             Error::ResourceExhausted { .. } => "resource_exhausted",
             Error::Timeout { .. } => "timeout",
             Error::Rpc { .. } => "rpc_failed",
-            Error::EventSkipped { .. } => "event_skipped",
-            Error::MalformedEvent { .. } => "event_malformed",
-            Error::ChunkSkipped { .. } => "export_chunk_skipped",
-            Error::Stalled { .. } => "stalled",
             Error::InvalidCursor { .. }
             | Error::CursorFromOtherCluster { .. }
             | Error::CursorAhead { .. } => "invalid_cursor",
@@ -624,18 +557,8 @@ impl Error {
             Error::Unavailable { .. }
             | Error::ResourceExhausted { .. }
             | Error::Timeout { .. }
-            | Error::Rpc { .. }
-            | Error::Stalled { .. } => {
+            | Error::Rpc { .. } => {
                 "Transient: the stream retries by itself; if it persists, check the Auth Service's health and logs."
-            }
-            Error::EventSkipped { .. } => {
-                "Raise StreamConfig::max_receive_size_limit if such events must be delivered, or fetch the event by id."
-            }
-            Error::MalformedEvent { .. } => {
-                "The server sent an event that is not valid JSON-in-protobuf; report it with the event id."
-            }
-            Error::ChunkSkipped { .. } => {
-                "Read the chunk's events by other means (search mode over its date), or raise StreamConfig::max_receive_size_limit if an event was too large."
             }
             Error::InvalidCursor { .. } => {
                 "Use a cursor saved by this library for the same stream settings, or start from a backfill time."
@@ -683,18 +606,24 @@ impl From<IdentityError> for Error {
 
 #[cfg(test)]
 mod tests {
-    /// Every code `Error::code` can return has an entry in the troubleshooting guide.
+    /// Every code `Error::code` (and `Notice::code`) can return has an entry in the
+    /// troubleshooting guide.
     #[test]
     fn every_code_is_documented() {
-        let source = include_str!("error.rs");
-        let start = source.find("pub fn code(&self)").unwrap();
-        let end = start + source[start..].find("\n    }\n").unwrap();
-        let codes: Vec<&str> = source[start..end]
-            .split("=> \"")
-            .skip(1)
-            .filter_map(|rest| rest.split('"').next())
-            .collect();
-        assert!(codes.len() >= 30, "found only {codes:?}");
+        let codes_in = |source: &'static str| -> Vec<&'static str> {
+            let start = source.find("pub fn code(&self)").unwrap();
+            let end = start + source[start..].find("\n    }\n").unwrap();
+            source[start..end]
+                .split("=> \"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .collect()
+        };
+        let mut codes = codes_in(include_str!("error.rs"));
+        assert!(codes.len() >= 26, "found only {codes:?}");
+        let notices = codes_in(include_str!("notice.rs"));
+        assert_eq!(notices.len(), 6, "{notices:?}");
+        codes.extend(notices);
         let guide = include_str!("../../../docs/troubleshooting.md");
         let missing: Vec<&&str> = codes
             .iter()
@@ -728,35 +657,6 @@ mod tests {
         assert!(denied.is_fatal());
         assert!(denied.is_auth());
         assert!(denied.advice().contains("`event`"));
-
-        let skipped = Error::EventSkipped {
-            id: "x".into(),
-            time: OffsetDateTime::UNIX_EPOCH,
-            size: 10,
-            limit: 5,
-        };
-        assert!(!skipped.is_fatal());
-        assert!(!skipped.is_retryable());
-
-        let stalled = Error::Stalled {
-            since: Duration::from_secs(90),
-            attempts: 7,
-            last: Box::new(denied),
-        };
-        assert!(stalled.is_auth());
-        assert!(!stalled.is_fatal());
-
-        let chunk = Error::ChunkSkipped {
-            date: time::macros::date!(2025 - 12 - 02),
-            chunk: "c-1".into(),
-            reason: "gone".into(),
-        };
-        assert!(!chunk.is_fatal() && !chunk.is_retryable());
-        assert_eq!(chunk.code(), "export_chunk_skipped");
-        assert_eq!(
-            chunk.to_string(),
-            "export chunk c-1 of 2025-12-02: gone; skipped"
-        );
     }
 
     #[test]

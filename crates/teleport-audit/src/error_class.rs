@@ -40,8 +40,6 @@ pub enum ErrorClass {
 impl Error {
     /// What kind of failure this is (see [`ErrorClass`]): a setting, the identity or its
     /// permissions, data (a cursor or output), the cluster's availability, or other.
-    ///
-    /// A [stall report](Error::Stalled) has the class of its most recent failure.
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::InvalidAddress { .. }
@@ -62,10 +60,7 @@ impl Error {
             | Error::CursorFile { .. }
             | Error::CursorFileUnusable { .. }
             | Error::OutputFile { .. }
-            | Error::OutputNotRecorded { .. }
-            | Error::EventSkipped { .. }
-            | Error::MalformedEvent { .. }
-            | Error::ChunkSkipped { .. } => ErrorClass::Data,
+            | Error::OutputNotRecorded { .. } => ErrorClass::Data,
             Error::Resolve { .. }
             | Error::Refused { .. }
             | Error::ConnectTimeout { .. }
@@ -84,7 +79,6 @@ impl Error {
             // A status the stream retries is the server's passing trouble; another one is not.
             Error::Rpc { .. } if self.is_retryable() => ErrorClass::Unavailable,
             Error::Rpc { .. } => ErrorClass::Other,
-            Error::Stalled { last, .. } => last.class(),
         }
     }
 }
@@ -226,30 +220,6 @@ mod tests {
                 code: tonic::Code::FailedPrecondition,
                 message: message(),
             },
-            Error::EventSkipped {
-                id: "e".into(),
-                time,
-                size: 2,
-                limit: 1,
-            },
-            Error::MalformedEvent {
-                id: "e".into(),
-                time,
-                source: teleport_audit_types::EventError::NotAnObject { found: "an array" },
-            },
-            Error::ChunkSkipped {
-                date: time.date(),
-                chunk: "c".into(),
-                reason: message(),
-            },
-            Error::Stalled {
-                since: Duration::from_secs(90),
-                attempts: 3,
-                last: Box::new(Error::Timeout {
-                    rpc,
-                    after: Duration::from_secs(1),
-                }),
-            },
             Error::InvalidCursor {
                 reason: message(),
                 source: None,
@@ -345,16 +315,6 @@ mod tests {
             class_of("rpc_failed"),
             [ErrorClass::Unavailable, ErrorClass::Other]
         );
-        // A stall has its cause's class.
-        let stalled = Error::Stalled {
-            since: Duration::from_secs(90),
-            attempts: 3,
-            last: Box::new(Error::PermissionDenied {
-                rpc: "GetUnstructuredEvents",
-                message: "m".into(),
-            }),
-        };
-        assert_eq!(stalled.class(), ErrorClass::Permission);
     }
 
     /// docs/troubleshooting.md's exit-code table lists each code in its class's row.

@@ -25,10 +25,15 @@
 //!     [`StreamConfig::export_poll_interval`] for new chunks, including chunks written late for
 //!     past dates within [`StreamConfig::export_lookback`]. Not in time order; much faster for
 //!     large volumes.
-//! - Failures: transient ones are retried inside with jittered, capped backoff ([`Backoff`]) and
-//!   show in [`StreamStats`]; a long stall is yielded as [`Error::Stalled`]; fatal ones (expired
-//!   identity, missing permission) are yielded once and end the stream. An event too large to
-//!   receive is skipped by id ([`Error::EventSkipped`]), never allowed to block the stream.
+//! - Failures: transient ones are retried inside with jittered, capped backoff ([`Backoff`]) for
+//!   as long as they last and show in [`StreamStats`]; the stream yields an error only when it
+//!   cannot go on (expired identity, missing permission), once, and then ends. What it reports
+//!   while it goes on is a [`Notice`] (logged, counted, and sent to
+//!   [`AuditEventStream::notices`]): a long stall ([`Notice::Stalled`]) and its end, an event
+//!   too large to receive, skipped by id ([`Notice::EventSkipped`]) rather than allowed to block
+//!   the stream, an event that cannot be decoded, an export chunk given up.
+//! - [`StreamConfig::skip_event_types`]: types consumed without being yielded (the cursor
+//!   moves past them).
 //! - A [`Cursor`] records the mode it was taken in; a resumed stream continues in that mode
 //!   (formats and guarantees: [`cursor`]).
 //! - [`FileCursorStore`] keeps a cursor on disk the way a database keeps its files (locked
@@ -52,7 +57,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use futures::StreamExt as _;
+//! use futures::{StreamExt as _, TryStreamExt as _};
 //! use teleport_audit::{Client, ClientConfig, FileCursorStore, StreamConfig};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -73,19 +78,19 @@
 //! };
 //!
 //! let mut events = client.audit_events(config);
-//! while let Some(item) = events.next().await {
-//!     match item {
-//!         Ok(event) => {
-//!             // Hand the event to your pipeline; `as_json` is the record as Teleport wrote it.
-//!             println!("{}", event.as_json());
-//!             store.save(&events.cursor())?; // or every N events / per batch
-//!         }
-//!         Err(error) if error.is_fatal() => {
-//!             eprintln!("{error} ({}): {}", error.code(), error.advice());
-//!             return Err(error.into());
-//!         }
-//!         Err(error) => eprintln!("warning: {error}"),
+//! // Stalls and skipped events (also logged with `tracing`, and counted in `events.stats()`).
+//! let mut notices = events.notices();
+//! tokio::spawn(async move {
+//!     while let Some(notice) = notices.next().await {
+//!         eprintln!("{notice} ({}): {}", notice.code(), notice.advice());
 //!     }
+//! });
+//! // Runs for days across transient failures: an error here ends the stream (an expired
+//! // identity, a missing permission; see `Error::advice`).
+//! while let Some(event) = events.try_next().await? {
+//!     // Hand the event to your pipeline; `as_json` is the record as Teleport wrote it.
+//!     println!("{}", event.as_json());
+//!     store.save(&events.cursor())?; // or every N events / per batch
 //! }
 //! # Ok(()) }
 //! ```
@@ -107,9 +112,11 @@ mod file_sink;
 mod health;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod notice;
 mod rpc;
 mod stats;
 mod stream;
+pub mod time_spec;
 
 pub use backoff::{Backoff, ExponentialBackoff};
 pub use client::{Client, PingInfo};
@@ -126,10 +133,14 @@ pub use error::{BoxError, Error};
 pub use error_class::ErrorClass;
 pub use file_sink::FileSink;
 pub use health::{DEFAULT_STALL_BOUND, Health, HealthRule};
+pub use notice::{NOTICE_BUFFER, Notice, Notices};
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;
+pub use time_spec::{
+    ParsedTime, TimeForm, TimeSpecError, parse_backfill_start, parse_duration,
+    parse_signed_duration, parse_time,
+};
 
-pub mod time_spec;
 /// The rustls version this crate uses, for [`ClientConfig::tls_config`].
 pub use rustls;
 /// The event types crate (typed views, the event-code catalogue).
@@ -143,7 +154,3 @@ pub use teleport_identity::Identity;
 pub use time;
 /// The tonic version this crate uses, for [`Client::from_channel`].
 pub use tonic;
-pub use time_spec::{
-    ParsedTime, TimeForm, TimeSpecError, parse_backfill_start, parse_duration,
-    parse_signed_duration, parse_time,
-};

@@ -22,9 +22,17 @@ pub struct StreamStats {
     pub duplicates_dropped: u64,
     /// Failed calls that were retried.
     pub retries: u64,
-    /// Events skipped because they exceed the receive limit ([`crate::Error::EventSkipped`]).
+    /// Stall reports so far ([`crate::Notice::Stalled`]: a sequence of calls failing for longer
+    /// than [`crate::StreamConfig::stall_report_after`], reported again after each further
+    /// period).
+    pub stalls: u64,
+    /// While the stream is stalled (a stall was reported and no call of the stalled sequence has
+    /// succeeded since): when the oldest stall still going on began, by this machine's clock.
+    /// `None` otherwise; cleared by the next successful call ([`crate::Notice::Recovered`]).
+    pub stalled_since: Option<OffsetDateTime>,
+    /// Events skipped because they exceed the receive limit ([`crate::Notice::EventSkipped`]).
     pub skipped_oversized: u64,
-    /// Events that could not be decoded ([`crate::Error::MalformedEvent`]).
+    /// Events that could not be decoded ([`crate::Notice::MalformedEvent`]).
     pub malformed: u64,
     /// Failed calls since the last successful one.
     pub consecutive_failures: u32,
@@ -42,7 +50,7 @@ pub struct StreamStats {
     pub mode: Option<Mode>,
     /// Export: chunks read to the end (and all their events delivered).
     pub chunks_done: u64,
-    /// Export: chunks given up ([`crate::Error::ChunkSkipped`]).
+    /// Export: chunks given up ([`crate::Notice::ChunkSkipped`]).
     pub chunks_skipped: u64,
     /// Export: successful chunk listings of a date.
     pub chunk_listings: u64,

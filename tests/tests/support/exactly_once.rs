@@ -139,8 +139,11 @@ pub async fn drive(
                     .or_default() += 1;
                 count += 1;
             }
+            // Every error ends the stream: a transient fault must never come out as one.
             Ok(Some(Err(error))) => {
-                prop_assert!(!error.is_fatal(), "fatal: {error:?}");
+                return Err(TestCaseError::fail(format!(
+                    "the stream ended with {error:?}"
+                )));
             }
         }
     }

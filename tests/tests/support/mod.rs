@@ -8,8 +8,9 @@ pub mod exactly_once;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use futures::StreamExt as _;
-use teleport_audit::{AuditEvent, AuditEventStream, Client, ClientConfig, Error};
+use teleport_audit::{AuditEvent, AuditEventStream, Client, ClientConfig, Error, Notice, Notices};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
@@ -54,7 +55,10 @@ pub fn proxy_config(sim: &SimCluster, identity: &str) -> ClientConfig {
 #[derive(Debug, Default)]
 pub struct Collected {
     pub events: Vec<AuditEvent>,
+    /// The error the stream ended with (every error ends it), if any.
     pub errors: Vec<Error>,
+    /// The notices sent while draining (stalls, skipped events, ...).
+    pub notices: Vec<Notice>,
     /// Whether the stream ended (as opposed to the limit or the deadline stopping the drain).
     pub ended: bool,
 }
@@ -68,9 +72,10 @@ impl Collected {
     }
 }
 
-/// Drains a stream until it ends, `limit` events, or `within` passes. A fatal error must be
-/// the last item.
+/// Drains a stream until it ends, `limit` events, or `within` passes, and takes the notices
+/// sent meanwhile. An error must be the last item.
 pub async fn collect(stream: &mut AuditEventStream, limit: usize, within: Duration) -> Collected {
+    let mut notices = stream.notices();
     let mut out = Collected::default();
     let deadline = tokio::time::Instant::now() + within;
     while out.events.len() < limit {
@@ -82,17 +87,26 @@ pub async fn collect(stream: &mut AuditEventStream, limit: usize, within: Durati
             }
             Ok(Some(Ok(event))) => out.events.push(event),
             Ok(Some(Err(error))) => {
-                let fatal = error.is_fatal();
                 out.errors.push(error);
-                if fatal {
-                    assert!(stream.next().await.is_none(), "items after a fatal error");
-                    out.ended = true;
-                    break;
-                }
+                assert!(stream.next().await.is_none(), "items after an error");
+                out.ended = true;
+                break;
             }
         }
     }
+    out.notices = sent(&mut notices);
     out
+}
+
+/// The notices `notices` has received so far (without waiting; outside tokio's cooperative
+/// budget, which would otherwise cut a long drain short).
+pub fn sent(notices: &mut Notices) -> Vec<Notice> {
+    std::iter::from_fn(|| {
+        tokio::task::unconstrained(notices.next())
+            .now_or_never()
+            .flatten()
+    })
+    .collect()
 }
 
 /// The ids of every event the cluster holds with a time in `[start, end]`.

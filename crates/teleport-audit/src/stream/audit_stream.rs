@@ -10,18 +10,26 @@ use time::OffsetDateTime;
 
 use super::config::{Mode, Start, StreamConfig};
 use super::export::ExportMachine;
+use super::notify::Notifier;
 use super::paging::{SearchMachine, utc};
 use super::probe::{Probe, Step};
 use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition};
 use crate::stats::{StatsHandle, StreamStats};
-use crate::{Client, Error};
+use crate::{Client, Error, Notices};
 
 /// A stream of a cluster's audit events, resumable from a [`Cursor`] taken at any event.
 ///
-/// Items are `Ok(event)`, or `Err(error)`: a fatal error (see [`Error::is_fatal`]) ends the
-/// stream; any other error (a skipped or malformed event, a skipped export chunk, a stall
-/// report) is information, and the next poll carries on from where the stream was. Create it
-/// with [`Client::audit_events`].
+/// Items are `Ok(event)`, or once `Err(error)`, after which the stream ends: an error the
+/// stream cannot get past by retrying (an expired identity, a missing permission, a refused
+/// cursor). Transient failures are retried inside for as long as they last, so a
+/// `while let Some(event) = stream.try_next().await?` loop runs for days across restarts of the
+/// Auth Service, dropped connections and stalls. Create it with [`Client::audit_events`].
+///
+/// What the stream reports while it goes on (a stall and its end, an event too large to receive
+/// or impossible to decode, an export chunk given up) is a [`crate::Notice`]: each is logged (one
+/// `tracing` warning), counted in [`StreamStats`] (`stalls`, `stalled_since`,
+/// `skipped_oversized`, `malformed`, `chunks_skipped`), and sent to every [`Notices`] receiver
+/// ([`AuditEventStream::notices`]).
 ///
 /// The stream reads with Teleport's search API or its export API ([`Mode`]); the items, the
 /// cursor and the stats work the same in both. Search delivers events in time order; export
@@ -29,16 +37,19 @@ use crate::{Client, Error};
 ///
 /// ```no_run
 /// # async fn run(client: teleport_audit::Client) -> Result<(), teleport_audit::Error> {
-/// use futures::StreamExt as _;
+/// use futures::{StreamExt as _, TryStreamExt as _};
 /// use teleport_audit::StreamConfig;
 ///
 /// let mut events = client.audit_events(StreamConfig::default());
-/// while let Some(item) = events.next().await {
-///     match item {
-///         Ok(event) => println!("{}", event.as_json()),
-///         Err(error) if error.is_fatal() => return Err(error),
-///         Err(error) => eprintln!("warning: {error}"),
+/// // Stalls and skipped events, read in a task of their own.
+/// let mut notices = events.notices();
+/// tokio::spawn(async move {
+///     while let Some(notice) = notices.next().await {
+///         eprintln!("{notice} ({}): {}", notice.code(), notice.advice());
 ///     }
+/// });
+/// while let Some(event) = events.try_next().await? {
+///     println!("{}", event.as_json());
 ///     let _resume_point = events.cursor(); // store it after the event is handled
 /// }
 /// # Ok(()) }
@@ -49,6 +60,7 @@ pub struct AuditEventStream {
     cluster: String,
     event_types: Vec<String>,
     stats: StatsHandle,
+    notifier: Notifier,
 }
 
 enum Machine {
@@ -85,6 +97,7 @@ impl std::fmt::Debug for AuditEventStream {
 impl AuditEventStream {
     pub(crate) fn new(client: Client, config: StreamConfig) -> Self {
         let stats = StatsHandle::default();
+        let notifier = Notifier::new(stats.clone());
         let event_types = config.event_types.clone();
         let now = utc(OffsetDateTime::now_utc());
         let (from, start_now) = match &config.start {
@@ -115,10 +128,10 @@ impl AuditEventStream {
             Ok(()) => match &config.start {
                 Start::Resume(cursor) => match &cursor.position {
                     Position::Search(position) => {
-                        search(&client, config.clone(), position.clone(), false, &stats)
+                        search(&client, config.clone(), position.clone(), false, &notifier)
                     }
                     Position::Export(position) => {
-                        export(&client, &config, position.clone(), false, &stats)
+                        export(&client, &config, position.clone(), false, &notifier)
                     }
                 },
                 _ => match config.mode {
@@ -127,17 +140,17 @@ impl AuditEventStream {
                         config,
                         SearchPosition::starting_at(from),
                         start_now,
-                        &stats,
+                        &notifier,
                     ),
                     Mode::Export => export(
                         &client,
                         &config,
                         ExportPosition::starting_at(from),
                         start_now,
-                        &stats,
+                        &notifier,
                     ),
                     _ => Machine::Probing {
-                        probe: Probe::new(&client, &config, stats.clone()),
+                        probe: Probe::new(&client, &config, notifier.clone()),
                         client,
                         config: Box::new(config),
                         from,
@@ -151,6 +164,7 @@ impl AuditEventStream {
             cluster,
             event_types,
             stats,
+            notifier,
         }
     }
 
@@ -194,6 +208,17 @@ impl AuditEventStream {
         self.stats.clone()
     }
 
+    /// A receiver of the stream's [`crate::Notice`]s from now on (call it before polling the stream to
+    /// miss none); as many receivers as wanted, each `Send`, to read in any task.
+    ///
+    /// The event stream never waits for a receiver: one that falls more than
+    /// [`crate::NOTICE_BUFFER`] notices behind loses the oldest and gets a [`crate::Notice::Missed`]
+    /// in their place. Every notice is also logged and counted in [`StreamStats`], whether or
+    /// not anyone receives it. The receiver ends once this stream is dropped.
+    pub fn notices(&self) -> Notices {
+        self.notifier.subscribe()
+    }
+
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<AuditEvent, Error>>> {
         loop {
             match &mut self.machine {
@@ -207,7 +232,6 @@ impl AuditEventStream {
                     from,
                     start_now,
                 } => match std::task::ready!(probe.poll(cx)) {
-                    Step::Report(error) => return Poll::Ready(Some(Err(error))),
                     Step::Fatal(error) => {
                         let cursor = Box::new(Cursor {
                             cluster: Some(self.cluster.clone()),
@@ -222,12 +246,12 @@ impl AuditEventStream {
                     }
                     Step::Decided(Mode::Export) => {
                         let position = ExportPosition::starting_at(*from);
-                        self.machine = export(client, config, position, *start_now, &self.stats);
+                        self.machine = export(client, config, position, *start_now, &self.notifier);
                     }
                     Step::Decided(_) => {
                         let position = SearchPosition::starting_at(*from);
                         let config = (**config).clone();
-                        self.machine = search(client, config, position, *start_now, &self.stats);
+                        self.machine = search(client, config, position, *start_now, &self.notifier);
                     }
                 },
             }
@@ -275,15 +299,15 @@ fn search(
     config: StreamConfig,
     position: SearchPosition,
     start_now: bool,
-    stats: &StatsHandle,
+    notifier: &Notifier,
 ) -> Machine {
-    stats.update(|s| s.mode = Some(Mode::Search));
+    notifier.stats().update(|s| s.mode = Some(Mode::Search));
     Machine::Search(Box::new(SearchMachine::new(
         client,
         config,
         position,
         start_now,
-        stats.clone(),
+        notifier.clone(),
     )))
 }
 
@@ -292,15 +316,15 @@ fn export(
     config: &StreamConfig,
     position: ExportPosition,
     start_now: bool,
-    stats: &StatsHandle,
+    notifier: &Notifier,
 ) -> Machine {
-    stats.update(|s| s.mode = Some(Mode::Export));
+    notifier.stats().update(|s| s.mode = Some(Mode::Export));
     Machine::Export(Box::new(ExportMachine::new(
         client,
         config,
         position,
         start_now,
-        stats.clone(),
+        notifier.clone(),
     )))
 }
 
@@ -310,10 +334,8 @@ impl Stream for AuditEventStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let item = this.poll_item(cx);
-        if let Poll::Ready(Some(Err(error))) = &item
-            && error.is_fatal()
-        {
-            // For health checks: the stream has ended (`StreamStats::fatal`).
+        if let Poll::Ready(Some(Err(error))) = &item {
+            // Every error ends the stream. For health checks: `StreamStats::fatal`.
             this.stats.update(|s| s.fatal = Some(error.code()));
         }
         item

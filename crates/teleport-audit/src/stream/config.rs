@@ -23,7 +23,8 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 pub const DEFAULT_MAX_RECEIVE_SIZE: usize = 4 * 1024 * 1024;
 /// Default largest message the stream will raise its limit to for one oversized event.
 pub const DEFAULT_MAX_RECEIVE_SIZE_LIMIT: usize = 64 * 1024 * 1024;
-/// Default time of continuous failure after which the stream yields [`crate::Error::Stalled`].
+/// Default time of continuous failure after which the stream reports a
+/// [`crate::Notice::Stalled`].
 pub const DEFAULT_STALL_REPORT_AFTER: Duration = Duration::from_secs(60);
 /// Default lateness bound in export mode when [`StreamConfig::max_lateness`] is not set: Athena
 /// writes its batches about once a minute, so a chunk can appear a minute or more after the
@@ -301,7 +302,7 @@ impl StreamConfig {
     }
 
     /// The largest message the stream raises its limit to, to get one oversized event through
-    /// (default 64 MiB). Beyond it the event is skipped with [`crate::Error::EventSkipped`].
+    /// (default 64 MiB). Beyond it the event is skipped with a [`crate::Notice::EventSkipped`].
     #[must_use]
     pub fn max_receive_size_limit(mut self, bytes: usize) -> Self {
         self.max_receive_size_limit = bytes;
@@ -317,7 +318,7 @@ impl StreamConfig {
         self
     }
 
-    /// After this long without a successful call the stream yields [`crate::Error::Stalled`]
+    /// After this long without a successful call the stream reports a [`crate::Notice::Stalled`]
     /// (and again after each further period), while it keeps retrying (default 60 s).
     #[must_use]
     pub fn stall_report_after(mut self, after: Duration) -> Self {

@@ -4,6 +4,7 @@
 mod audit_stream;
 mod config;
 mod export;
+mod notify;
 mod oversized;
 mod page;
 mod paging;

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use tonic::transport::Channel;
 
 use super::config::skips;
-use crate::stats::StatsHandle;
-use crate::{Error, rpc};
+use super::notify::Notifier;
+use crate::{Error, Notice, rpc};
 
 /// The RPC name used in errors and logs.
 pub(crate) const SEARCH_RPC: &str = "GetUnstructuredEvents";
@@ -141,44 +141,39 @@ impl PageItem {
 }
 
 impl PageItem {
-    /// What the stream yields for this item, counted in the stats: the event, or the per-event
-    /// error ([`Error::MalformedEvent`], [`Error::EventSkipped`]); nothing for an event of a
-    /// type in `skip` (sorted; [`crate::StreamConfig::skip_event_types`]).
-    pub(crate) fn into_output(
-        self,
-        stats: &StatsHandle,
-        skip: &[String],
-    ) -> Option<Result<AuditEvent, Error>> {
+    /// What the stream yields for this item: the event (counted in the stats), or nothing: an
+    /// event of a type in `skip` (sorted; [`crate::StreamConfig::skip_event_types`]) is counted
+    /// as filtered, a malformed or oversized one is reported as a [`Notice`].
+    pub(crate) fn into_output(self, notifier: &Notifier, skip: &[String]) -> Option<AuditEvent> {
         let Self { id, time, content } = self;
-        Some(match content {
+        let notice = match content {
             Content::Event(event) if skips(skip, event.event_type()) => {
-                stats.update(|s| s.events_filtered += 1);
+                notifier.stats().update(|s| s.events_filtered += 1);
                 return None;
             }
             Content::Event(event) => {
-                stats.update(|s| {
+                notifier.stats().update(|s| {
                     s.events_delivered += 1;
                     if s.newest_event_time.is_none_or(|newest| newest < time) {
                         s.newest_event_time = Some(time);
                     }
                 });
-                Ok(event)
+                return Some(event);
             }
-            Content::Malformed(source) => {
-                stats.update(|s| s.malformed += 1);
-                Err(Error::MalformedEvent { id, time, source })
-            }
-            Content::Oversized { size, limit } => {
-                stats.update(|s| s.skipped_oversized += 1);
-                tracing::warn!(%id, %time, size, "event too large; skipped");
-                Err(Error::EventSkipped {
-                    id,
-                    time,
-                    size,
-                    limit,
-                })
-            }
-        })
+            Content::Malformed(error) => Notice::MalformedEvent {
+                id,
+                time,
+                error: Arc::new(error),
+            },
+            Content::Oversized { size, limit } => Notice::EventSkipped {
+                id,
+                time,
+                size,
+                limit,
+            },
+        };
+        notifier.notice(0, notice);
+        None
     }
 }
 

@@ -17,8 +17,8 @@
 //! Then: scan again at once if there is more (the window ended before "now", or the last page
 //! was full), else after the poll interval. The next page is fetched in the background while the
 //! current one is consumed, so at most two pages are held. Failures are retried with backoff;
-//! a stall is reported, not hidden; an event too large to receive is skipped by id, not allowed
-//! to block the stream.
+//! a stall is reported (a [`crate::Notice`]), not hidden; an event too large to receive is
+//! skipped by id, not allowed to block the stream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ use tonic::transport::Channel;
 use tracing::Instrument as _;
 
 use super::config::StreamConfig;
+use super::notify::Notifier;
 use super::oversized;
 use super::page::{self, Page, PageItem, PageRequest};
 use super::retry::{Retrier, Verdict};
@@ -68,6 +69,8 @@ pub(crate) struct SearchMachine {
     /// The last complete scan's end and when it began by this machine's clock.
     last_complete_scan: Option<(OffsetDateTime, OffsetDateTime)>,
     stats: StatsHandle,
+    notifier: Notifier,
+    /// The fatal error to yield (then the stream ends).
     pending: Option<Error>,
     scan_span: tracing::Span,
 }
@@ -172,8 +175,9 @@ impl SearchMachine {
         config: StreamConfig,
         cursor: SearchPosition,
         start_now: bool,
-        stats: StatsHandle,
+        notifier: Notifier,
     ) -> Self {
+        let stats = notifier.stats().clone();
         let event_types: Arc<[String]> = Arc::from(config.event_types.clone());
         stats.update(|s| s.watermark = Some(cursor.watermark()));
         Self {
@@ -181,7 +185,7 @@ impl SearchMachine {
             request_timeout: config.request_timeout.unwrap_or(client.request_timeout()),
             page_limit: config.page_size,
             receive_limit: config.max_receive_size,
-            retrier: Retrier::new(&config, stats.clone()),
+            retrier: Retrier::new(&config, notifier.clone()),
             config,
             event_types,
             cursor,
@@ -193,6 +197,7 @@ impl SearchMachine {
             scan_began: None,
             last_complete_scan: None,
             stats,
+            notifier,
             pending: None,
             scan_span: tracing::Span::none(),
         }
@@ -247,9 +252,9 @@ impl SearchMachine {
                     next,
                 } => {
                     for item in items.by_ref() {
-                        if let Some(output) = self.admit(item) {
+                        if let Some(event) = self.admit(item) {
                             self.state = State::Delivering { items, end, next };
-                            return Poll::Ready(Some(output));
+                            return Poll::Ready(Some(Ok(event)));
                         }
                     }
                     self.page_done(end, next);
@@ -452,7 +457,7 @@ impl SearchMachine {
     }
 
     /// Decides whether `item` is new; if so records it in the cursor and returns what to yield.
-    fn admit(&mut self, item: PageItem) -> Option<Result<AuditEvent, Error>> {
+    fn admit(&mut self, item: PageItem) -> Option<AuditEvent> {
         if item.time < self.cursor.watermark() || self.config.end.is_some_and(|end| item.time > end)
         {
             return None;
@@ -461,7 +466,7 @@ impl SearchMachine {
             self.stats.update(|s| s.duplicates_dropped += 1);
             return None;
         }
-        item.into_output(&self.stats, &self.config.skip_event_types)
+        item.into_output(&self.notifier, &self.config.skip_event_types)
     }
 
     /// Every event of a page has been considered: move the watermark, then go on.
@@ -585,8 +590,7 @@ impl SearchMachine {
                 self.pending = Some(error);
                 self.state = State::Done;
             }
-            Verdict::Retry { delay, stalled } => {
-                self.pending = stalled;
+            Verdict::Retry { delay } => {
                 self.state = State::Waiting {
                     sleep: Box::pin(tokio::time::sleep(delay)),
                     then: AfterWait::Retry(request),
@@ -616,7 +620,8 @@ impl SearchMachine {
             );
             self.fetch(request);
         } else {
-            tracing::warn!("event over the largest receive limit; skipping it by id");
+            // The skip itself is a notice (and its one warning).
+            tracing::debug!("event over the largest receive limit; skipping it by id");
             let task = self.spawn(&request, true);
             self.state = State::Fetching { request, task };
         }

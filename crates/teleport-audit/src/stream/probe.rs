@@ -10,9 +10,9 @@ use tokio::time::Sleep;
 
 use super::config::StreamConfig;
 use super::export::{LIST_RPC, list_chunks};
+use super::notify::Notifier;
 use super::retry::{Retrier, Verdict};
 use super::task::Task;
-use crate::stats::StatsHandle;
 use crate::{Client, Error, Mode};
 
 /// What the probe's answer means.
@@ -72,8 +72,6 @@ enum State {
 pub(crate) enum Step {
     /// The mode is decided.
     Decided(Mode),
-    /// An item to yield first (a stall report); the probe goes on.
-    Report(Error),
     /// The stream ends with this error.
     Fatal(Error),
 }
@@ -92,11 +90,11 @@ impl std::fmt::Debug for Probe {
 }
 
 impl Probe {
-    pub(crate) fn new(client: &Client, config: &StreamConfig, stats: StatsHandle) -> Self {
+    pub(crate) fn new(client: &Client, config: &StreamConfig, notifier: Notifier) -> Self {
         Self {
             channel: client.channel().clone(),
             timeout: config.request_timeout.unwrap_or(client.request_timeout()),
-            retrier: Retrier::new(config, stats),
+            retrier: Retrier::new(config, notifier),
             state: State::Ask,
         }
     }
@@ -134,12 +132,9 @@ impl Probe {
                         Decision::Retry(error) | Decision::Fatal(error) => {
                             match self.retrier.failed(error, "export probe") {
                                 Verdict::Fatal(error) => return Poll::Ready(Step::Fatal(error)),
-                                Verdict::Retry { delay, stalled } => {
+                                Verdict::Retry { delay } => {
                                     self.state =
                                         State::Waiting(Box::pin(tokio::time::sleep(delay)));
-                                    if let Some(report) = stalled {
-                                        return Poll::Ready(Step::Report(report));
-                                    }
                                 }
                             }
                         }

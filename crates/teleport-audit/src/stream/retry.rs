@@ -1,15 +1,17 @@
 //! [`Retrier`]: what one sequence of calls does with a failure: retry after a backoff delay
-//! (reporting a stall once it has lasted), or give up on a fatal error. Shared by the search
-//! loop, the mode probe, the export listings and each export chunk reader.
+//! (reporting a stall as a [`Notice`] once it has lasted, and its end), or give up on a fatal
+//! error. Shared by the search loop, the mode probe, the export listings and each export chunk
+//! reader.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
 use super::config::StreamConfig;
-use crate::Error;
+use super::notify::Notifier;
 use crate::backoff::Backoff;
-use crate::stats::StatsHandle;
+use crate::{Error, Notice};
 
 /// Failure bookkeeping of one sequence of calls.
 pub(crate) struct Retrier {
@@ -18,40 +20,51 @@ pub(crate) struct Retrier {
     failing_since: Option<Instant>,
     attempts: u32,
     last_report: Option<Instant>,
-    stats: StatsHandle,
+    notifier: Notifier,
+    /// This sequence's number in the notifier's stall book.
+    part: u64,
 }
 
 /// What to do after a failure.
 pub(crate) enum Verdict {
     /// Not retryable: report it and stop.
     Fatal(Error),
-    /// Try again after `delay`; `stalled` is a stall report to yield, when one is due.
-    Retry {
-        delay: Duration,
-        stalled: Option<Error>,
-    },
+    /// Try again after `delay` (a stall notice has been sent, when one was due).
+    Retry { delay: Duration },
 }
 
 impl Retrier {
-    pub(crate) fn new(config: &StreamConfig, stats: StatsHandle) -> Self {
+    pub(crate) fn new(config: &StreamConfig, notifier: Notifier) -> Self {
         Self {
             backoff: (config.backoff)(),
             report_after: config.stall_report_after,
             failing_since: None,
             attempts: 0,
             last_report: None,
-            stats,
+            part: notifier.register(),
+            notifier,
         }
     }
 
-    /// A call succeeded: the next failure starts from the shortest delay again.
+    /// A call succeeded: the next failure starts from the shortest delay again; a reported
+    /// stall is over ([`Notice::Recovered`]).
     pub(crate) fn succeeded(&mut self) {
         self.backoff.reset();
+        if self.last_report.take().is_some()
+            && let Some(since) = self.failing_since
+        {
+            self.notifier.notice(
+                self.part,
+                Notice::Recovered {
+                    stalled_for: since.elapsed(),
+                    attempts: self.attempts,
+                },
+            );
+        }
         self.failing_since = None;
         self.attempts = 0;
-        self.last_report = None;
         let now = OffsetDateTime::now_utc();
-        self.stats.update(|s| {
+        self.notifier.stats().update(|s| {
             s.consecutive_failures = 0;
             s.last_success = Some(now);
         });
@@ -59,7 +72,7 @@ impl Retrier {
 
     /// A call failed with `error` (`what` says which call, for the log).
     pub(crate) fn failed(&mut self, error: Error, what: &str) -> Verdict {
-        self.stats.update(|s| {
+        self.notifier.stats().update(|s| {
             s.consecutive_failures = s.consecutive_failures.saturating_add(1);
             s.last_error = Some(error.code());
         });
@@ -72,7 +85,7 @@ impl Retrier {
         let since = *self.failing_since.get_or_insert(now);
         self.attempts = self.attempts.saturating_add(1);
         let delay = self.backoff.next_delay();
-        self.stats.update(|s| s.retries += 1);
+        self.notifier.stats().update(|s| s.retries += 1);
         tracing::warn!(
             %error,
             code = error.code(),
@@ -80,19 +93,45 @@ impl Retrier {
             retry_in = ?delay,
             "{what} failed; retrying"
         );
-        let report_due = now.duration_since(since) >= self.report_after
-            && self
-                .last_report
-                .is_none_or(|last| now.duration_since(last) >= self.report_after);
-        let stalled = report_due.then(|| {
+        let stalled_for = now.duration_since(since);
+        if stall_report_due(
+            stalled_for,
+            self.last_report.map(|last| now.duration_since(last)),
+            self.report_after,
+        ) {
             self.last_report = Some(now);
-            Error::Stalled {
-                since: now.duration_since(since),
-                attempts: self.attempts,
-                last: Box::new(error),
-            }
-        });
-        Verdict::Retry { delay, stalled }
+            let since = OffsetDateTime::now_utc() - stalled_for;
+            self.notifier.notice(
+                self.part,
+                Notice::Stalled {
+                    since,
+                    stalled_for,
+                    attempts: self.attempts,
+                    last_error: Arc::new(error),
+                },
+            );
+        }
+        Verdict::Retry { delay }
+    }
+}
+
+/// Whether a stall is reported now: the calls have been failing for `stalled_for`, the last
+/// report of this stall was `since_report` ago (`None`: not reported yet); a report is due once
+/// they have failed for `report_after`, and again after each further `report_after`.
+fn stall_report_due(
+    stalled_for: Duration,
+    since_report: Option<Duration>,
+    report_after: Duration,
+) -> bool {
+    stalled_for >= report_after && since_report.is_none_or(|ago| ago >= report_after)
+}
+
+impl Drop for Retrier {
+    /// A sequence that ends while stalled (its chunk or stream is gone) is stalled no longer.
+    fn drop(&mut self) {
+        if self.last_report.is_some() {
+            self.notifier.part_ended(self.part);
+        }
     }
 }
 
@@ -100,16 +139,22 @@ impl Retrier {
 mod tests {
     use super::*;
     use crate::ExponentialBackoff;
+    use crate::Notices;
+    use crate::stats::StatsHandle;
+    use futures::FutureExt as _;
+    use futures::StreamExt as _;
 
-    fn retrier(report_after: Duration) -> (Retrier, StatsHandle) {
+    fn retrier(report_after: Duration) -> (Retrier, StatsHandle, Notices) {
         let stats = StatsHandle::default();
+        let notifier = Notifier::new(stats.clone());
+        let notices = notifier.subscribe();
         let config = StreamConfig::default()
             .stall_report_after(report_after)
             .backoff(ExponentialBackoff::new(
                 Duration::from_millis(1),
                 Duration::from_millis(4),
             ));
-        (Retrier::new(&config, stats.clone()), stats)
+        (Retrier::new(&config, notifier), stats, notices)
     }
 
     fn unavailable() -> Error {
@@ -120,39 +165,91 @@ mod tests {
         }
     }
 
+    /// The notices sent so far.
+    fn sent(notices: &mut Notices) -> Vec<Notice> {
+        std::iter::from_fn(|| notices.next().now_or_never().flatten()).collect()
+    }
+
     #[test]
-    fn retryable_failures_are_retried_and_a_long_one_is_reported_once_per_period() {
-        let (mut retrier, stats) = retrier(Duration::ZERO);
-        let Verdict::Retry { stalled, delay } = retrier.failed(unavailable(), "test") else {
+    fn a_long_failure_is_reported_as_a_stall_notice_and_its_end_as_recovered() {
+        let (mut retrier, stats, mut notices) = retrier(Duration::ZERO);
+        let Verdict::Retry { delay } = retrier.failed(unavailable(), "test") else {
             panic!("retryable");
         };
         assert!(delay <= Duration::from_millis(1));
-        match stalled {
-            Some(Error::Stalled { attempts: 1, .. }) => {}
-            other => panic!("expected a stall report, got {other:?}"),
+        let got = sent(&mut notices);
+        match &got[..] {
+            [
+                Notice::Stalled {
+                    attempts: 1,
+                    last_error,
+                    ..
+                },
+            ] => assert_eq!(last_error.code(), "unavailable"),
+            other => panic!("expected one stall notice, got {other:?}"),
         }
         let s = stats.get();
-        assert_eq!((s.retries, s.consecutive_failures), (1, 1));
+        assert_eq!((s.retries, s.consecutive_failures, s.stalls), (1, 1, 1));
+        assert!(s.stalled_since.is_some());
         assert_eq!(s.last_error, Some("unavailable"));
         retrier.succeeded();
-        assert_eq!(stats.get().consecutive_failures, 0);
-        assert!(stats.get().last_success.is_some());
+        let s = stats.get();
+        assert_eq!(s.consecutive_failures, 0);
+        assert!(s.last_success.is_some());
+        assert_eq!(s.stalled_since, None);
+        assert!(matches!(
+            &sent(&mut notices)[..],
+            [Notice::Recovered { attempts: 1, .. }]
+        ));
+        // A success without a reported stall is no recovery.
+        retrier.succeeded();
+        assert!(sent(&mut notices).is_empty());
     }
 
     #[test]
     fn no_stall_report_before_the_period() {
-        let (mut retrier, _) = retrier(Duration::from_secs(3600));
+        let (mut retrier, stats, mut notices) = retrier(Duration::from_secs(3600));
         for _ in 0..3 {
-            let Verdict::Retry { stalled, .. } = retrier.failed(unavailable(), "test") else {
-                panic!("retryable");
-            };
-            assert!(stalled.is_none());
+            assert!(matches!(
+                retrier.failed(unavailable(), "test"),
+                Verdict::Retry { .. }
+            ));
         }
+        assert!(sent(&mut notices).is_empty());
+        assert_eq!((stats.get().stalls, stats.get().stalled_since), (0, None));
+        retrier.succeeded();
+        assert!(sent(&mut notices).is_empty(), "no recovery without a stall");
+    }
+
+    #[test]
+    fn a_stall_is_reported_once_per_period() {
+        let period = Duration::from_secs(60);
+        let due = |failing: u64, ago: Option<u64>| {
+            stall_report_due(
+                Duration::from_secs(failing),
+                ago.map(Duration::from_secs),
+                period,
+            )
+        };
+        assert!(!due(59, None));
+        assert!(due(60, None));
+        assert!(!due(100, Some(40)));
+        assert!(due(120, Some(60)));
+        assert!(stall_report_due(Duration::ZERO, None, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_retrier_dropped_while_stalled_clears_its_stall() {
+        let (mut retrier, stats, _notices) = retrier(Duration::ZERO);
+        let _ = retrier.failed(unavailable(), "test");
+        assert!(stats.get().stalled_since.is_some());
+        drop(retrier);
+        assert_eq!(stats.get().stalled_since, None);
     }
 
     #[test]
     fn a_fatal_error_is_not_retried() {
-        let (mut retrier, stats) = retrier(Duration::ZERO);
+        let (mut retrier, stats, mut notices) = retrier(Duration::ZERO);
         let denied = Error::PermissionDenied {
             rpc: "X",
             message: "no".into(),
@@ -163,5 +260,6 @@ mod tests {
         ));
         assert_eq!(stats.get().retries, 0);
         assert_eq!(stats.get().last_error, Some("permission_denied"));
+        assert!(sent(&mut notices).is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! One chunk reader: streams an export chunk from its start or from a stored position, filters
 //! and decodes its events, and queues them for the consumer; retries by itself from the position
-//! after the last event it queued.
+//! after the last event it queued (a long failure is a stall [`crate::Notice`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,14 +14,15 @@ use tonic::transport::Channel;
 
 use super::Msg;
 use super::listing::{EXPORT_RPC, date_timestamp};
-use crate::Error;
 use crate::cursor::date_text;
 use crate::rpc::{self, status_to_error};
 use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
+use crate::stream::notify::Notifier;
 use crate::stream::oversized;
 use crate::stream::page::{Content, PageItem, from_timestamp};
 use crate::stream::retry::{Retrier, Verdict};
+use crate::{Error, Notice};
 
 /// What every chunk reader of a stream shares.
 pub(super) struct Shared {
@@ -29,6 +30,7 @@ pub(super) struct Shared {
     pub(super) config: StreamConfig,
     pub(super) request_timeout: Duration,
     pub(super) stats: StatsHandle,
+    pub(super) notifier: Notifier,
     pub(super) tx: mpsc::Sender<Msg>,
 }
 
@@ -107,7 +109,7 @@ enum CallEnd {
 /// Reads `job` to its end; see the module docs.
 pub(super) async fn read(shared: Arc<Shared>, filter: Arc<Filter>, job: ChunkJob) -> Ending {
     let mut reader = Reader {
-        retrier: Retrier::new(&shared.config, shared.stats.clone()),
+        retrier: Retrier::new(&shared.config, shared.notifier.clone()),
         limit: shared.config.max_receive_size,
         fallback_time: job.date.midnight().assume_utc(),
         position: job.position.clone(),
@@ -173,14 +175,7 @@ impl Reader {
                 }
                 error => match self.retrier.failed(error, "export chunk read") {
                     Verdict::Fatal(error) => return self.stop(error).await,
-                    Verdict::Retry { delay, stalled } => {
-                        if let Some(report) = stalled
-                            && !self.send(Msg::Report(report)).await
-                        {
-                            return Ending::Stop;
-                        }
-                        tokio::time::sleep(delay).await;
-                    }
+                    Verdict::Retry { delay } => tokio::time::sleep(delay).await,
                 },
             }
         }
@@ -285,7 +280,8 @@ impl Reader {
             );
             return Ok(Some(self.skip(reason).await));
         }
-        tracing::warn!(
+        // The skip itself is a notice (and its one warning), once the consumer reaches it.
+        tracing::debug!(
             date = %date_text(self.job.date),
             chunk = %self.job.name,
             id = %skipped.id,
@@ -316,22 +312,16 @@ impl Reader {
         Ok(None)
     }
 
-    /// Reports the chunk as skipped (`reason`), then done.
+    /// Reports the chunk as skipped (`reason`; a notice, logged and counted), then done.
     async fn skip(&mut self, reason: String) -> Ending {
-        tracing::warn!(
-            date = %date_text(self.job.date),
-            chunk = %self.job.name,
-            "export chunk skipped: {reason}"
+        self.shared.notifier.notice(
+            0,
+            Notice::ChunkSkipped {
+                date: self.job.date,
+                chunk: self.job.name.to_string(),
+                reason,
+            },
         );
-        self.shared.stats.update(|s| s.chunks_skipped += 1);
-        let error = Error::ChunkSkipped {
-            date: self.job.date,
-            chunk: self.job.name.to_string(),
-            reason,
-        };
-        if !self.send(Msg::Report(error)).await {
-            return Ending::Stop;
-        }
         self.done().await
     }
 

@@ -22,8 +22,8 @@ use super::Msg;
 use super::chunk::{self, ChunkJob, Ending, Filter, Shared};
 use super::listing::{EXPORT_RPC, list_chunks};
 use crate::cursor::{ExportPosition, chunk_hash, date_text};
-use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
+use crate::stream::notify::Notifier;
 use crate::stream::paging::{earlier, later, utc};
 use crate::stream::retry::{Retrier, Verdict};
 use crate::stream::server_time::MAX_CLOCK_SKEW;
@@ -116,7 +116,7 @@ impl Driver {
         config: &StreamConfig,
         position: &ExportPosition,
         start_now: bool,
-        stats: StatsHandle,
+        notifier: Notifier,
         tx: mpsc::Sender<Msg>,
     ) -> Self {
         let filter = Filter {
@@ -155,12 +155,13 @@ impl Driver {
         };
         let next_date = position.listed_through.map_or(first_date, next_day);
         Self {
-            retrier: Retrier::new(config, stats.clone()),
+            retrier: Retrier::new(config, notifier.clone()),
             shared: Arc::new(Shared {
                 channel: client.channel().clone(),
                 config: config.clone(),
                 request_timeout: config.request_timeout.unwrap_or(client.request_timeout()),
-                stats,
+                stats: notifier.stats().clone(),
+                notifier,
                 tx,
             }),
             filter: Arc::new(filter),
@@ -305,12 +306,9 @@ impl Driver {
                 let _ = self.shared.tx.send(Msg::Fatal(error)).await;
                 false
             }
-            Verdict::Retry { delay, stalled } => {
+            Verdict::Retry { delay } => {
                 self.retry_at = Some(Instant::now() + delay);
-                match stalled {
-                    Some(report) => self.shared.tx.send(Msg::Report(report)).await.is_ok(),
-                    None => true,
-                }
+                true
             }
         }
     }

@@ -26,6 +26,7 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::mpsc;
 
 use super::config::StreamConfig;
+use super::notify::Notifier;
 use super::page::PageItem;
 use super::task::Task;
 use crate::cursor::ExportPosition;
@@ -65,8 +66,6 @@ enum Msg {
     Dropped { date: Date },
     /// Every chunk listed before this time has been sent.
     CaughtUp(OffsetDateTime),
-    /// A non-fatal error to yield (a stall report, a skipped chunk).
-    Report(Error),
     /// A fatal error: yielded, then the stream ends.
     Fatal(Error),
     /// The end time was reached.
@@ -81,6 +80,7 @@ pub(crate) struct ExportMachine {
     task: Option<Task<()>>,
     rx: mpsc::Receiver<Msg>,
     stats: StatsHandle,
+    notifier: Notifier,
     /// [`StreamConfig::skip_event_types`].
     skip_event_types: Arc<[String]>,
     ended: bool,
@@ -104,17 +104,20 @@ impl ExportMachine {
         config: &StreamConfig,
         position: ExportPosition,
         start_now: bool,
-        stats: StatsHandle,
+        notifier: Notifier,
     ) -> Self {
+        let stats = notifier.stats().clone();
         let (tx, rx) = mpsc::channel(QUEUE);
         stats.update(|s| s.watermark = Some(position.caught_up));
-        let driver = driver::Driver::new(client, config, &position, start_now, stats.clone(), tx);
+        let driver =
+            driver::Driver::new(client, config, &position, start_now, notifier.clone(), tx);
         Self {
             position,
             driver: Some(driver),
             task: None,
             rx,
             stats,
+            notifier,
             skip_event_types: Arc::clone(&config.skip_event_types),
             ended: false,
         }
@@ -169,8 +172,8 @@ impl ExportMachine {
                 self.position.delivered(date, &chunk, position);
                 // A skipped type is consumed (the position moves past it) but not yielded.
                 return item
-                    .into_output(&self.stats, &self.skip_event_types)
-                    .map(Some);
+                    .into_output(&self.notifier, &self.skip_event_types)
+                    .map(|event| Some(Ok(event)));
             }
             Msg::ChunkDone { date, chunk } => {
                 self.position.chunk_done(date, &chunk);
@@ -187,7 +190,6 @@ impl ExportMachine {
                 let caught_up = self.position.caught_up;
                 self.stats.update(|s| s.watermark = Some(caught_up));
             }
-            Msg::Report(error) => return Some(Some(Err(error))),
             Msg::Fatal(error) => {
                 self.end();
                 return Some(Some(Err(error)));
