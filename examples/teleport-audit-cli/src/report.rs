@@ -28,8 +28,8 @@ pub(crate) struct Report {
     pub(crate) causes: Vec<String>,
     /// The library's error code.
     pub(crate) code: Option<&'static str>,
-    /// What to do.
-    pub(crate) advice: String,
+    /// What to do (the simulated cluster's errors have no advice).
+    pub(crate) advice: Option<String>,
 }
 
 impl Report {
@@ -39,24 +39,27 @@ impl Report {
                 error.to_string(),
                 error.source(),
                 Some(error.code()),
-                error.advice().to_string(),
+                Some(error.advice().to_string()),
             ),
             Failure::Output(error) => Self::new(
                 "could not write events to stdout".to_owned(),
                 Some(error),
                 None,
-                "Check where stdout goes (a full disk, a reader that failed); the cursor covers \
-                 only what was written, so running the command again loses nothing."
-                    .to_owned(),
+                Some(
+                    "Check where stdout goes (a full disk, a reader that failed); the cursor \
+                     covers only what was written, so running the command again loses nothing."
+                        .to_owned(),
+                ),
             ),
         }
     }
 
-    fn new(
+    /// The report of an error saying `message` in its own words, with its `source` chain.
+    pub(crate) fn new(
         message: String,
         mut source: Option<&(dyn std::error::Error + 'static)>,
         code: Option<&'static str>,
-        advice: String,
+        advice: Option<String>,
     ) -> Self {
         let message = one_line(&message);
         let mut line = message.clone();
@@ -74,11 +77,12 @@ impl Report {
             message,
             causes,
             code,
-            advice: one_line(&advice),
+            advice: advice.as_deref().map(one_line),
         }
     }
 
-    /// `error: ours: cause: cause`, then the code and the advice on their own lines.
+    /// `error: ours: cause: cause`, then the code and the advice on their own lines (each when
+    /// there is one).
     pub(crate) fn text(&self) -> String {
         let mut text = format!("error: {}", self.message);
         for cause in &self.causes {
@@ -89,7 +93,9 @@ impl Report {
         if let Some(code) = self.code {
             text.push_str(&format!("  code: {code}\n"));
         }
-        text.push_str(&format!("  what to do: {}\n", self.advice));
+        if let Some(advice) = &self.advice {
+            text.push_str(&format!("  what to do: {advice}\n"));
+        }
         text
     }
 
@@ -109,12 +115,18 @@ impl Report {
 
 /// Prints the report of `failure` on stderr, in one write, secrets redacted.
 pub(crate) fn print(failure: &Failure, format: LogFormatArg) {
-    let report = Report::of(failure);
-    let text = match format {
-        LogFormatArg::Text => report.text(),
-        LogFormatArg::Json => report.json(OffsetDateTime::now_utc()),
-    };
-    crate::progress::write_stderr(text.as_bytes());
+    Report::of(failure).print(format);
+}
+
+impl Report {
+    /// Prints the report on stderr in `format`, in one write, secrets redacted.
+    pub(crate) fn print(&self, format: LogFormatArg) {
+        let text = match format {
+            LogFormatArg::Text => self.text(),
+            LogFormatArg::Json => self.json(OffsetDateTime::now_utc()),
+        };
+        crate::progress::write_stderr(text.as_bytes());
+    }
 }
 
 /// Line breaks (some causes are multi-line) as spaces, and no surrounding space.
@@ -151,7 +163,7 @@ mod tests {
             "connection to 127.0.0.1:1 refused".into(),
             Some(&chain),
             Some("connection_refused"),
-            "Check the port.".into(),
+            Some("Check the port.".into()),
         );
         assert_eq!(
             report.text(),
@@ -164,7 +176,7 @@ mod tests {
             "invalid cursor: cur.json: no \"v\" (version) field".into(),
             Some(&cause),
             Some("invalid_cursor"),
-            "Use another cursor.".into(),
+            Some("Use another cursor.".into()),
         );
         assert!(report.causes.is_empty());
         assert_eq!(report.text().matches("version").count(), 1);
@@ -173,7 +185,12 @@ mod tests {
     #[test]
     fn json_is_one_object_on_one_line() {
         let cause = Cause("broken pipe", None);
-        let report = Report::new("could not write".into(), Some(&cause), None, "Look.".into());
+        let report = Report::new(
+            "could not write".into(),
+            Some(&cause),
+            None,
+            Some("Look.".into()),
+        );
         let json = report.json(OffsetDateTime::UNIX_EPOCH);
         assert_eq!(json.lines().count(), 1);
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -193,7 +210,12 @@ mod tests {
         };
         let report = Report::of(&Failure::Audit(error));
         assert_eq!(report.code, Some("invalid_cursor"));
-        assert!(!report.advice.is_empty());
+        assert!(
+            report
+                .advice
+                .as_deref()
+                .is_some_and(|advice| !advice.is_empty())
+        );
         assert!(report.text().starts_with("error: invalid cursor: "));
     }
 }

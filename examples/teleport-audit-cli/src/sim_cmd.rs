@@ -23,17 +23,23 @@ use std::time::Duration;
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, DEFAULT_CLUSTER_NAME, SimCluster, SimError};
 
-use crate::args::{SimArgs, SimBackendArg};
+use crate::args::{LogFormatArg, SimArgs, SimBackendArg};
+use crate::report::Report;
 
 /// How much history a backlog covers: the hour before the server's now.
 const BACKLOG_SPAN: Duration = Duration::from_secs(3600);
 
-/// Runs the command; errors are reported on stderr.
-pub(crate) async fn run(args: SimArgs) -> ExitCode {
+/// Runs the command; errors are reported on stderr in `log_format`.
+pub(crate) async fn run(args: SimArgs, log_format: LogFormatArg) -> ExitCode {
     match serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            report(&failure);
+            let code = match &failure {
+                SimFailure::Sim(error) => Some(error.code()),
+                SimFailure::Signals(_) | SimFailure::Announce(_) => None,
+            };
+            let source = std::error::Error::source(&failure);
+            Report::new(failure.to_string(), source, code, None).print(log_format);
             ExitCode::FAILURE
         }
     }
@@ -180,21 +186,6 @@ impl Signals {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
-}
-
-/// Prints the error and its causes on stderr, in one write.
-fn report(failure: &SimFailure) {
-    use std::fmt::Write as _;
-    let mut text = format!("error: {failure}\n");
-    let mut source = std::error::Error::source(failure);
-    while let Some(cause) = source {
-        let _ = writeln!(text, "  caused by: {cause}");
-        source = cause.source();
-    }
-    if let SimFailure::Sim(error) = failure {
-        let _ = writeln!(text, "  code: {}", error.code());
-    }
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 #[cfg(test)]
