@@ -64,7 +64,10 @@ pub fn parse<P: clap::Parser>() -> Result<P, ExitCode> {
                 let _ = write!(text, ": {cause}");
                 source = cause.source();
             }
-            let _ = write!(RedactedStderr, "{text}\n\nFor more information, try '--help'.\n");
+            let _ = write!(
+                RedactedStderr,
+                "{text}\n\nFor more information, try '--help'.\n"
+            );
             return Err(ExitCode::from(USAGE_EXIT_CODE));
         }
     };
@@ -173,7 +176,11 @@ impl fmt::Display for Refusal {
                 write!(f, "the environment variable {var} (read for {flag})")?;
             }
             Place::ConfigKey { file, key } => {
-                write!(f, "the value of `{key}` in the config file {}", file.display())?;
+                write!(
+                    f,
+                    "the value of `{key}` in the config file {}",
+                    file.display()
+                )?;
             }
         }
         write!(

@@ -15,9 +15,9 @@ use teleport_audit::{
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use crate::{Ended, Failure};
 use crate::args::{LogFormatArg, TailArgs};
 use crate::progress::{Reporter, View};
+use crate::{Ended, Failure};
 
 /// Events written between two cursor saves at most, while events keep coming.
 const BATCH: u64 = 1000;
