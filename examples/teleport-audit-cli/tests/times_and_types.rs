@@ -185,6 +185,31 @@ async fn a_range_in_unix_seconds_and_milliseconds_by_export() {
     .await;
 }
 
+/// The issue's example: `1764547200` is 2025-12-01T00:00:00Z, not an age back to 1970 (which
+/// delivered the whole backlog).
+#[tokio::test]
+async fn the_issues_unix_seconds_are_the_first_of_december_2025() {
+    let cluster = Cluster::start(Backend::File, 200).await;
+    let (code, stdout, stderr) = cluster
+        .tail(&[
+            "--backfill-start",
+            "1764547200",
+            "--until",
+            "2025-12-01T00:00:01Z",
+        ])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty(), "nothing in that second: {stdout}");
+    assert!(
+        stderr.contains("backfill from 2025-12-01T00:00:00Z (read as unix seconds)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("until 2025-12-01T00:00:01Z (read as an RFC 3339 time)"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn types_with_spaces_and_codes_and_skipped_types() {
     let cluster = Cluster::start(Backend::File, 3000).await;
