@@ -8,8 +8,8 @@
 //!   info level: events, rate over the minute, newest event time, lag and retries.
 //! - **With `-q`**, neither.
 //!
-//! Either way, with `--until-now`, an info line says when the stream has read everything up to
-//! the end and waits for late events, and until when.
+//! Either way, with an end time (`--until-now`, `--until`), an info line says when the stream
+//! has read everything up to the end and waits for late events, and until when.
 //!
 //! The summary's interval can be shortened for tests with the environment variable
 //! `__TELEPORT_AUDIT_SUMMARY_INTERVAL_MS` (milliseconds; not a user setting, so it is not a
@@ -22,7 +22,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use teleport_audit::{StatsHandle, StreamStats};
+use teleport_audit::{DEFAULT_EXPORT_POLL_INTERVAL, Mode, StatsHandle, StreamStats};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -97,7 +97,7 @@ pub(crate) struct Sample {
     /// How far behind now every event has been delivered (the watermark's age).
     pub(crate) lag: Option<Duration>,
     pub(crate) retries: u64,
-    /// Waiting for late events until this time (`--until-now`).
+    /// Waiting for late events until this time (with an end time).
     pub(crate) waiting_until: Option<OffsetDateTime>,
 }
 
@@ -268,16 +268,16 @@ impl Reporter {
         stats: StatsHandle,
         view: View,
         json_logs: bool,
-        until_now: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let task = (view != View::Off || until_now.is_some()).then(|| {
+        let task = (view != View::Off || end.is_some()).then(|| {
             tokio::spawn(run(
                 stats,
                 view,
                 json_logs,
                 summary_interval(),
-                until_now,
+                end,
                 stopped,
             ))
         });
@@ -325,7 +325,7 @@ async fn run(
     view: View,
     json_logs: bool,
     every: Duration,
-    until_now: Option<OffsetDateTime>,
+    end: Option<OffsetDateTime>,
     mut stopped: watch::Receiver<bool>,
 ) {
     if view == View::Bar {
@@ -347,22 +347,11 @@ async fn run(
         let now = Instant::now();
         let current = stats.get();
         let wall = OffsetDateTime::now_utc();
-        if let (Some(end), Some(until), false) = (
-            until_now,
-            current.waiting_for_late_events_until,
-            told_waiting,
-        ) {
+        if let (Some(end), Some(until), false) =
+            (end, current.waiting_for_late_events_until, told_waiting)
+        {
             told_waiting = true;
-            let left: Duration = (until - wall).try_into().unwrap_or(Duration::ZERO);
-            // Whole seconds, rounded up: "up to".
-            let left = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
-            tracing::info!(
-                "caught up to {} (--until-now); waiting up to {} (until {}) for events that \
-                 become visible late, then stopping",
-                clock_time(end),
-                human_duration(left),
-                time_of_day(until)
-            );
+            tracing::info!("{}", waiting_message(end, until, wall, current.mode));
         }
         match view {
             View::Bar => {
@@ -393,6 +382,34 @@ async fn run(
         }
     }
     clear_bar();
+}
+
+/// What the stream does once it has read everything up to its `end` and waits `until` for late
+/// events (`now`: this machine's clock; `mode`: the stream's). Export mode stops at the first
+/// chunk listing after `until` (listings run every [`DEFAULT_EXPORT_POLL_INTERVAL`]).
+pub(crate) fn waiting_message(
+    end: OffsetDateTime,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
+    mode: Option<Mode>,
+) -> String {
+    let left: Duration = (until - now).try_into().unwrap_or(Duration::ZERO);
+    // Whole seconds, rounded up: "up to".
+    let left = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
+    let then = match mode {
+        Some(Mode::Export) => format!(
+            "then stopping at the next chunk listing (one every {})",
+            human_duration(DEFAULT_EXPORT_POLL_INTERVAL)
+        ),
+        _ => "then stopping".to_owned(),
+    };
+    format!(
+        "caught up to the end time, {}; waiting up to {} (until {}) for events that become \
+         visible late, {then}",
+        clock_time(end),
+        human_duration(left),
+        time_of_day(until)
+    )
 }
 
 /// One summary line: in text, the progress line as the message; in JSON, its figures as fields.
@@ -502,6 +519,33 @@ mod tests {
         assert_eq!(sample.lag, Some(Duration::from_secs(10)));
         assert_eq!(sample.retries, 2);
         assert_eq!(sample.newest, stats.newest_event_time);
+    }
+
+    #[test]
+    fn the_wait_for_late_events() {
+        let end = datetime!(2025-12-01 10:02:03 UTC);
+        let until = datetime!(2025-12-01 10:02:13 UTC);
+        assert_eq!(
+            waiting_message(
+                end,
+                until,
+                end + Duration::from_millis(500),
+                Some(Mode::Search)
+            ),
+            "caught up to the end time, 2025-12-01 10:02:03Z; waiting up to 10s (until \
+             10:02:13Z) for events that become visible late, then stopping"
+        );
+        assert_eq!(
+            waiting_message(
+                end,
+                until,
+                until + Duration::from_secs(1),
+                Some(Mode::Export)
+            ),
+            "caught up to the end time, 2025-12-01 10:02:03Z; waiting up to 0s (until \
+             10:02:13Z) for events that become visible late, then stopping at the next chunk \
+             listing (one every 15s)"
+        );
     }
 
     #[test]

@@ -29,10 +29,14 @@ struct Setup {
 const BACKLOG: u64 = 300;
 
 async fn setup() -> Setup {
+    setup_on(Backend::File).await
+}
+
+async fn setup_on(backend: Backend) -> Setup {
     let now = OffsetDateTime::now_utc();
     let start = now - time::Duration::hours(2);
     let sim = SimCluster::builder()
-        .backend(Backend::File)
+        .backend(backend)
         .backlog(BACKLOG, start, now - time::Duration::hours(1))
         .start()
         .await
@@ -135,7 +139,7 @@ async fn without_a_terminal_summary_lines_and_no_progress_bytes() {
         .collect();
     assert_eq!(waiting.len(), 1, "said once: {stderr}");
     assert!(
-        waiting[0].contains("(--until-now)")
+        waiting[0].contains("caught up to the end time, ")
             && waiting[0].contains("for events that become visible late"),
         "{}",
         waiting[0]
@@ -143,6 +147,29 @@ async fn without_a_terminal_summary_lines_and_no_progress_bytes() {
     let done = stderr.lines().position(|l| l.contains(" done"));
     let said = stderr.lines().position(|l| l.contains("waiting up to"));
     assert!(said < done, "the wait is told before the end: {stderr}");
+}
+
+/// Export mode waits out the lateness bound, then stops at its next chunk listing, and says so.
+#[tokio::test]
+async fn in_export_mode_the_wait_names_the_next_listing() {
+    let setup = setup_on(Backend::Athena {
+        flush_interval: Duration::from_millis(200),
+    })
+    .await;
+    let mut args = setup.tail_args(&[], "1s");
+    args.extend(["--mode".to_owned(), "export".to_owned()]);
+    let (code, events, stderr) = run(command(&args)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(events, usize::try_from(BACKLOG).unwrap(), "{stderr}");
+    let waiting: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("waiting up to"))
+        .collect();
+    assert_eq!(waiting.len(), 1, "said once: {stderr}");
+    assert!(
+        waiting[0].contains("then stopping at the next chunk listing (one every 15s)"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
