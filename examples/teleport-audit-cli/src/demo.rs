@@ -137,8 +137,10 @@ fn rfc3339(time: OffsetDateTime) -> String {
         .unwrap_or_else(|_| time.to_string())
 }
 
+/// A line of the demo's story: a log line at info (so `-q` silences it and `--log-format json`
+/// makes it an object like the others).
 fn note(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    tracing::info!("{text}");
 }
 
 fn stop_after(duration: Duration) -> Stop {
