@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn unix_seconds_and_milliseconds_by_their_digits() {
-        // Today `--backfill-start 1764547200` was read as an age of 1764547200 s (1970).
+        // The CLI used to read `--backfill-start 1764547200` as an age of 1764547200 s (1970).
         assert_eq!(
             read("1764547200"),
             (datetime!(2025-12-01 0:00 UTC), TimeForm::UnixSeconds)
