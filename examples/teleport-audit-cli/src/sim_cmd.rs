@@ -114,8 +114,8 @@ async fn serve(args: SimArgs) -> Result<(), SimFailure> {
         .and_then(|()| stdout.flush())
         .map_err(SimFailure::Announce)?;
     drop(stdout);
-    let _ = writeln!(
-        std::io::stderr().lock(),
+    // A log line (silenced by -q, an object with --log-format json).
+    tracing::info!(
         "teleport-audit sim: cluster {} ({} backend) on {proxy}: {} past events, {} new events/s, clock offset {}; identity file {}; SIGTERM or Ctrl-C stops it",
         sim.cluster_name(),
         backend.name(),
