@@ -152,12 +152,8 @@ mod tests {
         let provider = crypto_provider();
         #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
         {
-            let groups = |p: &CryptoProvider| {
-                p.kx_groups
-                    .iter()
-                    .map(|g| g.name())
-                    .collect::<Vec<_>>()
-            };
+            let groups =
+                |p: &CryptoProvider| p.kx_groups.iter().map(|g| g.name()).collect::<Vec<_>>();
             #[cfg(feature = "aws-lc-rs")]
             let expected = rustls::crypto::aws_lc_rs::default_provider();
             #[cfg(not(feature = "aws-lc-rs"))]

@@ -142,7 +142,11 @@ fn the_kubernetes_command_line_and_settings_are_the_binarys() {
             .collect()
     };
     let mut args = vec![INSTALLED.to_owned()];
-    args.extend(list("args").iter().map(|a| a.trim_start_matches("- ").to_owned()));
+    args.extend(
+        list("args")
+            .iter()
+            .map(|a| a.trim_start_matches("- ").to_owned()),
+    );
     let env = list("env");
     let mut env_lines = Vec::new();
     for pair in env.chunks(2) {
@@ -151,7 +155,10 @@ fn the_kubernetes_command_line_and_settings_are_the_binarys() {
         env_lines.push(format!("{name}={value}"));
     }
     args.extend(env_file_as_flags(&env_lines.join("\n")));
-    assert!(args.iter().any(|a| a == "--metrics-addr=0.0.0.0:9464"), "{args:?}");
+    assert!(
+        args.iter().any(|a| a == "--metrics-addr=0.0.0.0:9464"),
+        "{args:?}"
+    );
     let parsed = teleport_audit_cli::command().try_get_matches_from(&args);
     assert!(parsed.is_ok(), "{args:?}: {}", parsed.unwrap_err());
 }
@@ -165,7 +172,10 @@ fn the_configmap_holds_tbot_yaml() {
         .map(|line| format!("    {line}\n"))
         .collect();
     let manifest = read("kubernetes.yaml");
-    assert!(manifest.contains(&format!("  tbot.yaml: |\n{tbot}---\n")), "{tbot}");
+    assert!(
+        manifest.contains(&format!("  tbot.yaml: |\n{tbot}---\n")),
+        "{tbot}"
+    );
 }
 
 /// `docs/deploy.md` shows each file of `docs/deploy/` whole, in a fenced block.
@@ -186,6 +196,9 @@ fn the_page_shows_every_file_as_it_is() {
         let shown = page
             .split("\n```")
             .any(|block| block.split_once('\n').is_some_and(|(_lang, b)| b == body));
-        assert!(shown, "docs/deploy.md does not show docs/deploy/{name} as it is");
+        assert!(
+            shown,
+            "docs/deploy.md does not show docs/deploy/{name} as it is"
+        );
     }
 }
