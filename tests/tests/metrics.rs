@@ -224,6 +224,11 @@ async fn healthz_is_503_while_the_stream_is_stalled_past_the_bound_and_ok_again_
     assert_eq!(sample(&text, "teleport_audit_healthy"), Some(0.0), "{text}");
     assert!(sample(&text, "teleport_audit_retries_total").unwrap() >= 1.0);
     assert!(sample(&text, "teleport_audit_consecutive_failures").unwrap() >= 1.0);
+    // Reported (and counted) once calls have failed for `stall_report_after`.
+    wait_for(addr, "/metrics", "a stall report counted", |_, text| {
+        sample(text, "teleport_audit_stalls_total").is_some_and(|stalls| stalls >= 1.0)
+    })
+    .await;
 
     wait_for(
         addr,

@@ -170,6 +170,12 @@ impl Collector for StreamMetrics {
             "Failed calls to the Auth Service that were retried.",
             stats.retries,
         )?;
+        counter(
+            out,
+            "teleport_audit_stalls",
+            "Stall reports: times the stream went without a successful call for the stall report period (StreamConfig::stall_report_after, 60 s by default).",
+            stats.stalls,
+        )?;
         gauge(
             out,
             "teleport_audit_consecutive_failures",
@@ -278,7 +284,7 @@ mod tests {
             .map(|value| value.parse().unwrap())
     }
 
-    const COUNTERS: [&str; 10] = [
+    const COUNTERS: [&str; 11] = [
         "teleport_audit_events",
         "teleport_audit_events_filtered",
         "teleport_audit_events_skipped",
@@ -289,6 +295,7 @@ mod tests {
         "teleport_audit_export_chunks_skipped",
         "teleport_audit_export_chunk_listings",
         "teleport_audit_retries",
+        "teleport_audit_stalls",
     ];
 
     const TIME_GAUGES: [&str; 5] = [
@@ -303,7 +310,10 @@ mod tests {
     fn every_counter_has_help_a_type_and_a_total() {
         let text = render(&StreamMetrics::new());
         for name in COUNTERS {
-            assert!(text.contains(&format!("# TYPE {name} counter\n")), "{name}: {text}");
+            assert!(
+                text.contains(&format!("# TYPE {name} counter\n")),
+                "{name}: {text}"
+            );
             let help = text
                 .lines()
                 .find_map(|line| line.strip_prefix(&format!("# HELP {name} ")))
@@ -319,9 +329,15 @@ mod tests {
         for name in TIME_GAUGES {
             assert!(!text.contains(name), "{name}: {text}");
         }
-        assert!(text.contains("# TYPE teleport_audit_healthy gauge\n"), "{text}");
+        assert!(
+            text.contains("# TYPE teleport_audit_healthy gauge\n"),
+            "{text}"
+        );
         assert_eq!(sample(&text, "teleport_audit_healthy"), Some(1.0));
-        assert_eq!(sample(&text, "teleport_audit_consecutive_failures"), Some(0.0));
+        assert_eq!(
+            sample(&text, "teleport_audit_consecutive_failures"),
+            Some(0.0)
+        );
     }
 
     #[test]
@@ -342,6 +358,7 @@ mod tests {
             s.chunks_skipped = 6;
             s.chunk_listings = 8;
             s.retries = 9;
+            s.stalls = 10;
             s.consecutive_failures = 2;
             s.newest_event_time = Some(newest);
             s.watermark = Some(now - Duration::from_secs(30));
@@ -359,8 +376,12 @@ mod tests {
             ("teleport_audit_export_chunks_skipped_total", 6.0),
             ("teleport_audit_export_chunk_listings_total", 8.0),
             ("teleport_audit_retries_total", 9.0),
+            ("teleport_audit_stalls_total", 10.0),
             ("teleport_audit_consecutive_failures", 2.0),
-            ("teleport_audit_last_event_timestamp_seconds", 1_764_583_200.25),
+            (
+                "teleport_audit_last_event_timestamp_seconds",
+                1_764_583_200.25,
+            ),
             ("teleport_audit_healthy", 1.0),
         ];
         for (name, value) in expected {
@@ -368,7 +389,10 @@ mod tests {
         }
         let lag = sample(&text, "teleport_audit_lag_seconds").unwrap();
         assert!((30.0..3600.0).contains(&lag), "{lag}");
-        assert!(text.contains("# UNIT teleport_audit_lag_seconds seconds\n"), "{text}");
+        assert!(
+            text.contains("# UNIT teleport_audit_lag_seconds seconds\n"),
+            "{text}"
+        );
         assert!(
             text.contains("# TYPE teleport_audit_last_event_timestamp_seconds gauge\n"),
             "{text}"
@@ -386,7 +410,10 @@ mod tests {
             s.last_success = Some(OffsetDateTime::now_utc());
             s.fatal = Some("identity_expired");
         });
-        assert_eq!(sample(&render(&metrics), "teleport_audit_healthy"), Some(0.0));
+        assert_eq!(
+            sample(&render(&metrics), "teleport_audit_healthy"),
+            Some(0.0)
+        );
         assert_eq!(
             metrics.health(OffsetDateTime::now_utc()),
             Health::Failed {
