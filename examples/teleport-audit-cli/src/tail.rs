@@ -55,9 +55,8 @@ pub(crate) async fn run(
         }
     };
     // The metrics server next: a port in use is refused before connecting.
-    let metrics = StreamMetrics::with_health_rule(HealthRule::with_stall_bound(
-        args.health_stall_bound,
-    ));
+    let metrics =
+        StreamMetrics::with_health_rule(HealthRule::with_stall_bound(args.health_stall_bound));
     if let Some(addr) = args.metrics_addr {
         let server = MetricsServer::bind(addr).await?;
         tracing::info!(
