@@ -1,6 +1,7 @@
 //! `docs/deploy.md` and the files in `docs/deploy/`: the systemd unit passes
-//! `systemd-analyze verify` with this binary as its `ExecStart=`, its command line and settings
-//! are ones the binary accepts, and the page shows each file exactly as it is.
+//! `systemd-analyze verify` with this binary as its `ExecStart=` and keeps a low
+//! `systemd-analyze security` exposure, its command line and settings (and the Kubernetes
+//! container's) are ones the binary accepts, and the page shows each file exactly as it is.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,6 +71,44 @@ fn systemd_analyze_reports_a_broken_unit() {
     let (ok, output) = verify(&unit.replace(BIN, "/nonexistent/teleport-audit"));
     assert!(!ok, "{output}");
     assert!(output.contains("/nonexistent/teleport-audit"), "{output}");
+}
+
+/// `systemd-analyze security --offline=true --threshold=20`: whether the unit's exposure score
+/// is at most 2.0 ("OK"; 10 is "UNSAFE"), and the score line.
+fn exposure_at_most_2(unit_text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("teleport-audit.service");
+    std::fs::write(&unit, unit_text).unwrap();
+    let output = Command::new(SYSTEMD_ANALYZE)
+        .args(["security", "--offline=true", "--threshold=20"])
+        .arg(&unit)
+        .output()
+        .unwrap_or_else(|e| panic!("{SYSTEMD_ANALYZE} is needed for this test: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let score = stdout
+        .lines()
+        .find(|line| line.contains("Overall exposure level"))
+        .unwrap_or_default()
+        .to_owned();
+    (
+        output.status.success(),
+        format!("{score}\n{}", String::from_utf8_lossy(&output.stderr)),
+    )
+}
+
+/// The hardening holds: `systemd-analyze security` rates the unit 2.0 or better (it is 1.4), and
+/// the same unit without its hardening section fails the check.
+#[test]
+fn the_systemd_unit_is_hardened() {
+    let unit = unit_for_this_build();
+    let (ok, score) = exposure_at_most_2(&unit);
+    assert!(ok, "exposure above 2.0: {score}");
+
+    let hardening = unit.find("# Hardening").expect("a hardening section");
+    let end = hardening + unit[hardening..].find("\n\n").unwrap();
+    let bare = format!("{}{}", &unit[..hardening], &unit[end..]);
+    let (ok, score) = exposure_at_most_2(&bare);
+    assert!(!ok, "without hardening: {score}");
 }
 
 /// The words of `ExecStart=` (continuation lines joined), with systemd's `${NAME}` variables
