@@ -81,7 +81,7 @@ pub use rustls;
 pub use cert::{CLUSTER_NAME_OID, CertInfo, parse_teleport_certificate};
 pub use error::IdentityError;
 pub use identity::Identity;
-pub use provider::{crypto_provider, feature_provider_name};
+pub use provider::crypto_provider;
 pub use summary::{IdentitySummary, KeyAlgorithm};
 pub use tls::AuthRoute;
 

@@ -46,16 +46,6 @@ fn choose(installed: bool, aws_lc_rs: bool, ring: bool) -> Option<Source> {
     }
 }
 
-/// The name of the provider [`crypto_provider`] returns when the application installed none:
-/// `"aws-lc-rs"`, `"ring"`, or `None` when this crate was built with neither feature.
-pub fn feature_provider_name() -> Option<&'static str> {
-    match choose(false, cfg!(feature = "aws-lc-rs"), cfg!(feature = "ring")) {
-        Some(Source::AwsLcRs) => Some("aws-lc-rs"),
-        Some(Source::Ring) => Some("ring"),
-        Some(Source::Installed) | None => None,
-    }
-}
-
 /// The rustls crypto provider to build TLS configurations with (see the module documentation
 /// for the rule): the process default if the application installed one, else the provider of
 /// the `aws-lc-rs` or `ring` feature.
