@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks teleport-audit's NDJSON output against Teleport's file audit log (the ground truth).
 
-Usage: compare.py TRUTH_BEFORE TRUTH_AFTER OUTPUT
+Usage: compare.py [--types TYPE,TYPE...] TRUTH_BEFORE TRUTH_AFTER OUTPUT
+  --types       only events of these types (the `event` field) count: the file log's others are
+                not expected, and a delivered event of another type is a problem
   TRUTH_BEFORE  the file audit log's lines when the run started: every one must be delivered
   TRUTH_AFTER   the lines when it ended: every delivered event must be one of them
   OUTPUT        what teleport-audit wrote, one event per line
@@ -13,7 +15,7 @@ import json
 import sys
 
 
-def load(path):
+def load(path, types=None):
     events = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -21,9 +23,12 @@ def load(path):
             if not line:
                 continue
             try:
-                events[json.loads(line)["uid"]] = json.loads(line)
+                ev = json.loads(line)
+                uid = ev["uid"]
             except (ValueError, KeyError) as e:
                 sys.exit(f"{path} line {n}: not an event with a uid ({e})")
+            if types is None or ev.get("event") in types:
+                events[uid] = ev
     return events
 
 
@@ -36,9 +41,16 @@ def event_of(obj):
 
 
 def main():
-    before, after = load(sys.argv[1]), load(sys.argv[2])
+    args = sys.argv[1:]
+    types = None
+    if len(args) == 5 and args[0] == "--types":
+        types = set(t.strip() for t in args[1].split(",") if t.strip())
+        args = args[2:]
+    if len(args) != 3:
+        sys.exit(__doc__)
+    before, after = load(args[0], types), load(args[1], types)
     seen, problems = {}, []
-    with open(sys.argv[3], encoding="utf-8") as f:
+    with open(args[2], encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -56,7 +68,9 @@ def main():
                 continue
             seen[uid] = n
             truth = after.get(uid)
-            if truth is None:
+            if truth is None and types is not None and ev.get("event") not in types:
+                problems.append(f"output line {n}: uid {uid} is a {ev.get('event')}, not of the types asked for")
+            elif truth is None:
                 problems.append(f"output line {n}: uid {uid} is not in the file audit log")
             elif ev != truth:
                 keys = sorted(k for k in set(ev) | set(truth) if ev.get(k) != truth.get(k))

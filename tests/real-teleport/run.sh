@@ -5,6 +5,8 @@
 #
 # Usage: tests/real-teleport/run.sh
 # Env:
+#   REAL_TELEPORT_VERSION  the Teleport versions to check, in turn: "13" (13.3.8), "14" (14.2.3)
+#                          or "13 14" (the default); the closing line sums them
 #   TELEPORT_AUDIT_BIN   the teleport-audit binary (default: <repo>/target/debug/teleport-audit if
 #                        it exists); without it the teleport-audit checks are reported as skipped
 #   REAL_TELEPORT_ROLES  roles to create (default 400); REAL_TELEPORT_USERS users (default 400)
@@ -16,6 +18,33 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+
+# Several versions: one run each (each builds its Teleport, then starts its own cluster), summed.
+versions="${REAL_TELEPORT_VERSION:-13 14}"
+read -r -a version_list <<< "$versions"
+if (( ${#version_list[@]} > 1 )); then
+    total_passed=0 total_failed=0 total_skipped=0
+    for v in "${version_list[@]}"; do
+        out="$(mktemp)"
+        REAL_TELEPORT_VERSION="$v" "$here/run.sh" | tee "$out" || true
+        summary="$(tail -n 1 "$out")"
+        rm -f "$out"
+        if [[ "$summary" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+            total_passed=$((total_passed + BASH_REMATCH[1]))
+            total_failed=$((total_failed + BASH_REMATCH[2]))
+            total_skipped=$((total_skipped + BASH_REMATCH[3]))
+        else
+            echo "FAIL  [teleport $v] run.sh ended without its closing line"
+            total_failed=$((total_failed + 1))
+        fi
+    done
+    echo "Teleport ${version_list[*]}:"
+    echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+    (( total_failed == 0 ))
+    exit
+fi
+major="${version_list[0]:-13}"
+export REAL_TELEPORT_VERSION="$major"
 n_roles="${REAL_TELEPORT_ROLES:-400}"
 n_users="${REAL_TELEPORT_USERS:-400}"
 poll="${REAL_TELEPORT_POLL:-5}"
@@ -37,7 +66,11 @@ data="$work/data"
 facts="${REAL_TELEPORT_FACTS:-$work/facts.ndjson}"
 mkdir -p "$data"
 teleport_pid=""
+bg_pids=()  # relays and tails still running when the script stops early
 cleanup() {
+    for p in "${bg_pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
     if [[ -n "$teleport_pid" ]]; then
         kill "$teleport_pid" 2>/dev/null || true
         wait "$teleport_pid" 2>/dev/null || true
@@ -51,10 +84,10 @@ cleanup() {
 trap cleanup EXIT
 
 passed=0 failed=0 skipped=0
-pass() { passed=$((passed + 1)); echo "PASS  $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
-skip() { skipped=$((skipped + 1)); echo "SKIP  $*"; }
-log() { echo "run.sh: $*" >&2; }
+pass() { passed=$((passed + 1)); echo "PASS  [teleport $major] $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL  [teleport $major] $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP  [teleport $major] $*"; }
+log() { echo "run.sh [teleport $major]: $*" >&2; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 auth_port="$(free_port)"
@@ -90,7 +123,9 @@ ssh_service:
   enabled: false
 EOF
 
-tctl() { "$bin_dir/tctl" -c "$work/teleport.yaml" "$@"; }
+# tctl reads the same file, but logs elsewhere: it would truncate the cluster's log (os.Create).
+sed "s#output: $work/teleport.log#output: $work/tctl.log#" "$work/teleport.yaml" > "$work/tctl.yaml"
+tctl() { "$bin_dir/tctl" -c "$work/tctl.yaml" "$@"; }
 
 log "starting Teleport (auth + proxy on $proxy, data in $data)"
 "$bin_dir/teleport-noweb" start -c "$work/teleport.yaml" > "$work/teleport.stdout" 2>&1 &
@@ -235,13 +270,54 @@ else fail "Teleport's API and its file audit log disagree (see $facts)"
 fi
 
 # ---------------------------------------------------------------- teleport-audit
+all_checks=(identity ping backfill export-fallback failed-logins types connection-upgrade-always
+    no-server-errors resume-sigterm resume-sigkill-output live-tail identity-expiry identity-renewal
+    wrong-ca expired no-event-access)
 if [[ -z "$bin" || ! -x "$bin" ]]; then
-    for c in identity ping backfill resume live-tail wrong-ca expired no-event-access export-fallback; do
+    for c in "${all_checks[@]}"; do
         skip "teleport-audit $c (set TELEPORT_AUDIT_BIN to the teleport-audit binary)"
     done
 else
     export RUST_LOG="${RUST_LOG:-info}"
     common=(--proxy "$proxy" --identity-file "$work/audit.identity")
+    backfill_start="$(date -u -d "$cluster_start - 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
+    tail_args=(tail "${common[@]}" --backfill-start "$backfill_start")
+    # The proxy's log from here on: our client's normal runs must not make it log an error.
+    log_mark=$(stat -c %s "$work/teleport.log")
+
+    # A relay (throttle.py) in front of the proxy; prints its port. $1: bytes per second (0: full
+    # speed). `kill -USR1` on its pid (in $relay_pid after the call) cuts its open connections.
+    start_relay() {
+        local port_file="$work/relay-$RANDOM.port"
+        python3 "$here/throttle.py" "$web_port" "$1" > "$port_file" &
+        relay_pid=$!
+        bg_pids+=("$relay_pid")
+        for _ in $(seq 1 100); do [[ -s "$port_file" ]] && break; sleep 0.05; done
+        relay_port="$(head -n 1 "$port_file")"
+    }
+    not_after() { exp_leaf "$1" | openssl x509 -noout -enddate | cut -d= -f2; }
+    lines() { if [[ -f "$1" ]]; then wc -l < "$1"; else echo 0; fi; }
+
+    # Two tails that outlive the identity they started with, running beside the other checks:
+    # one with a short-lived identity (it must stop with a clear fatal error once it has to dial
+    # again after the expiry, losing nothing), one whose identity file is renewed the way tbot
+    # does it (a new file renamed over the old one) and must keep going past the old expiry.
+    # Each goes through its own relay, so the test can cut its connection after the expiry (an
+    # expired certificate keeps working on an open connection until the next dial).
+    sign audit-bot "$work/short.identity" 1m
+    sign audit-bot "$work/renew.identity" 1m
+    short_expiry="$(not_after "$work/short.identity")"
+    start_relay 0; exp_relay_pid=$relay_pid; exp_relay_port=$relay_port
+    "$bin" tail --proxy "127.0.0.1:$exp_relay_port" --identity-file "$work/short.identity" \
+        --backfill-start "$backfill_start" --cursor-file "$work/exp.cursor" --output "$work/exp.ndjson" \
+        --poll-interval 1s > /dev/null 2> "$work/exp.err" &
+    exp_pid=$!; bg_pids+=("$exp_pid")
+    start_relay 0; renew_relay_pid=$relay_pid; renew_relay_port=$relay_port
+    "$bin" tail --proxy "127.0.0.1:$renew_relay_port" --identity-file "$work/renew.identity" \
+        --backfill-start "$backfill_start" --cursor-file "$work/renew.cursor" --output "$work/renew.ndjson" \
+        --poll-interval 1s > /dev/null 2> "$work/renew.err" &
+    renew_pid=$!; bg_pids+=("$renew_pid")
+    log "tails with identities valid until $short_expiry started (pids $exp_pid, $renew_pid)"
 
     # identity
     if "$bin" identity "$work/audit.identity" > "$work/identity.json" 2> "$work/identity.err" \
@@ -262,9 +338,15 @@ else
         fail "teleport-audit ping: $(tail -n 5 "$work/ping.err")"
     fi
 
+    # The renewal, tbot's way: a new identity file written beside the old one, then renamed over
+    # it, while the tail runs (once it has connected, i.e. written its backfill).
+    deadline=$(( $(date +%s) + 30 ))
+    while (( $(lines "$work/renew.ndjson") == 0 && $(date +%s) < deadline )) && kill -0 "$renew_pid" 2>/dev/null; do sleep 0.2; done
+    sign audit-bot "$work/renew.identity.new" 8h
+    mv "$work/renew.identity.new" "$work/renew.identity"
+    log "renew.identity replaced by rename ($(lines "$work/renew.ndjson") events written by then)"
+
     # backfill: every event in the file audit log, field for field, none twice
-    backfill_start="$(date -u -d "$cluster_start - 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
-    tail_args=(tail "${common[@]}" --backfill-start "$backfill_start")
     snapshot "$work/truth-before.ndjson"
     s=$(date +%s%N)
     "$bin" "${tail_args[@]}" --cursor-file "$work/backfill.cursor" --until-now > "$work/backfill.ndjson" 2> "$work/backfill.err" || true
@@ -281,11 +363,66 @@ else
         fail "no sign in the log (RUST_LOG=$RUST_LOG) that the export probe fell back to search"
     fi
 
-    # kill mid-stream, resume from the cursor file. The first run goes through a relay that
-    # slows the server's bytes to 64 KiB/s, so that it is still streaming when it is stopped.
-    coproc RELAY { exec python3 "$here/throttle.py" "$web_port" 65536; }
-    relay_pid=$RELAY_PID
-    read -r relay_port <&"${RELAY[0]}"
+    # failed logins: each one delivered with the fields that say who failed, how and from where
+    if python3 - "$work/truth-before.ndjson" "$work/backfill.ndjson" <<'PY'
+import json, sys
+def failed(path):
+    out = {}
+    for line in open(path, encoding="utf-8"):
+        if line.strip():
+            ev = json.loads(line)
+            if ev.get("event") == "user.login" and ev.get("success") is False:
+                out[ev["uid"]] = ev
+    return out
+truth, got = failed(sys.argv[1]), failed(sys.argv[2])
+fields = ["user", "error", "method", "user_agent", "addr.remote", "code", "time"]
+bad = [u for u, ev in truth.items() if u not in got or any(got[u].get(f) != ev.get(f) or f not in got[u] for f in fields)]
+users = sorted({ev["user"] for ev in got.values()})
+print(f"{len(got)} of {len(truth)} failed logins delivered with {', '.join(fields)}; users {users[:4]}...")
+sys.exit(0 if truth and not bad and len(got) == len(truth) else 1)
+PY
+    then pass "failed logins (user.login, success false, T1000W) arrive with their fields"
+    else fail "failed logins missing or incomplete in the backfill"
+    fi
+
+    # --types: only those types, and all of them
+    types="user.login,cert.create,user.create"
+    snapshot "$work/truth-before.ndjson"
+    "$bin" "${tail_args[@]}" --types "$types" --cursor-file "$work/types.cursor" --until-now > "$work/types.ndjson" 2> "$work/types.err" || true
+    snapshot "$work/truth-after.ndjson"
+    if out="$(python3 "$here/compare.py" --types "$types" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/types.ndjson")"; then
+        pass "--types $types: only and all of those (${out#compare: })"
+    else
+        fail "--types $types: $out (stderr: $(tail -n 2 "$work/types.err"))"
+    fi
+
+    # --connection-upgrade always: the proxy's web certificate is Teleport's self-made one, given
+    # as --proxy-ca (which pins it). Teleport 13 and 14 serve the legacy upgrade types (alpn,
+    # alpn-ping) at /webapi/connectionupgrade, not the WebSocket one.
+    snapshot "$work/truth-before.ndjson"
+    rc=0
+    "$bin" "${tail_args[@]}" --connection-upgrade always --proxy-ca "$data/webproxy_cert.pem" \
+        --cursor-file "$work/upgrade.cursor" --until-now > "$work/upgrade.ndjson" 2> "$work/upgrade.err" || rc=$?
+    snapshot "$work/truth-after.ndjson"
+    if (( rc == 0 )) && out="$(python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/upgrade.ndjson")"; then
+        pass "tail --connection-upgrade always: every event exactly once (${out#compare: }); $(grep -Eim1 'upgrade' "$work/upgrade.err" | cut -c1-200)"
+    else
+        fail "tail --connection-upgrade always: exit $rc, $(grep -Ev '^\s*$' "$work/upgrade.err" | tail -n 2 | cut -c1-300)"
+    fi
+
+    # No ERROR in the proxy's log from the normal runs above (identity, ping, backfill, types,
+    # upgrade, and the two long tails starting).
+    errors="$(tail -c +"$((log_mark + 1))" "$work/teleport.log" | grep -aE '\bERRO(R)?\b' || true)"
+    if [[ -z "$errors" ]]; then
+        pass "no ERROR in Teleport's log from our client's normal runs ($(tail -c +"$((log_mark + 1))" "$work/teleport.log" | wc -l) log lines)"
+    else
+        fail "Teleport logged $(wc -l <<< "$errors") ERROR line(s) during our client's normal runs, e.g.: $(head -n 2 <<< "$errors" | cut -c1-400)"
+    fi
+
+    # stop mid-stream (SIGTERM), resume from the cursor file. The first run goes through a relay
+    # that slows the server's bytes to 64 KiB/s, so that it is still streaming when it is stopped.
+    start_relay 65536
+    snapshot "$work/truth-before.ndjson"
     : > "$work/resume-1.ndjson"
     "$bin" tail --proxy "127.0.0.1:$relay_port" --identity-file "$work/audit.identity" \
         --backfill-start "$backfill_start" --cursor-file "$work/resume.cursor" --until-now \
@@ -305,12 +442,47 @@ else
         if python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/resume.ndjson"; then
             pass "stopped (SIGTERM) after $first of $n_events events, resumed from the cursor file: still exact"
         else
-            fail "kill and resume is not exact (stopped after $first events)"
+            fail "stop and resume is not exact (stopped after $first events)"
         fi
     else
         kill -TERM "$tail_pid" 2>/dev/null || true
         wait "$tail_pid" 2>/dev/null || true
-        fail "kill and resume: could not stop the tail mid-stream ($first of $n_events events written; stderr: $(tail -n 2 "$work/resume-1.err"))"
+        fail "stop and resume: could not stop the tail mid-stream ($first of $n_events events written; stderr: $(tail -n 2 "$work/resume-1.err"))"
+    fi
+
+    # SIGKILL mid-backfill three times, writing with --output (exactly once across crashes), then
+    # finish with --until-now. Pages of 100 through the slow relay, so that each kill lands
+    # between a page's write and its cursor save or in the middle of a page.
+    : > "$work/kill.err"
+    kills=""
+    n_now=$(count_events)
+    for k in 1 2 3; do
+        "$bin" tail --proxy "127.0.0.1:$relay_port" --identity-file "$work/audit.identity" \
+            --backfill-start "$backfill_start" --cursor-file "$work/kill.cursor" --output "$work/kill.ndjson" \
+            --page-size 100 > /dev/null 2>> "$work/kill.err" &
+        tail_pid=$!
+        target=$(( k * n_now / 4 ))
+        deadline=$(( $(date +%s) + 120 ))
+        while kill -0 "$tail_pid" 2>/dev/null && (( $(lines "$work/kill.ndjson") < target && $(date +%s) < deadline )); do
+            sleep 0.01
+        done
+        kill -KILL "$tail_pid" 2>/dev/null || true
+        wait "$tail_pid" 2>/dev/null || true
+        kills+=" $(lines "$work/kill.ndjson")"
+    done
+    rc=0
+    "$bin" "${tail_args[@]}" --cursor-file "$work/kill.cursor" --output "$work/kill.ndjson" --until-now > /dev/null 2>> "$work/kill.err" || rc=$?
+    snapshot "$work/truth-after.ndjson"
+    if (( rc == 0 )) && out="$(python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/kill.ndjson")"; then
+        mid=1
+        for n in $kills; do (( n > 0 && n < n_now )) || mid=0; done
+        if (( mid )); then
+            pass "SIGKILL during the backfill with --output (file lines at each kill:$kills of $n_now), then --until-now: the file is exact (${out#compare: })"
+        else
+            fail "SIGKILL with --output: a kill did not land mid-stream (file lines at each kill:$kills of $n_now)"
+        fi
+    else
+        fail "SIGKILL with --output: exit $rc, ${out:-} (kills at$kills; stderr: $(tail -n 2 "$work/kill.err"))"
     fi
     kill "$relay_pid" 2>/dev/null || true
     wait "$relay_pid" 2>/dev/null || true
@@ -345,29 +517,83 @@ else
         fail "live tail: late or missing:$late"
     fi
 
+    # Identity expiry and renewal. Wait for the short-lived identities to expire, then create a
+    # few events (the open connections still serve them), then cut both tails' connections.
+    until ! exp_leaf "$work/short.identity" | openssl x509 -noout -checkend 0 >/dev/null 2>&1; do sleep 1; done
+    snapshot "$work/truth-at-expiry.ndjson"
+    create_roles() { # prefix
+        for i in 1 2 3; do
+            printf 'kind: role\nversion: v6\nmetadata:\n  name: %s-%d\nspec: {}\n' "$1" "$i" > "$work/$1.yaml"
+            tctl create -f "$work/$1.yaml" >/dev/null
+        done
+    }
+    create_roles after-expiry
+    sleep 3
+    open_after_expiry=$(grep -c '"name":"after-expiry-' "$work/exp.ndjson" || true)
+    log "after the expiry, on the open connection: $open_after_expiry of 3 new events delivered"
+    kill -USR1 "$exp_relay_pid" "$renew_relay_pid" 2>/dev/null || true
+    rc=""
+    for _ in $(seq 1 300); do
+        if ! kill -0 "$exp_pid" 2>/dev/null; then rc=0; wait "$exp_pid" || rc=$?; break; fi
+        sleep 0.1
+    done
+    if [[ -z "$rc" ]]; then
+        kill -TERM "$exp_pid" 2>/dev/null || true
+        wait "$exp_pid" 2>/dev/null || true
+        fail "identity expiry: tail still running 30 s after its expired identity had to dial again (stderr: $(tail -n 2 "$work/exp.err" | cut -c1-300))"
+    else
+        msg="$(grep -Ei 'error:.*expired' "$work/exp.err" | tail -n 1 | cut -c1-300)"
+        msg="${msg//$work\//}"
+        snapshot "$work/truth-after.ndjson"
+        out="$(python3 "$here/compare.py" "$work/truth-at-expiry.ndjson" "$work/truth-after.ndjson" "$work/exp.ndjson")" && lost=0 || lost=1
+        # Resume from its cursor with a valid identity: still exactly once.
+        "$bin" "${tail_args[@]}" --cursor-file "$work/exp.cursor" --output "$work/exp.ndjson" --until-now > /dev/null 2> "$work/exp-resume.err" || true
+        snapshot "$work/truth-after.ndjson"
+        out2="$(python3 "$here/compare.py" "$work/truth-after.ndjson" "$work/truth-after.ndjson" "$work/exp.ndjson")" && resumed=1 || resumed=0
+        if [[ "$rc" == 77 && -n "$msg" ]] && (( lost == 0 && resumed == 1 )); then
+            pass "identity expiry mid-stream (valid until $short_expiry): exit 77 at the next dial, nothing lost before it ($open_after_expiry of 3 events after the expiry came on the open connection), resumed exactly with a new identity; $msg"
+        else
+            fail "identity expiry mid-stream: exit $rc (want 77), message '${msg:-none}', before the exit: ${out}; after resuming: ${out2}"
+        fi
+    fi
+    # The renewed tail must go on past the old identity's expiry, on a new connection.
+    create_roles after-renewal
+    deadline=$(( $(date +%s) + 20 ))
+    while (( $(grep -c '"name":"after-renewal-' "$work/renew.ndjson" || true) < 3 && $(date +%s) < deadline )) && kill -0 "$renew_pid" 2>/dev/null; do sleep 0.2; done
+    rc=""
+    if kill -TERM "$renew_pid" 2>/dev/null; then rc=0; wait "$renew_pid" || rc=$?; else wait "$renew_pid" || rc="died with $?"; fi
+    snapshot "$work/truth-after.ndjson"
+    if [[ "$rc" == 130 ]] && out="$(python3 "$here/compare.py" "$work/truth-after.ndjson" "$work/truth-after.ndjson" "$work/renew.ndjson")" \
+        && grep -q 'identity file changed' "$work/renew.err"; then
+        pass "renewed identity file (renamed over the old one) used without restart: going on past the old expiry after its connection was cut, every event exactly once (${out#compare: })"
+    else
+        fail "renewed identity file: exit $rc (want 130 after SIGTERM), ${out:-}; stderr: $(grep -Ev '^\s*$' "$work/renew.err" | tail -n 2 | cut -c1-300)"
+    fi
+    kill "$exp_relay_pid" "$renew_relay_pid" 2>/dev/null || true
+
     # errors
     # The error must name the problem; the identity's own path (which contains the case's name)
     # is removed from the message first.
-    expect_error() { # name identity regex
+    expect_error() { # name identity regex [exit status]
         local out rc=0
         out="$("$bin" ping --proxy "$proxy" --identity-file "$work/$2.identity" 2>&1 >/dev/null)" || rc=$?
         out="${out//$work\/$2.identity/IDENTITY}"
-        if (( rc != 0 )) && grep -Eiq "$3" <<< "$out"; then
+        if (( rc != 0 )) && [[ -z "${4:-}" || "$rc" == "${4:-}" ]] && grep -Eiq "$3" <<< "$out"; then
             pass "$1: exit $rc, $(grep -Eim1 "$3" <<< "$out")"
         else
-            fail "$1: exit $rc, expected /$3/ in: $(head -n 3 <<< "$out")"
+            fail "$1: exit $rc${4:+ (want $4)}, expected /$3/ in: $(head -n 3 <<< "$out")"
         fi
     }
     expect_error "wrong CA" wrong-ca 'unknown (issuer|authority)|not trusted|untrusted|(wrong|unknown|other) (CA|certificate authority)'
-    expect_error "expired identity" expired 'expired'
+    expect_error "expired identity" expired 'expired' 77
     rc=0
     out="$("$bin" tail --proxy "$proxy" --identity-file "$work/no-events.identity" --backfill-start "$backfill_start" \
         --cursor-file "$work/noev.cursor" --until-now 2>&1 >/dev/null)" || rc=$?
     out="${out//$work\/no-events.identity/IDENTITY}"
-    if (( rc != 0 )) && grep -Eiq 'permission|denied|access' <<< "$out"; then
+    if (( rc == 77 )) && grep -Eiq 'permission|denied|access' <<< "$out"; then
         pass "role without event access: exit $rc, $(grep -Eim1 'permission|denied|access' <<< "$out")"
     else
-        fail "role without event access: exit $rc, expected a permission error in: $(head -n 3 <<< "$out")"
+        fail "role without event access: exit $rc (want 77), expected a permission error in: $(head -n 3 <<< "$out")"
     fi
 fi
 
