@@ -116,6 +116,27 @@ async fn start_from_now_delivers_nothing_older_and_follows_live_events() {
     assert_eq!(unique.len(), 40);
 }
 
+/// In a quiet cluster the watermark stays at the last event, an hour ago; once the stream has
+/// read everything, its lag is the age of its last scan, not of that event.
+#[tokio::test]
+async fn a_caught_up_stream_in_a_quiet_cluster_reports_a_small_lag() {
+    let (sim, start, _end) = backlog_cluster(200, Backend::Immediate).await;
+    let client = connect(&sim).await;
+    let mut stream = client.audit_events(fast(StreamConfig::default()).backfill_start(start));
+    let got = collect(&mut stream, 200, Duration::from_secs(30)).await;
+    assert_eq!(got.events.len(), 200, "{:?}", got.errors);
+    let stats = stream.stats_handle();
+    // Keep polling (nothing new comes) for a few poll intervals.
+    let polling = collect(&mut stream, 1, Duration::from_millis(1500)).await;
+    assert!(polling.events.is_empty());
+    let now = OffsetDateTime::now_utc();
+    let stats = stats.get();
+    let watermark_age = now - stats.watermark.unwrap();
+    assert!(watermark_age > time::Duration::minutes(50), "{stats:?}");
+    let lag = stats.lag(now).unwrap();
+    assert!(lag < Duration::from_secs(30), "lag {lag:?}: {stats:?}");
+}
+
 #[tokio::test]
 async fn an_event_type_filter_is_applied_by_the_server() {
     let (sim, start, end) = backlog_cluster(2000, Backend::Immediate).await;

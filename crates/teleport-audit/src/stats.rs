@@ -45,6 +45,10 @@ pub struct StreamStats {
     /// Search: every event before this time has been delivered (the cursor's watermark).
     /// Export: every chunk listed before this time has been read (the cursor's `caught_up`).
     pub watermark: Option<OffsetDateTime>,
+    /// Search: when (by this machine's clock) the newest complete scan that reached the present
+    /// began. Every event the server had made visible by then has been read; in a quiet
+    /// cluster this keeps moving while the watermark (tied to event times) does not.
+    pub caught_up_at: Option<OffsetDateTime>,
     /// The API the stream reads with, once decided ([`crate::Mode::Search`] or
     /// [`crate::Mode::Export`]; `None` while [`crate::Mode::Auto`] is still asking).
     pub mode: Option<Mode>,
@@ -65,11 +69,16 @@ pub struct StreamStats {
 }
 
 impl StreamStats {
-    /// How far the stream is behind `now`: the age of the watermark. `None` before the first
-    /// scan.
+    /// How far the stream is behind `now`: the age of the newer of the watermark and
+    /// [`caught_up_at`](Self::caught_up_at). While backfilling, that is the watermark's age;
+    /// once caught up, about a poll interval plus a scan, even when no new event comes (the
+    /// watermark alone would keep ageing in a quiet cluster). `None` before the first scan.
     pub fn lag(&self, now: OffsetDateTime) -> Option<Duration> {
-        self.watermark
-            .map(|watermark| (now - watermark).try_into().unwrap_or(Duration::ZERO))
+        let reached = match (self.watermark, self.caught_up_at) {
+            (Some(watermark), Some(caught_up)) => Some(watermark.max(caught_up)),
+            (watermark, caught_up) => watermark.or(caught_up),
+        };
+        reached.map(|reached| (now - reached).try_into().unwrap_or(Duration::ZERO))
     }
 }
 
@@ -112,6 +121,16 @@ mod tests {
         assert_eq!(stats.lag(now), Some(Duration::from_secs(30)));
         stats.watermark = Some(now + Duration::from_secs(5));
         assert_eq!(stats.lag(now), Some(Duration::ZERO));
+        // Caught up in a quiet cluster: the watermark stays at the last event, the lag is the
+        // age of the last scan that reached the present.
+        stats.watermark = Some(OffsetDateTime::UNIX_EPOCH + Duration::from_secs(10));
+        stats.caught_up_at = Some(OffsetDateTime::UNIX_EPOCH + Duration::from_secs(98));
+        assert_eq!(stats.lag(now), Some(Duration::from_secs(2)));
+        // A newer watermark wins over an older scan.
+        stats.watermark = Some(OffsetDateTime::UNIX_EPOCH + Duration::from_secs(99));
+        assert_eq!(stats.lag(now), Some(Duration::from_secs(1)));
+        stats.watermark = None;
+        assert_eq!(stats.lag(now), Some(Duration::from_secs(2)));
     }
 
     #[test]

@@ -510,6 +510,11 @@ impl SearchMachine {
         self.cursor.advance_watermark(to.min(settled));
         if let Some(began) = self.scan_began {
             self.last_complete_scan = Some((to, began));
+            // A scan that reached the present (not one window of a backfill): caught up as of
+            // its start.
+            if to >= began {
+                self.stats.update(|s| s.caught_up_at = Some(began));
+            }
         }
         self.publish_watermark();
         if let Some(end) = self.config.end.filter(|end| to >= *end && !self.finished()) {
