@@ -143,9 +143,10 @@ pub(crate) struct TailArgs {
     /// Events per page (1 to 10000).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) page_size: u32,
-    /// Wait between polls once caught up.
-    #[arg(long, value_parser = parse_duration, default_value = "2s")]
-    pub(crate) poll_interval: Duration,
+    /// Wait between polls once caught up [default: 2s in search mode; 15s in export mode, where
+    /// a poll lists the chunks of the recent dates].
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) poll_interval: Option<Duration>,
     /// How late an event may become visible and still be delivered [default: 10s in search
     /// mode, 2m in export mode (Athena writes its batches about once a minute)].
     #[arg(long, value_parser = parse_duration)]

@@ -22,7 +22,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use teleport_audit::{DEFAULT_EXPORT_POLL_INTERVAL, Mode, StatsHandle, StreamStats};
+use teleport_audit::{Mode, StatsHandle, StreamStats};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -186,6 +186,8 @@ pub(crate) fn human_duration(duration: Duration) -> String {
         format!("{hours}h{minutes:02}m")
     } else if minutes > 0 {
         format!("{minutes}m{seconds:02}s")
+    } else if seconds == 0 && !duration.is_zero() {
+        format!("{}ms", duration.subsec_millis())
     } else {
         format!("{seconds}s")
     }
@@ -264,11 +266,14 @@ pub(crate) struct Reporter {
 impl Reporter {
     /// Starts showing the progress of the stream whose stats are `stats`, as `view` says.
     /// `json_logs`: summary lines carry their figures as fields rather than in the message.
+    /// `end` and `export_poll`: the stream's end time and export poll interval, to tell the wait
+    /// for late events.
     pub(crate) fn start(
         stats: StatsHandle,
         view: View,
         json_logs: bool,
         end: Option<OffsetDateTime>,
+        export_poll: Duration,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
         let task = (view != View::Off || end.is_some()).then(|| {
@@ -278,6 +283,7 @@ impl Reporter {
                 json_logs,
                 summary_interval(),
                 end,
+                export_poll,
                 stopped,
             ))
         });
@@ -326,6 +332,7 @@ async fn run(
     json_logs: bool,
     every: Duration,
     end: Option<OffsetDateTime>,
+    export_poll: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
     if view == View::Bar {
@@ -351,7 +358,10 @@ async fn run(
             (end, current.waiting_for_late_events_until, told_waiting)
         {
             told_waiting = true;
-            tracing::info!("{}", waiting_message(end, until, wall, current.mode));
+            tracing::info!(
+                "{}",
+                waiting_message(end, until, wall, current.mode, export_poll)
+            );
         }
         match view {
             View::Bar => {
@@ -386,12 +396,13 @@ async fn run(
 
 /// What the stream does once it has read everything up to its `end` and waits `until` for late
 /// events (`now`: this machine's clock; `mode`: the stream's). Export mode stops at the first
-/// chunk listing after `until` (listings run every [`DEFAULT_EXPORT_POLL_INTERVAL`]).
+/// chunk listing after `until` (listings run every `export_poll`).
 pub(crate) fn waiting_message(
     end: OffsetDateTime,
     until: OffsetDateTime,
     now: OffsetDateTime,
     mode: Option<Mode>,
+    export_poll: Duration,
 ) -> String {
     let left: Duration = (until - now).try_into().unwrap_or(Duration::ZERO);
     // Whole seconds, rounded up: "up to".
@@ -399,7 +410,7 @@ pub(crate) fn waiting_message(
     let then = match mode {
         Some(Mode::Export) => format!(
             "then stopping at the next chunk listing (one every {})",
-            human_duration(DEFAULT_EXPORT_POLL_INTERVAL)
+            human_duration(export_poll)
         ),
         _ => "then stopping".to_owned(),
     };
@@ -431,6 +442,7 @@ fn log_summary(sample: &Sample, json_logs: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use teleport_audit::DEFAULT_EXPORT_POLL_INTERVAL;
     use time::macros::datetime;
 
     #[test]
@@ -460,6 +472,7 @@ mod tests {
         assert_eq!(per_second(849.6), "850");
         assert_eq!(per_second(12_000.0), "12,000");
         assert_eq!(human_duration(Duration::ZERO), "0s");
+        assert_eq!(human_duration(Duration::from_millis(200)), "200ms");
         assert_eq!(human_duration(Duration::from_millis(4900)), "4s");
         assert_eq!(human_duration(Duration::from_secs(125)), "2m05s");
         assert_eq!(
@@ -530,7 +543,8 @@ mod tests {
                 end,
                 until,
                 end + Duration::from_millis(500),
-                Some(Mode::Search)
+                Some(Mode::Search),
+                DEFAULT_EXPORT_POLL_INTERVAL
             ),
             "caught up to the end time, 2025-12-01 10:02:03Z; waiting up to 10s (until \
              10:02:13Z) for events that become visible late, then stopping"
@@ -540,7 +554,8 @@ mod tests {
                 end,
                 until,
                 until + Duration::from_secs(1),
-                Some(Mode::Export)
+                Some(Mode::Export),
+                DEFAULT_EXPORT_POLL_INTERVAL
             ),
             "caught up to the end time, 2025-12-01 10:02:03Z; waiting up to 0s (until \
              10:02:13Z) for events that become visible late, then stopping at the next chunk \

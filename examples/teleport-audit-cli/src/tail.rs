@@ -65,18 +65,16 @@ pub(crate) async fn run(
         );
         tokio::spawn(server.serve(metrics.clone()));
     }
-    let client = Client::connect(crate::ping::client_config(&args.connect)?).await?;
-    tracing::info!(
-        cluster = client.cluster_name(),
-        version = client.server_version(),
-        "connected"
-    );
     let mut config = StreamConfig::default()
         .mode(args.mode.into())
         .event_types(selection.types)
         .skip_event_types(selection.skip_types)
-        .page_size(args.page_size)
-        .poll_interval(args.poll_interval);
+        .page_size(args.page_size);
+    if let Some(interval) = args.poll_interval {
+        config = config
+            .poll_interval(interval)
+            .export_poll_interval(interval);
+    }
     if let Some(lateness) = args.max_lateness {
         config = config.max_lateness(lateness);
     }
@@ -105,6 +103,16 @@ pub(crate) async fn run(
     if let Some(end) = end {
         config = config.end_time(end);
     }
+    // Every setting is checked before connecting: a bad one is a usage error (exit 2), not a
+    // failed stream after the dial.
+    config.validate()?;
+    let client_config = crate::ping::client_config(&args.connect)?;
+    let client = Client::connect(client_config).await?;
+    tracing::info!(
+        cluster = client.cluster_name(),
+        version = client.server_version(),
+        "connected"
+    );
     let events = client.audit_events(config);
     metrics.watch(events.stats_handle());
     metrics.watch_identity(&client);
@@ -115,7 +123,10 @@ pub(crate) async fn run(
         std::io::stderr().is_terminal(),
         args.output.is_none() && std::io::stdout().is_terminal(),
     );
-    let reporter = Reporter::start(events.stats_handle(), view, json_logs, end);
+    let export_poll = args
+        .poll_interval
+        .unwrap_or(teleport_audit::DEFAULT_EXPORT_POLL_INTERVAL);
+    let reporter = Reporter::start(events.stats_handle(), view, json_logs, end, export_poll);
     let summary = pump(events, &mut sink, &Stop::on_signals()).await;
     reporter.finish().await;
     let summary = summary?;

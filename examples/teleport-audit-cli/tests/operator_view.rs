@@ -167,7 +167,7 @@ async fn in_export_mode_the_wait_names_the_next_listing() {
         .collect();
     assert_eq!(waiting.len(), 1, "said once: {stderr}");
     assert!(
-        waiting[0].contains("then stopping at the next chunk listing (one every 15s)"),
+        waiting[0].contains("then stopping at the next chunk listing (one every 200ms)"),
         "{stderr}"
     );
 }

@@ -389,8 +389,15 @@ impl StreamConfig {
     }
 
     /// Checks the settings against Teleport's limits (and our own: durations that time
-    /// arithmetic can hold).
-    pub(crate) fn validate(&self) -> Result<(), crate::Error> {
+    /// arithmetic can hold). [`crate::Client::audit_events`] checks them too (a stream with bad
+    /// settings yields this error and ends); call it first to refuse bad settings before
+    /// connecting.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Config`] naming the first setting out of range (`page_size` outside
+    /// 1..=10000, an end time before the backfill start, ...).
+    pub fn validate(&self) -> Result<(), crate::Error> {
         let invalid =
             |field: &'static str, reason: String| Err(crate::Error::Config { field, reason });
         if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
