@@ -11,7 +11,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
 use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::{IdentitySpec, Signer, Usage};
-use teleport_audit_sim::{Backend, SimCluster};
+use teleport_audit_sim::{Backend, OldClients, SimCluster};
 use teleport_audit_tests::plain_client::{
     auth_tls, direct, identity, tls_connect, via_proxy, via_proxy_with,
 };
@@ -225,6 +225,76 @@ async fn an_old_client_version_header_is_refused_and_disconnected() {
         .insert("version", "17.5.2".parse().unwrap());
     ok.auth.ping(req).await.unwrap();
     ok.auth.ping(PingRequest {}).await.unwrap();
+}
+
+/// A Ping announcing `version`, on a fresh connection to `sim`: Ok, or the error's code.
+async fn ping_as(sim: &SimCluster, version: &str) -> Result<(), Code> {
+    let id = identity(sim, &IdentitySpec::default());
+    let mut c = direct(sim, &id).await.unwrap();
+    let mut req = tonic::Request::new(PingRequest {});
+    req.metadata_mut()
+        .insert("version", version.parse().unwrap());
+    c.auth.ping(req).await.map(drop).map_err(|e| e.code())
+}
+
+#[tokio::test]
+async fn old_clients_are_served_by_versions_without_the_check_and_when_allowed() {
+    // 13.3.8 and 14.2.3 have no client version check: the Go api client of 13.3.8 is served.
+    for server in ["13.3.8", "14.2.3"] {
+        let sim = SimCluster::builder()
+            .backend(Backend::Immediate)
+            .server_version(server)
+            .start()
+            .await
+            .unwrap();
+        assert_eq!(ping_as(&sim, "13.3.8").await, Ok(()), "{server}");
+        assert_eq!(ping_as(&sim, "12.4.0").await, Ok(()), "{server}");
+        assert_eq!(ping_as(&sim, "not-a-version").await, Ok(()), "{server}");
+    }
+    // 16.0 on disconnects it, unless told not to (TELEPORT_UNSTABLE_ALLOW_OLD_CLIENTS=yes).
+    let strict = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .server_version("16.0.0")
+        .start()
+        .await
+        .unwrap();
+    assert!(ping_as(&strict, "14.2.3").await.is_err());
+    assert_eq!(ping_as(&strict, "15.0.0").await, Ok(()));
+    let allowing = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .old_clients(OldClients::Allow)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(ping_as(&allowing, "13.3.8").await, Ok(()));
+    // An older version told to check (TELEPORT_UNSTABLE_REJECT_OLD_CLIENTS=yes) does.
+    let opted_in = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .server_version("14.3.0")
+        .old_clients(OldClients::Reject)
+        .start()
+        .await
+        .unwrap();
+    assert!(ping_as(&opted_in, "12.4.0").await.is_err());
+    assert_eq!(ping_as(&opted_in, "13.3.8").await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_version_header_with_two_values_is_not_checked() {
+    // Teleport reads the client version only from exactly one value.
+    let sim = sim().await;
+    let id = identity(&sim, &IdentitySpec::default());
+    let mut c = direct(&sim, &id).await.unwrap();
+    let mut req = tonic::Request::new(PingRequest {});
+    req.metadata_mut()
+        .append("version", "13.3.8".parse().unwrap());
+    req.metadata_mut()
+        .append("version", "1.0.0".parse().unwrap());
+    c.auth.ping(req).await.unwrap();
+    assert!(
+        ping_as(&sim, "v18.2.0").await.is_err(),
+        "a leading v does not parse"
+    );
 }
 
 #[tokio::test]

@@ -36,6 +36,7 @@ pub const DEFAULT_PAGE_BYTE_CAP: usize = 1024 * 1024;
 pub struct SimClusterBuilder {
     cluster_name: String,
     server_version: String,
+    old_clients: OldClients,
     backend: Backend,
     backlog: Option<(u64, BacklogSpan)>,
     live_rate: f64,
@@ -51,6 +52,26 @@ pub struct SimClusterBuilder {
     proxy_listen: SocketAddr,
 }
 
+/// What the Auth Service does with a call whose `version` metadata (sent by Teleport's Go API
+/// client on every call) names a client older than `<server major - 1>.0.0-aa`, or a version
+/// that does not parse: Teleport closes the connection (lib/auth/middleware.go,
+/// `ValidateClientVersion`), so the client sees it drop, without a status. A call without the
+/// header (teleport-audit sends none), or with several values, is never checked.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OldClients {
+    /// As Teleport of the announced version does by default: from 16.0 on, old clients are
+    /// disconnected; before, nothing is checked (13.3.8 and 14.2.3 have no check; later 13,
+    /// 14 and 15 patch releases check only when told to).
+    #[default]
+    AsVersion,
+    /// Serve every client: Teleport's `TELEPORT_UNSTABLE_ALLOW_OLD_CLIENTS=yes` (16.0 on).
+    Allow,
+    /// Disconnect old clients whatever the version: Teleport's
+    /// `TELEPORT_UNSTABLE_REJECT_OLD_CLIENTS=yes` (the opt-in of the 13 to 15 backports).
+    Reject,
+}
+
 /// Where the backlog lies: fixed times, or a span ending at the server's "now" when the
 /// cluster starts.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +85,7 @@ impl Default for SimClusterBuilder {
         SimClusterBuilder {
             cluster_name: DEFAULT_CLUSTER_NAME.to_string(),
             server_version: DEFAULT_SERVER_VERSION.to_string(),
+            old_clients: OldClients::default(),
             backend: Backend::default(),
             backlog: None,
             live_rate: 0.0,
@@ -88,10 +110,18 @@ impl SimClusterBuilder {
         self
     }
 
-    /// Teleport version announced by `Ping` and `/webapi/ping` (default `18.2.0`); clients
-    /// sending a `version` header older than the previous major are disconnected.
+    /// Teleport version announced by `Ping` and `/webapi/ping` (default `18.2.0`). It decides
+    /// which RPCs exist and whether clients announcing a `version` older than the previous
+    /// major are disconnected (from 16.0 on; see [`old_clients`](Self::old_clients)).
     pub fn server_version(mut self, version: impl Into<String>) -> Self {
         self.server_version = version.into();
+        self
+    }
+
+    /// What the Auth Service does with clients older than the previous major (default:
+    /// what Teleport of the [`server_version`](Self::server_version) does by default).
+    pub fn old_clients(mut self, old_clients: OldClients) -> Self {
+        self.old_clients = old_clients;
         self
     }
 
@@ -311,6 +341,7 @@ impl SimClusterBuilder {
             cluster_name: self.cluster_name,
             server_version: self.server_version,
             min_client_version: version.min_client(),
+            reject_old_clients: auth::client_version_enforced(self.old_clients, &version),
             version,
             faults: Faults::new(store.clone()),
             store,

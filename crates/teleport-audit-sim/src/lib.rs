@@ -8,7 +8,8 @@
 //!   another CA, without SSH certificate, usage-restricted...);
 //! - an **Auth Service**: gRPC over HTTP/2 and mutual TLS, client certificates checked against the
 //!   user CA as Teleport checks them (intermediates, usage restrictions and unknown roles refused
-//!   after the handshake, the `version` header checked), serving `proto.AuthService/Ping` and
+//!   after the handshake, the `version` header checked as Teleport of the announced version
+//!   checks it, see [`OldClients`]), serving `proto.AuthService/Ping` and
 //!   `teleport.auditlog.v1.AuditLogService` (search, session stream, export) with Teleport's
 //!   semantics and errors;
 //! - a **proxy** on one port that routes by ALPN like Teleport's TLS routing: it reads the
@@ -103,7 +104,7 @@ mod web_cert;
 pub use backend::Backend;
 pub use clock::Clock;
 pub use cluster::{
-    DEFAULT_CLUSTER_NAME, DEFAULT_PAGE_BYTE_CAP, DEFAULT_SERVER_VERSION, SimCluster,
+    DEFAULT_CLUSTER_NAME, DEFAULT_PAGE_BYTE_CAP, DEFAULT_SERVER_VERSION, OldClients, SimCluster,
     SimClusterBuilder,
 };
 pub use error::SimError;

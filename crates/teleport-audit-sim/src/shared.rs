@@ -16,8 +16,11 @@ pub(crate) struct Shared {
     pub(crate) server_version: String,
     /// `server_version`, parsed: decides which RPCs exist.
     pub(crate) version: Version,
-    /// Oldest client version the Auth Service accepts in the `version` metadata header.
+    /// Oldest client version the Auth Service accepts in the `version` metadata header
+    /// (`<major-1>.0.0-aa`; announced by `/webapi/ping` whether or not it is enforced).
     pub(crate) min_client_version: Version,
+    /// Whether the Auth Service disconnects older clients (see `auth::client_version`).
+    pub(crate) reject_old_clients: bool,
     pub(crate) store: EventStore,
     pub(crate) faults: Faults,
     pub(crate) stats: Stats,
@@ -84,6 +87,11 @@ impl Version {
             core: (major, minor, patch),
             pre: None,
         }
+    }
+
+    /// The major version.
+    pub(crate) const fn major(&self) -> u64 {
+        self.core.0
     }
 
     /// The oldest client a server of this version accepts: `<major-1>.0.0-aa`.

@@ -11,6 +11,11 @@
 //! ```
 //!
 //! Nothing else goes to stdout; a summary goes to stderr. A signal stops it with exit code 0.
+//!
+//! Like a Teleport 16+ Auth Service, it disconnects clients that announce a version older than
+//! the previous major (Teleport's Go API client sends its own); Teleport's switches work here
+//! too: `TELEPORT_UNSTABLE_ALLOW_OLD_CLIENTS=yes` serves them (to read it with an older Go
+//! client, as benches/go-peer does), `TELEPORT_UNSTABLE_REJECT_OLD_CLIENTS=yes` forces the check.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -21,7 +26,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use teleport_audit_sim::ca::IdentitySpec;
-use teleport_audit_sim::{Backend, DEFAULT_CLUSTER_NAME, SimCluster, SimError};
+use teleport_audit_sim::{Backend, DEFAULT_CLUSTER_NAME, OldClients, SimCluster, SimError};
 
 use crate::args::{LogFormatArg, SimArgs, SimBackendArg};
 use crate::report::Report;
@@ -96,6 +101,7 @@ async fn serve(args: SimArgs) -> Result<(), SimFailure> {
         .backend(backend)
         .live_rate(args.rate)
         .clock_offset(args.clock_offset)
+        .old_clients(old_clients(|name| std::env::var_os(name)))
         .proxy_listen(args.listen);
     if args.backlog > 0 {
         builder = builder.recent_backlog(args.backlog, BACKLOG_SPAN);
@@ -128,6 +134,19 @@ async fn serve(args: SimArgs) -> Result<(), SimFailure> {
     signals.wait().await;
     sim.shutdown().await;
     Ok(())
+}
+
+/// Teleport's switches for old clients, read from the environment as Teleport reads them
+/// (only the value `yes` counts; allowing wins).
+fn old_clients(var: impl Fn(&str) -> Option<OsString>) -> OldClients {
+    let yes = |name: &str| var(name).is_some_and(|value| value == "yes");
+    if yes("TELEPORT_UNSTABLE_ALLOW_OLD_CLIENTS") {
+        OldClients::Allow
+    } else if yes("TELEPORT_UNSTABLE_REJECT_OLD_CLIENTS") {
+        OldClients::Reject
+    } else {
+        OldClients::AsVersion
+    }
 }
 
 /// `path` with `suffix` appended to its file name.
@@ -191,6 +210,31 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn teleports_old_client_switches_are_read_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| OsString::from(value))
+            }
+        };
+        assert_eq!(old_clients(env(&[])), OldClients::AsVersion);
+        let allow = "TELEPORT_UNSTABLE_ALLOW_OLD_CLIENTS";
+        let reject = "TELEPORT_UNSTABLE_REJECT_OLD_CLIENTS";
+        assert_eq!(old_clients(env(&[(allow, "yes")])), OldClients::Allow);
+        assert_eq!(old_clients(env(&[(reject, "yes")])), OldClients::Reject);
+        assert_eq!(
+            old_clients(env(&[(allow, "yes"), (reject, "yes")])),
+            OldClients::Allow
+        );
+        assert_eq!(
+            old_clients(env(&[(allow, "1"), (reject, "true")])),
+            OldClients::AsVersion
+        );
+    }
 
     #[test]
     fn wildcard_addresses_are_announced_as_loopback() {

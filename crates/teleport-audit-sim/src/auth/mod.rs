@@ -2,6 +2,7 @@
 //! Teleport's post-handshake identity checks, then gRPC over HTTP/2.
 
 mod caller;
+mod client_version;
 mod keepalive;
 mod router;
 mod service;
@@ -21,6 +22,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::conn::{ConnControl, GuardedTcp};
 use crate::shared::Shared;
 use router::{AuthRouter, ConnInfo};
+
+pub(crate) use client_version::enforced as client_version_enforced;
 
 /// How long a client may take to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);

@@ -13,9 +13,10 @@ use teleport_audit_proto::authservice::auth_service_server::AuthServiceServer;
 use tonic::codegen::Service as _;
 
 use super::caller::Caller;
+use super::client_version;
 use super::service::{AuditService, PingService};
 use crate::conn::ConnControl;
-use crate::shared::{Shared, Version};
+use crate::shared::Shared;
 
 /// What a handler knows about its connection.
 #[derive(Debug, Clone)]
@@ -54,18 +55,21 @@ impl hyper::service::Service<http::Request<Incoming>> for AuthRouter {
 
     fn call(&self, mut req: http::Request<Incoming>) -> BoxFuture {
         // Teleport closes the connection of a client announcing an unsupported version
-        // (`Middleware.ValidateClientVersion`); without the header nothing is checked.
-        if let Some(version) = req.headers().get("version") {
-            let supported = version
-                .to_str()
-                .ok()
-                .and_then(Version::parse)
-                .is_some_and(|v| v >= self.shared.min_client_version);
-            if !supported {
-                self.info.control.cut();
-                let status = tonic::Status::permission_denied("client version is unsupported");
-                return Box::pin(async move { Ok(status.into_http()) });
-            }
+        // (`Middleware.ValidateClientVersion`) before its AccessDenied can be sent.
+        let oldest = self
+            .shared
+            .reject_old_clients
+            .then_some(&self.shared.min_client_version);
+        let values: Vec<&[u8]> = req
+            .headers()
+            .get_all(client_version::VERSION_KEY)
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+            .collect();
+        if !client_version::accepted(oldest, &values) {
+            self.info.control.cut();
+            let status = tonic::Status::permission_denied("client version is unsupported");
+            return Box::pin(async move { Ok(status.into_http()) });
         }
         req.extensions_mut().insert(self.info.clone());
         if req.uri().path().starts_with("/proto.AuthService/") {
