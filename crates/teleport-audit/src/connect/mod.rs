@@ -8,6 +8,7 @@ pub(crate) mod address;
 pub(crate) mod alpn_dialer;
 pub(crate) mod credentials;
 pub(crate) mod http_proxy;
+pub(crate) mod ping_conn;
 pub(crate) mod prefixed;
 pub(crate) mod server_date;
 pub(crate) mod tcp;

@@ -1,28 +1,42 @@
 //! The ALPN connection upgrade, for proxies behind an L7 load balancer that strips ALPN.
 //!
-//! Detection mirrors Teleport's client: a TLS dial to the proxy offering only
+//! Detection mirrors Teleport's client (`api/client/alpn_conn_upgrade.go`,
+//! `IsALPNConnUpgradeRequired`): a TLS dial to the proxy offering only
 //! `teleport-reversetunnel`; if the server negotiates no protocol (or refuses with
 //! `no_application_protocol`), something in front of the proxy terminates TLS and the upgrade
 //! is needed. `TELEPORT_TLS_ROUTING_CONN_UPGRADE` overrides the test as in Teleport (`true`,
-//! `false`, or `addr=bool` items separated by `,` or `;`).
+//! `false`, or `addr=bool` items separated by `,` or `;`). Unlike Teleport's client, the probe
+//! then closes with `close_notify` and waits for the proxy's end, so that the proxy's SSH
+//! server does not log a failed handshake for it ([`close_probe`]).
 //!
 //! The upgrade itself: outer TLS to the proxy's public certificate (system roots plus an optional
-//! extra CA), `GET /webapi/connectionupgrade` as a WebSocket upgrade with sub-protocol
-//! `alpn-ping`, then the inner TLS to the Auth Service runs inside binary WebSocket messages.
-//! The inner TLS is verified end to end against the identity's host CA whatever the outer TLS is.
+//! extra CA), then one `GET /webapi/connectionupgrade` offering both the WebSocket upgrade
+//! (sub-protocol `alpn-ping`, Teleport 15 and later) and the legacy type `alpn-ping` (Teleport 13
+//! and 14, which answer a WebSocket-only request with 404), as Teleport's client does from 15 to
+//! 17; the proxy chooses and the answer says which ([`switched_to`]). The inner TLS to the Auth
+//! Service then runs inside binary WebSocket messages, or inside length-prefixed `pingconn`
+//! packets ([`super::ping_conn`]), or (legacy `alpn`) straight on the stream. The inner TLS is
+//! verified end to end against the identity's host CA whatever the outer TLS is. The facts, with
+//! references into Teleport's source, are in `docs/real-teleport-findings.md`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use rustls::RootCertStore;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio_rustls::TlsConnector;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
+use super::BoxedIo;
 use super::address::HostPort;
+use super::ping_conn::PingConn;
+use super::prefixed::Prefixed;
 use super::websocket::WebSocketIo;
 use crate::Error;
 
@@ -42,8 +56,14 @@ pub enum ConnectionUpgrade {
 
 /// The ALPN value Teleport's client uses to probe whether ALPN reaches the proxy.
 const PROBE_ALPN: &[u8] = b"teleport-reversetunnel";
-/// WebSocket sub-protocol for the upgrade with keep-alive pings.
+/// The upgrade type with keep-alive pings (`constants.WebAPIConnUpgradeTypeALPNPing`): the
+/// WebSocket sub-protocol, and the legacy type, that Teleport's client asks for to reach the
+/// Auth Service.
 const UPGRADE_PROTOCOL: &str = "alpn-ping";
+/// The legacy upgrade type without pings (`constants.WebAPIConnUpgradeTypeALPN`).
+const LEGACY_ALPN: &str = "alpn";
+/// The standard upgrade type (`constants.WebAPIConnUpgradeTypeWebSocket`).
+const WEBSOCKET: &str = "websocket";
 /// The upgrade endpoint on the proxy's web listener.
 const UPGRADE_PATH: &str = "/webapi/connectionupgrade";
 
@@ -298,6 +318,41 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// How long the probe waits for the proxy to close its side.
+const PROBE_CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Ends the probe's connection the way the proxy's reverse tunnel server takes without
+/// complaint. A proxy that negotiated `teleport-reversetunnel` hands the connection to its SSH
+/// server, which writes its version line and reads the client's; dropping the connection
+/// makes that write fail (`broken pipe`, or a reset) and Teleport logs `Error occurred in
+/// handshake for new SSH conn` for every probe. So: send TLS `close_notify` (the server's read
+/// then ends cleanly with EOF, which it ignores, as it does for load balancer health checks),
+/// and read until the server closes, so that nothing it writes meanwhile meets a closed
+/// socket. Best effort, bounded by `wait`.
+async fn close_probe<S>(mut stream: S, wait: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let polite = async {
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        // The server's version line, then its end (a well-behaved server sends little).
+        let mut read = 0usize;
+        loop {
+            let n = stream.read(&mut sink).await?;
+            if n == 0 || read > 64 * 1024 {
+                return Ok::<_, std::io::Error>(());
+            }
+            read += n;
+        }
+    };
+    match tokio::time::timeout(wait, polite).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::debug!(%error, "closing the upgrade probe's connection"),
+        Err(_) => tracing::debug!("the proxy kept the upgrade probe's connection open"),
+    }
+}
+
 /// The probe: does ALPN reach the proxy? `io` is a fresh connection to it.
 pub(crate) async fn probe_required<IO>(
     io: IO,
@@ -320,6 +375,7 @@ where
                 negotiated = ?negotiated.as_deref().map(String::from_utf8_lossy),
                 "ALPN connection upgrade probe"
             );
+            close_probe(stream, timeout.min(PROBE_CLOSE_WAIT)).await;
             Ok(negotiated.is_none())
         }
         Ok(Err(error)) => {
@@ -347,16 +403,153 @@ where
     }
 }
 
-/// Performs the WebSocket upgrade over `io` (a fresh connection to the proxy) and returns the
-/// tunnel in which the inner TLS runs.
+/// What the proxy switched the connection to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Switched {
+    /// WebSocket with sub-protocol `alpn-ping` (Teleport 15 and later).
+    WebSocket,
+    /// The legacy `alpn-ping`: the raw stream framed as Teleport's `pingconn` (13 and 14).
+    AlpnPing,
+    /// The legacy `alpn`: the raw stream.
+    Alpn,
+}
+
+/// The upgrade request, as Teleport's client (15 to 17) writes it: the WebSocket upgrade with
+/// sub-protocol `alpn-ping`, plus the legacy type `alpn-ping` in a second `Upgrade` line and in
+/// `X-Teleport-Upgrade` (kept if a load balancer drops `Upgrade`). The proxy picks: 15 and
+/// later prefer WebSocket, 13 and 14 take the first legacy type they know, from
+/// `X-Teleport-Upgrade` first.
+fn upgrade_request(proxy: &HostPort, websocket_key: &str) -> String {
+    format!(
+        "GET {UPGRADE_PATH} HTTP/1.1\r\n\
+         Host: {proxy}\r\n\
+         User-Agent: teleport-audit/{version}\r\n\
+         Upgrade: {WEBSOCKET}\r\n\
+         Upgrade: {UPGRADE_PROTOCOL}\r\n\
+         X-Teleport-Upgrade: {UPGRADE_PROTOCOL}\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Protocol: {UPGRADE_PROTOCOL}\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: {websocket_key}\r\n\
+         \r\n",
+        version = env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// Decides from the proxy's answer what the connection became, as Teleport's client does: a
+/// `101` whose `Upgrade` is `websocket` is a WebSocket (its accept key and sub-protocol
+/// checked); any other `101` is the legacy type the proxy names (`alpn-ping` or `alpn`), or
+/// the one asked for if it names none. `Err` carries the status (if any) and the reason.
+pub(crate) fn switched_to(
+    status: u16,
+    headers: &[(&str, &[u8])],
+    websocket_key: &str,
+) -> Result<Switched, (Option<u16>, String)> {
+    if status != 101 {
+        let reason = if status == 404 {
+            "the proxy has no /webapi/connectionupgrade for the offered types websocket and \
+             alpn-ping (Teleport older than 13?)"
+                .to_owned()
+        } else {
+            format!("the proxy answered HTTP {status} instead of switching protocols")
+        };
+        return Err((Some(status), reason));
+    }
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let upgrade = values("upgrade");
+    if upgrade.iter().any(|t| t == WEBSOCKET) {
+        let accept = values("sec-websocket-accept");
+        let expected = derive_accept_key(websocket_key.as_bytes()).to_ascii_lowercase();
+        if accept.first() != Some(&expected) {
+            return Err((
+                Some(status),
+                "the proxy's WebSocket accept key does not match the request".to_owned(),
+            ));
+        }
+        let protocol = values("sec-websocket-protocol");
+        if protocol.first().map(String::as_str) != Some(UPGRADE_PROTOCOL) {
+            return Err((
+                Some(status),
+                format!(
+                    "the proxy switched to WebSocket sub-protocol {:?}, not {UPGRADE_PROTOCOL:?}",
+                    protocol.first()
+                ),
+            ));
+        }
+        return Ok(Switched::WebSocket);
+    }
+    let named: Vec<String> = upgrade
+        .into_iter()
+        .chain(values("x-teleport-upgrade"))
+        .collect();
+    match named.first().map(String::as_str) {
+        // Teleport's client takes any non-WebSocket 101 as the type it asked for.
+        None | Some(UPGRADE_PROTOCOL) => Ok(Switched::AlpnPing),
+        Some(LEGACY_ALPN) => Ok(Switched::Alpn),
+        Some(other) => Err((
+            Some(status),
+            format!("the proxy switched to the unknown upgrade type {other:?}"),
+        )),
+    }
+}
+
+/// The most the answer to the upgrade request may take before its end (`\r\n\r\n`).
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+/// Reads an HTTP/1.1 response head from `io`; returns it and the bytes read past it.
+async fn read_response_head<IO>(io: &mut IO) -> Result<(Vec<u8>, Bytes), String>
+where
+    IO: AsyncRead + Unpin,
+{
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = io
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("reading the proxy's answer failed: {e}"))?;
+        if n == 0 {
+            return Err("the proxy closed the connection without answering the upgrade".to_owned());
+        }
+        let searched_from = head.len().saturating_sub(3);
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(at) = head[searched_from..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+        {
+            let end = searched_from + at + 4;
+            let rest = Bytes::copy_from_slice(&head[end..]);
+            head.truncate(end);
+            return Ok((head, rest));
+        }
+        if head.len() > MAX_RESPONSE_HEAD {
+            return Err(format!(
+                "the proxy's answer has no end of headers in its first {MAX_RESPONSE_HEAD} bytes"
+            ));
+        }
+    }
+}
+
+/// Performs the connection upgrade over `io` (a fresh connection to the proxy) and returns the
+/// tunnel in which the inner TLS runs: WebSocket, or the legacy `alpn-ping` / `alpn`, whichever
+/// the proxy chose (see [`upgrade_request`]).
 pub(crate) async fn upgrade<IO>(
     io: IO,
     proxy: &HostPort,
     tls: &ProxyTls,
     timeout: Duration,
-) -> Result<WebSocketIo<tokio_rustls::client::TlsStream<IO>>, Error>
+) -> Result<BoxedIo, Error>
 where
-    IO: AsyncRead + AsyncWrite + Unpin,
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let failed = |status: Option<u16>, reason: String| Error::Upgrade {
         addr: proxy.to_string(),
@@ -365,7 +558,7 @@ where
     };
     let name = server_name(proxy)?;
     let exchange = async {
-        let outer = TlsConnector::from(tls.with_alpn(b"http/1.1"))
+        let mut outer = TlsConnector::from(tls.with_alpn(b"http/1.1"))
             .connect(name, io)
             .await
             .map_err(|e| {
@@ -374,47 +567,44 @@ where
                     format!("TLS to the proxy's public certificate failed: {e}"),
                 )
             })?;
-        let mut request = format!("wss://{proxy}{UPGRADE_PATH}")
-            .into_client_request()
-            .map_err(|e| failed(None, format!("could not build the upgrade request: {e}")))?;
-        let headers = request.headers_mut();
-        headers.insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(UPGRADE_PROTOCOL),
-        );
-        // Teleport's own client also names the upgrade type in this header.
-        headers.insert(
-            "X-Teleport-Upgrade",
-            HeaderValue::from_static(UPGRADE_PROTOCOL),
-        );
-        let (ws, response) = tokio_tungstenite::client_async(request, outer)
+        let key = generate_key();
+        outer
+            .write_all(upgrade_request(proxy, &key).as_bytes())
             .await
-            .map_err(|error| match error {
-                tokio_tungstenite::tungstenite::Error::Http(response) => {
-                    let status = response.status().as_u16();
-                    let reason = if status == 404 {
-                        "the proxy has no /webapi/connectionupgrade (Teleport too old for the upgrade)"
-                            .to_owned()
-                    } else {
-                        format!("the proxy answered HTTP {status} instead of switching protocols")
-                    };
-                    failed(Some(status), reason)
-                }
-                other => failed(None, format!("WebSocket handshake failed: {other}")),
-            })?;
-        let protocol = response
-            .headers()
-            .get("Sec-WebSocket-Protocol")
-            .and_then(|v| v.to_str().ok());
-        if protocol != Some(UPGRADE_PROTOCOL) {
-            return Err(failed(
-                Some(response.status().as_u16()),
-                format!(
-                    "the proxy switched to sub-protocol {protocol:?}, not {UPGRADE_PROTOCOL:?}"
-                ),
-            ));
+            .map_err(|e| failed(None, format!("sending the upgrade request failed: {e}")))?;
+        outer
+            .flush()
+            .await
+            .map_err(|e| failed(None, format!("sending the upgrade request failed: {e}")))?;
+        let (head, rest) = read_response_head(&mut outer)
+            .await
+            .map_err(|reason| failed(None, reason))?;
+        let mut parsed_headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut parsed_headers);
+        match response.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => {
+                return Err(failed(None, "the proxy's answer is cut short".to_owned()));
+            }
+            Err(e) => {
+                return Err(failed(None, format!("the proxy's answer is not HTTP: {e}")));
+            }
         }
-        Ok(WebSocketIo::new(ws))
+        let status = response.code.unwrap_or(0);
+        let headers: Vec<(&str, &[u8])> =
+            response.headers.iter().map(|h| (h.name, h.value)).collect();
+        let switched = switched_to(status, &headers, &key)
+            .map_err(|(status, reason)| failed(status, reason))?;
+        tracing::debug!(proxy = %proxy, ?switched, "connection upgrade");
+        let stream = Prefixed::new(rest, outer);
+        let tunnel: BoxedIo = match switched {
+            Switched::WebSocket => Box::new(WebSocketIo::new(
+                WebSocketStream::from_raw_socket(stream, Role::Client, None).await,
+            )),
+            Switched::AlpnPing => Box::new(PingConn::new(stream)),
+            Switched::Alpn => Box::new(stream),
+        };
+        Ok(tunnel)
     };
     tokio::time::timeout(timeout, exchange)
         .await
@@ -513,6 +703,109 @@ mod tests {
         // Another self-signed certificate is still refused.
         let other = ProxyTls::new(Some(&self_signed_ca_cert().cert.pem()), false).unwrap();
         assert!(handshake(&other, addr).await.is_err());
+    }
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    /// RFC 6455's example: the accept key of `KEY`.
+    const ACCEPT: &[u8] = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+    #[test]
+    fn the_request_offers_websocket_and_the_legacy_alpn_ping_like_teleport() {
+        let proxy = HostPort::parse("teleport.example.com:443", 443).unwrap();
+        let request = upgrade_request(&proxy, KEY);
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut parsed = httparse::Request::new(&mut headers);
+        assert!(parsed.parse(request.as_bytes()).unwrap().is_complete());
+        assert_eq!(parsed.method, Some("GET"));
+        assert_eq!(parsed.path, Some("/webapi/connectionupgrade"));
+        let values = |name: &str| -> Vec<&str> {
+            parsed
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| std::str::from_utf8(h.value).unwrap())
+                .collect()
+        };
+        assert_eq!(values("Host"), ["teleport.example.com:443"]);
+        // Two Upgrade lines, WebSocket first (Go's Header.Add), as Teleport 15-17's client.
+        assert_eq!(values("Upgrade"), ["websocket", "alpn-ping"]);
+        assert_eq!(values("X-Teleport-Upgrade"), ["alpn-ping"]);
+        assert_eq!(values("Connection"), ["Upgrade"]);
+        assert_eq!(values("Sec-WebSocket-Protocol"), ["alpn-ping"]);
+        assert_eq!(values("Sec-WebSocket-Version"), ["13"]);
+        assert_eq!(values("Sec-WebSocket-Key"), [KEY]);
+    }
+
+    #[test]
+    fn the_answer_decides_the_tunnel() {
+        let ws = |protocol: &'static [u8], accept: &'static [u8]| {
+            vec![
+                ("Upgrade", &b"websocket"[..]),
+                ("Connection", b"Upgrade"),
+                ("Sec-WebSocket-Accept", accept),
+                ("Sec-WebSocket-Protocol", protocol),
+            ]
+        };
+        // Teleport 15 and later: WebSocket.
+        assert_eq!(
+            switched_to(101, &ws(b"alpn-ping", ACCEPT), KEY),
+            Ok(Switched::WebSocket)
+        );
+        // Teleport 13 and 14 (lib/web/conn_upgrade.go writeUpgradeResponse).
+        let legacy = |kind: &'static [u8]| {
+            vec![
+                ("Upgrade", kind),
+                ("X-Teleport-Upgrade", kind),
+                ("Connection", &b"Upgrade"[..]),
+            ]
+        };
+        assert_eq!(
+            switched_to(101, &legacy(b"alpn-ping"), KEY),
+            Ok(Switched::AlpnPing)
+        );
+        assert_eq!(switched_to(101, &legacy(b"alpn"), KEY), Ok(Switched::Alpn));
+        // Header names and values in any case; a load balancer that dropped Upgrade leaves
+        // X-Teleport-Upgrade; nothing named: the type asked for.
+        assert_eq!(
+            switched_to(101, &[("x-teleport-upgrade", &b"ALPN"[..])], KEY),
+            Ok(Switched::Alpn)
+        );
+        assert_eq!(switched_to(101, &[], KEY), Ok(Switched::AlpnPing));
+        // Refusals.
+        let (status, reason) = switched_to(101, &legacy(b"h2c"), KEY).unwrap_err();
+        assert_eq!(status, Some(101));
+        assert!(reason.contains("\"h2c\""), "{reason}");
+        let (status, reason) = switched_to(404, &[], KEY).unwrap_err();
+        assert_eq!(status, Some(404));
+        assert!(reason.contains("/webapi/connectionupgrade"), "{reason}");
+        let (status, reason) = switched_to(502, &[], KEY).unwrap_err();
+        assert_eq!(status, Some(502));
+        assert!(reason.contains("HTTP 502"), "{reason}");
+        let (_, reason) = switched_to(101, &ws(b"alpn-ping", b"wrong"), KEY).unwrap_err();
+        assert!(reason.contains("accept key"), "{reason}");
+        let (_, reason) = switched_to(101, &ws(b"alpn", ACCEPT), KEY).unwrap_err();
+        assert!(reason.contains("sub-protocol"), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn the_response_head_ends_at_its_blank_line_and_keeps_what_follows() {
+        let (mut far, mut near) = tokio::io::duplex(64 * 1024);
+        far.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: alpn\r\n\r\n")
+            .await
+            .unwrap();
+        far.write_all(b"\x16\x03\x03 tls").await.unwrap();
+        let (head, rest) = read_response_head(&mut near).await.unwrap();
+        assert!(head.ends_with(b"alpn\r\n\r\n"));
+        assert_eq!(&rest[..], b"\x16\x03\x03 tls");
+        // No end of headers: refused after the bound, or at the end of the stream.
+        far.write_all(&vec![b'x'; MAX_RESPONSE_HEAD + 2048])
+            .await
+            .unwrap();
+        let error = read_response_head(&mut near).await.unwrap_err();
+        assert!(error.contains("no end of headers"), "{error}");
+        drop(far);
+        let error = read_response_head(&mut near).await.unwrap_err();
+        assert!(error.contains("closed"), "{error}");
     }
 
     #[test]
