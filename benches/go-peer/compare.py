@@ -4,8 +4,7 @@
 Both clients read the same audit log in search mode (SearchUnstructuredEvents / GetUnstructured-
 Events, ascending, paged by last key) from the same cluster with the same identity file, and write
 NDJSON. Runs alternate (ours, go-peer 13, go-peer 14, ours, ...). For each run: wall time,
-events/s, CPU seconds of the client process only (user + sys, from wait4's rusage) and its peak
-RSS; then the medians per client and our ratios. The outputs are compared: the same events, line
+events/s, CPU seconds of the client process only (user + sys) and its peak RSS (/usr/bin/time); then the medians per client and our ratios. The outputs are compared: the same events, line
 for line (same uid order, equal as parsed JSON).
 
 Simulated cluster (default): for each backlog size, `teleport-audit sim --backlog N --rate 0
@@ -20,7 +19,7 @@ disconnect the 13 and 14 Go clients otherwise), then every page size.
 its README); go-peer then dials as the event handler does (client.New with the proxy address:
 through the proxy's SSH reverse tunnel on TLS routing) unless --alpn-auth.
 
-Needs: python3, Go (builds go-peer into ~/.cache/teleport-audit/go-peer unless --go-peer-13/14
+Needs: python3, GNU time (/usr/bin/time), Go (builds go-peer into ~/.cache/teleport-audit/go-peer unless --go-peer-13/14
 are given), and the release build of teleport-audit (cargo build --release -p teleport-audit-cli).
 """
 import argparse
@@ -56,18 +55,20 @@ def build_go_peer(cache):
 
 
 def measure(cmd, stdout_path, env=None):
-    """Runs cmd with stdout to a file; returns wall seconds, CPU seconds, peak RSS (MiB), stderr."""
-    with open(stdout_path, "wb") as out, tempfile.TemporaryFile() as err:
+    """Runs cmd under /usr/bin/time with stdout to a file; returns wall seconds, CPU seconds
+    (user + sys of cmd alone), peak RSS (MiB) and stderr. (wait4 on a child of this script would
+    report this script's own RSS as the peak: Linux keeps the larger of the pre-exec and post-exec
+    peaks.)"""
+    with open(stdout_path, "wb") as out, tempfile.NamedTemporaryFile(mode="w+") as usage, tempfile.TemporaryFile() as err:
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(["/usr/bin/time", "-o", usage.name, "-f", "%U %S %M"] + cmd, stdout=out, stderr=err, env=env)
         wall = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
+        user, sys_, max_kib = usage.read().split()[-3:]
     if proc.returncode != 0:
         sys.exit(f"{cmd[0]} failed ({proc.returncode}): {stderr[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stderr
+    return wall, float(user) + float(sys_), int(max_kib) / 1024, stderr
 
 
 def count_lines(path):
@@ -173,7 +174,7 @@ def start_sim(binary, backlog, work):
 
 
 def clients_for(ours, go_peers, proxy, identity, proxy_ca, start, page, alpn_auth):
-    cmds = {"ours": [str(ours), "-q", "tail", "--proxy", proxy, "--identity-file", str(identity), "--mode", "search",
+    cmds = {"ours": [str(ours), "tail", "--proxy", proxy, "--identity-file", str(identity), "--mode", "search",
                      "--page-size", str(page), "--backfill-start", start, "--until-now", "--max-lateness", "0s"]}
     if proxy_ca:
         cmds["ours"] += ["--proxy-ca", proxy_ca]

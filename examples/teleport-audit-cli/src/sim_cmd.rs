@@ -213,6 +213,8 @@ mod tests {
 
     #[test]
     fn teleports_old_client_switches_are_read_from_the_environment() {
+        const ALLOW: &str = "TELEPORT_UNSTABLE_ALLOW_OLD_CLIENTS";
+        const REJECT: &str = "TELEPORT_UNSTABLE_REJECT_OLD_CLIENTS";
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
                 pairs
@@ -222,16 +224,14 @@ mod tests {
             }
         };
         assert_eq!(old_clients(env(&[])), OldClients::AsVersion);
-        let allow = "TELEPORT_UNSTABLE_ALLOW_OLD_CLIENTS";
-        let reject = "TELEPORT_UNSTABLE_REJECT_OLD_CLIENTS";
-        assert_eq!(old_clients(env(&[(allow, "yes")])), OldClients::Allow);
-        assert_eq!(old_clients(env(&[(reject, "yes")])), OldClients::Reject);
+        assert_eq!(old_clients(env(&[(ALLOW, "yes")])), OldClients::Allow);
+        assert_eq!(old_clients(env(&[(REJECT, "yes")])), OldClients::Reject);
         assert_eq!(
-            old_clients(env(&[(allow, "yes"), (reject, "yes")])),
+            old_clients(env(&[(ALLOW, "yes"), (REJECT, "yes")])),
             OldClients::Allow
         );
         assert_eq!(
-            old_clients(env(&[(allow, "1"), (reject, "true")])),
+            old_clients(env(&[(ALLOW, "1"), (REJECT, "true")])),
             OldClients::AsVersion
         );
     }
