@@ -410,13 +410,15 @@ PY
         fail "tail --connection-upgrade always: exit $rc, $(grep -Ev '^\s*$' "$work/upgrade.err" | tail -n 2 | cut -c1-300)"
     fi
 
-    # No ERROR in the proxy's log from the normal runs above (identity, ping, backfill, types,
-    # upgrade, and the two long tails starting).
-    errors="$(tail -c +"$((log_mark + 1))" "$work/teleport.log" | grep -aE '\bERRO(R)?\b' || true)"
+    # No error in the cluster's log from the normal runs above (identity, ping, backfill, types,
+    # upgrade, and the two long tails starting): no ERROR line, and no WARN line either (Teleport
+    # logs a connection that fails its handshake, "Error occurred in handshake for new SSH conn",
+    # at WARN).
+    errors="$(tail -c +"$((log_mark + 1))" "$work/teleport.log" | grep -aE '^[^ ]+ (ERRO|WARN)' || true)"
     if [[ -z "$errors" ]]; then
-        pass "no ERROR in Teleport's log from our client's normal runs ($(tail -c +"$((log_mark + 1))" "$work/teleport.log" | wc -l) log lines)"
+        pass "no ERROR or WARN line in Teleport's log from our client's normal runs ($(tail -c +"$((log_mark + 1))" "$work/teleport.log" | wc -l) log lines)"
     else
-        fail "Teleport logged $(wc -l <<< "$errors") ERROR line(s) during our client's normal runs, e.g.: $(head -n 2 <<< "$errors" | cut -c1-400)"
+        fail "Teleport logged $(wc -l <<< "$errors") ERROR/WARN line(s) during our client's normal runs, e.g.: $(head -n 2 <<< "$errors" | cut -c1-400)"
     fi
 
     # stop mid-stream (SIGTERM), resume from the cursor file. The first run goes through a relay

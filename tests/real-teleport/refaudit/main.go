@@ -5,11 +5,16 @@
 //
 //	refaudit identity PATH
 //	refaudit ping --proxy HOST:PORT --identity-file PATH
-//	refaudit tail --proxy HOST:PORT --identity-file PATH --backfill-start RFC3339 --cursor-file PATH [--until-now] [--poll 5s]
+//	refaudit tail --proxy HOST:PORT --identity-file PATH --backfill-start RFC3339 --cursor-file PATH
+//	    [--until-now] [--poll-interval 5s] [--page-size 100] [--types T1,T2] [--output FILE]
 //
-// tail writes one event (the `unstructured` JSON) per line to stdout. Its cursor names a search
-// page (`start_key`) and how many events of that page were written, so it resumes exactly after
-// the last written event; on SIGTERM or SIGINT it stops between two events and saves it.
+// tail writes one event (the `unstructured` JSON) per line to stdout, or appended to --output.
+// Its cursor names a search page (`start_key`), how many events of that page were written and
+// the output file's length then, so it resumes exactly after the last written event (cutting the
+// output back to that length first); on SIGTERM or SIGINT it stops between two events, saves it
+// and exits 130. The identity file is re-read at every dial (a renewed file is picked up); an
+// expired identity or a permission error exits 77. --connection-upgrade always is not
+// implemented (Teleport's client does it inside api/client, which this dialer bypasses).
 package main
 
 import (
@@ -23,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,8 +49,6 @@ import (
 // ascending is the wire value of `order` that Teleport answers oldest first (see
 // docs/real-teleport-findings.md: the proto's enum names are the other way round).
 const ascending = auditlogpb.Order(0)
-
-const pageSize = 100
 
 func main() {
 	logrus.SetOutput(io.Discard)
@@ -68,9 +72,42 @@ func main() {
 	}
 }
 
+// errExpired marks an identity whose certificate has expired (checked before every dial).
+var errExpired = errors.New("the identity expired")
+
+// errInterrupted is a clean stop by SIGTERM or SIGINT, cursor saved.
+var errInterrupted = errors.New("interrupted, cursor saved")
+
 func fail(step string, err error) {
-	fmt.Fprintf(os.Stderr, "refaudit %s: %v\n", step, err)
+	fmt.Fprintf(os.Stderr, "refaudit %s: error: %v\n", step, err)
+	switch {
+	case errors.Is(err, errInterrupted):
+		os.Exit(130)
+	case errors.Is(err, errExpired) || status.Code(errors.Unwrap(err)) == codes.PermissionDenied || status.Code(err) == codes.PermissionDenied:
+		os.Exit(77)
+	}
 	os.Exit(1)
+}
+
+// lastSerial is the serial number of the certificate checkExpiry last saw.
+var lastSerial string
+
+// checkExpiry reads the identity file (it may have been renewed) and refuses an expired one.
+func checkExpiry(path string) error {
+	leaf, err := authconn.Leaf(path)
+	if err != nil {
+		return err
+	}
+	if serial := leaf.SerialNumber.String(); serial != lastSerial {
+		if lastSerial != "" {
+			fmt.Fprintf(os.Stderr, "refaudit: identity file changed; using the new certificate (valid until %s)\n", leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+		lastSerial = serial
+	}
+	if time.Now().After(leaf.NotAfter) {
+		return fmt.Errorf("%w at %s", errExpired, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func identity(path string) error {
@@ -99,23 +136,31 @@ func connected(cmd string, args []string) error {
 	backfill := fs.String("backfill-start", "", "tail: RFC 3339 start of the backfill (default: now)")
 	cursorFile := fs.String("cursor-file", "", "tail: where the cursor is kept")
 	untilNow := fs.Bool("until-now", false, "tail: stop once caught up")
-	poll := fs.Duration("poll", 5*time.Second, "tail: poll interval once caught up")
+	poll := fs.Duration("poll-interval", 2*time.Second, "tail: poll interval once caught up")
+	pageSize := fs.Int("page-size", 100, "tail: events per page")
+	types := fs.String("types", "", "tail: only these event types, comma separated (server-side)")
+	output := fs.String("output", "", "tail: append events to this file, exactly once")
+	upgrade := fs.String("connection-upgrade", "never", "not implemented beyond never/auto")
+	_ = fs.String("proxy-ca", "", "ignored")
 	_ = fs.Parse(args)
+	if *upgrade == "always" {
+		return errors.New("--connection-upgrade always is not implemented by refaudit")
+	}
 	cluster, err := authconn.ClusterName(*identityFile)
 	if err != nil {
 		return err
 	}
 	// Teleport's rejection of an expired certificate reaches the client as anything from a TLS
-	// alert to a broken pipe: check first.
-	if leaf, err := authconn.Leaf(*identityFile); err == nil && time.Now().After(leaf.NotAfter) {
-		return fmt.Errorf("the identity's certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+	// alert to a broken pipe: check first (and again before every dial, see DialGRPC).
+	if err := checkExpiry(*identityFile); err != nil {
+		return err
 	}
 	t := authconn.Target{Proxy: *proxy, Identity: *identityFile, Cluster: cluster}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	conn, err := authconn.DialGRPC(dctx, t, 0)
+	conn, err := authconn.DialGRPCReloading(dctx, t, func() error { return checkExpiry(*identityFile) })
 	if err != nil {
 		return err
 	}
@@ -137,7 +182,28 @@ func connected(cmd string, args []string) error {
 		}
 	}
 	probeExport(ctx, conn)
-	return tail(ctx, conn, start, *cursorFile, *untilNow, *poll)
+	opts := tailOptions{untilNow: *untilNow, poll: *poll, pageSize: int32(*pageSize), output: *output}
+	if *types != "" {
+		for _, ty := range strings.Split(*types, ",") {
+			opts.types = append(opts.types, strings.TrimSpace(ty))
+		}
+	}
+	err = tail(ctx, conn, start, *cursorFile, opts)
+	if err != nil && status.Code(errors.Unwrap(err)) == codes.Unavailable {
+		// A redial refused because the identity (re-read) has expired.
+		if expired := checkExpiry(*identityFile); expired != nil {
+			return expired
+		}
+	}
+	return err
+}
+
+type tailOptions struct {
+	untilNow bool
+	poll     time.Duration
+	pageSize int32
+	types    []string
+	output   string
 }
 
 // probeExport asks for today's export chunks; on Unimplemented the search API is the way.
@@ -157,14 +223,16 @@ func probeExport(ctx context.Context, conn *grpc.ClientConn) {
 	}
 }
 
-// cursor is the saved position: the page's start_key, and how many of its events were written.
+// cursor is the saved position: the page's start_key, how many of its events were written, and
+// the output file's length once they were (with --output).
 type cursor struct {
-	Start   time.Time `json:"start"`
-	PageKey string    `json:"page_key"`
-	Written int       `json:"written"`
+	Start     time.Time `json:"start"`
+	PageKey   string    `json:"page_key"`
+	Written   int       `json:"written"`
+	OutputLen int64     `json:"output_len"`
 }
 
-func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path string, untilNow bool, poll time.Duration) error {
+func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path string, o tailOptions) error {
 	cur := cursor{Start: start}
 	if data, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(data, &cur); err != nil {
@@ -173,10 +241,36 @@ func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path stri
 	} else if !os.IsNotExist(err) {
 		return err
 	}
-	out := bufio.NewWriter(os.Stdout)
+	var sink *os.File = os.Stdout
+	if o.output != "" {
+		f, err := os.OpenFile(o.output, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// Cut back what a crash wrote after the last saved cursor.
+		if err := f.Truncate(cur.OutputLen); err != nil {
+			return err
+		}
+		if _, err := f.Seek(cur.OutputLen, io.SeekStart); err != nil {
+			return err
+		}
+		sink = f
+	}
+	out := bufio.NewWriter(sink)
 	save := func() error {
 		if err := out.Flush(); err != nil {
 			return err
+		}
+		if o.output != "" {
+			if err := sink.Sync(); err != nil {
+				return err
+			}
+			pos, err := sink.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return err
+			}
+			cur.OutputLen = pos
 		}
 		data, _ := json.Marshal(cur)
 		tmp := path + ".tmp"
@@ -185,18 +279,31 @@ func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path stri
 		}
 		return os.Rename(tmp, filepath.Clean(path))
 	}
+	stop := func() error {
+		if err := save(); err != nil {
+			return err
+		}
+		return errInterrupted
+	}
 	clt := auditlogpb.NewAuditLogServiceClient(conn)
 	for {
-		rsp, err := clt.GetUnstructuredEvents(context.Background(), &auditlogpb.GetUnstructuredEventsRequest{
+		req := &auditlogpb.GetUnstructuredEventsRequest{
 			StartDate: timestamppb.New(cur.Start), EndDate: timestamppb.New(time.Now().UTC()),
-			Limit: pageSize, StartKey: cur.PageKey, Order: ascending,
-		})
+			Limit: o.pageSize, StartKey: cur.PageKey, Order: ascending, EventTypes: o.types,
+		}
+		rsp, err := clt.GetUnstructuredEvents(context.Background(), req)
+		// A connection cut under a call in flight: try again a few times (the redial re-reads
+		// the identity file).
+		for retry := 0; retry < 5 && status.Code(err) == codes.Unavailable; retry++ {
+			time.Sleep(time.Second)
+			rsp, err = clt.GetUnstructuredEvents(context.Background(), req)
+		}
 		if err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
 		for i := cur.Written; i < len(rsp.Items); i++ {
 			if ctx.Err() != nil {
-				return save()
+				return stop()
 			}
 			line, err := protojson.Marshal(rsp.Items[i].Unstructured)
 			if err != nil {
@@ -213,13 +320,13 @@ func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path stri
 			return err
 		}
 		if rsp.LastKey == "" {
-			if untilNow {
+			if o.untilNow {
 				return nil
 			}
 			select {
 			case <-ctx.Done():
-				return save()
-			case <-time.After(poll):
+				return stop()
+			case <-time.After(o.poll):
 			}
 		}
 	}

@@ -95,6 +95,34 @@ func DialGRPC(ctx context.Context, t Target, keepaliveTime time.Duration) (*grpc
 	return grpc.DialContext(ctx, "passthrough:///"+t.Proxy, opts...)
 }
 
+// DialGRPCReloading is DialGRPC for a long-running client: every dial (the first and each
+// reconnection) re-reads the identity file, so a renewed file is used from the next connection
+// on, and runs check first (for example: refuse an expired identity).
+func DialGRPCReloading(ctx context.Context, t Target, check func() error) (*grpc.ClientConn, error) {
+	return grpc.DialContext(ctx, "passthrough:///"+t.Proxy,
+		grpc.WithTransportCredentials(insecure.NewCredentials()), // TLS is done by the dialer
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			if err := check(); err != nil {
+				return nil, err
+			}
+			cfg, err := IdentityTLS(t)
+			if err != nil {
+				return nil, err
+			}
+			conn, err := DialTLS(ctx, t, cfg)
+			if err != nil {
+				return nil, err
+			}
+			if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
+				conn.Close()
+				return nil, fmt.Errorf("auth negotiated ALPN %q, not h2", p)
+			}
+			return conn, nil
+		}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(4<<20)),
+	)
+}
+
 // Status describes an error as the fields the findings record.
 func Status(err error) map[string]any {
 	if err == nil {
