@@ -49,6 +49,7 @@ pub struct SimClusterBuilder {
     final_page_key_probability: f64,
     event_cache_bytes: usize,
     self_signed_web_cert: bool,
+    websocket_upgrade: bool,
     proxy_listen: SocketAddr,
 }
 
@@ -98,6 +99,7 @@ impl Default for SimClusterBuilder {
             final_page_key_probability: 0.5,
             event_cache_bytes: 64 << 20,
             self_signed_web_cert: false,
+            websocket_upgrade: true,
             proxy_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
@@ -238,6 +240,17 @@ impl SimClusterBuilder {
         self
     }
 
+    /// Whether the proxy's `/webapi/connectionupgrade` serves the WebSocket upgrade (default
+    /// `true`, as Teleport 15 and later, which prefer it over the legacy types when a request
+    /// offers several). `false` serves it as Teleport 13 and 14 do (`lib/web/conn_upgrade.go`):
+    /// only the legacy types `alpn-ping` and `alpn`, the first known one of the
+    /// `X-Teleport-Upgrade` values then the `Upgrade` values; a request offering only
+    /// `websocket` gets 404 (`unsupported upgrade types`).
+    pub fn websocket_upgrade(mut self, enabled: bool) -> Self {
+        self.websocket_upgrade = enabled;
+        self
+    }
+
     /// Where the proxy listens (default `127.0.0.1:0`: loopback, an ephemeral port). Port 0
     /// picks a free port ([`SimCluster::proxy_addr`] tells which). The Auth Service always
     /// listens on loopback, on an ephemeral port. The web certificate covers `localhost`,
@@ -350,6 +363,7 @@ impl SimClusterBuilder {
             page_byte_cap: self.page_byte_cap,
             ws_ping_interval: self.ws_ping_interval,
             ws_pong_timeout: self.ws_pong_timeout,
+            websocket_upgrade: self.websocket_upgrade,
             proxy_public_addr: format!("localhost:{}", proxy_addr.port()),
             load_balancer_mode: Default::default(),
             generation: watch::channel(0).0,

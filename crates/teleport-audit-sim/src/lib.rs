@@ -16,8 +16,10 @@
 //!   ClientHello without terminating TLS, forwards `teleport-auth@<hex cluster>.teleport.cluster.local`
 //!   to the Auth Service unopened, closes unknown clusters, and answers everything else with its
 //!   web certificate (`/webapi/find`, `/webapi/ping`, `/webapi/connectionupgrade` with WebSocket
-//!   `alpn`/`alpn-ping`, behind which the same routing happens). It can act as an L7 load
-//!   balancer that strips ALPN ([`SimCluster::set_load_balancer_mode`]);
+//!   `alpn`/`alpn-ping` and the legacy raw `alpn`/`alpn-ping`, behind which the same routing
+//!   happens; or only the legacy types, as Teleport 13 and 14:
+//!   [`SimClusterBuilder::websocket_upgrade`]). It can act as an L7 load balancer that strips
+//!   ALPN ([`SimCluster::set_load_balancer_mode`]);
 //! - an **audit log** ([`EventStore`]): realistic events of every family (logins, SSH, Kubernetes,
 //!   app, database and desktop sessions, access requests, RBAC changes, certificates, joins,
 //!   unknown events), generated lazily and deterministically from a seed (a backlog of millions

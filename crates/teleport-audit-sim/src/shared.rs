@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) page_byte_cap: usize,
     pub(crate) ws_ping_interval: Duration,
     pub(crate) ws_pong_timeout: Option<Duration>,
+    /// `/webapi/connectionupgrade` serves WebSocket (Teleport 15+) or only the legacy types.
+    pub(crate) websocket_upgrade: bool,
     pub(crate) proxy_public_addr: String,
     pub(crate) load_balancer_mode: AtomicBool,
     /// Bumped by every stop of the servers: stalled calls and upgraded connections end.

@@ -72,10 +72,19 @@ pub struct ProxyCounters {
     pub web: u64,
     /// Terminated with the web certificate, `teleport-reversetunnel` (or another protocol
     /// whose service the sim does not run: `teleport-postgres`, `teleport-tcp`...) negotiated,
-    /// then held idle.
+    /// then held idle (`teleport-reversetunnel` after the SSH version exchange that Teleport's
+    /// reverse tunnel server starts with).
     pub reverse_tunnel: u64,
+    /// Of [`reverse_tunnel`](Self::reverse_tunnel) (`teleport-reversetunnel` only): connections
+    /// the client ended abruptly, without a TLS `close_notify` or with a reset, while the
+    /// proxy's SSH server exchanged version lines. A real proxy logs `Error occurred in
+    /// handshake for new SSH conn` when its version write or read fails that way.
+    pub reverse_tunnel_abrupt: u64,
     /// Connection upgrades accepted (`/webapi/connectionupgrade`).
     pub upgrades: u64,
+    /// Of [`upgrades`](Self::upgrades): the legacy types (`alpn-ping`, `alpn`) rather than
+    /// WebSocket.
+    pub legacy_upgrades: u64,
     /// Closed during the handshake (unknown cluster, no route, not TLS).
     pub rejected: u64,
 }
@@ -135,6 +144,8 @@ pub(crate) struct Stats {
     auth_connections: AtomicU64,
     auth_refused: AtomicU64,
     proxy: [AtomicU64; 5],
+    reverse_tunnel_abrupt: AtomicU64,
+    legacy_upgrades: AtomicU64,
 }
 
 /// Where the proxy sent a connection.
@@ -173,6 +184,14 @@ impl Stats {
         self.proxy[route as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn legacy_upgrade(&self) {
+        self.legacy_upgrades.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn reverse_tunnel_abrupt(&self) {
+        self.reverse_tunnel_abrupt.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> RpcStats {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut counters = [RpcCounters::default(); 5];
@@ -192,7 +211,9 @@ impl Stats {
                 auth: load(&self.proxy[Route::Auth as usize]),
                 web: load(&self.proxy[Route::Web as usize]),
                 reverse_tunnel: load(&self.proxy[Route::ReverseTunnel as usize]),
+                reverse_tunnel_abrupt: load(&self.reverse_tunnel_abrupt),
                 upgrades: load(&self.proxy[Route::Upgrade as usize]),
+                legacy_upgrades: load(&self.legacy_upgrades),
                 rejected: load(&self.proxy[Route::Rejected as usize]),
             },
         }

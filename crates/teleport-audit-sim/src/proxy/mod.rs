@@ -207,14 +207,50 @@ where
             shared.stats.route(Route::Web);
             web::serve_http1(tls, peer, ctx.clone()).await;
         }
-        Some(_) => {
+        Some(protocol) => {
             shared.stats.route(Route::ReverseTunnel);
+            if protocol == REVERSE_TUNNEL.as_bytes() {
+                ssh_version_exchange(&mut tls, peer, shared).await;
+            }
             // The sim runs no reverse tunnel, database or TCP proxy: hold the connection until
             // the client leaves.
             let mut sink = [0u8; 1024];
             let hold = async { while matches!(tls.read(&mut sink).await, Ok(n) if n > 0) {} };
             let _ = tokio::time::timeout(Duration::from_secs(60), hold).await;
+            let _ = tls.shutdown().await;
         }
+    }
+}
+
+/// What Teleport's reverse tunnel (SSH) server does first with a `teleport-reversetunnel`
+/// connection (`lib/sshutils/server.go`, `HandleConnection`, then `ssh.NewServerConn`): write
+/// its version line, read the client's. An EOF there (a client that closed with `close_notify`,
+/// or a load balancer's health check) is ignored; a write or read that fails otherwise is
+/// logged as `Error occurred in handshake for new SSH conn`: counted here as
+/// [`reverse_tunnel_abrupt`](crate::ProxyCounters::reverse_tunnel_abrupt). Returns when the
+/// client has sent its first bytes (or ended).
+async fn ssh_version_exchange<S>(tls: &mut S, peer: SocketAddr, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let written = async {
+        tls.write_all(b"SSH-2.0-Teleport\r\n").await?;
+        tls.flush().await
+    };
+    let ended = match written.await {
+        Err(error) => Some(error),
+        Ok(()) => {
+            let mut first = [0u8; 256];
+            match tokio::time::timeout(READ_DEADLINE, tls.read(&mut first)).await {
+                // A clean end (close_notify), a client that speaks, or one that waits.
+                Ok(Ok(_)) | Err(_) => None,
+                Ok(Err(error)) => Some(error),
+            }
+        }
+    };
+    if let Some(error) = ended {
+        tracing::debug!(%peer, %error, "proxy: reverse tunnel connection ended abruptly during the SSH version exchange");
+        shared.stats.reverse_tunnel_abrupt();
     }
 }
 

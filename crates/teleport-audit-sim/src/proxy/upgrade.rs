@@ -43,24 +43,40 @@ fn tokens(headers: &HeaderMap, names: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Which upgrade the proxy serves for the request's `Upgrade` and `X-Teleport-Upgrade`
+/// values (comma-separated tokens, lower-cased).
+///
+/// Teleport 15 and later (`websocket`): WebSocket if offered anywhere, else `alpn-ping`, else
+/// `alpn`. Teleport 13 and 14: the first value that is `alpn-ping` or `alpn`, looking at
+/// `X-Teleport-Upgrade` before `Upgrade`; WebSocket is unknown. `None`: 404.
+fn select(upgrade: &[String], x_teleport: &[String], websocket: bool) -> Option<&'static str> {
+    let offered = || x_teleport.iter().chain(upgrade);
+    if websocket {
+        [WEBSOCKET, ALPN_PING, ALPN]
+            .into_iter()
+            .find(|kind| offered().any(|u| u == kind))
+    } else {
+        offered().find_map(|u| [ALPN_PING, ALPN].into_iter().find(|kind| u == kind))
+    }
+}
+
 pub(crate) fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
     ctx: Arc<ProxyContext>,
 ) -> Response<Body> {
-    let upgrades = tokens(req.headers(), &["upgrade", "x-teleport-upgrade"]);
-    // Teleport prefers WebSocket when several types are offered.
-    if upgrades.iter().any(|u| u == WEBSOCKET) {
-        websocket(req, peer, ctx)
-    } else if upgrades.iter().any(|u| u == ALPN_PING) {
-        legacy(req, peer, ctx, ALPN_PING)
-    } else if upgrades.iter().any(|u| u == ALPN) {
-        legacy(req, peer, ctx, ALPN)
-    } else {
-        error(
+    let upgrade = tokens(req.headers(), &["upgrade"]);
+    let x_teleport = tokens(req.headers(), &["x-teleport-upgrade"]);
+    match select(&upgrade, &x_teleport, ctx.shared.websocket_upgrade) {
+        Some(WEBSOCKET) => websocket(req, peer, ctx),
+        Some(kind) => legacy(req, peer, ctx, kind),
+        None => error(
             StatusCode::NOT_FOUND,
-            &format!("unsupported upgrade types: {upgrades:?}"),
-        )
+            &format!(
+                "unsupported upgrade types: {:?}",
+                x_teleport.iter().chain(&upgrade).collect::<Vec<_>>()
+            ),
+        ),
     }
 }
 
@@ -223,6 +239,7 @@ fn legacy(
     headers.insert("x-teleport-upgrade", HeaderValue::from_static(kind));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     ctx.shared.stats.route(Route::Upgrade);
+    ctx.shared.stats.legacy_upgrade();
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
@@ -291,5 +308,45 @@ async fn ping_conn_pump(io: TokioIo<Upgraded>, inner: DuplexStream, every: Durat
     tokio::select! {
         () = inbound => {}
         () = outbound => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn teleport_15_and_later_prefer_websocket() {
+        let both = list(&["websocket", "alpn-ping"]);
+        assert_eq!(select(&both, &list(&["alpn-ping"]), true), Some(WEBSOCKET));
+        assert_eq!(select(&list(&["websocket"]), &[], true), Some(WEBSOCKET));
+        assert_eq!(
+            select(&list(&["alpn"]), &list(&["alpn-ping"]), true),
+            Some(ALPN_PING)
+        );
+        assert_eq!(select(&list(&["alpn"]), &[], true), Some(ALPN));
+        assert_eq!(select(&list(&["h2c"]), &[], true), None);
+    }
+
+    #[test]
+    fn teleport_13_and_14_take_the_first_legacy_type_x_teleport_upgrade_first() {
+        let both = list(&["websocket", "alpn-ping"]);
+        // Teleport 15-17's request: the legacy alpn-ping.
+        assert_eq!(select(&both, &list(&["alpn-ping"]), false), Some(ALPN_PING));
+        // WebSocket alone: unknown, 404.
+        assert_eq!(select(&list(&["websocket"]), &[], false), None);
+        // The first known value wins, X-Teleport-Upgrade before Upgrade.
+        assert_eq!(
+            select(&list(&["alpn-ping"]), &list(&["alpn"]), false),
+            Some(ALPN)
+        );
+        assert_eq!(
+            select(&list(&["alpn", "alpn-ping"]), &[], false),
+            Some(ALPN)
+        );
     }
 }
