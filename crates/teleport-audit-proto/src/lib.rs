@@ -8,10 +8,14 @@
 //! One deliberate deviation from plain codegen: `google.protobuf.Struct` (the JSON payload of an
 //! audit event) is mapped to [`RawStruct`], which keeps the field's encoded bytes instead of
 //! decoding them into a tree. `teleport_audit_types::wire` turns those bytes into JSON in one pass.
+//! A search page can also be read without copying its events at all: [`SearchClient`] answers with
+//! a [`SearchPage`], whose payloads are slices of the received message.
 
 mod raw_struct;
+mod search_page;
 
 pub use raw_struct::RawStruct;
+pub use search_page::{SearchClient, SearchPage, SearchPageEvent};
 
 /// `teleport.auditlog.v1`: the audit log search, session stream and export RPCs.
 pub mod auditlog {

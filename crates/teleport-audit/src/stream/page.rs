@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServiceClient;
 use teleport_audit_proto::auditlog::v1::{EventUnstructured, GetUnstructuredEventsRequest, Order};
+use teleport_audit_proto::{RawStruct, SearchClient, SearchPageEvent};
 use teleport_audit_types::{AuditEvent, EventError};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
@@ -86,9 +86,11 @@ pub(crate) enum Content {
 }
 
 /// Fetches one page and decodes its events (off the consumer's task: this runs spawned).
+///
+/// The page is read as a [`teleport_audit_proto::SearchPage`]: each event's Struct bytes are a
+/// slice of the received message, turned into JSON text without being copied first.
 pub(crate) async fn fetch(channel: Channel, request: PageRequest) -> Result<Page, Error> {
-    let mut client =
-        AuditLogServiceClient::new(channel).max_decoding_message_size(request.max_receive);
+    let mut client = SearchClient::new(channel).max_decoding_message_size(request.max_receive);
     let response = rpc::with_timeout(
         SEARCH_RPC,
         request.timeout,
@@ -98,7 +100,7 @@ pub(crate) async fn fetch(channel: Channel, request: PageRequest) -> Result<Page
     let items: Vec<PageItem> = response
         .items
         .into_iter()
-        .map(|event| PageItem::from_wire(event, request.from))
+        .map(|event| PageItem::from_search(event, request.from))
         .collect();
     let full = items.len() >= request.limit as usize;
     Ok(Page {
@@ -109,20 +111,35 @@ pub(crate) async fn fetch(channel: Channel, request: PageRequest) -> Result<Page
 }
 
 impl PageItem {
-    /// Decodes the payload; the time and id come from the envelope, else from the JSON.
+    /// Decodes an event of an export chunk (see [`Self::decode`]).
     pub(crate) fn from_wire(event: EventUnstructured, fallback_time: OffsetDateTime) -> Self {
         let payload = event
             .unstructured
             .as_ref()
-            .map(|raw| raw.as_bytes())
+            .map(RawStruct::as_bytes)
             .unwrap_or_default();
+        Self::decode(event.id, event.time, payload, fallback_time)
+    }
+
+    /// Decodes an event of a search page (see [`Self::decode`]).
+    pub(crate) fn from_search(event: SearchPageEvent, fallback_time: OffsetDateTime) -> Self {
+        Self::decode(event.id, event.time, &event.unstructured, fallback_time)
+    }
+
+    /// Decodes the payload; the time and id come from the envelope, else from the JSON.
+    fn decode(
+        id: String,
+        time: Option<prost_types::Timestamp>,
+        payload: &[u8],
+        fallback_time: OffsetDateTime,
+    ) -> Self {
         let decoded = AuditEvent::from_struct_bytes(payload);
-        let envelope_time = event.time.and_then(from_timestamp);
+        let envelope_time = time.and_then(from_timestamp);
         let time = envelope_time
             .or_else(|| decoded.as_ref().ok().map(AuditEvent::time))
             .unwrap_or(fallback_time);
-        let id = if !event.id.is_empty() {
-            event.id
+        let id = if !id.is_empty() {
+            id
         } else {
             match &decoded {
                 Ok(parsed) => parsed
@@ -208,7 +225,6 @@ pub(crate) fn from_timestamp(ts: prost_types::Timestamp) -> Option<OffsetDateTim
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teleport_audit_proto::RawStruct;
     use time::macros::datetime;
 
     fn wire_event(json: &str, id: &str, time: Option<OffsetDateTime>) -> EventUnstructured {
@@ -250,6 +266,35 @@ mod tests {
         let item = PageItem::from_wire(wire_event(no_uid, "", None), OffsetDateTime::UNIX_EPOCH);
         assert_eq!(item.id.len(), 64);
         assert!(item.id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_search_page_event_decodes_like_the_generated_message() {
+        use prost::Message as _;
+        let t = datetime!(2025-12-02 07:14:36.123456789 UTC);
+        for event in [
+            wire_event(LOGIN, "env-id", Some(t)),
+            wire_event(LOGIN, "", None),
+            EventUnstructured::default(),
+        ] {
+            let page = teleport_audit_proto::auditlog::v1::EventsUnstructured {
+                items: vec![event.clone()],
+                last_key: String::new(),
+            };
+            let wire = bytes::Bytes::from(page.encode_to_vec());
+            let mut read = teleport_audit_proto::SearchPage::decode(wire).unwrap();
+            let fallback = datetime!(2025-01-01 0:00 UTC);
+            let ours = PageItem::from_search(read.items.remove(0), fallback);
+            let generated = PageItem::from_wire(event, fallback);
+            assert_eq!((&ours.id, ours.time), (&generated.id, generated.time));
+            match (ours.content, generated.content) {
+                (Content::Event(a), Content::Event(b)) => assert_eq!(a.as_json(), b.as_json()),
+                (Content::Malformed(a), Content::Malformed(b)) => {
+                    assert_eq!(a.to_string(), b.to_string());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
