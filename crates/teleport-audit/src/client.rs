@@ -15,7 +15,7 @@ use crate::connect::upgrade::ProxyTls;
 use crate::connect::{Connector, Dialer, Route};
 use crate::rpc;
 use crate::stream::{AuditEventStream, StreamConfig};
-use crate::{Error, config};
+use crate::{Error, config, expiry};
 
 /// What the Auth Service says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +49,8 @@ struct ClientInner {
     clock_offset: Option<time::Duration>,
     /// The dialer, for the identity it uses (`None` for a client over a given channel).
     dialer: Option<Arc<Dialer>>,
+    /// [`ClientConfig::expiry_warning_margin`].
+    expiry_warning_margin: Option<Duration>,
 }
 
 impl Client {
@@ -108,7 +110,7 @@ impl Client {
             info,
             config.request_timeout,
             clock_offset,
-            Some(Arc::clone(&dialer)),
+            Some((Arc::clone(&dialer), config.expiry_warning_margin)),
         );
         if let Some(identity) = &identity
             && identity.cluster_name() != client.cluster_name()
@@ -118,6 +120,8 @@ impl Client {
                 server: client.cluster_name().to_owned(),
             });
         }
+        // One warning per identity as it nears its expiry, for as long as the client lives.
+        expiry::spawn_watch(&dialer, config.expiry_warning_margin);
         Ok(client)
     }
 
@@ -141,8 +145,9 @@ impl Client {
         info: PingInfo,
         request_timeout: Duration,
         clock_offset: Option<time::Duration>,
-        dialer: Option<Arc<Dialer>>,
+        dialer: Option<(Arc<Dialer>, Option<Duration>)>,
     ) -> Client {
+        let (dialer, expiry_warning_margin) = dialer.unzip();
         Client {
             inner: Arc::new(ClientInner {
                 channel,
@@ -151,6 +156,7 @@ impl Client {
                 request_timeout,
                 clock_offset,
                 dialer,
+                expiry_warning_margin: expiry_warning_margin.flatten(),
             }),
         }
     }
@@ -190,6 +196,22 @@ impl Client {
     pub fn identity_expiry(&self) -> Option<time::OffsetDateTime> {
         let identity = self.inner.dialer.as_ref()?.credentials.current_identity()?;
         Some(identity.summary().not_after)
+    }
+
+    /// Whether the identity is within its expiry warning margin (or expired):
+    /// [`ClientConfig::expiry_warning_margin`], by default a tenth of its lifetime, at most an
+    /// hour. Like [`identity_expiry`](Self::identity_expiry), for the identity the next dial
+    /// will use (a renewed file shows at once). `None` when there is no identity.
+    pub fn identity_expiring_soon(&self) -> Option<bool> {
+        self.identity_status().map(|(_, soon)| soon)
+    }
+
+    /// The identity's expiry and whether it is within the warning margin.
+    pub(crate) fn identity_status(&self) -> Option<(time::OffsetDateTime, bool)> {
+        expiry::status(
+            self.inner.dialer.as_ref()?,
+            self.inner.expiry_warning_margin,
+        )
     }
 
     /// The underlying channel, for calling other Teleport RPCs with your own generated stubs.

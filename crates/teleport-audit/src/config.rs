@@ -59,6 +59,8 @@ pub struct ClientConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) keepalive_interval: Duration,
+    /// `None`: [`crate::expiry::default_margin`].
+    pub(crate) expiry_warning_margin: Option<Duration>,
 }
 
 impl Default for ClientConfig {
@@ -74,6 +76,7 @@ impl Default for ClientConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+            expiry_warning_margin: None,
         }
     }
 }
@@ -98,6 +101,7 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("keepalive_interval", &self.keepalive_interval)
+            .field("expiry_warning_margin", &self.expiry_warning_margin)
             .finish()
     }
 }
@@ -234,6 +238,18 @@ impl ClientConfig {
     #[must_use]
     pub fn keepalive_interval(mut self, interval: Duration) -> Self {
         self.keepalive_interval = interval.max(MIN_KEEPALIVE_INTERVAL);
+        self
+    }
+
+    /// How long before the identity's expiry the client warns (one `WARN` log line per
+    /// identity) and [`crate::StreamStats::identity_expiring_soon`] turns true. Default: a tenth
+    /// of the certificate's lifetime, at most an hour ([`crate::expiry::default_margin`]: 48
+    /// min for an 8 h identity, 6 min for a 1 h one). `Duration::ZERO` warns only once it has
+    /// expired. An open connection keeps working past the expiry; the next dial then fails with
+    /// [`crate::Error::Identity`] (`identity_expired`), unless the identity file was renewed.
+    #[must_use]
+    pub fn expiry_warning_margin(mut self, margin: Duration) -> Self {
+        self.expiry_warning_margin = Some(margin);
         self
     }
 }

@@ -108,6 +108,7 @@ pub mod cursor;
 mod cursor_store;
 mod error;
 mod error_class;
+pub mod expiry;
 mod file_sink;
 mod health;
 #[cfg(feature = "metrics")]

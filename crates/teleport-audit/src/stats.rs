@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::Mode;
+use crate::{Client, Mode};
 
 /// Counters and timestamps of an [`crate::AuditEventStream`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,6 +66,14 @@ pub struct StreamStats {
     /// The code ([`crate::Error::code`]) of the fatal error the stream ended with; `None`
     /// while it runs.
     pub fatal: Option<&'static str>,
+    /// When the identity the next dial will use expires (its certificate's `not_after`; an
+    /// identity file renewed in place shows at once). `None` without an identity. Read when
+    /// the stats are read.
+    pub identity_expires_at: Option<OffsetDateTime>,
+    /// The identity is within its expiry warning margin, or expired
+    /// ([`crate::ClientConfig::expiry_warning_margin`]; default a tenth of its lifetime, at
+    /// most an hour). The open connection keeps working; the next dial fails if it has expired.
+    pub identity_expiring_soon: bool,
 }
 
 impl StreamStats {
@@ -87,12 +95,26 @@ impl StreamStats {
 #[derive(Clone, Debug, Default)]
 pub struct StatsHandle {
     inner: Arc<Mutex<StreamStats>>,
+    /// The stream's client, for the identity's expiry.
+    client: Option<Client>,
 }
 
 impl StatsHandle {
+    pub(crate) fn for_client(client: Client) -> Self {
+        Self {
+            inner: Arc::default(),
+            client: Some(client),
+        }
+    }
+
     /// A snapshot of the stream's stats.
     pub fn get(&self) -> StreamStats {
-        self.lock().clone()
+        let mut stats = self.lock().clone();
+        if let Some((expires_at, soon)) = self.client.as_ref().and_then(Client::identity_status) {
+            stats.identity_expires_at = Some(expires_at);
+            stats.identity_expiring_soon = soon;
+        }
+        stats
     }
 
     pub(crate) fn update(&self, change: impl FnOnce(&mut StreamStats)) {

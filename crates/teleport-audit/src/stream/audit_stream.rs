@@ -96,7 +96,7 @@ impl std::fmt::Debug for AuditEventStream {
 
 impl AuditEventStream {
     pub(crate) fn new(client: Client, config: StreamConfig) -> Self {
-        let stats = StatsHandle::default();
+        let stats = StatsHandle::for_client(client.clone());
         let notifier = Notifier::new(stats.clone());
         let event_types = config.event_types.clone();
         let now = utc(OffsetDateTime::now_utc());
