@@ -13,7 +13,7 @@ use teleport_audit::{ParsedTime, TimeSpecError, parse_backfill_start, parse_dura
 pub(crate) struct Cli {
     /// More logging on stderr. Without it: warnings, and the info of the library and this
     /// command (connected, resuming, waiting for late events, a progress summary a minute when
-    /// stderr is not a terminal, done). -v: the info of all our crates (the simulator's too),
+    /// stderr is not a terminal, done). -v: the info of all our crates,
     /// -vv: their debug, -vvv: their trace. Other libraries (h2, hyper, tonic, tower, rustls,
     /// tokio-tungstenite) stay at warnings whatever the count: no raw frames. RUST_LOG, when
     /// set, replaces all of this (and can show them).

@@ -65,6 +65,9 @@ pub(crate) async fn run(
         );
         tokio::spawn(server.serve(metrics.clone()));
     }
+    // The identity and the address: an unusable identity is refused before anything is logged
+    // about the stream.
+    let client_config = crate::ping::client_config(&args.connect)?;
     let mut config = StreamConfig::default()
         .mode(args.mode.into())
         .event_types(selection.types)
@@ -106,7 +109,6 @@ pub(crate) async fn run(
     // Every setting is checked before connecting: a bad one is a usage error (exit 2), not a
     // failed stream after the dial.
     config.validate()?;
-    let client_config = crate::ping::client_config(&args.connect)?;
     let client = Client::connect(client_config).await?;
     tracing::info!(
         cluster = client.cluster_name(),
