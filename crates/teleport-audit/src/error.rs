@@ -173,7 +173,8 @@ pub enum Error {
         source: rustls::Error,
     },
 
-    /// The WebSocket connection upgrade (for proxies behind an L7 load balancer) failed.
+    /// The connection upgrade (WebSocket, or the legacy `alpn-ping` of Teleport 13 and 14; for
+    /// proxies behind an L7 load balancer) failed.
     #[error("connection upgrade at {addr} failed: {reason}")]
     Upgrade {
         /// The proxy address.
@@ -529,7 +530,7 @@ impl Error {
             }
             Error::Tls { .. } => "Check the proxy address and that it is a Teleport proxy.",
             Error::Upgrade { .. } => {
-                "The proxy or the load balancer in front of it refused the WebSocket upgrade; check that it forwards /webapi/connectionupgrade, or disable the upgrade."
+                "The proxy or the load balancer in front of it refused the connection upgrade; check that it forwards /webapi/connectionupgrade and its Upgrade headers, or disable the upgrade."
             }
             Error::ClusterMismatch { .. } => {
                 "Use an identity issued by the cluster at this address."
