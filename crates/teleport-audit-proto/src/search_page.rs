@@ -82,9 +82,10 @@ where
         &mut self,
         request: impl tonic::IntoRequest<GetUnstructuredEventsRequest>,
     ) -> Result<tonic::Response<SearchPage>, tonic::Status> {
-        self.inner.ready().await.map_err(|e| {
-            tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-        })?;
+        self.inner
+            .ready()
+            .await
+            .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
         let codec = tonic_prost::ProstCodec::default();
         let path = http::uri::PathAndQuery::from_static(
             "/teleport.auditlog.v1.AuditLogService/GetUnstructuredEvents",
@@ -120,7 +121,10 @@ mod tests {
         EventsUnstructured {
             items: vec![
                 // {"a": "x"} encoded by hand, then an event without a payload.
-                event("one", vec![0x0a, 0x08, 0x0a, 0x01, b'a', 0x12, 0x03, 0x1a, 0x01, b'x']),
+                event(
+                    "one",
+                    vec![0x0a, 0x08, 0x0a, 0x01, b'a', 0x12, 0x03, 0x1a, 0x01, b'x'],
+                ),
                 EventUnstructured {
                     id: "two".into(),
                     ..Default::default()

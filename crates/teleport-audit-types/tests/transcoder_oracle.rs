@@ -6,7 +6,8 @@
 //! in Go's float64 form. The inputs are random Structs: nested lists and objects, every kind of
 //! number (including -0, the limits of the exponent-free range, integers past 2^53, subnormals),
 //! unicode, control characters, long strings, empty strings and objects, entries in random order
-//! with repeated keys (the last one wins), NaN and infinities (refused, as before).
+//! with repeated keys (the last one wins), NaN and infinities (refused, as before); and the same
+//! Structs in encodings that protobuf allows but encoders rarely write (see [`Unusual`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,34 +23,44 @@ use teleport_audit_types::{AuditEvent, WireError};
 // The reference conversion.
 
 /// Go's `encoding/json` form of a finite float64: the shortest digits that read back the same
-/// (an exact tie between two shortest candidates goes to the even digit, as Go's and ryu's
-/// algorithms do; Rust's own `{}` rounds such a tie up: 773577449224713.25 is `...713.2` in Go,
-/// `...713.3` in Rust), without an exponent when zero or within [1e-6, 1e21), else `d.ddde±x`.
-/// The digits come from ryu; the layout is done here, by the plainest code.
+/// (an exact tie between two shortest candidates goes to the even digit, as ryu, which the
+/// transcoder has always used, does; Rust's own `{}` rounds such a tie up: 773577449224713.25 is
+/// `...713.2` from ryu, `...713.3` from `{}`), without an exponent when zero or within
+/// [1e-6, 1e21), else `d.ddde±x`. The digits come from ryu; the layout is done here, by the
+/// plainest code (the transcoder's own layout code is not used).
 fn reference_number(value: f64) -> String {
     let shortest = ryu::Buffer::new().format_finite(value.abs()).to_owned();
     let (mantissa, exponent) = shortest.split_once('e').unwrap_or((&shortest, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or_else(|e| panic!("{shortest}: {e}"));
+    let exponent: i32 = exponent
+        .parse()
+        .unwrap_or_else(|e| panic!("{shortest}: {e}"));
     let (integer, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let all = format!("{integer}{fraction}");
     let leading = all.len() - all.trim_start_matches('0').len();
     let digits = all.trim_matches('0');
     let digits = if digits.is_empty() { "0" } else { digits };
     // value = 0.DIGITS * 10^point
-    let point = i32::try_from(integer.len()).unwrap_or(0) + exponent
-        - i32::try_from(leading).unwrap_or(0);
+    let point =
+        i32::try_from(integer.len()).unwrap_or(0) + exponent - i32::try_from(leading).unwrap_or(0);
     let sign = if value.is_sign_negative() { "-" } else { "" };
     let magnitude = value.abs();
     if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
         let (first, rest) = digits.split_at(1);
-        let rest = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let rest = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let e = point - 1;
         let e_sign = if e < 0 { '-' } else { '+' };
         format!("{sign}{first}{rest}e{e_sign}{}", e.abs())
     } else if magnitude == 0.0 {
         format!("{sign}0")
     } else if point <= 0 {
-        format!("{sign}0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+        format!(
+            "{sign}0.{}{digits}",
+            "0".repeat(point.unsigned_abs() as usize)
+        )
     } else {
         let point = point.unsigned_abs() as usize;
         if point >= digits.len() {
@@ -150,7 +161,7 @@ fn number() -> impl Strategy<Value = f64> {
             -1e21,
             1e21 - 65536.0,
             1e-6,
-            9.999_999_999_999_999e-7,
+            f64::from_bits(1e-6f64.to_bits() - 1), // just below 1e-6
             9_007_199_254_740_992.0,
             9_007_199_254_740_993.0,
             1_152_921_504_606_846_976.0,
@@ -250,6 +261,142 @@ fn encode(entries: &[(String, Value)]) -> Vec<u8> {
     out
 }
 
+/// Re-encodes a Struct in the ways protobuf allows but encoders rarely use, chosen by `seed`:
+/// lengths and keys as non-minimal varints, an entry's value before its key, unknown fields,
+/// a Value whose kind is set twice (the last wins), a nested Struct or list split in two
+/// occurrences (merged). The transcoder has quick paths for the usual encoding; these take the
+/// general ones, and must give the same text.
+struct Unusual {
+    seed: u64,
+}
+
+impl Unusual {
+    fn coin(&mut self) -> bool {
+        // xorshift64
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed.is_multiple_of(4)
+    }
+
+    fn varint(&mut self, mut value: u64, out: &mut Vec<u8>) {
+        let padded = self.coin();
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        if padded {
+            out.push((value as u8) | 0x80);
+            out.push(0);
+        } else {
+            out.push(value as u8);
+        }
+    }
+
+    fn bytes_field(&mut self, field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+        self.varint(field << 3 | 2, out);
+        self.varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+
+    fn unknown(&mut self, out: &mut Vec<u8>) {
+        if self.coin() {
+            self.varint(9 << 3, out); // field 9, varint
+            self.varint(300, out);
+        }
+    }
+
+    fn encode_struct(&mut self, object: &Struct) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (key, value) in &object.fields {
+            let value = self.encode_value(value);
+            let mut entry = Vec::new();
+            self.unknown(&mut entry);
+            if self.coin() {
+                self.bytes_field(2, &value, &mut entry);
+                self.bytes_field(1, key.as_bytes(), &mut entry);
+            } else {
+                self.bytes_field(1, key.as_bytes(), &mut entry);
+                self.bytes_field(2, &value, &mut entry);
+            }
+            self.bytes_field(1, &entry, &mut out);
+            self.unknown(&mut out);
+        }
+        out
+    }
+
+    fn encode_list(&mut self, list: &ListValue) -> Vec<u8> {
+        let mut out = Vec::new();
+        for value in &list.values {
+            let value = self.encode_value(value);
+            self.bytes_field(1, &value, &mut out);
+            self.unknown(&mut out);
+        }
+        out
+    }
+
+    fn encode_value(&mut self, value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        if value.kind.is_some() && self.coin() {
+            // A kind set first and overridden by the real one.
+            self.varint(4 << 3, &mut out);
+            self.varint(1, &mut out);
+        }
+        self.unknown(&mut out);
+        match &value.kind {
+            None => {}
+            Some(Kind::NullValue(_)) => {
+                self.varint(1 << 3, &mut out);
+                self.varint(0, &mut out);
+            }
+            Some(Kind::NumberValue(number)) => {
+                self.varint(2 << 3 | 1, &mut out);
+                out.extend_from_slice(&number.to_le_bytes());
+            }
+            Some(Kind::StringValue(text)) => self.bytes_field(3, text.as_bytes(), &mut out),
+            Some(Kind::BoolValue(flag)) => {
+                self.varint(4 << 3, &mut out);
+                self.varint(u64::from(*flag), &mut out);
+            }
+            Some(Kind::StructValue(object)) => {
+                let encoded = self.encode_struct(object);
+                let cut = if self.coin() { encoded.len() / 2 } else { 0 };
+                // Split only between entries: re-encode the two halves of the map instead.
+                if cut > 0 && object.fields.len() > 1 {
+                    let half = object.fields.len() / 2;
+                    let first = Struct {
+                        fields: object
+                            .fields
+                            .iter()
+                            .take(half)
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    };
+                    let second = Struct {
+                        fields: object
+                            .fields
+                            .iter()
+                            .skip(half)
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    };
+                    let first = self.encode_struct(&first);
+                    let second = self.encode_struct(&second);
+                    self.bytes_field(5, &first, &mut out);
+                    self.bytes_field(5, &second, &mut out);
+                } else {
+                    self.bytes_field(5, &encoded, &mut out);
+                }
+            }
+            Some(Kind::ListValue(list)) => {
+                let encoded = self.encode_list(list);
+                self.bytes_field(6, &encoded, &mut out);
+            }
+        }
+        out
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
@@ -271,6 +418,24 @@ proptest! {
                 prop_assert!(matches!(ours, Err(WireError::NonFiniteNumber { .. })), "{:?}", ours);
                 prop_assert_eq!(out.as_slice(), b"prefix:".as_slice());
             }
+        }
+    }
+
+    #[test]
+    fn unusual_encodings_give_the_same_text(entries in entries(), seed in 1u64..) {
+        let usual = encode(&entries);
+        let decoded = Struct::decode(usual.as_slice()).unwrap_or_else(|e| panic!("prost: {e}"));
+        let unusual = Unusual { seed }.encode_struct(&decoded);
+        // prost reads the unusual encoding as the same Struct (compared re-encoded: NaN != NaN).
+        let reread = Struct::decode(unusual.as_slice()).unwrap_or_default();
+        prop_assert_eq!(reread.encode_to_vec(), decoded.encode_to_vec());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let from_usual = struct_to_json(&usual, &mut a).map_err(|e| e.to_string());
+        let from_unusual = struct_to_json(&unusual, &mut b).map_err(|e| e.to_string());
+        prop_assert_eq!(from_usual.is_ok(), from_unusual.is_ok(), "{:?} / {:?}", from_usual, from_unusual);
+        prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        if let Ok(expected) = reference(&usual) {
+            prop_assert_eq!(String::from_utf8_lossy(&b), expected.as_str());
         }
     }
 
@@ -325,7 +490,7 @@ fn the_reference_itself_writes_go_forms() {
         (0.000001, "0.000001"),
         (1_152_921_504_606_846_976.0, "1152921504606847000"),
         (f64::MAX, "1.7976931348623157e+308"),
-        (773_577_449_224_713.25, "773577449224713.2"),
+        (773_577_449_224_713.0 + 0.25, "773577449224713.2"),
         (-5e-324, "-5e-324"),
         (123.456, "123.456"),
     ];

@@ -46,25 +46,25 @@ pub(crate) enum TextField {
 const TEXT_FIELDS: usize = 17;
 
 impl TextField {
-    fn from_key(key: &str) -> Option<Self> {
+    fn from_key(key: &[u8]) -> Option<Self> {
         Some(match key {
-            "event" => Self::Event,
-            "code" => Self::Code,
-            "uid" => Self::Uid,
-            "cluster_name" => Self::ClusterName,
-            "user" => Self::User,
-            "login" => Self::Login,
-            "impersonator" => Self::Impersonator,
-            "sid" => Self::SessionId,
-            "server_id" => Self::ServerId,
-            "server_hostname" => Self::ServerHostname,
-            "server_addr" => Self::ServerAddr,
-            "namespace" => Self::Namespace,
-            "addr.local" => Self::AddrLocal,
-            "addr.remote" => Self::AddrRemote,
-            "proto" => Self::Protocol,
-            "error" => Self::Error,
-            "message" => Self::Message,
+            b"event" => Self::Event,
+            b"code" => Self::Code,
+            b"uid" => Self::Uid,
+            b"cluster_name" => Self::ClusterName,
+            b"user" => Self::User,
+            b"login" => Self::Login,
+            b"impersonator" => Self::Impersonator,
+            b"sid" => Self::SessionId,
+            b"server_id" => Self::ServerId,
+            b"server_hostname" => Self::ServerHostname,
+            b"server_addr" => Self::ServerAddr,
+            b"namespace" => Self::Namespace,
+            b"addr.local" => Self::AddrLocal,
+            b"addr.remote" => Self::AddrRemote,
+            b"proto" => Self::Protocol,
+            b"error" => Self::Error,
+            b"message" => Self::Message,
             _ => return None,
         })
     }
@@ -167,7 +167,7 @@ impl Common {
             b"ei" => Self::Index,
             b"user_kind" => Self::UserKind,
             b"success" => Self::Success,
-            _ => Self::Text(TextField::from_key(std::str::from_utf8(key).ok()?)?),
+            _ => Self::Text(TextField::from_key(key)?),
         })
     }
 }
@@ -278,6 +278,15 @@ impl TopLevelSink for Collector {
         let Some(field) = Common::from_key(key) else {
             return;
         };
+        // A string field written without escapes (the usual case) is only a span of the text:
+        // what `accept` records for it, without reading the string again.
+        if let (Common::Text(text_field), WrittenValue::Str(raw)) = (field, value)
+            && written.len() == raw.len() + 2
+            && let Some((start, end)) = span_of(written.start + 1, raw.len(), out.len())
+        {
+            self.spans[text_field as usize] = Span::InText(start, end);
+            return;
+        }
         fn text_of(bytes: &[u8]) -> Option<Cow<'_, str>> {
             std::str::from_utf8(bytes).ok().map(Cow::Borrowed)
         }

@@ -1,5 +1,6 @@
 //! Encoded `google.protobuf.Struct` to JSON text, in one pass over the bytes.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use super::json_text::write_json_string;
@@ -8,6 +9,18 @@ use crate::error::{WireError, WireType};
 
 /// Deepest nesting of objects and lists accepted (the top-level object is level 1).
 pub(crate) const MAX_DEPTH: usize = 100;
+
+/// The one-byte keys of the usual fields: field 1 length-delimited (`Struct.fields`,
+/// `FieldsEntry.key`, `ListValue.values`), field 2 length-delimited (`FieldsEntry.value`), and
+/// each kind of `Value`.
+const FIELD_1_BYTES: u8 = 1 << 3 | 2;
+const FIELD_2_BYTES: u8 = 2 << 3 | 2;
+const NULL_VALUE: u8 = 1 << 3;
+const NUMBER_VALUE: u8 = 2 << 3 | 1;
+const STRING_VALUE: u8 = 3 << 3 | 2;
+const BOOL_VALUE: u8 = 4 << 3;
+const STRUCT_VALUE: u8 = 5 << 3 | 2;
+const LIST_VALUE: u8 = 6 << 3 | 2;
 
 /// A byte range `[start, end)` of the input.
 type Span = (usize, usize);
@@ -42,19 +55,65 @@ impl Parts {
 
 /// One `fields` map entry of a Struct, not yet written.
 #[derive(Debug)]
-struct Entry<'a> {
-    key: &'a [u8],
-    key_offset: usize,
+struct Entry {
+    /// The key's first 8 bytes as a big-endian number, zero-padded: ordering two keys by it
+    /// orders them by their bytes whenever it differs, so most comparisons read no key bytes.
+    prefix: u64,
+    /// Where the key's bytes are in the input.
+    key: Span,
     value: Parts,
     /// Position among the entries of its Struct (for "last duplicate wins").
     seq: usize,
 }
 
 /// One step of the JSON path of the value being decoded, for error messages.
-#[derive(Debug)]
-enum Step<'a> {
-    Key(&'a [u8]),
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// An object key: where its bytes are in the input.
+    Key(Span),
     Index(usize),
+}
+
+/// The key's first 8 bytes, big-endian, zero-padded (see [`Entry::prefix`]).
+#[inline]
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let len = key.len().min(8);
+    bytes[..len].copy_from_slice(&key[..len]);
+    u64::from_be_bytes(bytes)
+}
+
+/// Scratch space of a decoder (the pending entries of the objects being written and the JSON
+/// path), kept per thread so that decoding an event allocates nothing but its output.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    entries: Vec<Entry>,
+    path: Vec<Step>,
+}
+
+/// Entries kept in a thread's scratch space between calls; a rare huge Struct's space is freed.
+const SCRATCH_KEPT: usize = 4096;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// Runs `f` with this thread's scratch space (or a fresh one, should it be in use).
+    pub(crate) fn with<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                scratch.entries.clear();
+                scratch.path.clear();
+                let result = f(&mut scratch);
+                if scratch.entries.capacity() > SCRATCH_KEPT {
+                    *scratch = Scratch::default();
+                }
+                result
+            }
+            Err(_) => f(&mut Scratch::default()),
+        })
+    }
 }
 
 /// The payload of one protobuf field.
@@ -218,20 +277,24 @@ enum Written {
     List,
 }
 
-/// Transcodes one encoded Struct; holds the scratch space reused across nesting levels.
+/// Transcodes one encoded Struct, with scratch space reused across nesting levels and calls.
 pub(crate) struct Decoder<'a, 's> {
     input: &'a [u8],
-    entries: Vec<Entry<'a>>,
-    path: Vec<Step<'a>>,
+    entries: &'s mut Vec<Entry>,
+    path: &'s mut Vec<Step>,
     sink: Option<&'s mut dyn TopLevelSink>,
 }
 
 impl<'a, 's> Decoder<'a, 's> {
-    pub(crate) fn new(input: &'a [u8], sink: Option<&'s mut dyn TopLevelSink>) -> Self {
+    pub(crate) fn new(
+        input: &'a [u8],
+        scratch: &'s mut Scratch,
+        sink: Option<&'s mut dyn TopLevelSink>,
+    ) -> Self {
         Self {
             input,
-            entries: Vec::with_capacity(32),
-            path: Vec::new(),
+            entries: &mut scratch.entries,
+            path: &mut scratch.path,
             sink,
         }
     }
@@ -255,40 +318,55 @@ impl<'a, 's> Decoder<'a, 's> {
         for &(start, end) in parts {
             let mut pos = start;
             while pos < end {
-                let field = self.read_field(&mut pos, end)?;
-                if field.number == 1 {
-                    let range = self.expect_bytes(&field, "google.protobuf.Struct.fields")?;
-                    let entry = self.read_entry(range, seq)?;
-                    self.entries.push(entry);
-                    seq += 1;
-                }
+                let range = if self.input[pos] == FIELD_1_BYTES {
+                    // The usual key, read as `read_field` would, without the general dispatch.
+                    pos += 1;
+                    self.read_length_delimited(&mut pos, end)?
+                } else {
+                    let field = self.read_field(&mut pos, end)?;
+                    if field.number != 1 {
+                        continue;
+                    }
+                    self.expect_bytes(&field, "google.protobuf.Struct.fields")?
+                };
+                let entry = self.read_entry(range, seq)?;
+                self.entries.push(entry);
+                seq += 1;
             }
         }
-        self.entries[base..].sort_unstable_by(|a, b| a.key.cmp(b.key).then(a.seq.cmp(&b.seq)));
+        let input = self.input;
+        let bytes_of = |(start, end): Span| &input[start..end];
+        self.entries[base..].sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| bytes_of(a.key).cmp(bytes_of(b.key)))
+                .then(a.seq.cmp(&b.seq))
+        });
 
         out.push(b'{');
         let mut first = true;
         for index in base..self.entries.len() {
-            let key = self.entries[index].key;
+            let entry = &self.entries[index];
+            let (key_span, prefix) = (entry.key, entry.prefix);
+            let key = bytes_of(key_span);
             if self
                 .entries
                 .get(index + 1)
-                .is_some_and(|next| next.key == key)
+                .is_some_and(|next| next.prefix == prefix && bytes_of(next.key) == key)
             {
                 continue; // a later entry with the same key replaces this one
             }
-            let key_offset = self.entries[index].key_offset;
             let value = std::mem::take(&mut self.entries[index].value);
             if !first {
                 out.push(b',');
             }
             first = false;
             write_json_string(key, out).map_err(|bad| Fault::InvalidUtf8 {
-                offset: key_offset + bad,
+                offset: key_span.0 + bad,
                 what: "an object key",
             })?;
             out.push(b':');
-            self.path.push(Step::Key(key));
+            self.path.push(Step::Key(key_span));
             let value_start = out.len();
             let written = self.write_value(value.as_slice(), depth, out)?;
             self.path.pop();
@@ -312,10 +390,29 @@ impl<'a, 's> Decoder<'a, 's> {
     }
 
     /// Reads a `Struct.FieldsEntry` message: `key = 1` (string), `value = 2` (Value).
-    fn read_entry(&self, (start, end): Span, seq: usize) -> Result<Entry<'a>, Fault> {
+    fn read_entry(&self, (start, end): Span, seq: usize) -> Result<Entry, Fault> {
+        // The usual encoding: the key, then the value, each once with a one-byte length, filling
+        // the entry exactly. Anything else goes the general way below.
+        let input = self.input;
+        if end - start >= 4 && input[start] == FIELD_1_BYTES && input[start + 1] < 0x80 {
+            let key_end = start + 2 + usize::from(input[start + 1]);
+            if key_end + 2 <= end
+                && input[key_end] == FIELD_2_BYTES
+                && input[key_end + 1] < 0x80
+                && key_end + 2 + usize::from(input[key_end + 1]) == end
+            {
+                let key = (start + 2, key_end);
+                return Ok(Entry {
+                    prefix: key_prefix(&input[key.0..key.1]),
+                    key,
+                    value: Parts::One((key_end + 2, end)),
+                    seq,
+                });
+            }
+        }
         let mut entry = Entry {
-            key: &[],
-            key_offset: start,
+            prefix: 0,
+            key: (start, start),
             value: Parts::Empty,
             seq,
         };
@@ -324,10 +421,10 @@ impl<'a, 's> Decoder<'a, 's> {
             let field = self.read_field(&mut pos, end)?;
             match field.number {
                 1 => {
-                    let (key_start, key_end) =
+                    let key =
                         self.expect_bytes(&field, "google.protobuf.Struct.FieldsEntry.key")?;
-                    entry.key = &self.input[key_start..key_end];
-                    entry.key_offset = key_start;
+                    entry.key = key;
+                    entry.prefix = key_prefix(&self.input[key.0..key.1]);
                 }
                 2 => {
                     let range =
@@ -348,6 +445,53 @@ impl<'a, 's> Decoder<'a, 's> {
         depth: usize,
         out: &mut Vec<u8>,
     ) -> Result<Written, Fault> {
+        let kind = match parts {
+            [only] => self.single_field_kind(*only),
+            _ => None,
+        };
+        let kind = match kind {
+            Some(kind) => kind,
+            None => self.read_kind(parts)?,
+        };
+        self.write_kind(kind, depth, out)
+    }
+
+    /// The kind of a Value encoded as one field with a one-byte length or value (nearly every
+    /// Value), as [`Self::read_kind`] would read it; `None` for any other encoding.
+    #[inline]
+    fn single_field_kind(&self, (start, end): Span) -> Option<Kind> {
+        let input = self.input;
+        let len = end - start;
+        if len < 2 {
+            return None;
+        }
+        let second = input[start + 1];
+        // `second` as a whole length (or varint value) only when it is a one-byte varint.
+        let one_byte_len = (second < 0x80).then_some(2 + usize::from(second));
+        match input[start] {
+            NUMBER_VALUE if len == 9 => {
+                let mut bits = [0u8; 8];
+                bits.copy_from_slice(&input[start + 1..end]);
+                Some(Kind::Number {
+                    value: f64::from_le_bytes(bits),
+                    offset: start + 1,
+                })
+            }
+            STRING_VALUE if one_byte_len == Some(len) => Some(Kind::String((start + 2, end))),
+            BOOL_VALUE if len == 2 && second < 0x80 => Some(Kind::Bool(second != 0)),
+            NULL_VALUE if len == 2 && second < 0x80 => Some(Kind::Null),
+            STRUCT_VALUE if one_byte_len == Some(len) => {
+                Some(Kind::Struct(Parts::One((start + 2, end))))
+            }
+            LIST_VALUE if one_byte_len == Some(len) => {
+                Some(Kind::List(Parts::One((start + 2, end))))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads the kind of a Value, in general: any fields, in any number of parts.
+    fn read_kind(&self, parts: &[Span]) -> Result<Kind, Fault> {
         let mut kind = Kind::Null;
         for &(start, end) in parts {
             let mut pos = start;
@@ -404,7 +548,15 @@ impl<'a, 's> Decoder<'a, 's> {
                 }
             }
         }
+        Ok(kind)
+    }
 
+    fn write_kind(
+        &mut self,
+        kind: Kind,
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, Fault> {
         Ok(match kind {
             Kind::Null => {
                 out.extend_from_slice(b"null");
@@ -449,17 +601,23 @@ impl<'a, 's> Decoder<'a, 's> {
         for &(start, end) in parts {
             let mut pos = start;
             while pos < end {
-                let field = self.read_field(&mut pos, end)?;
-                if field.number == 1 {
-                    let range = self.expect_bytes(&field, "google.protobuf.ListValue.values")?;
-                    if index > 0 {
-                        out.push(b',');
+                let range = if self.input[pos] == FIELD_1_BYTES {
+                    pos += 1;
+                    self.read_length_delimited(&mut pos, end)?
+                } else {
+                    let field = self.read_field(&mut pos, end)?;
+                    if field.number != 1 {
+                        continue;
                     }
-                    self.path.push(Step::Index(index));
-                    self.write_value(std::slice::from_ref(&range), depth, out)?;
-                    self.path.pop();
-                    index += 1;
+                    self.expect_bytes(&field, "google.protobuf.ListValue.values")?
+                };
+                if index > 0 {
+                    out.push(b',');
                 }
+                self.path.push(Step::Index(index));
+                self.write_value(std::slice::from_ref(&range), depth, out)?;
+                self.path.pop();
+                index += 1;
             }
         }
         out.push(b']');
@@ -658,15 +816,15 @@ impl<'a, 's> Decoder<'a, 's> {
             return ".".to_owned();
         }
         let mut text = String::new();
-        for step in &self.path {
-            match step {
-                Step::Key(key) => {
+        for step in self.path.iter() {
+            match *step {
+                Step::Key((start, end)) => {
                     text.push('.');
-                    text.push_str(&String::from_utf8_lossy(key));
+                    text.push_str(&String::from_utf8_lossy(&self.input[start..end]));
                 }
                 Step::Index(index) => {
                     text.push('[');
-                    text.push_str(itoa::Buffer::new().format(*index));
+                    text.push_str(itoa::Buffer::new().format(index));
                     text.push(']');
                 }
             }

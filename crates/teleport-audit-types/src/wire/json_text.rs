@@ -29,10 +29,53 @@ static CLASSES: [u8; 256] = {
 
 const NON_ASCII: u8 = 0xff;
 
+/// Eight copies of one byte.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+const LOW_BITS: u64 = splat(0x01);
+const HIGH_BITS: u64 = splat(0x80);
+
+/// The high bit of each byte of `word` that needs attention: a byte below 0x20, `"`, `\`, and
+/// (when `non_ascii` is set) a byte of 0x80 or more. Only the lowest set bit is exact (a borrow
+/// may flag bytes above a flagged one), which is all [`next_special`] uses.
+#[inline(always)]
+fn special_bits(word: u64, non_ascii: bool) -> u64 {
+    let control = word.wrapping_sub(splat(0x20)) & !word;
+    let quote = word ^ splat(b'"');
+    let quote = quote.wrapping_sub(LOW_BITS) & !quote;
+    let backslash = word ^ splat(b'\\');
+    let backslash = backslash.wrapping_sub(LOW_BITS) & !backslash;
+    let high = if non_ascii { word } else { 0 };
+    (control | quote | backslash | high) & HIGH_BITS
+}
+
+/// The index of the first byte at or after `from` that needs attention (see [`special_bits`]),
+/// eight bytes at a time.
+#[inline(always)]
+fn next_special(bytes: &[u8], from: usize, non_ascii: bool) -> Option<usize> {
+    let mut index = from;
+    while let Some(chunk) = bytes.get(index..index + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let bits = special_bits(u64::from_le_bytes(word), non_ascii);
+        if bits != 0 {
+            return Some(index + (bits.trailing_zeros() / 8) as usize);
+        }
+        index += 8;
+    }
+    bytes[index.min(bytes.len())..]
+        .iter()
+        .position(|&byte| CLASSES[usize::from(byte)] != 0 && (non_ascii || byte < 0x80))
+        .map(|at| index + at)
+}
+
 /// Appends `bytes`, which should be UTF-8 text, as a JSON string literal, escaping only what JSON
 /// requires: `"`, `\` and the control characters below U+0020 (as `\n`, `\r`, `\t`, `\b`, `\f`
-/// or `\u00XX`). Validates the UTF-8 in the same pass (ASCII, the common case, needs no
-/// separate check).
+/// or `\u00XX`). Validates the UTF-8 in the same pass: the text is scanned eight bytes at a
+/// time for bytes to escape or outside ASCII; at the first byte outside ASCII the rest is
+/// validated at once, and the scan goes on for escapes only. Runs of plain text are copied whole.
 ///
 /// Go's `encoding/json` additionally writes `<`, `>`, `&`, U+2028 and U+2029 as `\u003c` and the
 /// like; both spellings denote the same JSON string, and we keep the shorter one.
@@ -45,19 +88,16 @@ pub(crate) fn write_json_string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), u
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut clean_from = 0;
-    let mut checked_to = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
+    let mut validated = false;
+    let mut from = 0;
+    while let Some(index) = next_special(bytes, from, !validated) {
+        let byte = bytes[index];
+        from = index + 1;
         let class = CLASSES[usize::from(byte)];
-        if class == 0 {
-            continue;
-        }
         if class == NON_ASCII {
-            if index >= checked_to {
-                // Check the rest at once; it needs no more UTF-8 checks after that.
-                std::str::from_utf8(&bytes[index..])
-                    .map_err(|error| index + error.valid_up_to())?;
-                checked_to = bytes.len();
-            }
+            // Check the rest at once; after that only escapes are looked for.
+            std::str::from_utf8(&bytes[index..]).map_err(|error| index + error.valid_up_to())?;
+            validated = true;
             continue;
         }
         out.extend_from_slice(&bytes[clean_from..index]);
@@ -69,7 +109,7 @@ pub(crate) fn write_json_string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), u
             out.push(b'\\');
             out.push(class);
         }
-        clean_from = index + 1;
+        clean_from = from;
     }
     out.extend_from_slice(&bytes[clean_from..]);
     out.push(b'"');
@@ -96,12 +136,43 @@ mod tests {
     }
 
     #[test]
+    fn every_byte_to_escape_is_found_at_every_position_of_a_word() {
+        // serde_json escapes exactly what we do (lowercase hex): an independent writer.
+        for special in [
+            '"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '\u{7f}', 'é', '✓', '🎉',
+        ] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let text = format!("{}{special}{}", "a".repeat(at), "~".repeat(len - at));
+                    let expected = serde_json::to_string(&text).unwrap_or_default();
+                    assert_eq!(quoted(&text), expected, "{text:?}");
+                    let twice = format!("{text}{special}");
+                    let expected = serde_json::to_string(&twice).unwrap_or_default();
+                    assert_eq!(quoted(&twice), expected, "{twice:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn invalid_utf8_is_reported_at_its_offset() {
         let mut out = Vec::new();
         assert_eq!(write_json_string(b"ok\xff", &mut out), Err(2));
         assert_eq!(write_json_string("é\n".as_bytes(), &mut Vec::new()), Ok(()));
         assert_eq!(write_json_string(b"\xc3\xa9\xc3", &mut Vec::new()), Err(2));
         assert_eq!(write_json_string(b"a\"\xe2\x82", &mut Vec::new()), Err(2));
+        // Found by the word-at-a-time scan, after plain text and after valid non-ASCII text.
+        assert_eq!(
+            write_json_string(b"0123456789\xff", &mut Vec::new()),
+            Err(10)
+        );
+        assert_eq!(
+            write_json_string("é0123456789\n".as_bytes(), &mut Vec::new()),
+            Ok(())
+        );
+        let mut bad = "é".repeat(9).into_bytes();
+        bad.push(0x80);
+        assert_eq!(write_json_string(&bad, &mut Vec::new()), Err(18));
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod encode;
 mod json_text;
 mod number;
 
+use decode::{Decoder, Scratch};
 pub(crate) use decode::{TopLevelSink, WrittenValue};
 pub(crate) use encode::encode_struct;
 
@@ -67,7 +68,8 @@ pub const MAX_DEPTH: usize = decode::MAX_DEPTH;
 /// On error `out` is left as it was.
 pub fn struct_to_json(encoded_struct: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
     let mark = out.len();
-    let result = decode::Decoder::new(encoded_struct, None).write_top_level(out);
+    let result =
+        Scratch::with(|scratch| Decoder::new(encoded_struct, scratch, None).write_top_level(out));
     if result.is_err() {
         out.truncate(mark);
     }
@@ -81,7 +83,9 @@ pub(crate) fn struct_to_json_with(
     sink: &mut dyn TopLevelSink,
 ) -> Result<(), WireError> {
     let mark = out.len();
-    let result = decode::Decoder::new(encoded_struct, Some(sink)).write_top_level(out);
+    let result = Scratch::with(|scratch| {
+        Decoder::new(encoded_struct, scratch, Some(sink)).write_top_level(out)
+    });
     if result.is_err() {
         out.truncate(mark);
     }
