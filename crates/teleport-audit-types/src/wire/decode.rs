@@ -77,10 +77,13 @@ enum Step {
 /// The key's first 8 bytes, big-endian, zero-padded (see [`Entry::prefix`]).
 #[inline]
 fn key_prefix(key: &[u8]) -> u64 {
-    let mut bytes = [0u8; 8];
-    let len = key.len().min(8);
-    bytes[..len].copy_from_slice(&key[..len]);
-    u64::from_be_bytes(bytes)
+    if let Some(first) = key.first_chunk::<8>() {
+        return u64::from_be_bytes(*first);
+    }
+    // Shorter keys byte by byte: a copy into a zeroed array stalls the load that follows it.
+    key.iter()
+        .zip((0..8).rev())
+        .fold(0, |prefix, (&byte, place)| prefix | u64::from(byte) << (8 * place))
 }
 
 /// Scratch space of a decoder (the pending entries of the objects being written and the JSON
