@@ -83,7 +83,9 @@ fn key_prefix(key: &[u8]) -> u64 {
     // Shorter keys byte by byte: a copy into a zeroed array stalls the load that follows it.
     key.iter()
         .zip((0..8).rev())
-        .fold(0, |prefix, (&byte, place)| prefix | u64::from(byte) << (8 * place))
+        .fold(0, |prefix, (&byte, place)| {
+            prefix | u64::from(byte) << (8 * place)
+        })
 }
 
 /// Scratch space of a decoder (the pending entries of the objects being written and the JSON
