@@ -11,28 +11,17 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use teleport_audit::metrics::{MetricsServer, StreamMetrics};
 use teleport_audit::{
-    AuditEventStream, Client, ClientConfig, ExponentialBackoff, HealthRule, HttpProxy, Identity,
-    StreamConfig,
+    AuditEventStream, Client, ClientConfig, HealthRule, HttpProxy, Identity, StreamConfig,
 };
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use support::{auditor, connect, expected_ids, proxy_config};
+use support::{auditor, connect, expected_ids, fast_search, proxy_config};
 
 /// Bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(60);
-
-fn fast(config: StreamConfig) -> StreamConfig {
-    config
-        .poll_interval(Duration::from_millis(100))
-        .max_lateness(Duration::from_millis(500))
-        .backoff(ExponentialBackoff::new(
-            Duration::from_millis(10),
-            Duration::from_millis(100),
-        ))
-}
 
 /// Starts a metrics server on a free loopback port serving `metrics`.
 async fn serve(metrics: &StreamMetrics) -> SocketAddr {
@@ -139,7 +128,7 @@ async fn the_counters_follow_the_stream_and_healthz_is_ok_while_it_runs() {
     );
 
     let stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .page_size(100),
     );
@@ -193,7 +182,7 @@ async fn healthz_is_503_while_the_stream_is_stalled_past_the_bound_and_ok_again_
         StreamMetrics::with_health_rule(HealthRule::with_stall_bound(Duration::from_secs(1)));
     let addr = serve(&metrics).await;
     let stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .start_now()
             .request_timeout(Duration::from_millis(300))
             .stall_report_after(Duration::from_millis(500)),
@@ -252,7 +241,7 @@ async fn healthz_is_503_with_the_code_after_a_fatal_error() {
         .unwrap();
     let metrics = StreamMetrics::new();
     let addr = serve(&metrics).await;
-    let stream = client.audit_events(fast(StreamConfig::default()).start_now());
+    let stream = client.audit_events(fast_search(StreamConfig::default()).start_now());
     metrics.watch(stream.stats_handle());
     let task = drive(stream);
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();

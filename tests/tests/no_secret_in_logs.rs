@@ -14,13 +14,13 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use teleport_audit::{Client, ClientConfig, ExponentialBackoff, HttpProxy, StreamConfig};
+use teleport_audit::{Client, ClientConfig, HttpProxy, StreamConfig};
 use teleport_audit_sim::ca::{ClusterCa, FileHostCa, IdentitySpec, KeyType, Signer};
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 use tracing_subscriber::filter::LevelFilter;
 
-use support::collect;
+use support::{collect, fast_search};
 
 /// The shortest piece of a key's base64 that must never appear.
 const WINDOW: usize = 20;
@@ -119,16 +119,6 @@ impl Keys {
     }
 }
 
-fn fast(config: StreamConfig) -> StreamConfig {
-    config
-        .poll_interval(Duration::from_millis(100))
-        .max_lateness(Duration::from_millis(500))
-        .backoff(ExponentialBackoff::new(
-            Duration::from_millis(10),
-            Duration::from_millis(100),
-        ))
-}
-
 fn client_config(sim: &SimCluster, config: ClientConfig) -> ClientConfig {
     config
         .proxy_ca_pem(sim.web_ca_pem())
@@ -209,7 +199,7 @@ async fn no_private_key_in_trace_logs_or_errors() {
     capture.push(&format!("{client:?}\n"));
 
     // A full stream through every fault.
-    let stream_config = fast(StreamConfig::default())
+    let stream_config = fast_search(StreamConfig::default())
         .backfill_start(start)
         .end_time(end)
         .page_size(100)

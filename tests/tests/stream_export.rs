@@ -9,15 +9,14 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use teleport_audit::{
-    AuditEventStream, Client, Cursor, Error, ExponentialBackoff, Mode, Notice, StreamConfig,
-};
+use teleport_audit::{AuditEventStream, Client, Cursor, Error, Mode, Notice, StreamConfig};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Rpc, SimCluster};
 use time::{Date, OffsetDateTime};
 
 use support::{
-    Collected, assert_exactly, collect, connect, expected_ids, expected_ids_of_types, proxy_config,
+    Collected, assert_exactly, collect, connect, expected_ids, expected_ids_of_types, fast_export,
+    proxy_config,
 };
 
 const FLUSH: Duration = Duration::from_millis(100);
@@ -42,17 +41,6 @@ async fn collect_until(
         }
     }
     out
-}
-
-fn fast(config: StreamConfig) -> StreamConfig {
-    config
-        .export_poll_interval(Duration::from_millis(100))
-        .poll_interval(Duration::from_millis(100))
-        .max_lateness(Duration::from_millis(400))
-        .backoff(ExponentialBackoff::new(
-            Duration::from_millis(10),
-            Duration::from_millis(100),
-        ))
 }
 
 fn athena() -> Backend {
@@ -112,7 +100,7 @@ async fn auto_mode_uses_export_on_athena() {
     let sim = cluster(athena(), 600, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .backfill_start(start)
             .end_time(end),
     );
@@ -167,7 +155,7 @@ async fn auto_mode_falls_back_to_search_on_every_other_backend() {
             .unwrap();
         let client = connect(&sim).await;
         let mut stream = client.audit_events(
-            fast(StreamConfig::default())
+            fast_export(StreamConfig::default())
                 .backfill_start(start)
                 .end_time(end),
         );
@@ -198,7 +186,7 @@ async fn search_mode_never_probes() {
     let sim = cluster(athena(), 200, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Search)
             .backfill_start(start)
             .end_time(end),
@@ -220,7 +208,7 @@ async fn export_mode_without_export_is_one_fatal_unimplemented_with_advice() {
             .unwrap();
         let client = connect(&sim).await;
         let mut stream = client.audit_events(
-            fast(StreamConfig::default())
+            fast_export(StreamConfig::default())
                 .mode(Mode::Export)
                 .backfill_start(OffsetDateTime::now_utc() - time::Duration::hours(1)),
         );
@@ -253,7 +241,7 @@ async fn backfill_over_several_dates() {
     let sim = cluster(athena(), 700, start, now - time::Duration::minutes(1)).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .export_concurrency(3),
@@ -303,7 +291,7 @@ async fn dates_older_than_the_lookback() {
     let sim = cluster(athena(), 300, start, now - time::Duration::minutes(1)).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .export_lookback(Duration::from_secs(24 * 60 * 60)),
@@ -330,7 +318,7 @@ async fn dates_older_than_the_lookback() {
     sim.faults().late_chunk(start.date()).unwrap();
     let calls = sim.rpc_stats().calls(Rpc::ExportUnstructuredEvents);
     let mut resumed =
-        client.audit_events(fast(StreamConfig::default()).resume_from(stream.cursor()));
+        client.audit_events(fast_export(StreamConfig::default()).resume_from(stream.cursor()));
     drop(stream);
     let after = collect(&mut resumed, usize::MAX, Duration::from_millis(800)).await;
     assert!(after.events.is_empty(), "{:?}", after.ids());
@@ -350,7 +338,7 @@ async fn start_from_now_delivers_nothing_older_and_skips_the_chunks_written_befo
         .unwrap();
     let client = connect(&sim).await;
     let created = OffsetDateTime::now_utc();
-    let mut stream = client.audit_events(fast(StreamConfig::default()).mode(Mode::Export));
+    let mut stream = client.audit_events(fast_export(StreamConfig::default()).mode(Mode::Export));
     let got = collect(&mut stream, 40, Duration::from_secs(20)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     assert_eq!(got.events.len(), 40, "live events arrive");
@@ -389,7 +377,7 @@ async fn resuming_mid_chunk_through_json_is_exact() {
     let sim = cluster(athena(), 1500, start, end).await;
     let client = connect(&sim).await;
     let config = || {
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .end_time(end)
             .event_types(Vec::<String>::new())
             .export_concurrency(4)
@@ -445,7 +433,7 @@ async fn a_chunk_the_server_no_longer_has_is_reported_and_the_rest_delivered() {
     );
     let sim = cluster(athena(), 1500, start, end).await;
     let client = connect(&sim).await;
-    let config = || fast(StreamConfig::default()).end_time(end);
+    let config = || fast_export(StreamConfig::default()).end_time(end);
     let mut stream = client.audit_events(config().mode(Mode::Export).backfill_start(start));
     let (mut all, mut cursor) = until_a_chunk_is_in_progress(&mut stream).await;
     drop(stream);
@@ -493,7 +481,7 @@ async fn a_stored_position_the_server_refuses_is_a_fatal_invalid_cursor() {
     );
     let sim = cluster(athena(), 1500, start, end).await;
     let client = connect(&sim).await;
-    let config = || fast(StreamConfig::default()).end_time(end);
+    let config = || fast_export(StreamConfig::default()).end_time(end);
     let mut stream = client.audit_events(config().mode(Mode::Export).backfill_start(start));
     let (_, mut cursor) = until_a_chunk_is_in_progress(&mut stream).await;
     drop(stream);
@@ -541,7 +529,7 @@ async fn transient_errors_drops_stalls_and_restarts_lose_nothing() {
     let sim = cluster(athena(), 1200, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .end_time(end)
@@ -599,7 +587,7 @@ async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
     sim.faults()
         .fail_next_on(Rpc::GetEventExportChunks, tonic::Code::Unavailable, 6);
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .end_time(end)
@@ -650,7 +638,7 @@ async fn a_stalled_chunk_is_retried_and_reported_not_hidden() {
     let sim = cluster(athena(), 300, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .end_time(end)
@@ -702,7 +690,7 @@ async fn a_malformed_event_is_reported_and_the_rest_delivered() {
     let sim = cluster(athena(), 400, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .end_time(end),
@@ -752,7 +740,7 @@ async fn oversized_events_are_received_up_to_the_limit_and_skipped_by_position_b
     tokio::time::sleep(FLUSH * 3).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .end_time(end)
@@ -802,7 +790,7 @@ async fn the_type_filter_is_applied_client_side() {
     let client = connect(&sim).await;
     let types = ["user.login", "role.created"];
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Export)
             .backfill_start(start)
             .end_time(end)
@@ -835,8 +823,11 @@ async fn a_cursor_of_the_other_mode_is_refused() {
         (search_cursor, Mode::Export, "search"),
         (export_cursor, Mode::Search, "export"),
     ] {
-        let mut stream =
-            client.audit_events(fast(StreamConfig::default()).mode(mode).resume_from(cursor));
+        let mut stream = client.audit_events(
+            fast_export(StreamConfig::default())
+                .mode(mode)
+                .resume_from(cursor),
+        );
         let got = collect(&mut stream, usize::MAX, Duration::from_secs(5)).await;
         assert!(got.events.is_empty());
         match &got.errors[..] {
@@ -873,7 +864,7 @@ async fn a_role_without_event_access_is_fatal_in_auto_and_export_mode() {
         .await
         .unwrap();
     for mode in [Mode::Auto, Mode::Export] {
-        let mut stream = client.audit_events(fast(StreamConfig::default()).mode(mode));
+        let mut stream = client.audit_events(fast_export(StreamConfig::default()).mode(mode));
         let got = collect(&mut stream, usize::MAX, Duration::from_secs(10)).await;
         assert!(got.events.is_empty());
         match &got.errors[..] {

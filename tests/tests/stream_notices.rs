@@ -13,18 +13,7 @@ use teleport_audit::{
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
-use support::{assert_exactly, connect, expected_ids, sent};
-
-fn fast(config: StreamConfig) -> StreamConfig {
-    config
-        .export_poll_interval(Duration::from_millis(100))
-        .poll_interval(Duration::from_millis(100))
-        .max_lateness(Duration::from_millis(400))
-        .backoff(ExponentialBackoff::new(
-            Duration::from_millis(10),
-            Duration::from_millis(100),
-        ))
-}
+use support::{assert_exactly, connect, expected_ids, fast_export, sent};
 
 async fn cluster(backend: Backend, count: u64) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
     let now = OffsetDateTime::now_utc();
@@ -63,7 +52,7 @@ async fn through_faults_and_a_stall(mode: Mode, backend: Backend) {
     let (sim, start, end) = cluster(backend, 1000).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(mode)
             .backfill_start(start)
             .end_time(end)
@@ -143,7 +132,7 @@ async fn a_receiver_that_falls_behind_slows_nothing_and_is_told_what_it_missed()
     let (sim, start, end) = cluster(Backend::Immediate, 500).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Search)
             .backfill_start(start)
             .end_time(end)

@@ -6,24 +6,15 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use teleport_audit::{Client, Cursor, Error, ExponentialBackoff, Notice, StreamConfig};
+use teleport_audit::{Client, Cursor, Error, Notice, StreamConfig};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
 use support::{
-    assert_exactly, auditor, collect, connect, expected_ids, expected_ids_of_types, proxy_config,
+    assert_exactly, auditor, collect, connect, expected_ids, expected_ids_of_types, fast_search,
+    proxy_config,
 };
-
-fn fast(config: StreamConfig) -> StreamConfig {
-    config
-        .poll_interval(Duration::from_millis(100))
-        .max_lateness(Duration::from_millis(500))
-        .backoff(ExponentialBackoff::new(
-            Duration::from_millis(10),
-            Duration::from_millis(100),
-        ))
-}
 
 fn past_window() -> (OffsetDateTime, OffsetDateTime) {
     let now = OffsetDateTime::now_utc();
@@ -52,7 +43,7 @@ async fn backfill_delivers_every_event_once_in_time_order_then_ends() {
     let (sim, start, end) = backlog_cluster(3000, Backend::Immediate).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .page_size(97),
@@ -100,7 +91,7 @@ async fn start_from_now_delivers_nothing_older_and_follows_live_events() {
         .unwrap();
     let client = connect(&sim).await;
     let started = OffsetDateTime::now_utc();
-    let mut stream = client.audit_events(fast(StreamConfig::default()));
+    let mut stream = client.audit_events(fast_search(StreamConfig::default()));
     let got = collect(&mut stream, 40, Duration::from_secs(20)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     assert_eq!(got.events.len(), 40, "live events arrive");
@@ -122,7 +113,8 @@ async fn start_from_now_delivers_nothing_older_and_follows_live_events() {
 async fn a_caught_up_stream_in_a_quiet_cluster_reports_a_small_lag() {
     let (sim, start, _end) = backlog_cluster(200, Backend::Immediate).await;
     let client = connect(&sim).await;
-    let mut stream = client.audit_events(fast(StreamConfig::default()).backfill_start(start));
+    let mut stream =
+        client.audit_events(fast_search(StreamConfig::default()).backfill_start(start));
     let got = collect(&mut stream, 200, Duration::from_secs(30)).await;
     assert_eq!(got.events.len(), 200, "{:?}", got.errors);
     let stats = stream.stats_handle();
@@ -143,7 +135,7 @@ async fn an_event_type_filter_is_applied_by_the_server() {
     let client = connect(&sim).await;
     let types = ["user.login", "role.created"];
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .event_types(types),
@@ -165,7 +157,7 @@ async fn a_role_without_event_access_is_fatal_with_advice() {
         .await
         .unwrap();
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end),
     );
@@ -207,7 +199,7 @@ async fn transient_server_errors_are_retried_without_loss() {
     let (sim, start, end) = backlog_cluster(1500, Backend::Immediate).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .page_size(100),
@@ -233,7 +225,7 @@ async fn dropped_connections_and_a_server_restart_lose_nothing() {
     let (sim, start, end) = backlog_cluster(2000, Backend::Immediate).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .page_size(200),
@@ -262,7 +254,7 @@ async fn a_stalled_server_is_retried_and_reported_not_hidden() {
     let (sim, start, end) = backlog_cluster(300, Backend::Immediate).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .page_size(100)
@@ -316,7 +308,7 @@ async fn an_oversized_event_is_received_by_shrinking_pages_and_raising_the_limit
         .unwrap();
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .page_size(100)
@@ -344,7 +336,7 @@ async fn an_event_over_the_largest_limit_is_skipped_by_id_and_the_stream_goes_on
         .unwrap();
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .page_size(100)
@@ -381,7 +373,7 @@ async fn a_malformed_event_is_reported_and_skipped() {
     let (sim, start, end) = backlog_cluster(300, Backend::Immediate).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .backfill_start(start)
             .end_time(end)
             .page_size(50),
@@ -405,7 +397,7 @@ async fn resuming_from_a_stored_cursor_mid_page_is_exact() {
     let (sim, start, end) = backlog_cluster(1000, Backend::Immediate).await;
     let client = connect(&sim).await;
     let config = || {
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .end_time(end)
             .page_size(50)
             .event_types(Vec::<String>::new())
@@ -439,7 +431,7 @@ async fn resume_with_page_key(
     let (sim, start, end) = backlog_cluster(backlog, backend).await;
     let client = connect(&sim).await;
     let config = || {
-        fast(StreamConfig::default())
+        fast_search(StreamConfig::default())
             .end_time(end)
             .page_size(page_size)
     };
@@ -519,7 +511,7 @@ async fn an_identity_that_expires_mid_stream_ends_it_with_that_error() {
     let client = Client::connect(proxy_config(&sim, &identity))
         .await
         .unwrap();
-    let mut stream = client.audit_events(fast(StreamConfig::default()));
+    let mut stream = client.audit_events(fast_search(StreamConfig::default()));
     let before = collect(&mut stream, 10, Duration::from_secs(10)).await;
     assert_eq!(before.events.len(), 10);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -559,7 +551,7 @@ async fn every_backend_model_is_served_exactly() {
         let (sim, start, end) = backlog_cluster(700, backend).await;
         let client = connect(&sim).await;
         let mut stream = client.audit_events(
-            fast(StreamConfig::default())
+            fast_search(StreamConfig::default())
                 .backfill_start(start)
                 .end_time(end)
                 .page_size(33),

@@ -7,22 +7,11 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use teleport_audit::{Cursor, ExponentialBackoff, Mode, StreamConfig};
+use teleport_audit::{Cursor, Mode, StreamConfig};
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
-use support::{assert_exactly, collect, connect};
-
-fn fast(config: StreamConfig) -> StreamConfig {
-    config
-        .export_poll_interval(Duration::from_millis(100))
-        .poll_interval(Duration::from_millis(100))
-        .max_lateness(Duration::from_millis(400))
-        .backoff(ExponentialBackoff::new(
-            Duration::from_millis(10),
-            Duration::from_millis(100),
-        ))
-}
+use support::{assert_exactly, collect, connect, fast_export};
 
 /// The type of every event the cluster holds in `[start, end]`, by id.
 fn types_by_id(
@@ -66,7 +55,7 @@ async fn resume_with_another_skip_set(mode: Mode, backend: Backend) {
         );
     }
     let config = || {
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(mode)
             .end_time(end)
             .page_size(100)
@@ -179,7 +168,7 @@ async fn skipping_a_type_the_server_also_filters_yields_the_rest_of_the_filter()
         .unwrap();
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
-        fast(StreamConfig::default())
+        fast_export(StreamConfig::default())
             .mode(Mode::Search)
             .backfill_start(start)
             .end_time(end)

@@ -10,10 +10,36 @@ use std::time::Duration;
 
 use futures::FutureExt as _;
 use futures::StreamExt as _;
-use teleport_audit::{AuditEvent, AuditEventStream, Client, ClientConfig, Error, Notice, Notices};
+use teleport_audit::{
+    AuditEvent, AuditEventStream, Client, ClientConfig, Error, ExponentialBackoff, Notice, Notices,
+    StreamConfig,
+};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
+
+/// Search-mode settings at test speed: polls every 100 ms, events up to 500 ms late, retries
+/// after 10 to 100 ms.
+pub fn fast_search(config: StreamConfig) -> StreamConfig {
+    config
+        .poll_interval(Duration::from_millis(100))
+        .max_lateness(Duration::from_millis(500))
+        .backoff(fast_backoff())
+}
+
+/// Settings at test speed for streams that may read in export mode: chunk listings and search
+/// polls every 100 ms, events up to 400 ms late, retries after 10 to 100 ms.
+pub fn fast_export(config: StreamConfig) -> StreamConfig {
+    config
+        .export_poll_interval(Duration::from_millis(100))
+        .poll_interval(Duration::from_millis(100))
+        .max_lateness(Duration::from_millis(400))
+        .backoff(fast_backoff())
+}
+
+fn fast_backoff() -> ExponentialBackoff {
+    ExponentialBackoff::new(Duration::from_millis(10), Duration::from_millis(100))
+}
 
 /// An identity file for a user whose role may list and read events.
 pub fn auditor(sim: &SimCluster) -> String {
