@@ -14,14 +14,10 @@ use teleport_audit_sim::{Backend, SimCluster};
 use teleport_audit_tests::plain_client::{https_request, raw_upgrade};
 use time::OffsetDateTime;
 
-use support::{assert_exactly, auditor, collect, expected_ids, proxy_config};
+use support::{assert_exactly, auditor, collect, expected_ids, past_window, proxy_config};
 
 async fn cluster(websocket: bool, count: u64) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = SimCluster::builder()
         .backend(Backend::Immediate)
         .backlog(count, start, end)

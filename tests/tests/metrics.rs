@@ -15,10 +15,9 @@ use teleport_audit::{
 };
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
-use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use support::{auditor, connect, expected_ids, fast_search, proxy_config};
+use support::{auditor, connect, expected_ids, fast_search, past_window, proxy_config};
 
 /// Bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(60);
@@ -103,11 +102,7 @@ fn drive(mut stream: AuditEventStream) -> tokio::task::JoinHandle<u64> {
 
 #[tokio::test]
 async fn the_counters_follow_the_stream_and_healthz_is_ok_while_it_runs() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = SimCluster::builder()
         .backend(Backend::Immediate)
         .backlog(700, start, end)

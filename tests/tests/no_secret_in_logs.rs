@@ -17,10 +17,9 @@ use std::time::Duration;
 use teleport_audit::{Client, ClientConfig, HttpProxy, StreamConfig};
 use teleport_audit_sim::ca::{ClusterCa, FileHostCa, IdentitySpec, KeyType, Signer};
 use teleport_audit_sim::{Backend, SimCluster};
-use time::OffsetDateTime;
 use tracing_subscriber::filter::LevelFilter;
 
-use support::{collect, fast_search};
+use support::{collect, fast_search, past_window};
 
 /// The shortest piece of a key's base64 that must never appear.
 const WINDOW: usize = 20;
@@ -158,11 +157,7 @@ async fn no_private_key_in_trace_logs_or_errors() {
         .try_init()
         .expect("the only subscriber of this test binary");
 
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = SimCluster::builder()
         .backend(Backend::Immediate)
         .backlog(600, start, end)

@@ -16,7 +16,7 @@ use time::{Date, OffsetDateTime};
 
 use support::{
     Collected, assert_exactly, collect, connect, expected_ids, expected_ids_of_types, fast_export,
-    proxy_config,
+    past_window, proxy_config,
 };
 
 const FLUSH: Duration = Duration::from_millis(100);
@@ -92,11 +92,7 @@ where
 
 #[tokio::test]
 async fn auto_mode_uses_export_on_athena() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = cluster(athena(), 600, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
@@ -128,11 +124,7 @@ async fn auto_mode_uses_export_on_athena() {
 
 #[tokio::test]
 async fn auto_mode_falls_back_to_search_on_every_other_backend() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let cases = [
         (Backend::File, "18.2.0"),
         (Backend::Immediate, "18.2.0"),
@@ -178,11 +170,7 @@ async fn auto_mode_falls_back_to_search_on_every_other_backend() {
 
 #[tokio::test]
 async fn search_mode_never_probes() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = cluster(athena(), 200, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
@@ -577,11 +565,7 @@ async fn transient_errors_drops_stalls_and_restarts_lose_nothing() {
 
 #[tokio::test]
 async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = cluster(athena(), 200, start, end).await;
     let client = connect(&sim).await;
     sim.faults()
@@ -630,11 +614,7 @@ async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
 
 #[tokio::test]
 async fn a_stalled_chunk_is_retried_and_reported_not_hidden() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = cluster(athena(), 300, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
@@ -682,11 +662,7 @@ async fn a_stalled_chunk_is_retried_and_reported_not_hidden() {
 
 #[tokio::test]
 async fn a_malformed_event_is_reported_and_the_rest_delivered() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = cluster(athena(), 400, start, end).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
@@ -781,11 +757,7 @@ async fn oversized_events_are_received_up_to_the_limit_and_skipped_by_position_b
 
 #[tokio::test]
 async fn the_type_filter_is_applied_client_side() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = cluster(athena(), 800, start, end).await;
     let client = connect(&sim).await;
     let types = ["user.login", "role.created"];

@@ -13,14 +13,10 @@ use teleport_audit::{
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
-use support::{assert_exactly, connect, expected_ids, fast_export, sent};
+use support::{assert_exactly, connect, expected_ids, fast_export, past_window, sent};
 
 async fn cluster(backend: Backend, count: u64) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = past_window();
     let sim = SimCluster::builder()
         .backend(backend)
         .backlog(count, start, end)

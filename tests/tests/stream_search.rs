@@ -13,16 +13,8 @@ use time::OffsetDateTime;
 
 use support::{
     assert_exactly, auditor, collect, connect, expected_ids, expected_ids_of_types, fast_search,
-    proxy_config,
+    past_window, proxy_config,
 };
-
-fn past_window() -> (OffsetDateTime, OffsetDateTime) {
-    let now = OffsetDateTime::now_utc();
-    (
-        now - time::Duration::hours(2),
-        now - time::Duration::hours(1),
-    )
-}
 
 async fn backlog_cluster(
     count: u64,

@@ -18,6 +18,16 @@ use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
+/// An hour of the past, from two hours ago to one hour ago: room for a backlog that is
+/// complete before a test starts.
+pub fn past_window() -> (OffsetDateTime, OffsetDateTime) {
+    let now = OffsetDateTime::now_utc();
+    (
+        now - time::Duration::hours(2),
+        now - time::Duration::hours(1),
+    )
+}
+
 /// Search-mode settings at test speed: polls every 100 ms, events up to 500 ms late, retries
 /// after 10 to 100 ms.
 pub fn fast_search(config: StreamConfig) -> StreamConfig {
