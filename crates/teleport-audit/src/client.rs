@@ -194,8 +194,7 @@ impl Client {
     /// it changed, so this shows the renewal at once. `None` for a client made with
     /// [`Client::from_channel`], or with a TLS configuration and no identity.
     pub fn identity_expiry(&self) -> Option<time::OffsetDateTime> {
-        let identity = self.inner.dialer.as_ref()?.credentials.current_identity()?;
-        Some(identity.summary().not_after)
+        self.identity_status().map(|(expires_at, _)| expires_at)
     }
 
     /// Whether the identity is within its expiry warning margin (or expired):
