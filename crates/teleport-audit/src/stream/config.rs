@@ -226,10 +226,7 @@ impl StreamConfig {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut types: Vec<String> = types.into_iter().map(Into::into).collect();
-        types.sort();
-        types.dedup();
-        self.event_types = types;
+        self.event_types = type_set(types);
         self
     }
 
@@ -249,10 +246,7 @@ impl StreamConfig {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut types: Vec<String> = types.into_iter().map(Into::into).collect();
-        types.sort();
-        types.dedup();
-        self.skip_event_types = Arc::from(types);
+        self.skip_event_types = Arc::from(type_set(types));
         self
     }
 
@@ -484,6 +478,18 @@ impl StreamConfig {
 pub(crate) fn skips(skip: &[String], event_type: &str) -> bool {
     skip.binary_search_by(|t| t.as_str().cmp(event_type))
         .is_ok()
+}
+
+/// A set of event type names as the settings keep it: sorted, each once.
+fn type_set<I, S>(types: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut types: Vec<String> = types.into_iter().map(Into::into).collect();
+    types.sort();
+    types.dedup();
+    types
 }
 
 #[cfg(test)]
