@@ -193,7 +193,7 @@ impl Collector for StreamMetrics {
         gauge(
             out,
             "teleport_audit_lag",
-            "How far the stream is behind this machine's clock: the age of the watermark, before which every event has been delivered. Absent before the first scan.",
+            "How far the stream is behind this machine's clock (StreamStats::lag): the age of the watermark, before which every event has been delivered, or, once caught up, of the last scan that reached the present, whichever is newer. Absent before the first scan.",
             Some(&Unit::Seconds),
             stats.lag(now).map(|lag| lag.as_secs_f64()),
         )?;
