@@ -13,11 +13,20 @@ disconnect the 13 and 14 Go clients otherwise), then every page size.
 
     benches/go-peer/compare.py                                  # 100k and 1M, pages 500 and 10000, 3 runs each
     benches/go-peer/compare.py --events 100000 --runs 5
+    benches/go-peer/compare.py --real-teleport 13,14                  # real Teleport 13.3.8, then 14.2.3
     benches/go-peer/compare.py --real PROXY IDENTITY_FILE --backfill-start 2023-01-01T00:00:00Z
 
---real measures against a running cluster (e.g. the real Teleport of tests/real-teleport, see
-its README); go-peer then dials as the event handler does (client.New with the proxy address:
-through the proxy's SSH reverse tunnel on TLS routing) unless --alpn-auth.
+--real measures against a running cluster; go-peer then dials as the event handler does
+(client.New with the proxy address: the api client races its dialers and keeps the first that
+connects) unless --alpn-auth. --proxy-ca PEM: a CA for the proxy's web certificate when it is not
+publicly trusted (go-peer gets it as SSL_CERT_FILE: the api client asks the proxy's /webapi/find
+over HTTPS with the system roots; ours as --proxy-ca, used only by a connection upgrade).
+
+--real-teleport VERSIONS starts the real Teleport of tests/real-teleport for each version in turn
+(`REAL_TELEPORT_SERVE=1 tests/real-teleport/run.sh`: --roles roles and --users users created
+through tctl, a few certificates and failed logins), runs the --real comparison against it with
+the identity, backfill start and proxy CA it prints, and stops it; every client must deliver
+exactly the events of Teleport's file audit log (their count).
 
 Needs: python3, GNU time (/usr/bin/time), Go (builds go-peer into ~/.cache/teleport-audit/go-peer unless --go-peer-13/14
 are given), and the release build of teleport-audit (cargo build --release -p teleport-audit-cli).
@@ -130,14 +139,16 @@ def fmt_row(label, rows, events):
             "all_rss_mib": [round(r[2], 1) for r in rows]}
 
 
-def bench(name, events_expected, clients, runs, work):
-    """Alternating runs of every client; prints and returns the table rows."""
+def bench(name, events_expected, clients, runs, work, envs=None):
+    """Alternating runs of every client (envs: extra environment per client label); prints and
+    returns the table rows."""
     results = {label: [] for label in clients}
     kept = {}
     for run in range(runs):
         for label, cmd in clients.items():
             out = work / f"{label}.ndjson"
-            wall, cpu, rss, _ = measure(cmd, out)
+            extra = (envs or {}).get(label)
+            wall, cpu, rss, _ = measure(cmd, out, dict(os.environ, **extra) if extra else None)
             n = count_lines(out)
             if events_expected is not None and n != events_expected:
                 sys.exit(f"{name}: {label} wrote {n} events, expected {events_expected}")
@@ -154,13 +165,13 @@ def bench(name, events_expected, clients, runs, work):
         path.unlink()
     rows = [fmt_row(label, rows, events_expected) for label, rows in results.items()]
     ours = rows[0]
-    print(f"\n{name}: {verdict}")
+    print(f"\n{name}: {verdict}; load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{'client':8} {'events/s':>10} {'wall s':>8} {'CPU s':>8} {'CPU s/100k':>11} {'peak RSS MiB':>13} {'their CPU/ours':>15} {'their RSS/ours':>15}")
     for row in rows:
         print(f"{row['client']:8} {row['events_per_s']:10.0f} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} {row['cpu_s_per_100k']:11.3f} "
               f"{row['peak_rss_mib']:13.1f} {row['cpu_s'] / ours['cpu_s']:15.2f} {row['peak_rss_mib'] / ours['peak_rss_mib']:15.2f}")
     print(flush=True)
-    return {"name": name, "events": events_expected, "outputs": verdict, "clients": rows}
+    return {"name": name, "events": events_expected, "outputs": verdict, "load_average": os.getloadavg()[0], "clients": rows}
 
 
 def start_sim(binary, backlog, work):
@@ -171,6 +182,45 @@ def start_sim(binary, backlog, work):
                              "--rate", "0", "--backend", "file"], stdout=subprocess.PIPE, env=env, text=True)
     lines = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2))
     return proc, lines["proxy"], identity, lines["proxy_ca"]
+
+
+REAL_TELEPORT_KEYS = ("proxy", "identity_file", "proxy_ca", "backfill_start", "events")
+
+
+def start_real_teleport(version, roles, users):
+    """Starts tests/real-teleport/run.sh in serve mode; returns (process, {key: value}) once it
+    has printed where the cluster is. Its stderr (progress) goes to ours."""
+    env = dict(os.environ, REAL_TELEPORT_SERVE="1", REAL_TELEPORT_VERSION=version,
+               REAL_TELEPORT_ROLES=str(roles), REAL_TELEPORT_USERS=str(users))
+    proc = subprocess.Popen([str(ROOT / "tests/real-teleport/run.sh")], stdout=subprocess.PIPE, env=env, text=True)
+    info = {}
+    for line in proc.stdout:
+        key, sep, value = line.strip().partition("=")
+        if sep and key in REAL_TELEPORT_KEYS:
+            info[key] = value
+        if all(k in info for k in REAL_TELEPORT_KEYS):
+            return proc, info
+    proc.wait()
+    sys.exit(f"tests/real-teleport/run.sh (Teleport {version}) ended ({proc.returncode}) before saying where its cluster is")
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def real_benches(ours, go_peers, proxy, identity, proxy_ca, start, pages, alpn_auth, runs, work, label, expected=None):
+    """The --real comparison: every page size against one running cluster."""
+    envs = {name: {"SSL_CERT_FILE": proxy_ca} for name in go_peers} if proxy_ca else None
+    out = []
+    for page in pages:
+        cmds = clients_for(ours, go_peers, proxy, identity, proxy_ca, start, page, alpn_auth)
+        out.append(bench(f"{label}, page {page}", expected, cmds, runs, work, envs))
+    return out
 
 
 def clients_for(ours, go_peers, proxy, identity, proxy_ca, start, page, alpn_auth):
@@ -196,6 +246,11 @@ def main():
     ap.add_argument("--real", nargs=2, metavar=("PROXY", "IDENTITY_FILE"), help="measure against this cluster instead of the sim")
     ap.add_argument("--backfill-start", help="with --real: where the search starts (RFC 3339)")
     ap.add_argument("--alpn-auth", action="store_true", help="with --real: go-peer dials Auth by ALPN through the proxy")
+    ap.add_argument("--proxy-ca", help="with --real: PEM CA of the proxy's web certificate, if not publicly trusted")
+    ap.add_argument("--real-teleport", metavar="VERSIONS",
+                    help="start the real Teleport of tests/real-teleport (13, 14 or 13,14) and measure against it")
+    ap.add_argument("--roles", type=int, default=6000, help="with --real-teleport: roles to create (one event each)")
+    ap.add_argument("--users", type=int, default=4000, help="with --real-teleport: users to create (one event each)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
@@ -215,13 +270,21 @@ def main():
     results = []
     with tempfile.TemporaryDirectory(prefix="go-peer-compare-") as tmp:
         work = pathlib.Path(tmp)
-        if args.real:
+        if args.real_teleport:
+            for version in args.real_teleport.split(","):
+                proc, info = start_real_teleport(version, args.roles, args.users)
+                try:
+                    results += real_benches(ours, go_peers, info["proxy"], info["identity_file"], info["proxy_ca"],
+                                            info["backfill_start"], pages, args.alpn_auth, args.runs, work,
+                                            f"real Teleport {version}, {info['events']} events", int(info["events"]))
+                finally:
+                    stop(proc)
+        elif args.real:
             if not args.backfill_start:
                 sys.exit("--real needs --backfill-start")
             proxy, identity = args.real
-            for page in pages:
-                cmds = clients_for(ours, go_peers, proxy, identity, None, args.backfill_start, page, args.alpn_auth)
-                results.append(bench(f"real {proxy}, page {page}", None, cmds, args.runs, work))
+            results += real_benches(ours, go_peers, proxy, identity, args.proxy_ca, args.backfill_start, pages,
+                                    args.alpn_auth, args.runs, work, f"real {proxy}")
         else:
             for n in [int(e) for e in args.events.split(",")]:
                 sim, proxy, identity, proxy_ca = start_sim(ours, n, work)

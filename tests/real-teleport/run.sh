@@ -13,6 +13,11 @@
 #   REAL_TELEPORT_POLL   the tail poll interval teleport-audit uses, in seconds (default 5)
 #   REAL_TELEPORT_KEEP   set to 1 to keep the cluster's work directory afterwards
 #   REAL_TELEPORT_FACTS  file to write the probe's findings to (default <work>/facts.ndjson)
+#   REAL_TELEPORT_SERVE  set to 1 to serve instead of check (one version only): start the cluster,
+#                        issue the identities, generate the events, print key=value lines on stdout
+#                        (proxy, cluster, identity_file, proxy_ca, backfill_start, events, work), then
+#                        keep the cluster up until SIGTERM or SIGINT (benches/go-peer/compare.py
+#                        --real-teleport uses it)
 # Prints a closing line "N passed, N failed, N skipped"; exits non-zero if any check failed.
 set -euo pipefail
 
@@ -44,6 +49,11 @@ if (( ${#version_list[@]} > 1 )); then
     exit
 fi
 major="${version_list[0]:-13}"
+serve="${REAL_TELEPORT_SERVE:-0}"
+if [[ "$serve" == 1 && ${#version_list[@]} != 1 ]]; then
+    echo "run.sh: REAL_TELEPORT_SERVE=1 needs one REAL_TELEPORT_VERSION (13 or 14)" >&2
+    exit 2
+fi
 export REAL_TELEPORT_VERSION="$major"
 n_roles="${REAL_TELEPORT_ROLES:-400}"
 n_users="${REAL_TELEPORT_USERS:-400}"
@@ -234,6 +244,25 @@ events_dir="$data/log"
 count_events() { find "$events_dir" -name '*.log' -type f -exec cat {} + 2>/dev/null | wc -l; }
 snapshot() { find "$events_dir" -name '*.log' -type f -exec cat {} + > "$1"; }
 n_events="$(count_events)"
+if [[ "$serve" == 1 ]]; then
+    # Serve mode: no checks; say where the cluster is, then wait for SIGTERM/SIGINT (the EXIT trap
+    # stops the cluster and removes the work directory, as on the normal path).
+    echo "proxy=$proxy"
+    echo "cluster=$cluster"
+    echo "identity_file=$work/audit.identity"
+    echo "proxy_ca=$data/webproxy_cert.pem"
+    echo "backfill_start=$(date -u -d "$cluster_start - 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
+    echo "events=$n_events"
+    echo "work=$work"
+    log "serving $n_events events on $proxy until SIGTERM or SIGINT"
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+    wait "$teleport_pid" || true
+    teleport_pid=""
+    log "Teleport exited by itself; last lines of its log:"
+    tail -n 20 "$work/teleport.log" >&2 || true
+    exit 1
+fi
 if (( n_events >= n_roles + n_users )); then
     pass "file audit log under $events_dir holds $n_events events"
 else
