@@ -423,3 +423,46 @@ async fn the_upgrade_trusts_a_self_signed_proxy_certificate_given_as_the_extra_c
     );
     assert!(sim.rpc_stats().proxy.upgrades >= 1);
 }
+
+#[tokio::test]
+async fn disconnect_ends_the_connection_cleanly_on_every_path_and_a_later_call_dials_again() {
+    // TLS routing, the legacy upgrade of Teleport 13 and 14, and the WebSocket upgrade.
+    for (upgrade, websocket) in [
+        (ConnectionUpgrade::Never, true),
+        (ConnectionUpgrade::Always, false),
+        (ConnectionUpgrade::Always, true),
+    ] {
+        let sim = SimCluster::builder()
+            .websocket_upgrade(websocket)
+            .start()
+            .await
+            .unwrap();
+        let client =
+            Client::connect(proxy_config(&sim, &auditor(&sim)).connection_upgrade(upgrade))
+                .await
+                .unwrap();
+        client.ping().await.unwrap();
+        let path = format!("{upgrade:?}, websocket {websocket}");
+        assert!(
+            client.disconnect().await,
+            "{path}: the server did not close"
+        );
+        let stats = sim.rpc_stats();
+        assert_eq!(stats.auth_connections, 1, "{path}: {stats:?}");
+        // The Auth Service saw the client's close_notify and the end of the stream: no error.
+        assert_eq!(
+            stats.auth_connections_closed_cleanly, 1,
+            "{path}: {stats:?}"
+        );
+        assert_eq!(
+            stats.auth_connections_closed_abruptly, 0,
+            "{path}: {stats:?}"
+        );
+        assert!(client.disconnect().await, "{path}: nothing left to close");
+
+        // The client is still usable: the next call dials a new connection.
+        let info = client.ping().await.unwrap();
+        assert_eq!(info.cluster_name, sim.cluster_name(), "{path}");
+        assert_eq!(sim.rpc_stats().auth_connections, 2, "{path}");
+    }
+}

@@ -99,6 +99,13 @@ pub struct RpcStats {
     /// TLS connections the Auth Service closed during or right after the handshake (bad
     /// client certificate, intermediates, usage restriction, unknown role).
     pub auth_connections_refused: u64,
+    /// Of [`auth_connections`](Self::auth_connections): ended by the client cleanly (TLS
+    /// `close_notify`, then the end of the stream, or an HTTP/2 GOAWAY).
+    pub auth_connections_closed_cleanly: u64,
+    /// Of [`auth_connections`](Self::auth_connections): ended by an error (the client closed
+    /// without `close_notify`, a reset, a protocol error). Connections the sim closed itself
+    /// (certificate expiry, a restart) count in neither.
+    pub auth_connections_closed_abruptly: u64,
     /// Connections the proxy routed.
     pub proxy: ProxyCounters,
 }
@@ -143,6 +150,8 @@ pub(crate) struct Stats {
     events: [AtomicU64; 5],
     auth_connections: AtomicU64,
     auth_refused: AtomicU64,
+    auth_clean: AtomicU64,
+    auth_abrupt: AtomicU64,
     proxy: [AtomicU64; 5],
     reverse_tunnel_abrupt: AtomicU64,
     legacy_upgrades: AtomicU64,
@@ -180,6 +189,16 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// How an accepted auth connection ended: cleanly or by an error.
+    pub(crate) fn auth_connection_closed(&self, cleanly: bool) {
+        let counter = if cleanly {
+            &self.auth_clean
+        } else {
+            &self.auth_abrupt
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn route(&self, route: Route) {
         self.proxy[route as usize].fetch_add(1, Ordering::Relaxed);
     }
@@ -207,6 +226,8 @@ impl Stats {
             counters,
             auth_connections: load(&self.auth_connections),
             auth_connections_refused: load(&self.auth_refused),
+            auth_connections_closed_cleanly: load(&self.auth_clean),
+            auth_connections_closed_abruptly: load(&self.auth_abrupt),
             proxy: ProxyCounters {
                 auth: load(&self.proxy[Route::Auth as usize]),
                 web: load(&self.proxy[Route::Web as usize]),

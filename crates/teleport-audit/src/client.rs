@@ -17,6 +17,9 @@ use crate::rpc;
 use crate::stream::{AuditEventStream, StreamConfig};
 use crate::{Error, config, expiry};
 
+/// How long [`Client::disconnect`] waits for the server to close the client's connections.
+pub const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
+
 /// What the Auth Service says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -211,6 +214,25 @@ impl Client {
             self.inner.dialer.as_ref()?,
             self.inner.expiry_warning_margin,
         )
+    }
+
+    /// Ends the client's open connections cleanly, and returns once the server has closed them
+    /// (at most [`DISCONNECT_WAIT`]): call it before the process exits.
+    ///
+    /// Each connection says it is done at every layer (TLS `close_notify`, then TCP's FIN) and
+    /// keeps reading until the server closes its side. A process that exits without it closes
+    /// its sockets while the server may still be writing, and Teleport's proxy logs an ERROR
+    /// for each such connection ("broken pipe"). Calls in flight on this client or its clones
+    /// fail with a retryable error; a later call dials again.
+    ///
+    /// Returns whether every connection was closed by the server in time (`true` when none was
+    /// open, and for a client made with [`Client::from_channel`], whose connections are not
+    /// ours).
+    pub async fn disconnect(&self) -> bool {
+        match &self.inner.dialer {
+            Some(dialer) => dialer.open.close_all(DISCONNECT_WAIT).await,
+            None => true,
+        }
     }
 
     /// The underlying channel, for calling other Teleport RPCs with your own generated stubs.

@@ -120,7 +120,7 @@ mod stream;
 pub mod time_spec;
 
 pub use backoff::{Backoff, ExponentialBackoff};
-pub use client::{Client, PingInfo};
+pub use client::{Client, DISCONNECT_WAIT, PingInfo};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_REQUEST_TIMEOUT,
     MIN_KEEPALIVE_INTERVAL,

@@ -95,6 +95,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         store: Some(store.clone()),
     };
     let second = pump(events, &mut sink, &stop).await?;
+    client.disconnect().await;
 
     // Check: every event the cluster holds before the final watermark arrived exactly once.
     let watermark = store.load()?.map_or(watermark_before, |c| c.watermark());

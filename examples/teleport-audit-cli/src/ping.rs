@@ -47,5 +47,6 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), Error> {
         "proxy_public_addr": info.proxy_public_addr,
     });
     let _ = writeln!(std::io::stdout().lock(), "{line}");
+    client.disconnect().await;
     Ok(())
 }

@@ -131,6 +131,11 @@ pub(crate) async fn run(
     let reporter = Reporter::start(events.stats_handle(), view, json_logs, end, export_poll);
     let summary = pump(events, &mut sink, &Stop::on_signals()).await;
     reporter.finish().await;
+    // A clean end for the server too: without it, exiting closes the socket while the proxy
+    // may still be writing, and Teleport logs an ERROR for it.
+    if !client.disconnect().await {
+        tracing::debug!("the server did not close the connection in time");
+    }
     let summary = summary?;
     tracing::info!(
         events = summary.events,

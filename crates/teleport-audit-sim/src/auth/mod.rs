@@ -107,9 +107,10 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, tls: Arc<ServerConfig>, sh
     };
     tokio::select! {
         result = serve => {
-            if let Err(err) = result {
+            if let Err(err) = &result {
                 tracing::debug!(%peer, error = %err, "auth connection ended");
             }
+            shared.stats.auth_connection_closed(result.is_ok());
         }
         () = until_expiry => tracing::debug!(%peer, "client certificate expired; closing"),
     }

@@ -8,6 +8,7 @@ pub(crate) mod address;
 pub(crate) mod alpn_dialer;
 pub(crate) mod credentials;
 pub(crate) mod http_proxy;
+pub(crate) mod open_connections;
 pub(crate) mod ping_conn;
 pub(crate) mod prefixed;
 pub(crate) mod server_date;
@@ -31,6 +32,7 @@ use tokio::sync::OnceCell;
 use self::address::HostPort;
 use self::credentials::Credentials;
 use self::http_proxy::HttpProxy;
+use self::open_connections::{OpenConnections, Tracked};
 use self::upgrade::{ConnectionUpgrade, ProxyTls};
 use crate::Error;
 
@@ -69,6 +71,8 @@ pub(crate) struct Dialer {
     pub(crate) connect_timeout: Duration,
     /// The upgrade decision, made once per client.
     upgrade_decision: OnceCell<bool>,
+    /// Every connection dialed and not yet closed, for [`crate::Client::disconnect`].
+    pub(crate) open: Arc<OpenConnections>,
 }
 
 impl fmt::Debug for Dialer {
@@ -100,6 +104,7 @@ impl Dialer {
             proxy_tls,
             connect_timeout,
             upgrade_decision: OnceCell::new(),
+            open: OpenConnections::new(),
         }
     }
 
@@ -256,7 +261,7 @@ impl Connector {
 }
 
 impl tower::Service<http::Uri> for Connector {
-    type Response = TokioIo<BoxedIo>;
+    type Response = TokioIo<Tracked>;
     type Error = ConnectFailure;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -268,7 +273,7 @@ impl tower::Service<http::Uri> for Connector {
         let dialer = Arc::clone(&self.dialer);
         Box::pin(async move {
             match dialer.dial().await {
-                Ok(io) => Ok(TokioIo::new(io)),
+                Ok(io) => Ok(TokioIo::new(dialer.open.track(io))),
                 Err(error) => {
                     // Debug only: the error reaches the caller (Client::connect, or the call
                     // that the stream retries and logs), which reports it once.
