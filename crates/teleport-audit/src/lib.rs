@@ -92,6 +92,8 @@
 //!     println!("{}", event.as_json());
 //!     store.save(&events.cursor())?; // or every N events / per batch
 //! }
+//! // Before the process exits: close the connection cleanly, so the proxy sees a clean end.
+//! client.disconnect().await;
 //! # Ok(()) }
 //! ```
 

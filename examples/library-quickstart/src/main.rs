@@ -46,6 +46,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // lost and nothing is sent twice.
         store.save(&batches.get_ref().cursor())?;
     }
+    // Before the process exits: close the connection cleanly, so the proxy sees a clean end.
+    client.disconnect().await;
     Ok(())
 }
 
