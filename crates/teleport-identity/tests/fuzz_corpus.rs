@@ -5,28 +5,15 @@
 
 #[path = "../fuzz/check.rs"]
 mod check;
+#[path = "../../fuzz_replay.rs"]
+mod fuzz_replay;
 
 #[test]
 fn every_identity_seed_replays() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/parse");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.map(|e| e.path()).unwrap_or_default();
-        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let parsed = check::check(&data);
-        if name.starts_with("ok-") {
-            assert!(
-                parsed,
-                "{name}: refused, but named as a valid identity file"
-            );
-        } else if name.starts_with("bad-") {
-            assert!(
-                !parsed,
-                "{name}: accepted, but named as an invalid identity file"
-            );
-        }
-        seen += 1;
-    }
-    assert!(seen >= 5, "only {seen} seeds in {}", dir.display());
+    fuzz_replay::replay_seeds(
+        env!("CARGO_MANIFEST_DIR"),
+        "parse",
+        "identity file",
+        check::check,
+    );
 }
