@@ -1,34 +1,25 @@
 //! Every fault knob of the simulated cluster, observed by a plain tonic client.
 
+mod support;
+
 use std::time::Duration;
 
-use prost_types::Timestamp;
-use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServiceClient;
-use teleport_audit_proto::auditlog::v1::{
-    ExportUnstructuredEventsRequest, GetEventExportChunksRequest, GetUnstructuredEventsRequest,
-    StreamUnstructuredSessionEventsRequest,
+use support::rpc::{
+    ASCENDING, assert_status, chunks, direct_clients, export, export_request, page, pages,
+    proxy_clients, search_error, session_request, session_stream, ts,
 };
+use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
+use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServiceClient;
 use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, LATE_CHUNK_EVENTS, Rpc, SimCluster};
-use teleport_audit_tests::plain_client::{Clients, direct, identity, via_proxy};
+use teleport_audit_tests::plain_client::Clients;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tonic::Code;
 
-/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
-/// whatever the proto's enum names say (measured on a real cluster).
-const ASCENDING: i32 = 0;
-
 const T0: OffsetDateTime = datetime!(2024-06-01 00:00 UTC);
 const T1: OffsetDateTime = datetime!(2024-06-02 00:00 UTC);
-
-fn ts(t: OffsetDateTime) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: t.unix_timestamp(),
-        nanos: t.nanosecond() as i32,
-    })
-}
 
 fn search(limit: i32) -> GetUnstructuredEventsRequest {
     GetUnstructuredEventsRequest {
@@ -48,9 +39,7 @@ async fn cluster(backend: Backend, backlog: u64) -> (SimCluster, Clients) {
         .start()
         .await
         .unwrap();
-    let c = via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
-        .await
-        .unwrap();
+    let c = proxy_clients(&sim, &IdentitySpec::default()).await;
     (sim, c)
 }
 
@@ -67,32 +56,16 @@ async fn fail_next_returns_the_code_for_k_audit_calls_and_spares_ping() {
     sim.faults().fail_next(Code::Unavailable, 2);
     c.auth.ping(PingRequest {}).await.unwrap();
     for _ in 0..2 {
-        let err = c
-            .audit
-            .get_unstructured_events(search(10))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::Unavailable);
-        assert!(
-            err.message().contains("injected fault"),
-            "{}",
-            err.message()
-        );
+        let err = search_error(&mut c, search(10)).await;
+        assert_status(&err, Code::Unavailable, "injected fault");
     }
-    c.audit.get_unstructured_events(search(10)).await.unwrap();
+    page(&mut c, search(10)).await;
     for code in [Code::ResourceExhausted, Code::Internal] {
         sim.faults().fail_next(code, 1);
-        assert_eq!(
-            c.audit
-                .get_unstructured_events(search(10))
-                .await
-                .unwrap_err()
-                .code(),
-            code
-        );
+        assert_eq!(search_error(&mut c, search(10)).await.code(), code);
     }
     sim.faults().fail_next_on(Rpc::Ping, Code::Unavailable, 1);
-    c.audit.get_unstructured_events(search(10)).await.unwrap();
+    page(&mut c, search(10)).await;
     assert_eq!(
         c.auth.ping(PingRequest {}).await.unwrap_err().code(),
         Code::Unavailable
@@ -111,22 +84,13 @@ async fn stalled_calls_never_answer_until_the_client_gives_up() {
     let mut req = tonic::Request::new(search(10));
     req.set_timeout(Duration::from_millis(300));
     let started = std::time::Instant::now();
-    let err = c.audit.get_unstructured_events(req).await.unwrap_err();
+    let err = search_error(&mut c, req).await;
     assert!(
         matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
         "{err:?}"
     );
     assert!(started.elapsed() >= Duration::from_millis(290));
-    assert_eq!(
-        c.audit
-            .get_unstructured_events(search(10))
-            .await
-            .unwrap()
-            .into_inner()
-            .items
-            .len(),
-        10
-    );
+    assert_eq!(page(&mut c, search(10)).await.items.len(), 10);
 }
 
 #[tokio::test]
@@ -170,9 +134,8 @@ async fn a_restart_ends_stalled_calls_and_keeps_the_store_and_ports() {
         .await
         .unwrap();
     assert!(restarting.await.unwrap(), "refused while down");
-    via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
+    proxy_clients(&sim, &IdentitySpec::default())
         .await
-        .unwrap()
         .auth
         .ping(PingRequest {})
         .await
@@ -183,36 +146,12 @@ async fn a_restart_ends_stalled_calls_and_keeps_the_store_and_ports() {
 async fn drop_after_events_cuts_the_call_that_would_pass_the_limit() {
     let (sim, mut c) = cluster(Backend::Immediate, 400).await;
     sim.faults().drop_after_events(100);
-    assert_eq!(
-        c.audit
-            .get_unstructured_events(search(60))
-            .await
-            .unwrap()
-            .into_inner()
-            .items
-            .len(),
-        60
-    );
-    let err = c
-        .audit
-        .get_unstructured_events(search(60))
-        .await
-        .unwrap_err();
+    assert_eq!(page(&mut c, search(60)).await.items.len(), 60);
+    let err = search_error(&mut c, search(60)).await;
     assert!(is_connection_failure(err.code()), "{err:?}");
     // Fired once: the next connection works.
-    let mut d = direct(&sim, &identity(&sim, &IdentitySpec::default()))
-        .await
-        .unwrap();
-    assert_eq!(
-        d.audit
-            .get_unstructured_events(search(60))
-            .await
-            .unwrap()
-            .into_inner()
-            .items
-            .len(),
-        60
-    );
+    let mut d = direct_clients(&sim, &IdentitySpec::default()).await;
+    assert_eq!(page(&mut d, search(60)).await.items.len(), 60);
 }
 
 #[tokio::test]
@@ -228,16 +167,7 @@ async fn drop_after_events_in_a_stream_delivers_up_to_the_limit() {
         .unwrap()
         .to_string();
     sim.faults().drop_after_events(3);
-    let mut stream = c
-        .audit
-        .stream_unstructured_session_events(StreamUnstructuredSessionEventsRequest {
-            session_id: sid,
-            start_index: 0,
-            format: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = session_stream(&mut c, session_request(&sid, 0)).await;
     let mut got = 0;
     let err = loop {
         match stream.message().await {
@@ -253,30 +183,13 @@ async fn drop_after_events_in_a_stream_delivers_up_to_the_limit() {
 #[tokio::test]
 async fn drop_after_bytes_cuts_the_connection_mid_response() {
     let (sim, _c) = cluster(Backend::Immediate, 2_000).await;
-    let mut c = direct(&sim, &identity(&sim, &IdentitySpec::default()))
-        .await
-        .unwrap();
+    let mut c = direct_clients(&sim, &IdentitySpec::default()).await;
     c.auth.ping(PingRequest {}).await.unwrap();
     sim.faults().drop_after_bytes(20_000);
-    let err = c
-        .audit
-        .get_unstructured_events(search(1_000))
-        .await
-        .unwrap_err();
+    let err = search_error(&mut c, search(1_000)).await;
     assert!(is_connection_failure(err.code()), "{err:?}");
-    let mut d = direct(&sim, &identity(&sim, &IdentitySpec::default()))
-        .await
-        .unwrap();
-    assert_eq!(
-        d.audit
-            .get_unstructured_events(search(1_000))
-            .await
-            .unwrap()
-            .into_inner()
-            .items
-            .len(),
-        1_000
-    );
+    let mut d = direct_clients(&sim, &IdentitySpec::default()).await;
+    assert_eq!(page(&mut d, search(1_000)).await.items.len(), 1_000);
 }
 
 #[tokio::test]
@@ -288,32 +201,13 @@ async fn oversized_events_are_served_untrimmed() {
         .faults()
         .insert_oversized_event(t + time::Duration::seconds(1), 5 << 20)
         .unwrap();
-    let mut pages = Vec::new();
-    let mut req = search(500);
-    loop {
-        let page = c
-            .audit
-            .get_unstructured_events(req.clone())
-            .await
-            .unwrap()
-            .into_inner();
-        pages.push(
-            page.items
-                .iter()
-                .map(|e| {
-                    (
-                        e.id.clone(),
-                        e.unstructured.as_ref().unwrap().as_bytes().len(),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        );
-        if page.last_key.is_empty() {
-            break;
-        }
-        req.start_key = page.last_key;
-    }
-    let alone: Vec<_> = pages.iter().filter(|p| p.len() == 1).flatten().collect();
+    let alone: Vec<_> = pages(&mut c, search(500))
+        .await
+        .into_iter()
+        .filter(|p| p.items.len() == 1)
+        .flat_map(|p| p.items)
+        .map(|e| (e.id, e.unstructured.unwrap().as_bytes().len()))
+        .collect();
     assert!(
         alone
             .iter()
@@ -327,8 +221,7 @@ async fn oversized_events_are_served_untrimmed() {
         "{alone:?}"
     );
     // A client keeping gRPC's default 4 MiB limit cannot receive the 5 MiB one.
-    let id = identity(&sim, &IdentitySpec::default());
-    let plain = direct(&sim, &id).await.unwrap();
+    let plain = direct_clients(&sim, &IdentitySpec::default()).await;
     let mut default_limit = AuditLogServiceClient::new(plain.channel.clone());
     let mut req = search(1);
     req.start_date = ts(t + time::Duration::seconds(1));
@@ -346,12 +239,7 @@ async fn oversized_events_are_served_untrimmed() {
 async fn a_malformed_struct_is_served_once() {
     let (sim, mut c) = cluster(Backend::Immediate, 50).await;
     sim.faults().malformed_struct_next_page();
-    let bad_page = c
-        .audit
-        .get_unstructured_events(search(20))
-        .await
-        .unwrap()
-        .into_inner();
+    let bad_page = page(&mut c, search(20)).await;
     let decode =
         |bytes: &[u8]| teleport_audit_types::wire::struct_to_json(bytes, &mut Vec::new()).is_ok();
     let bad: Vec<_> = bad_page
@@ -360,12 +248,7 @@ async fn a_malformed_struct_is_served_once() {
         .filter(|e| !decode(e.unstructured.as_ref().unwrap().as_bytes()))
         .collect();
     assert_eq!(bad.len(), 1);
-    let good_page = c
-        .audit
-        .get_unstructured_events(search(20))
-        .await
-        .unwrap()
-        .into_inner();
+    let good_page = page(&mut c, search(20)).await;
     assert!(
         good_page
             .items
@@ -383,37 +266,14 @@ async fn a_late_chunk_appears_for_a_past_date() {
         300,
     )
     .await;
-    let list = |mut c: Clients| async move {
-        let mut s = c
-            .audit
-            .get_event_export_chunks(GetEventExportChunksRequest { date: ts(T0) })
-            .await
-            .unwrap()
-            .into_inner();
-        let mut out = Vec::new();
-        while let Some(chunk) = s.message().await.unwrap() {
-            out.push(chunk.chunk);
-        }
-        out
-    };
-    let before = list(c.clone()).await;
+    let before = chunks(&mut c, T0).await;
     let late = sim.faults().late_chunk(T0.date()).unwrap();
     assert_eq!(late.len(), LATE_CHUNK_EVENTS);
-    let after = list(c.clone()).await;
+    let after = chunks(&mut c, T0).await;
     let new: Vec<_> = after.iter().filter(|n| !before.contains(n)).collect();
     assert_eq!(new.len(), 1);
-    let mut s = c
-        .audit
-        .export_unstructured_events(ExportUnstructuredEventsRequest {
-            date: ts(T0),
-            chunk: new[0].clone(),
-            cursor: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let mut ids = Vec::new();
-    while let Some(e) = s.message().await.unwrap() {
+    for e in export(&mut c, export_request(T0, new[0], "")).await {
         let e = e.event.unwrap();
         assert_eq!(
             OffsetDateTime::from_unix_timestamp(e.time.unwrap().seconds)

@@ -1,50 +1,27 @@
 //! The two visibility models: DynamoDB's late visibility and Athena's flushed chunks.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use prost_types::Timestamp;
-use teleport_audit_proto::auditlog::v1::{
-    GetEventExportChunksRequest, GetUnstructuredEventsRequest,
-};
+use support::rpc::{ASCENDING, chunks, drain, ts};
+use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Clock, SimCluster};
 use teleport_audit_tests::plain_client::{Clients, identity, via_proxy};
 use time::OffsetDateTime;
 
-/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
-/// whatever the proto's enum names say (measured on a real cluster).
-const ASCENDING: i32 = 0;
-
-fn ts(t: OffsetDateTime) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: t.unix_timestamp(),
-        nanos: t.nanosecond() as i32,
-    })
-}
-
+/// The ids of every event a search of `[start, end]` returns, page after page.
 async fn ids(c: &mut Clients, start: OffsetDateTime, end: OffsetDateTime) -> Vec<String> {
-    let mut req = GetUnstructuredEventsRequest {
+    let req = GetUnstructuredEventsRequest {
         start_date: ts(start),
         end_date: ts(end),
         limit: 1_000,
         order: ASCENDING,
         ..Default::default()
     };
-    let mut out = Vec::new();
-    loop {
-        let page = c
-            .audit
-            .get_unstructured_events(req.clone())
-            .await
-            .unwrap()
-            .into_inner();
-        out.extend(page.items.into_iter().map(|e| e.id));
-        if page.last_key.is_empty() {
-            return out;
-        }
-        req.start_key = page.last_key;
-    }
+    drain(c, req).await.0.into_iter().map(|e| e.id).collect()
 }
 
 fn event_at(t: OffsetDateTime, n: u8) -> String {
@@ -130,20 +107,7 @@ async fn athena_shows_events_when_their_chunk_is_flushed() {
         now - time::Duration::minutes(1),
         now + time::Duration::minutes(1),
     );
-    let chunks = |mut c: Clients| async move {
-        let mut s = c
-            .audit
-            .get_event_export_chunks(GetEventExportChunksRequest { date: ts(now) })
-            .await
-            .unwrap()
-            .into_inner();
-        let mut n = 0;
-        while s.message().await.unwrap().is_some() {
-            n += 1;
-        }
-        n
-    };
-    let before = chunks(c.clone()).await;
+    let before = chunks(&mut c, now).await.len();
     let stored = sim.store().insert(&event_at(now, 2), None).unwrap();
     assert!(stored.visible_at() > now);
     assert!(
@@ -155,7 +119,7 @@ async fn athena_shows_events_when_their_chunk_is_flushed() {
         ids(&mut c, window.0, window.1).await,
         vec![stored.uid().to_string()]
     );
-    assert_eq!(chunks(c.clone()).await, before + 1);
+    assert_eq!(chunks(&mut c, now).await.len(), before + 1);
 }
 
 #[tokio::test]
@@ -179,12 +143,7 @@ async fn search_returns_exactly_what_the_store_says_is_visible_under_live_load()
         start + time::Duration::hours(1),
     );
     let searched = ids(&mut c, a, b).await;
-    let stored: Vec<String> = sim
-        .store()
-        .ids_in_range(a, b)
-        .into_iter()
-        .map(|x| x.1)
-        .collect();
+    let stored = support::expected_ids(&sim, a, b);
     assert_eq!(searched, stored);
     assert!(stored.len() >= 790, "{}", stored.len());
 }

@@ -1,9 +1,11 @@
 //! Helpers shared by the client and stream integration tests: a simulated cluster with an
-//! auditor identity, and a connected client.
+//! auditor identity, and a connected client; `rpc`: the sim tests' calls through the plain
+//! tonic client.
 
 #![allow(dead_code, unreachable_pub)]
 
 pub mod exactly_once;
+pub mod rpc;
 
 use std::collections::HashSet;
 use std::time::Duration;
