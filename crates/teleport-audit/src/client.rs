@@ -11,8 +11,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::config::{Address, ClientConfig};
 use crate::connect::address::{DEFAULT_AUTH_PORT, DEFAULT_PROXY_PORT, HostPort};
 use crate::connect::credentials::Credentials;
-use crate::connect::upgrade::ProxyTls;
-use crate::connect::{Connector, Dialer, Route};
+use crate::connect::{Connector, DialSettings, Dialer, ProxyTls, Route};
 use crate::rpc;
 use crate::stream::{AuditEventStream, StreamConfig};
 use crate::{Error, config, expiry};
@@ -93,14 +92,14 @@ impl Client {
             config.proxy_ca_pem.as_deref(),
             config.insecure_skip_proxy_verify,
         )?;
-        let dialer = Arc::new(Dialer::new(
+        let dialer = Arc::new(Dialer::new(DialSettings {
             route,
             credentials,
-            config.http_proxy.clone(),
-            config.connection_upgrade,
+            http_proxy: config.http_proxy.clone(),
+            upgrade: config.connection_upgrade,
             proxy_tls,
-            config.connect_timeout,
-        ));
+            connect_timeout: config.connect_timeout,
+        }));
         // Connect eagerly so that a bad address or identity fails here, with its own error.
         let channel = endpoint(&config)
             .connect_with_connector(Connector::new(Arc::clone(&dialer)))

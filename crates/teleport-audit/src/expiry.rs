@@ -60,7 +60,7 @@ fn warning_from(
 /// The identity's expiry and whether it is within the margin, for the identity the next dial
 /// would use (an identity file is re-read if it changed). `None` without an identity.
 pub(crate) fn status(dialer: &Dialer, margin: Option<Duration>) -> Option<(OffsetDateTime, bool)> {
-    let identity = dialer.credentials.current_identity()?;
+    let identity = dialer.settings.credentials.current_identity()?;
     let summary = identity.summary();
     let soon = expiring_soon(
         OffsetDateTime::now_utc(),
@@ -79,7 +79,7 @@ pub(crate) async fn watch(dialer: Weak<Dialer>, margin: Option<Duration>) {
         let Some(strong) = dialer.upgrade() else {
             return;
         };
-        let Some(identity) = strong.credentials.current_identity() else {
+        let Some(identity) = strong.settings.credentials.current_identity() else {
             return;
         };
         drop(strong);

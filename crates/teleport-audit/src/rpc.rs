@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::connect::ConnectFailure;
-use crate::connect::alpn_dialer::alert_error;
+use crate::connect::auth_tls::alert_error;
 
 /// Runs `call` (RPC `rpc`) with `timeout`, mapping its status to an [`Error`].
 pub(crate) async fn with_timeout<T, F>(

@@ -1,4 +1,5 @@
-//! Parsing the user's address setting (`teleport.example.com:443`) into host and port.
+//! The one address type of a dial: the user's address setting (`teleport.example.com:443`)
+//! parsed into host and port ([`HostPort`]), and how it reaches the Auth Service ([`Route`]).
 
 use std::fmt;
 
@@ -138,6 +139,24 @@ impl fmt::Display for HostPort {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
             write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// How the Auth Service is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Through a proxy's TLS routing port (the common case, `:443`).
+    Proxy(HostPort),
+    /// Straight to an Auth Service (`auth.example.com:3025`).
+    Direct(HostPort),
+}
+
+impl Route {
+    /// The address dialed.
+    pub(crate) fn addr(&self) -> &HostPort {
+        match self {
+            Route::Proxy(addr) | Route::Direct(addr) => addr,
         }
     }
 }

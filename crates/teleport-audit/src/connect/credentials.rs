@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use teleport_identity::secret_text::shown_path;
 use teleport_identity::{AuthRoute, Identity};
 
-use super::alpn_dialer::AuthTls;
+use super::auth_tls::AuthTls;
 use crate::Error;
 
 /// Where the identity comes from, as configured.

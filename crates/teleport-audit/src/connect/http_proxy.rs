@@ -1,12 +1,18 @@
-//! HTTP proxies: `HTTPS_PROXY` / `NO_PROXY` as Go reads them, and the `CONNECT` tunnel.
+//! Which HTTP proxy carries a dial, if any: the [`HttpProxy`] setting, `HTTPS_PROXY` /
+//! `NO_PROXY` read with Go's rules, and the proxy's URL ([`ProxyUrl`]). The tunnel itself is
+//! [`super::http_connect`].
+//!
+//! hyper-util's `Matcher` reads the same variables with curl's rules, which differ from Go's
+//! (what `tsh` and Teleport's event handler follow) where our tests pin them: loopback and
+//! `localhost` are proxied, `.example.com` also matches `example.com`, `*.example.com` and
+//! entries with a port match nothing, `ALL_PROXY` is read, and a proxy URL it cannot use is
+//! silently ignored (a direct dial) instead of refused with a clear error. So the rules stay here.
 
 use std::fmt;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use http::HeaderValue;
 
 use super::address::HostPort;
 use crate::Error;
@@ -110,6 +116,16 @@ impl ProxyUrl {
 
     pub(crate) fn addr(&self) -> &HostPort {
         &self.addr
+    }
+
+    /// `Proxy-Authorization: Basic ...` for the URL's credentials, if it has any (marked
+    /// sensitive: hyper and `http` keep it out of their `Debug` output).
+    pub(crate) fn basic_auth(&self) -> Option<HeaderValue> {
+        let credentials = self.credentials.as_ref()?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut value = HeaderValue::try_from(format!("Basic {encoded}")).ok()?;
+        value.set_sensitive(true);
+        Some(value)
     }
 }
 
@@ -238,89 +254,6 @@ fn percent_decode(input: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Asks `proxy` (already connected as `stream`) to open a tunnel to `target`.
-pub(crate) async fn connect_tunnel(
-    stream: &mut TcpStream,
-    proxy: &ProxyUrl,
-    target: &HostPort,
-    timeout: Duration,
-) -> Result<(), Error> {
-    let failed = |status: Option<u16>, reason: String| Error::HttpProxy {
-        proxy: proxy.to_string(),
-        target: target.to_string(),
-        status,
-        reason,
-    };
-    let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some(credentials) = &proxy.credentials {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-        request.push_str(&format!("Proxy-Authorization: Basic {encoded}\r\n"));
-    }
-    request.push_str("\r\n");
-
-    let exchange = async {
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| failed(None, format!("could not send CONNECT: {e}")))?;
-        // Read the answer's head byte by byte: the tunnel's first bytes (the TLS handshake) must
-        // stay in the socket for the TLS layer. The head is small and read once per dial.
-        let mut head = Vec::with_capacity(256);
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            if head.len() >= 16 * 1024 {
-                return Err(failed(
-                    None,
-                    "the answer's header is over 16 KiB".to_owned(),
-                ));
-            }
-            let n = stream
-                .read(&mut byte)
-                .await
-                .map_err(|e| failed(None, format!("could not read the answer: {e}")))?;
-            if n == 0 {
-                return Err(failed(
-                    None,
-                    "it closed the connection without answering".to_owned(),
-                ));
-            }
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8_lossy(&head);
-        let status_line = head.lines().next().unwrap_or_default();
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap_or_default();
-        let status = parts.next().and_then(|code| code.parse::<u16>().ok());
-        match status {
-            Some(200..=299) if version.starts_with("HTTP/1.") => Ok(()),
-            Some(status) => Err(failed(
-                Some(status),
-                format!("it answered {:?}", status_line.trim()),
-            )),
-            None => Err(failed(
-                None,
-                format!(
-                    "it answered with something other than HTTP: {:?}",
-                    truncate(status_line)
-                ),
-            )),
-        }
-    };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Error::ConnectTimeout {
-                addr: proxy.to_string(),
-                step: "waiting for the HTTP proxy's CONNECT answer from",
-                after: timeout,
-            })
-        })
-}
-
-fn truncate(text: &str) -> String {
-    text.chars().take(80).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +300,9 @@ mod tests {
         let debug = format!("{proxy:?}");
         assert!(!debug.contains("cret"), "{debug}");
         assert!(debug.contains("<redacted>"));
+        let header = proxy.basic_auth().unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(format!("{header:?}"), "Sensitive");
 
         let bare = ProxyUrl::parse("proxy.corp").unwrap();
         assert_eq!(bare.addr().port(), 80);
@@ -393,68 +329,5 @@ mod tests {
         assert!(!text.contains("hunter2"), "{text}");
         let error = ProxyUrl::parse("http://bob:hunter2@").unwrap_err();
         assert!(!error.to_string().contains("hunter2"));
-    }
-
-    async fn fake_proxy(answer: &'static str) -> (HostPort, tokio::task::JoinHandle<String>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = HostPort::new("127.0.0.1", listener.local_addr().unwrap().port());
-        let task = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.ends_with(b"\r\n\r\n") {
-                let n = socket.read(&mut buf).await.unwrap();
-                request.extend_from_slice(&buf[..n]);
-            }
-            socket.write_all(answer.as_bytes()).await.unwrap();
-            String::from_utf8(request).unwrap()
-        });
-        (addr, task)
-    }
-
-    #[tokio::test]
-    async fn connect_sends_credentials_and_accepts_200() {
-        let (addr, task) = fake_proxy("HTTP/1.1 200 Connection established\r\n\r\n").await;
-        let proxy = ProxyUrl::parse(&format!("http://alice:pw@{addr}")).unwrap();
-        let mut stream = TcpStream::connect((addr.host(), addr.port()))
-            .await
-            .unwrap();
-        let target = target("teleport.example.com", 443);
-        connect_tunnel(&mut stream, &proxy, &target, Duration::from_secs(5))
-            .await
-            .unwrap();
-        let request = task.await.unwrap();
-        assert!(request.starts_with("CONNECT teleport.example.com:443 HTTP/1.1\r\n"));
-        assert!(request.contains("Host: teleport.example.com:443\r\n"));
-        // base64("alice:pw")
-        assert!(request.contains("Proxy-Authorization: Basic YWxpY2U6cHc=\r\n"));
-    }
-
-    #[tokio::test]
-    async fn connect_refusal_carries_the_status() {
-        let (addr, _task) = fake_proxy("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await;
-        let proxy = ProxyUrl::parse(&format!("http://{addr}")).unwrap();
-        let mut stream = TcpStream::connect((addr.host(), addr.port()))
-            .await
-            .unwrap();
-        let error = connect_tunnel(
-            &mut stream,
-            &proxy,
-            &target("teleport.example.com", 443),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::HttpProxy {
-                    status: Some(407),
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
-        assert!(!error.is_retryable());
     }
 }

@@ -1,4 +1,5 @@
-//! The ALPN dialer: the inner TLS to the Auth Service, through the proxy's TLS routing or direct.
+//! Hop: the inner TLS to the Auth Service, with the identity and ALPN, through the proxy's TLS
+//! routing or direct.
 //!
 //! The client offers `teleport-auth@<hex(cluster)>.teleport.cluster.local` then `h2`, with server
 //! name `teleport.cluster.local`, trusting only the identity's host CAs. The proxy routes on the
