@@ -93,22 +93,11 @@ impl FileCursorStore {
                 action: "create its lock file",
                 source,
             })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::FileLocked {
-                    what: "cursor file",
-                    path,
-                });
-            }
-            Err(fs::TryLockError::Error(source)) => {
-                return Err(Error::CursorFile {
-                    path,
-                    action: "lock",
-                    source,
-                });
-            }
-        }
+        lock_or_refuse(&lock, "cursor file", &path, |source| Error::CursorFile {
+            path: path.clone(),
+            action: "lock",
+            source,
+        })?;
         remove_stale_temporaries(&target);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -294,6 +283,29 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
+    }
+}
+
+/// Takes `file`'s exclusive lock without waiting, for the `what` at `path` (a cursor file's lock
+/// file, an output file): one process per file.
+///
+/// # Errors
+///
+/// [`Error::FileLocked`] when another holder has the lock (another process, or another store or
+/// sink in this one); `failed(source)` when locking itself fails.
+pub(crate) fn lock_or_refuse(
+    file: &File,
+    what: &'static str,
+    path: &Path,
+    failed: impl FnOnce(std::io::Error) -> Error,
+) -> Result<(), Error> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::FileLocked {
+            what,
+            path: path.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(source)) => Err(failed(source)),
     }
 }
 

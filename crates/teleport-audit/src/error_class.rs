@@ -40,6 +40,10 @@ pub enum ErrorClass {
 impl Error {
     /// What kind of failure this is (see [`ErrorClass`]): a setting, the identity or its
     /// permissions, data (a cursor or output), the cluster's availability, or other.
+    ///
+    /// Read from the other classifications where they already say it: the identity or role
+    /// errors are [`Error::is_auth`]'s, and every error the stream retries
+    /// ([`Error::is_retryable`]) is the cluster's passing trouble.
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::InvalidAddress { .. }
@@ -48,12 +52,7 @@ impl Error {
             | Error::InvalidArgument { .. }
             | Error::Listen { .. }
             | Error::Identity(IdentityError::NoCryptoProvider) => ErrorClass::Setting,
-            Error::Identity(_)
-            | Error::UntrustedServer { .. }
-            | Error::CertificateRejected { .. }
-            | Error::ClusterMismatch { .. }
-            | Error::PermissionDenied { .. }
-            | Error::Unauthenticated { .. } => ErrorClass::Permission,
+            _ if self.is_auth() => ErrorClass::Permission,
             Error::InvalidCursor { .. }
             | Error::CursorFromOtherCluster { .. }
             | Error::CursorAhead { .. }
@@ -61,24 +60,13 @@ impl Error {
             | Error::CursorFileUnusable { .. }
             | Error::OutputFile { .. }
             | Error::OutputNotRecorded { .. } => ErrorClass::Data,
-            Error::Resolve { .. }
-            | Error::Refused { .. }
-            | Error::ConnectTimeout { .. }
-            | Error::Network { .. }
-            | Error::HttpProxy { .. }
-            | Error::AlpnNotRouted { .. }
-            | Error::NoHttp2 { .. }
-            | Error::UnknownCluster { .. }
-            | Error::Tls { .. }
-            | Error::Upgrade { .. }
-            | Error::Unimplemented { .. }
-            | Error::Unavailable { .. }
-            | Error::ResourceExhausted { .. }
-            | Error::Timeout { .. }
-            | Error::FileLocked { .. } => ErrorClass::Unavailable,
-            // A status the stream retries is the server's passing trouble; another one is not.
-            Error::Rpc { .. } if self.is_retryable() => ErrorClass::Unavailable,
-            Error::Rpc { .. } => ErrorClass::Other,
+            // A status the stream does not retry is not the server's passing trouble.
+            Error::Rpc { .. } if !self.is_retryable() => ErrorClass::Other,
+            // What is left is the way to the cluster or the cluster itself (resolving,
+            // connecting, the HTTP proxy, TLS, the upgrade, a call it does not serve, rate
+            // limits, a timeout, a retried status) or a file another process holds. The exit
+            // code table test below checks each variant's class against the guide.
+            _ => ErrorClass::Unavailable,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use teleport_audit_types::AuditEvent;
 use teleport_identity::secret_text::{looks_like_secret, shown_path};
 
-use crate::cursor_store::{KEY_MATERIAL, OutputMark, kind, sync_parent};
+use crate::cursor_store::{KEY_MATERIAL, OutputMark, kind, lock_or_refuse, sync_parent};
 use crate::{Cursor, Error, FileCursorStore};
 
 /// Appends events to an output file and commits them with their cursor: every commit flushes
@@ -149,16 +149,7 @@ impl FileSink {
             .append(true)
             .open(&path)
             .map_err(failed("open"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::FileLocked {
-                    what: "output file",
-                    path,
-                });
-            }
-            Err(fs::TryLockError::Error(source)) => return Err(failed("lock")(source)),
-        }
+        lock_or_refuse(&file, "output file", &path, failed("lock"))?;
         if !existed {
             sync_parent(&path);
         }

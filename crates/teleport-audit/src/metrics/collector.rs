@@ -109,122 +109,114 @@ impl Collector for StreamMetrics {
         let stats = self.stats();
         let health = self.rule.check(&stats, self.since, now);
         let out = &mut encoder;
-
-        counter(
-            out,
-            "teleport_audit_events",
-            "Events delivered to the caller.",
-            stats.events_delivered,
-        )?;
-        counter(
-            out,
-            "teleport_audit_events_filtered",
-            "Events read but not delivered because their type is skipped (StreamConfig::skip_event_types); the cursor moves past them.",
-            stats.events_filtered,
-        )?;
-        counter(
-            out,
-            "teleport_audit_events_skipped",
-            "Events skipped because they are larger than the receive size limit.",
-            stats.skipped_oversized,
-        )?;
-        counter(
-            out,
-            "teleport_audit_events_malformed",
-            "Events that could not be decoded, skipped.",
-            stats.malformed,
-        )?;
-        counter(
-            out,
-            "teleport_audit_duplicates_dropped",
-            "Events received again (re-reads of the lateness window) and dropped.",
-            stats.duplicates_dropped,
-        )?;
-        counter(
-            out,
-            "teleport_audit_pages",
-            "Search mode: pages of events received from the Auth Service.",
-            stats.pages,
-        )?;
-        counter(
-            out,
-            "teleport_audit_export_chunks",
-            "Export mode: chunks read to the end.",
-            stats.chunks_done,
-        )?;
-        counter(
-            out,
-            "teleport_audit_export_chunks_skipped",
-            "Export mode: chunks given up (no longer on the server, or an event too large to receive).",
-            stats.chunks_skipped,
-        )?;
-        counter(
-            out,
-            "teleport_audit_export_chunk_listings",
-            "Export mode: successful listings of a date's chunks.",
-            stats.chunk_listings,
-        )?;
-        counter(
-            out,
-            "teleport_audit_retries",
-            "Failed calls to the Auth Service that were retried.",
-            stats.retries,
-        )?;
-        counter(
-            out,
-            "teleport_audit_stalls",
-            "Stall reports: times the stream went without a successful call for the stall report period (StreamConfig::stall_report_after, 60 s by default).",
-            stats.stalls,
-        )?;
-        gauge(
-            out,
-            "teleport_audit_consecutive_failures",
-            "Failed calls since the last successful one.",
-            None,
-            Some(f64::from(stats.consecutive_failures)),
-        )?;
-        gauge(
-            out,
-            "teleport_audit_healthy",
-            "1 while the stream makes progress or polls successfully; 0 when it has had no successful call for longer than the stall bound, or ended with a fatal error (the reason is on /healthz).",
-            None,
-            Some(if health.is_healthy() { 1.0 } else { 0.0 }),
-        )?;
-        gauge(
-            out,
-            "teleport_audit_lag",
-            "How far the stream is behind this machine's clock (StreamStats::lag): the age of the watermark, before which every event has been delivered, or, once caught up, of the last scan that reached the present, whichever is newer. Absent before the first scan.",
-            Some(&Unit::Seconds),
-            stats.lag(now).map(|lag| lag.as_secs_f64()),
-        )?;
-        gauge(
-            out,
-            "teleport_audit_watermark_timestamp",
-            "The watermark as a Unix time: every event before it has been delivered (export mode: every chunk listed before it has been read).",
-            Some(&Unit::Seconds),
-            stats.watermark.map(unix_seconds),
-        )?;
-        gauge(
-            out,
-            "teleport_audit_last_event_timestamp",
-            "The time of the newest event delivered, as a Unix time.",
-            Some(&Unit::Seconds),
-            stats.newest_event_time.map(unix_seconds),
-        )?;
-        gauge(
-            out,
-            "teleport_audit_last_success_timestamp",
-            "When a call to the Auth Service last succeeded, as a Unix time (this machine's clock).",
-            Some(&Unit::Seconds),
-            stats.last_success.map(unix_seconds),
-        )?;
-        gauge(
-            out,
-            "teleport_audit_identity_expiry_timestamp",
-            "When the identity's certificate expires, as a Unix time; an identity file renewed in place shows its new expiry.",
-            Some(&Unit::Seconds),
-            self.identity_expiry().map(unix_seconds),
-        )?;
+        let counters: [(&str, &str, u64); 11] = [
+            (
+                "teleport_audit_events",
+                "Events delivered to the caller.",
+                stats.events_delivered,
+            ),
+            (
+                "teleport_audit_events_filtered",
+                "Events read but not delivered because their type is skipped (StreamConfig::skip_event_types); the cursor moves past them.",
+                stats.events_filtered,
+            ),
+            (
+                "teleport_audit_events_skipped",
+                "Events skipped because they are larger than the receive size limit.",
+                stats.skipped_oversized,
+            ),
+            (
+                "teleport_audit_events_malformed",
+                "Events that could not be decoded, skipped.",
+                stats.malformed,
+            ),
+            (
+                "teleport_audit_duplicates_dropped",
+                "Events received again (re-reads of the lateness window) and dropped.",
+                stats.duplicates_dropped,
+            ),
+            (
+                "teleport_audit_pages",
+                "Search mode: pages of events received from the Auth Service.",
+                stats.pages,
+            ),
+            (
+                "teleport_audit_export_chunks",
+                "Export mode: chunks read to the end.",
+                stats.chunks_done,
+            ),
+            (
+                "teleport_audit_export_chunks_skipped",
+                "Export mode: chunks given up (no longer on the server, or an event too large to receive).",
+                stats.chunks_skipped,
+            ),
+            (
+                "teleport_audit_export_chunk_listings",
+                "Export mode: successful listings of a date's chunks.",
+                stats.chunk_listings,
+            ),
+            (
+                "teleport_audit_retries",
+                "Failed calls to the Auth Service that were retried.",
+                stats.retries,
+            ),
+            (
+                "teleport_audit_stalls",
+                "Stall reports: times the stream went without a successful call for the stall report period (StreamConfig::stall_report_after, 60 s by default).",
+                stats.stalls,
+            ),
+        ];
+        for (name, help, value) in counters {
+            counter(out, name, help, value)?;
+        }
+        let seconds = Some(&Unit::Seconds);
+        let gauges: [(&str, &str, Option<&Unit>, Option<f64>); 7] = [
+            (
+                "teleport_audit_consecutive_failures",
+                "Failed calls since the last successful one.",
+                None,
+                Some(f64::from(stats.consecutive_failures)),
+            ),
+            (
+                "teleport_audit_healthy",
+                "1 while the stream makes progress or polls successfully; 0 when it has had no successful call for longer than the stall bound, or ended with a fatal error (the reason is on /healthz).",
+                None,
+                Some(if health.is_healthy() { 1.0 } else { 0.0 }),
+            ),
+            (
+                "teleport_audit_lag",
+                "How far the stream is behind this machine's clock (StreamStats::lag): the age of the watermark, before which every event has been delivered, or, once caught up, of the last scan that reached the present, whichever is newer. Absent before the first scan.",
+                seconds,
+                stats.lag(now).map(|lag| lag.as_secs_f64()),
+            ),
+            (
+                "teleport_audit_watermark_timestamp",
+                "The watermark as a Unix time: every event before it has been delivered (export mode: every chunk listed before it has been read).",
+                seconds,
+                stats.watermark.map(unix_seconds),
+            ),
+            (
+                "teleport_audit_last_event_timestamp",
+                "The time of the newest event delivered, as a Unix time.",
+                seconds,
+                stats.newest_event_time.map(unix_seconds),
+            ),
+            (
+                "teleport_audit_last_success_timestamp",
+                "When a call to the Auth Service last succeeded, as a Unix time (this machine's clock).",
+                seconds,
+                stats.last_success.map(unix_seconds),
+            ),
+            (
+                "teleport_audit_identity_expiry_timestamp",
+                "When the identity's certificate expires, as a Unix time; an identity file renewed in place shows its new expiry.",
+                seconds,
+                self.identity_expiry().map(unix_seconds),
+            ),
+        ];
+        for (name, help, unit, value) in gauges {
+            gauge(out, name, help, unit, value)?;
+        }
         Ok(())
     }
 }
