@@ -115,55 +115,41 @@ mod tests {
         assert!(request.contains("Proxy-Authorization: Basic YWxpY2U6cHc=\r\n"));
     }
 
-    #[tokio::test]
-    async fn connect_refusal_carries_the_status() {
-        let (addr, _task) = fake_proxy("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await;
+    /// What a proxy answering `answer` makes of the dial: the error's status, whether it is
+    /// retried, and its text.
+    async fn refusal(answer: &'static str) -> (Option<u16>, bool, String) {
+        let (addr, _task) = fake_proxy(answer).await;
         let proxy = ProxyUrl::parse(&format!("http://{addr}")).unwrap();
         let error = open(dial(&addr).await, &proxy, &target(), Duration::from_secs(5))
             .await
             .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::HttpProxy {
-                    status: Some(407),
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
-        assert!(!error.is_retryable());
-        assert!(error.to_string().contains("407"), "{error}");
+        match &error {
+            Error::HttpProxy { status, .. } => (*status, error.is_retryable(), error.to_string()),
+            other => panic!("not an HttpProxy error: {other:?}"),
+        }
     }
 
     #[tokio::test]
-    async fn a_gateway_error_is_retried_and_no_answer_is_reported() {
-        let (addr, _task) =
-            fake_proxy("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n").await;
-        let proxy = ProxyUrl::parse(&format!("http://{addr}")).unwrap();
-        let error = open(dial(&addr).await, &proxy, &target(), Duration::from_secs(5))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::HttpProxy {
-                    status: Some(502),
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
-        assert!(error.is_retryable());
+    async fn a_refusal_carries_the_status_which_decides_the_retry() {
+        let (status, retried, text) =
+            refusal("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await;
+        assert_eq!((status, retried), (Some(407), false), "{text}");
+        assert!(text.contains("407"), "{text}");
+        let (status, retried, text) =
+            refusal("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n").await;
+        assert_eq!((status, retried), (Some(403), false), "{text}");
+        let (status, retried, text) =
+            refusal("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n").await;
+        assert_eq!((status, retried), (Some(502), true), "{text}");
+    }
 
-        let (addr, _task) = fake_proxy("").await;
-        let proxy = ProxyUrl::parse(&format!("http://{addr}")).unwrap();
-        let error = open(dial(&addr).await, &proxy, &target(), Duration::from_secs(5))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, Error::HttpProxy { status: None, ref reason, .. } if reason.contains("closed")),
-            "{error:?}"
-        );
+    #[tokio::test]
+    async fn no_answer_or_no_http_is_said_without_a_status() {
+        let (status, retried, text) = refusal("").await;
+        assert_eq!((status, retried), (None, true), "{text}");
+        assert!(text.contains("closed the connection"), "{text}");
+        let (status, _, text) = refusal("SSH-2.0-OpenSSH_9.6\r\n\r\n").await;
+        assert_eq!(status, None, "{text}");
+        assert!(text.contains("other than HTTP"), "{text}");
     }
 }

@@ -31,53 +31,29 @@ impl ProxyTls {
             .map_err(|e| Error::ProxyCa {
                 reason: format!("no TLS versions available: {e}"),
             })?;
-        let config = if insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(InsecureAcceptAnyProxyCertificate {
-                    provider,
-                }))
-                .with_no_client_auth()
+        // Insecure: any certificate; the roots then serve only to check signatures, and the
+        // extra CA is not read (as before this setter's name said so).
+        let (roots, pinned) = if insecure {
+            (mozilla_roots(), Vec::new())
         } else {
-            let mut roots = RootCertStore::empty();
-            let native = rustls_native_certs::load_native_certs();
-            let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-            if added == 0 {
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            }
-            let mut pinned = Vec::new();
-            if let Some(pem) = extra_ca_pem {
-                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                    let cert = cert.map_err(|e| Error::ProxyCa {
-                        reason: format!("not PEM: {e}"),
-                    })?;
-                    roots.add(cert.clone()).map_err(|e| Error::ProxyCa {
-                        reason: format!("not a usable CA certificate: {e}"),
-                    })?;
-                    pinned.push(cert);
-                }
-                if pinned.is_empty() {
-                    return Err(Error::ProxyCa {
-                        reason: "no CERTIFICATE block found".to_owned(),
-                    });
-                }
-            }
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                Arc::clone(&provider),
-            )
-            .build()
-            .map_err(|e| Error::ProxyCa {
-                reason: format!("the trusted roots cannot verify servers: {e}"),
-            })?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(TrustedProxyCertificates {
-                    webpki,
-                    pinned,
-                }))
-                .with_no_client_auth()
+            trusted_roots(extra_ca_pem)?
         };
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::clone(&provider),
+        )
+        .build()
+        .map_err(|e| Error::ProxyCa {
+            reason: format!("the trusted roots cannot verify servers: {e}"),
+        })?;
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ProxyCertificates {
+                webpki,
+                pinned,
+                accept_any: insecure,
+            }))
+            .with_no_client_auth();
         Ok(Self {
             config: Arc::new(config),
         })
@@ -109,18 +85,61 @@ impl ProxyTls {
     }
 }
 
+/// Mozilla's root bundle.
+fn mozilla_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots
+}
+
+/// The system's roots (Mozilla's bundle if it has none) plus the certificates of
+/// `extra_ca_pem`, which are also returned to be pinned.
+fn trusted_roots(
+    extra_ca_pem: Option<&str>,
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), Error> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        roots = mozilla_roots();
+    }
+    let mut pinned = Vec::new();
+    if let Some(pem) = extra_ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| Error::ProxyCa {
+                reason: format!("not PEM: {e}"),
+            })?;
+            roots.add(cert.clone()).map_err(|e| Error::ProxyCa {
+                reason: format!("not a usable CA certificate: {e}"),
+            })?;
+            pinned.push(cert);
+        }
+        if pinned.is_empty() {
+            return Err(Error::ProxyCa {
+                reason: "no CERTIFICATE block found".to_owned(),
+            });
+        }
+    }
+    Ok((roots, pinned))
+}
+
 /// The proxy's public certificate is trusted if WebPKI verifies it against the roots (system
 /// roots plus the extra CA), or if it is exactly one of the certificates the user gave as extra
 /// CA. The latter is for Teleport's default self-made web certificate, which is self-signed *and*
 /// marked as a CA, so WebPKI refuses it as a server certificate (`CaUsedAsEndEntity`) even when
 /// trusted; giving that exact certificate pins it.
+///
+/// `accept_any` (only through `ClientConfig::insecure_skip_proxy_verify`) accepts any
+/// certificate for this *outer* TLS; the inner TLS to the Auth Service is still verified against
+/// the identity's host CA. Handshake signatures are checked in every case.
 #[derive(Debug)]
-struct TrustedProxyCertificates {
+struct ProxyCertificates {
     webpki: Arc<rustls::client::WebPkiServerVerifier>,
     pinned: Vec<CertificateDer<'static>>,
+    accept_any: bool,
 }
 
-impl ServerCertVerifier for TrustedProxyCertificates {
+impl ServerCertVerifier for ProxyCertificates {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -129,10 +148,11 @@ impl ServerCertVerifier for TrustedProxyCertificates {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self
-            .pinned
-            .iter()
-            .any(|pinned| pinned.as_ref() == end_entity.as_ref())
+        if self.accept_any
+            || self
+                .pinned
+                .iter()
+                .any(|pinned| pinned.as_ref() == end_entity.as_ref())
         {
             return Ok(ServerCertVerified::assertion());
         }
@@ -160,61 +180,6 @@ impl ServerCertVerifier for TrustedProxyCertificates {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.webpki.supported_verify_schemes()
-    }
-}
-
-/// Accepts any certificate for the proxy's *outer* TLS. Only reachable through
-/// `ClientConfig::insecure_skip_proxy_verify`; the inner TLS to the Auth Service is still
-/// verified against the identity's host CA.
-#[derive(Debug)]
-struct InsecureAcceptAnyProxyCertificate {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for InsecureAcceptAnyProxyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -290,6 +255,9 @@ mod tests {
         // Another self-signed certificate is still refused.
         let other = ProxyTls::new(Some(&self_signed_ca_cert().cert.pem()), false).unwrap();
         assert!(handshake(&other, addr).await.is_err());
+        // Only the insecure setting takes any certificate.
+        let insecure = ProxyTls::new(None, true).unwrap();
+        handshake(&insecure, addr).await.unwrap();
     }
 
     #[test]
