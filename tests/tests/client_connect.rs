@@ -15,7 +15,7 @@ use teleport_audit_sim::{Backend, SimCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::{auditor, connect, empty_cluster, proxy_config};
+use support::{auditor, connect, connect_error, empty_cluster, proxy_config};
 
 #[tokio::test]
 async fn tls_routing_through_the_proxy_reaches_the_auth_service() {
@@ -161,12 +161,7 @@ async fn an_http_connect_proxy_carries_the_connection() {
 #[tokio::test]
 async fn an_expired_identity_is_refused_before_dialing() {
     let sim = empty_cluster().await;
-    let identity = sim
-        .issue_identity(&IdentitySpec::default().roles(["auditor"]).expired())
-        .unwrap();
-    let error = Client::connect(proxy_config(&sim, &identity))
-        .await
-        .unwrap_err();
+    let error = connect_error(&sim, &IdentitySpec::default().roles(["auditor"]).expired()).await;
     assert_eq!(error.code(), "identity_expired", "{error:?}");
     assert!(error.is_auth());
     assert!(!error.is_retryable());
@@ -182,12 +177,8 @@ async fn a_not_yet_valid_identity_is_dialed_and_the_server_decides() {
     // This machine's clock may be behind the server's: a fresh identity then looks not yet
     // valid here. The client dials anyway; here the server's clock agrees and refuses it.
     let sim = empty_cluster().await;
-    let identity = sim
-        .issue_identity(&IdentitySpec::default().roles(["auditor"]).not_yet_valid())
-        .unwrap();
-    let error = Client::connect(proxy_config(&sim, &identity))
-        .await
-        .unwrap_err();
+    let spec = IdentitySpec::default().roles(["auditor"]).not_yet_valid();
+    let error = connect_error(&sim, &spec).await;
     assert_eq!(error.code(), "certificate_rejected", "{error:?}");
     assert!(error.is_auth());
 }
@@ -195,16 +186,10 @@ async fn a_not_yet_valid_identity_is_dialed_and_the_server_decides() {
 #[tokio::test]
 async fn a_certificate_from_another_user_ca_is_rejected_by_the_auth_service() {
     let sim = empty_cluster().await;
-    let identity = sim
-        .issue_identity(
-            &IdentitySpec::default()
-                .roles(["auditor"])
-                .signer(Signer::ForeignCa),
-        )
-        .unwrap();
-    let error = Client::connect(proxy_config(&sim, &identity))
-        .await
-        .unwrap_err();
+    let spec = IdentitySpec::default()
+        .roles(["auditor"])
+        .signer(Signer::ForeignCa);
+    let error = connect_error(&sim, &spec).await;
     assert!(
         matches!(error, Error::CertificateRejected { .. }),
         "{error:?}"
@@ -215,16 +200,10 @@ async fn a_certificate_from_another_user_ca_is_rejected_by_the_auth_service() {
 #[tokio::test]
 async fn a_foreign_host_ca_in_the_file_does_not_trust_the_auth_service() {
     let sim = empty_cluster().await;
-    let identity = sim
-        .issue_identity(
-            &IdentitySpec::default()
-                .roles(["auditor"])
-                .file_host_ca(FileHostCa::Foreign),
-        )
-        .unwrap();
-    let error = Client::connect(proxy_config(&sim, &identity))
-        .await
-        .unwrap_err();
+    let spec = IdentitySpec::default()
+        .roles(["auditor"])
+        .file_host_ca(FileHostCa::Foreign);
+    let error = connect_error(&sim, &spec).await;
     match &error {
         Error::UntrustedServer { presented, .. } => {
             assert!(presented.contains("teleport.cluster.local"), "{presented}");

@@ -13,11 +13,11 @@ use teleport_audit::metrics::{MetricsServer, StreamMetrics};
 use teleport_audit::{
     AuditEventStream, Client, ClientConfig, HealthRule, HttpProxy, Identity, StreamConfig,
 };
+use teleport_audit_sim::Backend;
 use teleport_audit_sim::ca::IdentitySpec;
-use teleport_audit_sim::{Backend, SimCluster};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use support::{auditor, connect, expected_ids, fast_search, past_window, proxy_config};
+use support::{auditor, connect, expected_ids, fast_search, past_backlog, proxy_config};
 
 /// Bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(60);
@@ -102,13 +102,7 @@ fn drive(mut stream: AuditEventStream) -> tokio::task::JoinHandle<u64> {
 
 #[tokio::test]
 async fn the_counters_follow_the_stream_and_healthz_is_ok_while_it_runs() {
-    let (start, end) = past_window();
-    let sim = SimCluster::builder()
-        .backend(Backend::Immediate)
-        .backlog(700, start, end)
-        .start()
-        .await
-        .unwrap();
+    let (sim, start, end) = past_backlog(Backend::Immediate, 700).await;
     let client = connect(&sim).await;
     let metrics = StreamMetrics::new();
     let addr = serve(&metrics).await;

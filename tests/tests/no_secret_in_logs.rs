@@ -19,7 +19,7 @@ use teleport_audit_sim::ca::{ClusterCa, FileHostCa, IdentitySpec, KeyType, Signe
 use teleport_audit_sim::{Backend, SimCluster};
 use tracing_subscriber::filter::LevelFilter;
 
-use support::{collect, fast_search, past_window};
+use support::{collect, fast_search, past_backlog};
 
 /// The shortest piece of a key's base64 that must never appear.
 const WINDOW: usize = 20;
@@ -157,13 +157,7 @@ async fn no_private_key_in_trace_logs_or_errors() {
         .try_init()
         .expect("the only subscriber of this test binary");
 
-    let (start, end) = past_window();
-    let sim = SimCluster::builder()
-        .backend(Backend::Immediate)
-        .backlog(600, start, end)
-        .start()
-        .await
-        .expect("the simulated cluster starts");
+    let (sim, start, end) = past_backlog(Backend::Immediate, 600).await;
     let mut keys = Keys::default();
     let issue = |keys: &mut Keys, spec: IdentitySpec| {
         let text = sim.issue_identity(&spec).expect("an identity");

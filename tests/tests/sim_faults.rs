@@ -5,8 +5,8 @@ mod support;
 use std::time::Duration;
 
 use support::rpc::{
-    ASCENDING, assert_status, chunks, direct_clients, export, export_request, page, pages,
-    proxy_clients, search_error, session_request, session_stream, ts,
+    ASCENDING, assert_status, chunks, direct_clients, export, export_request, page, pages, ping,
+    proxy_clients, search_error, session_request, session_stream, start_cluster, ts,
 };
 use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
 use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServiceClient;
@@ -32,15 +32,11 @@ fn search(limit: i32) -> GetUnstructuredEventsRequest {
 }
 
 async fn cluster(backend: Backend, backlog: u64) -> (SimCluster, Clients) {
-    let sim = SimCluster::builder()
+    let builder = SimCluster::builder()
         .backend(backend)
         .backlog(backlog, T0, T1)
-        .final_page_key_probability(0.0)
-        .start()
-        .await
-        .unwrap();
-    let c = proxy_clients(&sim, &IdentitySpec::default()).await;
-    (sim, c)
+        .final_page_key_probability(0.0);
+    start_cluster(builder, &IdentitySpec::default()).await
 }
 
 fn is_connection_failure(code: Code) -> bool {
@@ -54,7 +50,7 @@ fn is_connection_failure(code: Code) -> bool {
 async fn fail_next_returns_the_code_for_k_audit_calls_and_spares_ping() {
     let (sim, mut c) = cluster(Backend::Immediate, 20).await;
     sim.faults().fail_next(Code::Unavailable, 2);
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
     for _ in 0..2 {
         let err = search_error(&mut c, search(10)).await;
         assert_status(&err, Code::Unavailable, "injected fault");
@@ -70,7 +66,7 @@ async fn fail_next_returns_the_code_for_k_audit_calls_and_spares_ping() {
         c.auth.ping(PingRequest {}).await.unwrap_err().code(),
         Code::Unavailable
     );
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
     let stats = sim.rpc_stats();
     assert_eq!(stats.rpc(Rpc::GetUnstructuredEvents).errors, 4);
     assert_eq!(stats.rpc(Rpc::GetUnstructuredEvents).calls, 6);
@@ -134,12 +130,7 @@ async fn a_restart_ends_stalled_calls_and_keeps_the_store_and_ports() {
         .await
         .unwrap();
     assert!(restarting.await.unwrap(), "refused while down");
-    proxy_clients(&sim, &IdentitySpec::default())
-        .await
-        .auth
-        .ping(PingRequest {})
-        .await
-        .unwrap();
+    ping(&mut proxy_clients(&sim, &IdentitySpec::default()).await).await;
 }
 
 #[tokio::test]
@@ -184,7 +175,7 @@ async fn drop_after_events_in_a_stream_delivers_up_to_the_limit() {
 async fn drop_after_bytes_cuts_the_connection_mid_response() {
     let (sim, _c) = cluster(Backend::Immediate, 2_000).await;
     let mut c = direct_clients(&sim, &IdentitySpec::default()).await;
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
     sim.faults().drop_after_bytes(20_000);
     let err = search_error(&mut c, search(1_000)).await;
     assert!(is_connection_failure(err.code()), "{err:?}");

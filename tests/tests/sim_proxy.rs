@@ -1,10 +1,12 @@
 //! The simulated proxy: ALPN routing, the web API, connection upgrades and load-balancer mode.
 
+mod support;
+
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use support::rpc::{ASCENDING, ping};
 use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
-use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use teleport_audit_tests::plain_client::{
@@ -13,10 +15,6 @@ use teleport_audit_tests::plain_client::{
 };
 use teleport_identity::{AUTH_SERVER_NAME, AuthRoute};
 use tokio::io::{AsyncRead, AsyncReadExt};
-
-/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
-/// whatever the proto's enum names say (measured on a real cluster).
-const ASCENDING: i32 = 0;
 
 async fn sim() -> SimCluster {
     SimCluster::builder()
@@ -175,7 +173,7 @@ async fn websocket_upgrade_with_alpn_carries_grpc() {
     let sim = sim().await;
     let id = identity(&sim, &IdentitySpec::default());
     let (mut c, stats) = via_upgrade(&sim, &id, "alpn").await.unwrap();
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
     assert_eq!(
         c.audit
             .get_unstructured_events(search_all())
@@ -207,7 +205,7 @@ async fn websocket_upgrade_with_alpn_ping_sends_teleport_pings() {
     let (mut c, stats) = via_upgrade(&sim, &id, "alpn-ping").await.unwrap();
     wait_for_pings(&stats, 3).await;
     assert_eq!(stats.payload_mismatch.load(Ordering::SeqCst), 0);
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
 }
 
 #[tokio::test]
@@ -223,7 +221,7 @@ async fn answered_pings_keep_the_upgrade_open_when_pongs_are_enforced() {
     let (mut c, stats) = via_upgrade(&sim, &id, "alpn-ping").await.unwrap();
     // Well past the pong timeout: answered pings keep it open.
     wait_for_pings(&stats, 15).await;
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
 }
 
 /// Waits (up to 10 s) until the tunnel has seen `n` pings, all with payload `teleport`.
@@ -347,7 +345,7 @@ async fn legacy_alpn_upgrade_carries_grpc_on_the_raw_stream() {
         "{head}"
     );
     let mut c = over_stream(tls, &id).await.unwrap();
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
 }
 
 #[tokio::test]
@@ -379,15 +377,9 @@ async fn load_balancer_mode_strips_alpn_but_the_upgrade_still_works() {
     // The web API and the upgrade still work.
     assert_eq!(https_get(&sim, "/webapi/find").await.unwrap().0, 200);
     let (mut c, _) = via_upgrade(&sim, &id, "alpn").await.unwrap();
-    c.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut c).await;
     sim.set_load_balancer_mode(false);
-    via_proxy(&sim, &id)
-        .await
-        .unwrap()
-        .auth
-        .ping(PingRequest {})
-        .await
-        .unwrap();
+    ping(&mut via_proxy(&sim, &id).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -405,11 +397,5 @@ async fn a_default_self_signed_web_certificate_is_refused_by_webpki_even_when_tr
     assert!(err.to_string().contains("CaUsedAsEndEntity"), "{err}");
     // TLS routing to the Auth Service does not involve the web certificate.
     let id = identity(&sim, &IdentitySpec::default());
-    via_proxy(&sim, &id)
-        .await
-        .unwrap()
-        .auth
-        .ping(PingRequest {})
-        .await
-        .unwrap();
+    ping(&mut via_proxy(&sim, &id).await.unwrap()).await;
 }

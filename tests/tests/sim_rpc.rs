@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use support::rpc::{
     ASCENDING, DESCENDING, all, assert_status, chunks, chunks_error, direct_clients, drain, export,
-    export_error, export_request, export_stream, page, proxy_clients, search_error, session_error,
-    session_request, session_stream, ts, when,
+    export_error, export_request, export_stream, page, ping, proxy_clients, search_error,
+    session_error, session_request, session_stream, start_cluster, ts, when,
 };
 use teleport_audit_proto::auditlog::v1::{
     GetUnstructuredEventsRequest, StreamUnstructuredSessionEventsRequest,
 };
-use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Permissions, Rpc, SimCluster};
 use teleport_audit_tests::plain_client::Clients;
@@ -55,15 +54,11 @@ fn first(limit: i32) -> GetUnstructuredEventsRequest {
 }
 
 async fn cluster(backlog: u64, backend: Backend) -> (SimCluster, Clients) {
-    let sim = SimCluster::builder()
+    let builder = SimCluster::builder()
         .backend(backend)
         .backlog(backlog, T0, T1)
-        .final_page_key_probability(0.0)
-        .start()
-        .await
-        .unwrap();
-    let clients = proxy_clients(&sim, &IdentitySpec::default().roles(["auditor"])).await;
-    (sim, clients)
+        .final_page_key_probability(0.0);
+    start_cluster(builder, &IdentitySpec::default().roles(["auditor"])).await
 }
 
 /// The id of a session that starts in the backlog.
@@ -82,7 +77,7 @@ fn a_session_id(sim: &SimCluster) -> String {
 #[tokio::test]
 async fn ping_reports_the_cluster() {
     let (sim, mut c) = cluster(0, Backend::Immediate).await;
-    let pong = c.auth.ping(PingRequest {}).await.unwrap().into_inner();
+    let pong = ping(&mut c).await;
     assert_eq!(pong.cluster_name, sim.cluster_name());
     assert_eq!(pong.server_version, "18.2.0");
     assert_eq!(
@@ -191,14 +186,14 @@ async fn pages_are_capped_by_bytes_with_at_least_one_event() {
 #[tokio::test]
 async fn a_final_page_may_carry_a_key_then_an_empty_page_ends_the_query() {
     // DynamoDB's LastEvaluatedKey can be set on the last page.
-    let sim = SimCluster::builder()
-        .backend(DYNAMO)
-        .backlog(40, T0, T1)
-        .final_page_key_probability(1.0)
-        .start()
-        .await
-        .unwrap();
-    let mut c = proxy_clients(&sim, &IdentitySpec::default()).await;
+    let (_sim, mut c) = start_cluster(
+        SimCluster::builder()
+            .backend(DYNAMO)
+            .backlog(40, T0, T1)
+            .final_page_key_probability(1.0),
+        &IdentitySpec::default(),
+    )
+    .await;
     let one = page(&mut c, first(100)).await;
     assert_eq!(one.items.len(), 40);
     assert!(!one.last_key.is_empty());
@@ -359,7 +354,7 @@ async fn roles_without_permissions_get_permission_denied() {
     let err = chunks_error(&mut access, T0).await;
     assert_eq!(err.code(), Code::PermissionDenied);
     // Ping needs no permission.
-    access.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut access).await;
 
     let mut lister = proxy_clients(&sim, &IdentitySpec::default().roles(["lister-only"])).await;
     let err = search_error(&mut lister, first(10)).await;
@@ -413,15 +408,15 @@ async fn the_file_backend_keys_pages_by_uid_and_ends_quietly_on_a_foreign_key() 
 
 #[tokio::test]
 async fn older_versions_lack_the_rpcs_they_lacked() {
-    let sim = SimCluster::builder()
-        .server_version("13.3.8")
-        .backend(ATHENA)
-        .backlog(10, T0, T1)
-        .start()
-        .await
-        .unwrap();
-    let mut c = proxy_clients(&sim, &IdentitySpec::default()).await;
-    let pong = c.auth.ping(PingRequest {}).await.unwrap().into_inner();
+    let (_sim, mut c) = start_cluster(
+        SimCluster::builder()
+            .server_version("13.3.8")
+            .backend(ATHENA)
+            .backlog(10, T0, T1),
+        &IdentitySpec::default(),
+    )
+    .await;
+    let pong = ping(&mut c).await;
     assert_eq!(pong.server_version, "13.3.8");
     page(&mut c, first(10)).await;
     let err = session_error(&mut c, StreamUnstructuredSessionEventsRequest::default()).await;

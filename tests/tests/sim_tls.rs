@@ -2,12 +2,15 @@
 //! refuses the others (as Teleport does: handshake alerts for bad certificates, a closed
 //! connection after the handshake for intermediates, usage restrictions and unknown roles).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use support::rpc::{ASCENDING, ping};
 use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
 use teleport_audit_proto::authservice::PingRequest;
 use teleport_audit_sim::ca::{IdentitySpec, Signer, Usage};
@@ -18,10 +21,6 @@ use teleport_audit_tests::plain_client::{
 use teleport_identity::{AUTH_SERVER_NAME, AuthRoute};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
-
-/// `order` values as Teleport reads them (`types.EventOrder`): 0 is ascending, 1 descending,
-/// whatever the proto's enum names say (measured on a real cluster).
-const ASCENDING: i32 = 0;
 
 async fn sim() -> SimCluster {
     SimCluster::builder()
@@ -77,20 +76,8 @@ async fn a_cluster_identity_is_accepted_directly_and_through_the_proxy() {
         outcome(sim.auth_addr(), auth_tls(&id, AuthRoute::Direct)).await,
         "answered"
     );
-    direct(&sim, &id)
-        .await
-        .unwrap()
-        .auth
-        .ping(PingRequest {})
-        .await
-        .unwrap();
-    via_proxy(&sim, &id)
-        .await
-        .unwrap()
-        .auth
-        .ping(PingRequest {})
-        .await
-        .unwrap();
+    ping(&mut direct(&sim, &id).await.unwrap()).await;
+    ping(&mut via_proxy(&sim, &id).await.unwrap()).await;
     let stats = sim.rpc_stats();
     assert!(stats.auth_connections >= 3, "{stats:?}");
     assert_eq!(stats.auth_connections_refused, 0);
@@ -224,7 +211,7 @@ async fn an_old_client_version_header_is_refused_and_disconnected() {
     req.metadata_mut()
         .insert("version", "17.5.2".parse().unwrap());
     ok.auth.ping(req).await.unwrap();
-    ok.auth.ping(PingRequest {}).await.unwrap();
+    ping(&mut ok).await;
 }
 
 /// A Ping announcing `version`, on a fresh connection to `sim`: Ok, or the error's code.

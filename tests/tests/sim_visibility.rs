@@ -5,11 +5,11 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::rpc::{ASCENDING, chunks, drain, ts};
+use support::rpc::{ASCENDING, chunks, drain, start_cluster, ts};
 use teleport_audit_proto::auditlog::v1::GetUnstructuredEventsRequest;
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Clock, SimCluster};
-use teleport_audit_tests::plain_client::{Clients, identity, via_proxy};
+use teleport_audit_tests::plain_client::Clients;
 use time::OffsetDateTime;
 
 /// The ids of every event a search of `[start, end]` returns, page after page.
@@ -36,19 +36,17 @@ fn event_at(t: OffsetDateTime, n: u8) -> String {
 async fn dynamo_shows_events_seconds_late() {
     let start = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let clock = Clock::manual(start);
-    let sim = SimCluster::builder()
-        .backend(Backend::Dynamo {
-            max_visibility_delay: Duration::from_secs(3),
-        })
-        .clock(clock.clone())
-        .live_rate(20.0)
-        .final_page_key_probability(0.0)
-        .start()
-        .await
-        .unwrap();
-    let mut c = via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
-        .await
-        .unwrap();
+    let (sim, mut c) = start_cluster(
+        SimCluster::builder()
+            .backend(Backend::Dynamo {
+                max_visibility_delay: Duration::from_secs(3),
+            })
+            .clock(clock.clone())
+            .live_rate(20.0)
+            .final_page_key_probability(0.0),
+        &IdentitySpec::default(),
+    )
+    .await;
     clock.advance(Duration::from_secs(2));
     let window = (start, start + time::Duration::seconds(10));
     let held = sim.store().ids_in_range(window.0, window.1);
@@ -91,18 +89,16 @@ async fn dynamo_shows_events_seconds_late() {
 async fn athena_shows_events_when_their_chunk_is_flushed() {
     let now = OffsetDateTime::now_utc();
     let clock = Clock::manual(now);
-    let sim = SimCluster::builder()
-        .backend(Backend::Athena {
-            flush_interval: Duration::from_millis(200),
-        })
-        .clock(clock.clone())
-        .final_page_key_probability(0.0)
-        .start()
-        .await
-        .unwrap();
-    let mut c = via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
-        .await
-        .unwrap();
+    let (sim, mut c) = start_cluster(
+        SimCluster::builder()
+            .backend(Backend::Athena {
+                flush_interval: Duration::from_millis(200),
+            })
+            .clock(clock.clone())
+            .final_page_key_probability(0.0),
+        &IdentitySpec::default(),
+    )
+    .await;
     let window = (
         now - time::Duration::minutes(1),
         now + time::Duration::minutes(1),
@@ -126,17 +122,15 @@ async fn athena_shows_events_when_their_chunk_is_flushed() {
 async fn search_returns_exactly_what_the_store_says_is_visible_under_live_load() {
     let start = OffsetDateTime::now_utc();
     let clock = Clock::manual(start);
-    let sim = SimCluster::builder()
-        .backend(Backend::Immediate)
-        .clock(clock.clone())
-        .backlog(500, start - time::Duration::hours(1), start)
-        .live_rate(100.0)
-        .start()
-        .await
-        .unwrap();
-    let mut c = via_proxy(&sim, &identity(&sim, &IdentitySpec::default()))
-        .await
-        .unwrap();
+    let (sim, mut c) = start_cluster(
+        SimCluster::builder()
+            .backend(Backend::Immediate)
+            .clock(clock.clone())
+            .backlog(500, start - time::Duration::hours(1), start)
+            .live_rate(100.0),
+        &IdentitySpec::default(),
+    )
+    .await;
     clock.advance(Duration::from_secs(3));
     let (a, b) = (
         start - time::Duration::hours(2),

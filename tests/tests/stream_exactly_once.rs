@@ -9,12 +9,12 @@ mod support;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use teleport_audit::{ExponentialBackoff, StreamConfig};
-use teleport_audit_sim::{Backend, SimCluster};
-use time::OffsetDateTime;
 
-use support::auditor;
-use support::exactly_once::{Fault, Run, check, drive, failure, insert_logins};
+use teleport_audit_sim::{Backend, SimCluster};
+
+use support::exactly_once::{
+    Fault, Resumes, Run, drive_and_check, failure, insert_live_logins, settings,
+};
 
 const SPAN_MS: u32 = 2000;
 const LATENESS_MS: u32 = 1000;
@@ -23,13 +23,8 @@ const LATENESS_MS: u32 = 1000;
 struct Scenario {
     /// (offset of the event's time from the start, visibility delay), both in ms.
     events: Vec<(u32, u32)>,
-    /// Delivered-event counts at which the stream is dropped and resumed from its cursor.
-    checkpoints: Vec<usize>,
-    /// Delivered-event counts at which a fault is armed.
-    faults: Vec<(usize, Fault)>,
     page_size: u32,
-    through_json: bool,
-    new_client_on_resume: bool,
+    resumes: Resumes,
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -57,16 +52,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         any::<bool>(),
     )
         .prop_map(
-            |(events, mut checkpoints, faults, page_size, through_json, new_client_on_resume)| {
-                checkpoints.sort_unstable();
-                checkpoints.dedup();
+            |(events, checkpoints, faults, page_size, through_json, new_client_on_resume)| {
                 Scenario {
                     events,
-                    checkpoints,
-                    faults,
                     page_size,
-                    through_json,
-                    new_client_on_resume,
+                    resumes: Resumes::new(checkpoints, faults, through_json, new_client_on_resume),
                 }
             },
         )
@@ -80,45 +70,23 @@ async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
         .start()
         .await
         .unwrap();
-    let identity = auditor(&sim);
-    let start = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
-    let end = start + time::Duration::milliseconds(i64::from(SPAN_MS));
-    insert_logins(&sim, start, &scenario.events, case);
+    let (start, end) = insert_live_logins(&sim, &scenario.events, case, SPAN_MS);
 
     let config = || {
-        StreamConfig::default()
-            .end_time(end)
+        settings(end, LATENESS_MS)
             .page_size(scenario.page_size)
             .poll_interval(Duration::from_millis(50))
-            .max_lateness(Duration::from_millis(u64::from(LATENESS_MS)))
-            .request_timeout(Duration::from_millis(400))
-            .backoff(ExponentialBackoff::new(
-                Duration::from_millis(5),
-                Duration::from_millis(50),
-            ))
     };
     let run = Run {
         sim: &sim,
-        identity: &identity,
-        checkpoints: &scenario.checkpoints,
-        faults: &scenario.faults,
-        through_json: scenario.through_json,
-        new_client_on_resume: scenario.new_client_on_resume,
+        resumes: &scenario.resumes,
         end,
         cursor_mode: None,
     };
-    let delivered = drive(run, config().backfill_start(start), |cursor| {
-        config().resume_from(cursor)
-    })
-    .await?;
-    let expected: Vec<String> = sim
-        .store()
-        .ids_in_range(start, end)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    prop_assert_eq!(expected.len(), scenario.events.len());
-    check(&delivered, &expected)?;
+    let first = config().backfill_start(start);
+    let expected =
+        drive_and_check(run, start, first, |cursor| config().resume_from(cursor)).await?;
+    prop_assert_eq!(expected, scenario.events.len());
     sim.shutdown().await;
     Ok(())
 }

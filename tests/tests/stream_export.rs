@@ -15,8 +15,8 @@ use teleport_audit_sim::{Backend, Rpc, SimCluster};
 use time::{Date, OffsetDateTime};
 
 use support::{
-    Collected, assert_exactly, collect, connect, expected_ids, expected_ids_of_types, fast_export,
-    past_window, proxy_config,
+    Collected, assert_exactly, assert_stalled_by_timeouts, collect, connect, expected_ids,
+    expected_ids_of_types, export_backfill, fast_export, open_stream, past_window, proxy_config,
 };
 
 const FLUSH: Duration = Duration::from_millis(100);
@@ -67,6 +67,15 @@ fn cursor_json(stream: &AuditEventStream) -> serde_json::Value {
     serde_json::from_str(&stream.cursor().to_json()).unwrap()
 }
 
+/// From `from` hours ago to `to` hours ago.
+fn hours_ago(from: i64, to: i64) -> (OffsetDateTime, OffsetDateTime) {
+    let now = OffsetDateTime::now_utc();
+    (
+        now - time::Duration::hours(from),
+        now - time::Duration::hours(to),
+    )
+}
+
 fn today() -> Date {
     OffsetDateTime::now_utc().date()
 }
@@ -94,12 +103,13 @@ where
 async fn auto_mode_uses_export_on_athena() {
     let (start, end) = past_window();
     let sim = cluster(athena(), 600, start, end).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
+    let mut stream = open_stream(
+        &sim,
         fast_export(StreamConfig::default())
             .backfill_start(start)
             .end_time(end),
-    );
+    )
+    .await;
     assert_eq!(stream.mode(), Mode::Auto);
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
@@ -145,12 +155,13 @@ async fn auto_mode_falls_back_to_search_on_every_other_backend() {
             .start()
             .await
             .unwrap();
-        let client = connect(&sim).await;
-        let mut stream = client.audit_events(
+        let mut stream = open_stream(
+            &sim,
             fast_export(StreamConfig::default())
                 .backfill_start(start)
                 .end_time(end),
-        );
+        )
+        .await;
         let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
         assert!(got.errors.is_empty(), "{backend:?}: {:?}", got.errors);
         assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
@@ -172,16 +183,16 @@ async fn auto_mode_falls_back_to_search_on_every_other_backend() {
 async fn search_mode_never_probes() {
     let (start, end) = past_window();
     let sim = cluster(athena(), 200, start, end).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
+    let mut stream = open_stream(
+        &sim,
         fast_export(StreamConfig::default())
             .mode(Mode::Search)
             .backfill_start(start)
             .end_time(end),
-    );
+    )
+    .await;
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
-    assert!(got.errors.is_empty(), "{:?}", got.errors);
-    assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
+    got.assert_delivered_exactly(&sim, start, end);
     assert_eq!(sim.rpc_stats().calls(Rpc::GetEventExportChunks), 0);
 }
 
@@ -194,12 +205,13 @@ async fn export_mode_without_export_is_one_fatal_unimplemented_with_advice() {
             .start()
             .await
             .unwrap();
-        let client = connect(&sim).await;
-        let mut stream = client.audit_events(
+        let mut stream = open_stream(
+            &sim,
             fast_export(StreamConfig::default())
                 .mode(Mode::Export)
                 .backfill_start(OffsetDateTime::now_utc() - time::Duration::hours(1)),
-        );
+        )
+        .await;
         let got = collect(&mut stream, usize::MAX, Duration::from_secs(10)).await;
         assert!(got.events.is_empty());
         assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
@@ -227,13 +239,7 @@ async fn backfill_over_several_dates() {
     // From two days ago (the oldest date of the default lookback window) to a minute ago.
     let start = now - time::Duration::days(2);
     let sim = cluster(athena(), 700, start, now - time::Duration::minutes(1)).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
-            .export_concurrency(3),
-    );
+    let mut stream = open_stream(&sim, export_backfill(start).export_concurrency(3)).await;
     let base: HashSet<String> = expected_ids(&sim, start, now).into_iter().collect();
     assert_eq!(base.len(), 700);
     let first = collect_until(&mut stream, &base, Duration::from_secs(40)).await;
@@ -278,12 +284,8 @@ async fn dates_older_than_the_lookback() {
     let start = now - time::Duration::days(3);
     let sim = cluster(athena(), 300, start, now - time::Duration::minutes(1)).await;
     let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
-            .export_lookback(Duration::from_secs(24 * 60 * 60)),
-    );
+    let mut stream = client
+        .audit_events(export_backfill(start).export_lookback(Duration::from_secs(24 * 60 * 60)));
     let expected: HashSet<String> = expected_ids(&sim, start, now).into_iter().collect();
     let got = collect_until(&mut stream, &expected, Duration::from_secs(30)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
@@ -356,11 +358,7 @@ async fn start_from_now_delivers_nothing_older_and_skips_the_chunks_written_befo
 
 #[tokio::test]
 async fn resuming_mid_chunk_through_json_is_exact() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(3),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = hours_ago(3, 1);
     // 1,500 events over 2 hours: about 12 events per chunk, so cuts fall inside chunks.
     let sim = cluster(athena(), 1500, start, end).await;
     let client = connect(&sim).await;
@@ -414,11 +412,7 @@ async fn until_a_chunk_is_in_progress(
 
 #[tokio::test]
 async fn a_chunk_the_server_no_longer_has_is_reported_and_the_rest_delivered() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(3),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = hours_ago(3, 1);
     let sim = cluster(athena(), 1500, start, end).await;
     let client = connect(&sim).await;
     let config = || fast_export(StreamConfig::default()).end_time(end);
@@ -462,11 +456,7 @@ async fn a_chunk_the_server_no_longer_has_is_reported_and_the_rest_delivered() {
 
 #[tokio::test]
 async fn a_stored_position_the_server_refuses_is_a_fatal_invalid_cursor() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(3),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = hours_ago(3, 1);
     let sim = cluster(athena(), 1500, start, end).await;
     let client = connect(&sim).await;
     let config = || fast_export(StreamConfig::default()).end_time(end);
@@ -509,21 +499,16 @@ async fn a_stored_position_the_server_refuses_is_a_fatal_invalid_cursor() {
 
 #[tokio::test]
 async fn transient_errors_drops_stalls_and_restarts_lose_nothing() {
-    let now = OffsetDateTime::now_utc();
-    let (start, end) = (
-        now - time::Duration::hours(3),
-        now - time::Duration::hours(1),
-    );
+    let (start, end) = hours_ago(3, 1);
     let sim = cluster(athena(), 1200, start, end).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
+    let mut stream = open_stream(
+        &sim,
+        export_backfill(start)
             .end_time(end)
             .request_timeout(Duration::from_millis(400))
             .stall_report_after(Duration::from_millis(300)),
-    );
+    )
+    .await;
     let mut all = Vec::new();
     let mut errors = Vec::new();
     let mut notices = Vec::new();
@@ -571,20 +556,14 @@ async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
     sim.faults()
         .fail_next_on(Rpc::GetEventExportChunks, tonic::Code::Unavailable, 6);
     let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
+        export_backfill(start)
             .end_time(end)
             .stall_report_after(Duration::from_millis(150)),
     );
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(got.ended);
     assert!(got.errors.is_empty(), "{:?}", got.errors);
-    let stalls = got
-        .notices
-        .iter()
-        .filter(|n| matches!(n, Notice::Stalled { .. }))
-        .count();
+    let stalls = got.stalls().len();
     assert!(stalls > 0, "six failed listings in a row are reported");
     for notice in &got.notices {
         match notice {
@@ -616,44 +595,26 @@ async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
 async fn a_stalled_chunk_is_retried_and_reported_not_hidden() {
     let (start, end) = past_window();
     let sim = cluster(athena(), 300, start, end).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
+    let mut stream = open_stream(
+        &sim,
+        export_backfill(start)
             .end_time(end)
             .export_concurrency(1)
             .request_timeout(Duration::from_millis(300))
             .stall_report_after(Duration::from_millis(200)),
-    );
+    )
+    .await;
     let first = collect(&mut stream, 100, Duration::from_secs(20)).await;
     sim.faults().stall_next_on(Rpc::ExportUnstructuredEvents, 3);
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(rest.ended);
     assert!(rest.errors.is_empty(), "{:?}", rest.errors);
-    let stalls: Vec<&Notice> = rest
-        .notices
-        .iter()
-        .filter(|n| matches!(n, Notice::Stalled { .. }))
-        .collect();
+    let stalls = rest.stalls();
     assert!(
         !stalls.is_empty(),
         "a chunk stalled three times must be reported"
     );
-    match stalls[0] {
-        Notice::Stalled {
-            last_error,
-            attempts,
-            ..
-        } => {
-            assert!(
-                matches!(**last_error, Error::Timeout { .. }),
-                "{last_error:?}"
-            );
-            assert!(*attempts >= 2);
-        }
-        _ => unreachable!(),
-    }
+    assert_stalled_by_timeouts(stalls[0], 2);
     assert_eq!(stream.stats().stalls, stalls.len() as u64);
     let mut all = first.ids();
     all.extend(rest.ids());
@@ -664,13 +625,7 @@ async fn a_stalled_chunk_is_retried_and_reported_not_hidden() {
 async fn a_malformed_event_is_reported_and_the_rest_delivered() {
     let (start, end) = past_window();
     let sim = cluster(athena(), 400, start, end).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
-            .end_time(end),
-    );
+    let mut stream = open_stream(&sim, export_backfill(start).end_time(end)).await;
     let first = collect(&mut stream, 50, Duration::from_secs(20)).await;
     sim.faults().malformed_struct_next_page();
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
@@ -714,15 +669,14 @@ async fn oversized_events_are_received_up_to_the_limit_and_skipped_by_position_b
         sim.store().insert(&json.to_string(), None).unwrap();
     }
     tokio::time::sleep(FLUSH * 3).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
+    let mut stream = open_stream(
+        &sim,
+        export_backfill(start)
             .end_time(end)
             .max_receive_size(1024 * 1024)
             .max_receive_size_limit(4 * 1024 * 1024),
-    );
+    )
+    .await;
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(got.ended);
     assert!(got.errors.is_empty(), "{:?}", got.errors);
@@ -761,13 +715,7 @@ async fn the_type_filter_is_applied_client_side() {
     let sim = cluster(athena(), 800, start, end).await;
     let client = connect(&sim).await;
     let types = ["user.login", "role.created"];
-    let mut stream = client.audit_events(
-        fast_export(StreamConfig::default())
-            .mode(Mode::Export)
-            .backfill_start(start)
-            .end_time(end)
-            .event_types(types),
-    );
+    let mut stream = client.audit_events(export_backfill(start).end_time(end).event_types(types));
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     let expected = expected_ids_of_types(&sim, start, end, &types);

@@ -10,12 +10,13 @@ mod support;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use teleport_audit::{ExponentialBackoff, Mode, StreamConfig};
+use teleport_audit::Mode;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
-use support::auditor;
-use support::exactly_once::{Fault, Run, check, drive, failure, insert_logins};
+use support::exactly_once::{
+    Fault, Resumes, Run, drive_and_check, failure, insert_live_logins, settings,
+};
 
 const SPAN_MS: u32 = 1500;
 const LATENESS_MS: u32 = 1000;
@@ -25,13 +26,8 @@ struct Scenario {
     backlog: u64,
     /// (offset of the event's time from the live start, visibility delay), both in ms.
     events: Vec<(u32, u32)>,
-    /// Delivered-event counts at which the stream is dropped and resumed from its cursor.
-    checkpoints: Vec<usize>,
-    /// Delivered-event counts at which a fault is armed.
-    faults: Vec<(usize, Fault)>,
     concurrency: usize,
-    through_json: bool,
-    new_client_on_resume: bool,
+    resumes: Resumes,
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -60,17 +56,12 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         any::<bool>(),
     )
         .prop_map(
-            |(backlog, events, mut checkpoints, faults, concurrency, through_json, new_client)| {
-                checkpoints.sort_unstable();
-                checkpoints.dedup();
+            |(backlog, events, checkpoints, faults, concurrency, through_json, new_client)| {
                 Scenario {
                     backlog,
                     events,
-                    checkpoints,
-                    faults,
                     concurrency,
-                    through_json,
-                    new_client_on_resume: new_client,
+                    resumes: Resumes::new(checkpoints, faults, through_json, new_client),
                 }
             },
         )
@@ -92,43 +83,25 @@ async fn run(scenario: Scenario, case: u64) -> Result<(), TestCaseError> {
         .start()
         .await
         .unwrap();
-    let identity = auditor(&sim);
-    let live = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
-    let end = live + time::Duration::milliseconds(i64::from(SPAN_MS));
-    insert_logins(&sim, live, &scenario.events, case);
+    let (_live, end) = insert_live_logins(&sim, &scenario.events, case, SPAN_MS);
 
     let config = || {
-        StreamConfig::default()
-            .end_time(end)
+        settings(end, LATENESS_MS)
             .export_concurrency(scenario.concurrency)
             .export_poll_interval(Duration::from_millis(50))
-            .max_lateness(Duration::from_millis(u64::from(LATENESS_MS)))
-            .request_timeout(Duration::from_millis(400))
-            .backoff(ExponentialBackoff::new(
-                Duration::from_millis(5),
-                Duration::from_millis(50),
-            ))
     };
     let run = Run {
         sim: &sim,
-        identity: &identity,
-        checkpoints: &scenario.checkpoints,
-        faults: &scenario.faults,
-        through_json: scenario.through_json,
-        new_client_on_resume: scenario.new_client_on_resume,
+        resumes: &scenario.resumes,
         end,
         cursor_mode: Some(Mode::Export),
     };
     // Resumed streams are in Auto mode: they follow the cursor's mode.
     let first = config().mode(Mode::Export).backfill_start(backfill_start);
-    let delivered = drive(run, first, |cursor| config().resume_from(cursor)).await?;
-    let expected: Vec<String> = sim
-        .store()
-        .ids_in_range(backfill_start, end)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    check(&delivered, &expected)?;
+    drive_and_check(run, backfill_start, first, |cursor| {
+        config().resume_from(cursor)
+    })
+    .await?;
     sim.shutdown().await;
     Ok(())
 }

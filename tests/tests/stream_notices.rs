@@ -11,20 +11,8 @@ use teleport_audit::{
     AuditEventStream, Error, ExponentialBackoff, Mode, Notice, StreamConfig, StreamStats,
 };
 use teleport_audit_sim::{Backend, SimCluster};
-use time::OffsetDateTime;
 
-use support::{assert_exactly, connect, expected_ids, fast_export, past_window, sent};
-
-async fn cluster(backend: Backend, count: u64) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
-    let (start, end) = past_window();
-    let sim = SimCluster::builder()
-        .backend(backend)
-        .backlog(count, start, end)
-        .start()
-        .await
-        .unwrap();
-    (sim, start, end)
-}
+use support::{assert_exactly, connect, expected_ids, fast_export, past_backlog, sent};
 
 /// The loop a user writes: `?` on every item. Arms a fault every 150 events.
 async fn drain(stream: &mut AuditEventStream, sim: &SimCluster) -> Result<Vec<String>, Error> {
@@ -45,7 +33,7 @@ async fn drain(stream: &mut AuditEventStream, sim: &SimCluster) -> Result<Vec<St
 /// What a notices reader saw: every notice, and the stats read right when each stall notice
 /// arrived.
 async fn through_faults_and_a_stall(mode: Mode, backend: Backend) {
-    let (sim, start, end) = cluster(backend, 1000).await;
+    let (sim, start, end) = past_backlog(backend, 1000).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
         fast_export(StreamConfig::default())
@@ -125,7 +113,7 @@ async fn export_a_try_next_loop_runs_through_faults_and_a_stall() {
 #[tokio::test]
 async fn a_receiver_that_falls_behind_slows_nothing_and_is_told_what_it_missed() {
     const FAILURES: u32 = 300;
-    let (sim, start, end) = cluster(Backend::Immediate, 500).await;
+    let (sim, start, end) = past_backlog(Backend::Immediate, 500).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
         fast_export(StreamConfig::default())

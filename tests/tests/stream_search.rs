@@ -12,37 +12,16 @@ use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
 use support::{
-    assert_exactly, auditor, collect, connect, expected_ids, expected_ids_of_types, fast_search,
-    past_window, proxy_config,
+    assert_exactly, assert_stalled_by_timeouts, auditor, collect, connect, expected_ids,
+    expected_ids_of_types, fast_search, open_stream, past_backlog, proxy_config, search_backfill,
 };
-
-async fn backlog_cluster(
-    count: u64,
-    backend: Backend,
-) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
-    let (start, end) = past_window();
-    let sim = SimCluster::builder()
-        .backend(backend)
-        .backlog(count, start, end)
-        .start()
-        .await
-        .unwrap();
-    (sim, start, end)
-}
 
 #[tokio::test]
 async fn backfill_delivers_every_event_once_in_time_order_then_ends() {
-    let (sim, start, end) = backlog_cluster(3000, Backend::Immediate).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
-            .page_size(97),
-    );
+    let (sim, start, end) = past_backlog(Backend::Immediate, 3000).await;
+    let mut stream = open_stream(&sim, search_backfill(start, end).page_size(97)).await;
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
-    assert!(got.errors.is_empty(), "{:?}", got.errors);
-    assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
+    got.assert_delivered_exactly(&sim, start, end);
     assert_eq!(got.events.len(), 3000);
     // Ascending by time.
     assert!(got.events.windows(2).all(|w| w[0].time() <= w[1].time()));
@@ -103,7 +82,7 @@ async fn start_from_now_delivers_nothing_older_and_follows_live_events() {
 /// read everything, its lag is the age of its last scan, not of that event.
 #[tokio::test]
 async fn a_caught_up_stream_in_a_quiet_cluster_reports_a_small_lag() {
-    let (sim, start, _end) = backlog_cluster(200, Backend::Immediate).await;
+    let (sim, start, _end) = past_backlog(Backend::Immediate, 200).await;
     let client = connect(&sim).await;
     let mut stream =
         client.audit_events(fast_search(StreamConfig::default()).backfill_start(start));
@@ -123,15 +102,10 @@ async fn a_caught_up_stream_in_a_quiet_cluster_reports_a_small_lag() {
 
 #[tokio::test]
 async fn an_event_type_filter_is_applied_by_the_server() {
-    let (sim, start, end) = backlog_cluster(2000, Backend::Immediate).await;
+    let (sim, start, end) = past_backlog(Backend::Immediate, 2000).await;
     let client = connect(&sim).await;
     let types = ["user.login", "role.created"];
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
-            .event_types(types),
-    );
+    let mut stream = client.audit_events(search_backfill(start, end).event_types(types));
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     let expected = expected_ids_of_types(&sim, start, end, &types);
@@ -141,18 +115,14 @@ async fn an_event_type_filter_is_applied_by_the_server() {
 
 #[tokio::test]
 async fn a_role_without_event_access_is_fatal_with_advice() {
-    let (sim, start, end) = backlog_cluster(10, Backend::Immediate).await;
+    let (sim, start, end) = past_backlog(Backend::Immediate, 10).await;
     let identity = sim
         .issue_identity(&IdentitySpec::default().roles(["access"]))
         .unwrap();
     let client = Client::connect(proxy_config(&sim, &identity))
         .await
         .unwrap();
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end),
-    );
+    let mut stream = client.audit_events(search_backfill(start, end));
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(20)).await;
     assert!(got.events.is_empty());
     assert_eq!(got.errors.len(), 1);
@@ -164,9 +134,8 @@ async fn a_role_without_event_access_is_fatal_with_advice() {
 
 #[tokio::test]
 async fn invalid_settings_are_a_single_fatal_item() {
-    let (sim, _, _) = backlog_cluster(1, Backend::Immediate).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(StreamConfig::default().page_size(20_000));
+    let (sim, _, _) = past_backlog(Backend::Immediate, 1).await;
+    let mut stream = open_stream(&sim, StreamConfig::default().page_size(20_000)).await;
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(5)).await;
     assert!(
         matches!(
@@ -188,14 +157,8 @@ async fn invalid_settings_are_a_single_fatal_item() {
 
 #[tokio::test]
 async fn transient_server_errors_are_retried_without_loss() {
-    let (sim, start, end) = backlog_cluster(1500, Backend::Immediate).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
-            .page_size(100),
-    );
+    let (sim, start, end) = past_backlog(Backend::Immediate, 1500).await;
+    let mut stream = open_stream(&sim, search_backfill(start, end).page_size(100)).await;
     let first = collect(&mut stream, 250, Duration::from_secs(30)).await;
     sim.faults().fail_next(tonic::Code::Unavailable, 3);
     let second = collect(&mut stream, 250, Duration::from_secs(30)).await;
@@ -214,14 +177,8 @@ async fn transient_server_errors_are_retried_without_loss() {
 
 #[tokio::test]
 async fn dropped_connections_and_a_server_restart_lose_nothing() {
-    let (sim, start, end) = backlog_cluster(2000, Backend::Immediate).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
-            .page_size(200),
-    );
+    let (sim, start, end) = past_backlog(Backend::Immediate, 2000).await;
+    let mut stream = open_stream(&sim, search_backfill(start, end).page_size(200)).await;
     let mut all = Vec::new();
     let part = collect(&mut stream, 300, Duration::from_secs(30)).await;
     all.extend(part.ids());
@@ -243,40 +200,22 @@ async fn dropped_connections_and_a_server_restart_lose_nothing() {
 
 #[tokio::test]
 async fn a_stalled_server_is_retried_and_reported_not_hidden() {
-    let (sim, start, end) = backlog_cluster(300, Backend::Immediate).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
+    let (sim, start, end) = past_backlog(Backend::Immediate, 300).await;
+    let mut stream = open_stream(
+        &sim,
+        search_backfill(start, end)
             .page_size(100)
             .request_timeout(Duration::from_millis(300))
             .stall_report_after(Duration::from_millis(500)),
-    );
+    )
+    .await;
     let first = collect(&mut stream, 100, Duration::from_secs(20)).await;
     sim.faults().stall_next(3);
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
     assert!(rest.errors.is_empty(), "{:?}", rest.errors);
-    let stalls: Vec<&Notice> = rest
-        .notices
-        .iter()
-        .filter(|n| matches!(n, Notice::Stalled { .. }))
-        .collect();
+    let stalls = rest.stalls();
     assert!(!stalls.is_empty(), "a stall of ~1 s must be reported");
-    match stalls[0] {
-        Notice::Stalled {
-            last_error,
-            attempts,
-            ..
-        } => {
-            assert!(
-                matches!(**last_error, Error::Timeout { .. }),
-                "{last_error:?}"
-            );
-            assert!(*attempts >= 1);
-        }
-        _ => unreachable!(),
-    }
+    assert_stalled_by_timeouts(stalls[0], 1);
     // The stall ended: one recovery, last, and the stats say it is over.
     assert!(
         matches!(rest.notices.last(), Some(Notice::Recovered { .. })),
@@ -293,23 +232,21 @@ async fn a_stalled_server_is_retried_and_reported_not_hidden() {
 
 #[tokio::test]
 async fn an_oversized_event_is_received_by_shrinking_pages_and_raising_the_limit() {
-    let (sim, start, end) = backlog_cluster(400, Backend::Immediate).await;
+    let (sim, start, end) = past_backlog(Backend::Immediate, 400).await;
     let big_time = start + time::Duration::minutes(30);
     sim.faults()
         .insert_oversized_event(big_time, 2 * 1024 * 1024)
         .unwrap();
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
+    let mut stream = open_stream(
+        &sim,
+        search_backfill(start, end)
             .page_size(100)
             .max_receive_size(1024 * 1024)
             .max_receive_size_limit(8 * 1024 * 1024),
-    );
+    )
+    .await;
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
-    assert!(got.errors.is_empty(), "{:?}", got.errors);
-    assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
+    got.assert_delivered_exactly(&sim, start, end);
     let big = got
         .events
         .iter()
@@ -320,21 +257,20 @@ async fn an_oversized_event_is_received_by_shrinking_pages_and_raising_the_limit
 
 #[tokio::test]
 async fn an_event_over_the_largest_limit_is_skipped_by_id_and_the_stream_goes_on() {
-    let (sim, start, end) = backlog_cluster(400, Backend::Immediate).await;
+    let (sim, start, end) = past_backlog(Backend::Immediate, 400).await;
     let big_time = start + time::Duration::minutes(30);
     let big_id = sim
         .faults()
         .insert_oversized_event(big_time, 5 * 1024 * 1024)
         .unwrap();
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
+    let mut stream = open_stream(
+        &sim,
+        search_backfill(start, end)
             .page_size(100)
             .max_receive_size(1024 * 1024)
             .max_receive_size_limit(4 * 1024 * 1024),
-    );
+    )
+    .await;
     let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     match &got.notices[..] {
@@ -362,14 +298,8 @@ async fn an_event_over_the_largest_limit_is_skipped_by_id_and_the_stream_goes_on
 
 #[tokio::test]
 async fn a_malformed_event_is_reported_and_skipped() {
-    let (sim, start, end) = backlog_cluster(300, Backend::Immediate).await;
-    let client = connect(&sim).await;
-    let mut stream = client.audit_events(
-        fast_search(StreamConfig::default())
-            .backfill_start(start)
-            .end_time(end)
-            .page_size(50),
-    );
+    let (sim, start, end) = past_backlog(Backend::Immediate, 300).await;
+    let mut stream = open_stream(&sim, search_backfill(start, end).page_size(50)).await;
     let first = collect(&mut stream, 60, Duration::from_secs(20)).await;
     sim.faults().malformed_struct_next_page();
     let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
@@ -386,7 +316,7 @@ async fn a_malformed_event_is_reported_and_skipped() {
 
 #[tokio::test]
 async fn resuming_from_a_stored_cursor_mid_page_is_exact() {
-    let (sim, start, end) = backlog_cluster(1000, Backend::Immediate).await;
+    let (sim, start, end) = past_backlog(Backend::Immediate, 1000).await;
     let client = connect(&sim).await;
     let config = || {
         fast_search(StreamConfig::default())
@@ -420,7 +350,7 @@ async fn resume_with_page_key(
     before_resume: usize,
     key: &str,
 ) {
-    let (sim, start, end) = backlog_cluster(backlog, backend).await;
+    let (sim, start, end) = past_backlog(backend, backlog).await;
     let client = connect(&sim).await;
     let config = || {
         fast_search(StreamConfig::default())
@@ -540,14 +470,8 @@ async fn every_backend_model_is_served_exactly() {
             max_visibility_delay: Duration::from_millis(300),
         },
     ] {
-        let (sim, start, end) = backlog_cluster(700, backend).await;
-        let client = connect(&sim).await;
-        let mut stream = client.audit_events(
-            fast_search(StreamConfig::default())
-                .backfill_start(start)
-                .end_time(end)
-                .page_size(33),
-        );
+        let (sim, start, end) = past_backlog(backend, 700).await;
+        let mut stream = open_stream(&sim, search_backfill(start, end).page_size(33)).await;
         let got = collect(&mut stream, usize::MAX, Duration::from_secs(60)).await;
         assert!(got.errors.is_empty(), "{backend:?}: {:?}", got.errors);
         assert_exactly(&got.ids(), &expected_ids(&sim, start, end));

@@ -11,7 +11,7 @@ use teleport_audit::{Cursor, Mode, StreamConfig};
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
-use support::{assert_exactly, collect, connect, fast_export, past_window};
+use support::{assert_exactly, collect, connect, fast_export, past_backlog};
 
 /// The type of every event the cluster holds in `[start, end]`, by id.
 fn types_by_id(
@@ -32,13 +32,7 @@ fn types_by_id(
 /// neither run skips is yielded once, and every event is consumed once (yielded or filtered).
 async fn resume_with_another_skip_set(mode: Mode, backend: Backend) {
     const TOTAL: u64 = 1500;
-    let (start, end) = past_window();
-    let sim = SimCluster::builder()
-        .backend(backend)
-        .backlog(TOTAL, start, end)
-        .start()
-        .await
-        .unwrap();
+    let (sim, start, end) = past_backlog(backend, TOTAL).await;
     let client = connect(&sim).await;
     let all = types_by_id(&sim, start, end);
     assert_eq!(all.len() as u64, TOTAL);
@@ -151,13 +145,7 @@ async fn export_resumes_with_another_skip_set_and_loses_nothing() {
 
 #[tokio::test]
 async fn skipping_a_type_the_server_also_filters_yields_the_rest_of_the_filter() {
-    let (start, end) = past_window();
-    let sim = SimCluster::builder()
-        .backend(Backend::Immediate)
-        .backlog(800, start, end)
-        .start()
-        .await
-        .unwrap();
+    let (sim, start, end) = past_backlog(Backend::Immediate, 800).await;
     let client = connect(&sim).await;
     let mut stream = client.audit_events(
         fast_export(StreamConfig::default())

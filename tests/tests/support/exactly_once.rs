@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use proptest::prelude::*;
-use teleport_audit::{Client, Cursor, Mode, StreamConfig};
+use teleport_audit::{Client, Cursor, ExponentialBackoff, Mode, StreamConfig};
 use teleport_audit_sim::SimCluster;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::proxy_config;
+use super::{auditor, proxy_config};
 
 /// A fault armed on the simulated cluster at some delivery count.
 #[derive(Clone, Debug)]
@@ -72,16 +72,70 @@ pub fn insert_logins(sim: &SimCluster, base: OffsetDateTime, events: &[(u32, u32
     }
 }
 
-/// How one run drops, resumes and disturbs its stream.
-pub struct Run<'a> {
-    pub sim: &'a SimCluster,
-    pub identity: &'a str,
-    /// Delivered-event counts at which the stream is dropped and resumed from its cursor.
-    pub checkpoints: &'a [usize],
+/// How a scenario drops, resumes and disturbs its stream (the part both property tests draw
+/// alike).
+#[derive(Clone, Debug)]
+pub struct Resumes {
+    /// Delivered-event counts at which the stream is dropped and resumed from its cursor
+    /// (sorted, each once).
+    pub checkpoints: Vec<usize>,
     /// Delivered-event counts at which a fault is armed.
-    pub faults: &'a [(usize, Fault)],
+    pub faults: Vec<(usize, Fault)>,
     pub through_json: bool,
     pub new_client_on_resume: bool,
+}
+
+impl Resumes {
+    pub fn new(
+        mut checkpoints: Vec<usize>,
+        faults: Vec<(usize, Fault)>,
+        through_json: bool,
+        new_client_on_resume: bool,
+    ) -> Resumes {
+        checkpoints.sort_unstable();
+        checkpoints.dedup();
+        Resumes {
+            checkpoints,
+            faults,
+            through_json,
+            new_client_on_resume,
+        }
+    }
+}
+
+/// The settings both property tests share: the stream ends at `end`, events are up to
+/// `lateness_ms` late, a call gives up after 400 ms, retries come after 5 to 50 ms.
+pub fn settings(end: OffsetDateTime, lateness_ms: u32) -> StreamConfig {
+    StreamConfig::default()
+        .end_time(end)
+        .max_lateness(Duration::from_millis(u64::from(lateness_ms)))
+        .request_timeout(Duration::from_millis(400))
+        .backoff(ExponentialBackoff::new(
+            Duration::from_millis(5),
+            Duration::from_millis(50),
+        ))
+}
+
+/// Stores one `user.login` per scenario event from 300 ms from now on (see [`insert_logins`]);
+/// returns that start and the end of the run, `span_ms` after it.
+pub fn insert_live_logins(
+    sim: &SimCluster,
+    events: &[(u32, u32)],
+    case: u64,
+    span_ms: u32,
+) -> (OffsetDateTime, OffsetDateTime) {
+    let start = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
+    insert_logins(sim, start, events, case);
+    (
+        start,
+        start + time::Duration::milliseconds(i64::from(span_ms)),
+    )
+}
+
+/// How one run drops, resumes and disturbs its stream (as the auditor).
+pub struct Run<'a> {
+    pub sim: &'a SimCluster,
+    pub resumes: &'a Resumes,
     /// Late chunks are only written before this time (after it they are out of the guarantee).
     pub end: OffsetDateTime,
     /// The mode every cursor taken must be in, if it matters.
@@ -95,14 +149,15 @@ pub async fn drive(
     first: StreamConfig,
     resume: impl Fn(Cursor) -> StreamConfig,
 ) -> Result<HashMap<String, usize>, TestCaseError> {
-    let mut client = Client::connect(proxy_config(run.sim, run.identity))
+    let identity = auditor(run.sim);
+    let mut client = Client::connect(proxy_config(run.sim, &identity))
         .await
         .unwrap();
     let mut stream = client.audit_events(first);
     let mut delivered: HashMap<String, usize> = HashMap::new();
     let mut count = 0usize;
-    let mut checkpoints = run.checkpoints.iter().peekable();
-    let mut faults = run.faults.to_vec();
+    let mut checkpoints = run.resumes.checkpoints.iter().peekable();
+    let mut faults = run.resumes.faults.clone();
     faults.sort_by_key(|(at, _)| *at);
     let mut faults = faults.into_iter().peekable();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -114,7 +169,7 @@ pub async fn drive(
         if checkpoints.next_if(|at| **at <= count).is_some() {
             let cursor = stream.cursor();
             drop(stream);
-            let cursor = if run.through_json {
+            let cursor = if run.resumes.through_json {
                 Cursor::from_json(&cursor.to_json()).unwrap()
             } else {
                 cursor
@@ -122,8 +177,8 @@ pub async fn drive(
             if let Some(mode) = run.cursor_mode {
                 prop_assert_eq!(cursor.mode(), mode);
             }
-            if run.new_client_on_resume {
-                client = Client::connect(proxy_config(run.sim, run.identity))
+            if run.resumes.new_client_on_resume {
+                client = Client::connect(proxy_config(run.sim, &identity))
                     .await
                     .unwrap();
             }
@@ -165,6 +220,26 @@ async fn arm(sim: &SimCluster, fault: Fault, end: OffsetDateTime) {
             }
         }
     }
+}
+
+/// Drives `run` (see [`drive`]) and checks that every event the cluster holds from `start` to
+/// the run's end was delivered exactly once; returns how many that is.
+pub async fn drive_and_check(
+    run: Run<'_>,
+    start: OffsetDateTime,
+    first: StreamConfig,
+    resume: impl Fn(Cursor) -> StreamConfig,
+) -> Result<usize, TestCaseError> {
+    let (sim, end) = (run.sim, run.end);
+    let delivered = drive(run, first, resume).await?;
+    let expected: Vec<String> = sim
+        .store()
+        .ids_in_range(start, end)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    check(&delivered, &expected)?;
+    Ok(expected.len())
 }
 
 /// Every expected id delivered exactly once, and nothing else.

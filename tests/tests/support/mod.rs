@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures::FutureExt as _;
 use futures::StreamExt as _;
 use teleport_audit::{
-    AuditEvent, AuditEventStream, Client, ClientConfig, Error, ExponentialBackoff, Notice, Notices,
-    StreamConfig,
+    AuditEvent, AuditEventStream, Client, ClientConfig, Error, ExponentialBackoff, Mode, Notice,
+    Notices, StreamConfig,
 };
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
@@ -49,6 +49,21 @@ pub fn fast_export(config: StreamConfig) -> StreamConfig {
         .backoff(fast_backoff())
 }
 
+/// Search-mode settings at test speed ([`fast_search`]) for a backfill of `[start, end]` that
+/// ends there.
+pub fn search_backfill(start: OffsetDateTime, end: OffsetDateTime) -> StreamConfig {
+    fast_search(StreamConfig::default())
+        .backfill_start(start)
+        .end_time(end)
+}
+
+/// Export-mode settings at test speed ([`fast_export`]) for a backfill from `start`.
+pub fn export_backfill(start: OffsetDateTime) -> StreamConfig {
+    fast_export(StreamConfig::default())
+        .mode(Mode::Export)
+        .backfill_start(start)
+}
+
 fn fast_backoff() -> ExponentialBackoff {
     ExponentialBackoff::new(Duration::from_millis(10), Duration::from_millis(100))
 }
@@ -61,6 +76,21 @@ pub fn auditor(sim: &SimCluster) -> String {
             .roles(["auditor"]),
     )
     .expect("issue identity")
+}
+
+/// A simulated cluster on `backend` holding `count` events over [`past_window`]; that window.
+pub async fn past_backlog(
+    backend: Backend,
+    count: u64,
+) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
+    let (start, end) = past_window();
+    let sim = SimCluster::builder()
+        .backend(backend)
+        .backlog(count, start, end)
+        .start()
+        .await
+        .expect("start the simulated cluster");
+    (sim, start, end)
 }
 
 /// A simulated cluster with no events, answering immediately.
@@ -77,6 +107,21 @@ pub async fn connect(sim: &SimCluster) -> Client {
     Client::connect(proxy_config(sim, &auditor(sim)))
         .await
         .expect("connect through the proxy")
+}
+
+/// A stream with `config` on a new client connected through the sim's proxy as the auditor.
+pub async fn open_stream(sim: &SimCluster, config: StreamConfig) -> AuditEventStream {
+    connect(sim).await.audit_events(config)
+}
+
+/// The error connecting through the sim's proxy with an identity issued for `spec` ends in (the
+/// connection must fail).
+pub async fn connect_error(sim: &SimCluster, spec: &IdentitySpec) -> Error {
+    let identity = sim.issue_identity(spec).expect("issue identity");
+    match Client::connect(proxy_config(sim, &identity)).await {
+        Ok(_) => panic!("connected with an identity that must fail"),
+        Err(error) => error,
+    }
 }
 
 /// A config for the sim's proxy port with the given identity text.
@@ -107,6 +152,49 @@ impl Collected {
             .iter()
             .map(|e| e.uid().expect("every event has a uid").to_owned())
             .collect()
+    }
+
+    /// Asserts the drain met no error and delivered each event `sim` holds with a time in
+    /// `[start, end]` exactly once, and nothing else.
+    #[track_caller]
+    pub fn assert_delivered_exactly(
+        &self,
+        sim: &SimCluster,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) {
+        assert!(self.errors.is_empty(), "{:?}", self.errors);
+        assert_exactly(&self.ids(), &expected_ids(sim, start, end));
+    }
+}
+
+impl Collected {
+    /// The stall notices sent while draining.
+    pub fn stalls(&self) -> Vec<&Notice> {
+        self.notices
+            .iter()
+            .filter(|n| matches!(n, Notice::Stalled { .. }))
+            .collect()
+    }
+}
+
+/// Asserts `notice` reports a stall whose last error is a timeout, after `min_attempts` failed
+/// attempts or more.
+#[track_caller]
+pub fn assert_stalled_by_timeouts(notice: &Notice, min_attempts: u32) {
+    match notice {
+        Notice::Stalled {
+            last_error,
+            attempts,
+            ..
+        } => {
+            assert!(
+                matches!(**last_error, Error::Timeout { .. }),
+                "{last_error:?}"
+            );
+            assert!(*attempts >= min_attempts, "{attempts} attempts");
+        }
+        other => panic!("expected a stall, got {other:?}"),
     }
 }
 

@@ -11,8 +11,9 @@ use teleport_audit_proto::auditlog::v1::{
     ExportUnstructuredEventsRequest, GetEventExportChunksRequest, GetUnstructuredEventsRequest,
     StreamUnstructuredSessionEventsRequest,
 };
-use teleport_audit_sim::SimCluster;
+use teleport_audit_proto::authservice::{PingRequest, PingResponse};
 use teleport_audit_sim::ca::IdentitySpec;
+use teleport_audit_sim::{SimCluster, SimClusterBuilder};
 use teleport_audit_tests::plain_client::{Clients, direct, identity, via_proxy};
 use time::OffsetDateTime;
 use tonic::{Code, IntoRequest, Status, Streaming};
@@ -22,6 +23,19 @@ use tonic::{Code, IntoRequest, Status, Streaming};
 pub const ASCENDING: i32 = 0;
 /// See [`ASCENDING`].
 pub const DESCENDING: i32 = 1;
+
+/// Starts `builder`'s cluster and connects through its proxy with an identity issued for `spec`.
+pub async fn start_cluster(
+    builder: SimClusterBuilder,
+    spec: &IdentitySpec,
+) -> (SimCluster, Clients) {
+    let sim = builder
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("start the simulated cluster: {e}"));
+    let clients = proxy_clients(&sim, spec).await;
+    (sim, clients)
+}
 
 /// Clients through the sim's proxy (TLS routing) with an identity issued for `spec`.
 pub async fn proxy_clients(sim: &SimCluster, spec: &IdentitySpec) -> Clients {
@@ -35,6 +49,16 @@ pub async fn direct_clients(sim: &SimCluster, spec: &IdentitySpec) -> Clients {
     direct(sim, &identity(sim, spec))
         .await
         .unwrap_or_else(|e| panic!("connect to the Auth Service: {e}"))
+}
+
+/// Pings the Auth Service through `clients` (`proto.AuthService/Ping`); the call must succeed.
+pub async fn ping(clients: &mut Clients) -> PingResponse {
+    clients
+        .auth
+        .ping(PingRequest {})
+        .await
+        .unwrap_or_else(|status| panic!("ping refused: {status:?}"))
+        .into_inner()
 }
 
 /// `t` as a protobuf timestamp field.
