@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use super::config::{Mode, Start, StreamConfig};
 use super::export::ExportMachine;
 use super::notify::Notifier;
-use super::paging::{SearchMachine, utc};
 use super::probe::{Probe, Step};
+use super::search::SearchMachine;
+use super::time_math::{later, utc};
 use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition};
 use crate::stats::{StatsHandle, StreamStats};
 use crate::{Client, Error, Notices};
@@ -283,7 +284,7 @@ fn not_ahead(start: &Start, server_offset: Option<time::Duration>) -> Result<(),
     let (field, time) = cursor.latest_time();
     let (server_now, tolerance) =
         super::server_time::cursor_bound(utc(OffsetDateTime::now_utc()), server_offset);
-    if time > super::paging::later(server_now, tolerance) {
+    if time > later(server_now, tolerance) {
         return Err(Error::CursorAhead {
             field,
             time,
@@ -304,7 +305,7 @@ fn search(
     notifier.stats().update(|s| s.mode = Some(Mode::Search));
     Machine::Search(Box::new(SearchMachine::new(
         client,
-        config,
+        &config,
         position,
         start_now,
         notifier.clone(),

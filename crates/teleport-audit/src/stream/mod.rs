@@ -1,17 +1,21 @@
-//! The audit event stream: configuration, the mode decision, the search mode's paging loop and
-//! pages, the export mode, oversized events, and what they share (retries, spawned tasks).
+//! The audit event stream: configuration, the mode decision, the search mode (its rules in
+//! `search_core`, its driver in `search`, one page in `page`), the export mode, oversized events,
+//! and what they share (delivery, retries, spawned tasks, time arithmetic).
 
 mod audit_stream;
 mod config;
+mod delivery;
 mod export;
 mod notify;
 mod oversized;
 mod page;
-mod paging;
 mod probe;
 mod retry;
+mod search;
+mod search_core;
 mod server_time;
 mod task;
+mod time_math;
 
 pub use audit_stream::AuditEventStream;
 pub use config::{

@@ -9,9 +9,7 @@ use teleport_audit_types::{AuditEvent, EventError};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 
-use super::config::skips;
-use super::notify::Notifier;
-use crate::{Error, Notice, rpc};
+use crate::{Error, rpc};
 
 /// The RPC name used in errors and logs.
 pub(crate) const SEARCH_RPC: &str = "GetUnstructuredEvents";
@@ -35,7 +33,7 @@ pub(crate) struct PageRequest {
     /// The largest response accepted for this call.
     pub(crate) max_receive: usize,
     pub(crate) timeout: Duration,
-    /// Newest first (the server-time probe), instead of the stream's oldest first.
+    /// Newest first (the request for the server's time), instead of the stream's oldest first.
     pub(crate) newest_first: bool,
 }
 
@@ -154,43 +152,6 @@ impl PageItem {
             Err(error) => Content::Malformed(error),
         };
         Self { id, time, content }
-    }
-}
-
-impl PageItem {
-    /// What the stream yields for this item: the event (counted in the stats), or nothing: an
-    /// event of a type in `skip` (sorted; [`crate::StreamConfig::skip_event_types`]) is counted
-    /// as filtered, a malformed or oversized one is reported as a [`Notice`].
-    pub(crate) fn into_output(self, notifier: &Notifier, skip: &[String]) -> Option<AuditEvent> {
-        let Self { id, time, content } = self;
-        let notice = match content {
-            Content::Event(event) if skips(skip, event.event_type()) => {
-                notifier.stats().update(|s| s.events_filtered += 1);
-                return None;
-            }
-            Content::Event(event) => {
-                notifier.stats().update(|s| {
-                    s.events_delivered += 1;
-                    if s.newest_event_time.is_none_or(|newest| newest < time) {
-                        s.newest_event_time = Some(time);
-                    }
-                });
-                return Some(event);
-            }
-            Content::Malformed(error) => Notice::MalformedEvent {
-                id,
-                time,
-                error: Arc::new(error),
-            },
-            Content::Oversized { size, limit } => Notice::EventSkipped {
-                id,
-                time,
-                size,
-                limit,
-            },
-        };
-        notifier.notice(0, notice);
-        None
     }
 }
 
@@ -342,7 +303,7 @@ mod tests {
         assert_eq!(wire.limit, 500);
         assert_eq!(wire.start_key, "k");
         assert_eq!(wire.event_types, vec!["user.login".to_owned()]);
-        // The server-time probe asks for the newest first: 1 on the wire.
+        // The request for the server's time asks for the newest first: 1 on the wire.
         let newest_first = PageRequest {
             newest_first: true,
             ..request.clone()

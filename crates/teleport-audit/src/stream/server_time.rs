@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::paging::{earlier, later};
+use super::time_math::{earlier, later};
 
 /// How far this machine's clock may run behind the server's without delaying live events, and
 /// how far ahead of it a cursor's watermark may be before the cursor is refused.

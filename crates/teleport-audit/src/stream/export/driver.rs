@@ -24,9 +24,9 @@ use super::listing::{EXPORT_RPC, list_chunks};
 use crate::cursor::{ExportPosition, chunk_hash, date_text};
 use crate::stream::config::StreamConfig;
 use crate::stream::notify::Notifier;
-use crate::stream::paging::{earlier, later, utc};
 use crate::stream::retry::{Retrier, Verdict};
 use crate::stream::server_time::MAX_CLOCK_SKEW;
+use crate::stream::time_math::{earlier, later, utc};
 use crate::{Client, Error};
 
 /// The driver of one export stream (spawned on the stream's first poll).

@@ -26,6 +26,7 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::mpsc;
 
 use super::config::StreamConfig;
+use super::delivery;
 use super::notify::Notifier;
 use super::page::PageItem;
 use super::task::Task;
@@ -171,8 +172,7 @@ impl ExportMachine {
             } => {
                 self.position.delivered(date, &chunk, position);
                 // A skipped type is consumed (the position moves past it) but not yielded.
-                return item
-                    .into_output(&self.notifier, &self.skip_event_types)
+                return delivery::output(item, &self.notifier, &self.skip_event_types)
                     .map(|event| Some(Ok(event)));
             }
             Msg::ChunkDone { date, chunk } => {
