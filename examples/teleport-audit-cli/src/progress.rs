@@ -68,23 +68,30 @@ pub(crate) enum View {
 }
 
 impl View {
-    /// The rule: nothing when quiet; the redrawn line when stderr is a terminal, logs are text
-    /// and the events do not go to that terminal too (they would tear the line); else summary
-    /// lines.
+    /// The rule: nothing when quiet; the redrawn line when stderr is a terminal that can redraw
+    /// a line ([`stderr_can_redraw`]), logs are text and the events do not go to that terminal
+    /// too (they would tear the line); else summary lines.
     pub(crate) fn choose(
         quiet: bool,
         json_logs: bool,
-        stderr_is_terminal: bool,
+        stderr_can_redraw: bool,
         events_on_terminal: bool,
     ) -> Self {
         if quiet {
             View::Off
-        } else if stderr_is_terminal && !json_logs && !events_on_terminal {
+        } else if stderr_can_redraw && !json_logs && !events_on_terminal {
             View::Bar
         } else {
             View::Summary
         }
     }
+}
+
+/// Whether stderr is a terminal the progress line can be drawn on: indicatif's own rule (a
+/// terminal whose `TERM` is set and not `dumb`; it draws nothing on others). A dumb terminal gets
+/// the summary lines instead of nothing at all.
+pub(crate) fn stderr_can_redraw() -> bool {
+    !ProgressDrawTarget::stderr().is_hidden()
 }
 
 /// One look at the stream, in the form shown.

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::args::{LogFormatArg, TailArgs};
-use crate::progress::{Reporter, View};
+use crate::progress::{self, Reporter, View};
 use crate::{Ended, Failure};
 
 /// Events written between two cursor saves at most, while events keep coming.
@@ -122,7 +122,7 @@ pub(crate) async fn run(
     let view = View::choose(
         quiet,
         json_logs,
-        std::io::stderr().is_terminal(),
+        progress::stderr_can_redraw(),
         args.output.is_none() && std::io::stdout().is_terminal(),
     );
     let export_poll = args

@@ -338,19 +338,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// On a terminal (a pty made by `script`), with the events going to a file: the progress line
-/// is drawn, and log lines still come out whole.
-#[tokio::test]
-async fn on_a_terminal_the_progress_line_is_drawn() {
+/// Runs `tail` on a terminal (a pty made by `script`) whose `TERM` is `term`, with the events
+/// going to a file; returns what the terminal showed, or `None` without `script` (util-linux).
+async fn tail_on_a_terminal(term: &str, env: &[(&str, &str)]) -> Option<String> {
     if std::process::Command::new("script")
         .arg("--version")
         .output()
         .is_err()
     {
-        // `script` (util-linux) makes the pty; without it the terminal path is covered by the
-        // unit tests of the view rule and the line's format only.
+        // Without it the terminal path is covered by the unit tests of the view rule and the
+        // line's format only.
         eprintln!("no `script` command: the pty test is skipped");
-        return;
+        return None;
     }
     let setup = setup().await;
     let dir = tempfile::tempdir().unwrap();
@@ -372,19 +371,35 @@ async fn on_a_terminal_the_progress_line_is_drawn() {
     {
         pty.env_remove(name);
     }
+    // The terminal's kind is the test's, not the machine's (CI may run without TERM).
+    pty.env("TERM", term).envs(env.iter().copied());
     let output = tokio::time::timeout(Duration::from_secs(120), pty.output())
         .await
         .expect("finished in time")
         .unwrap();
-    let terminal = String::from_utf8_lossy(&output.stdout);
+    let terminal = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{terminal}");
     assert_eq!(
         std::fs::read_to_string(&events).unwrap().lines().count(),
         usize::try_from(BACKLOG).unwrap()
     );
+    assert!(terminal.contains("waiting up to"), "{terminal:?}");
+    Some(terminal)
+}
+
+/// On a terminal: the progress line is drawn, and log lines still come out whole.
+#[tokio::test]
+async fn on_a_terminal_the_progress_line_is_drawn() {
+    let Some(terminal) = tail_on_a_terminal("xterm-256color", &[]).await else {
+        return;
+    };
     assert!(
         terminal.contains(&format!("{BACKLOG} events · ")),
         "the progress line: {terminal:?}"
+    );
+    assert!(
+        !terminal.contains("progress: "),
+        "no summary lines: {terminal:?}"
     );
     // The log lines are whole: the line is cleared before each one and drawn again after.
     for line in terminal.split('\n').filter(|l| l.contains(" INFO ")) {
@@ -395,7 +410,31 @@ async fn on_a_terminal_the_progress_line_is_drawn() {
             "a log line starts with its time: {plain:?} in {terminal:?}"
         );
     }
-    assert!(terminal.contains("waiting up to"), "{terminal:?}");
+}
+
+/// On a terminal that cannot redraw a line (`TERM=dumb`, or no `TERM`), where the progress bar
+/// library draws nothing: the summary lines, as without a terminal.
+#[tokio::test]
+async fn on_a_dumb_terminal_summary_lines_instead_of_the_progress_line() {
+    let Some(terminal) = tail_on_a_terminal("dumb", &[(SUMMARY_INTERVAL_ENV, "300")]).await else {
+        return;
+    };
+    let summaries: Vec<&str> = terminal
+        .lines()
+        .filter(|l| l.contains("progress: "))
+        .collect();
+    assert!(
+        summaries
+            .iter()
+            .any(|l| l.contains(&format!("progress: {BACKLOG} events · "))),
+        "{terminal:?}"
+    );
+    // Every mention of the figures is a summary line: no redrawn line.
+    assert_eq!(
+        terminal.matches(" events · ").count(),
+        summaries.len(),
+        "{terminal:?}"
+    );
 }
 
 /// The text without ANSI escape sequences (CSI: ESC [ ... final byte).
