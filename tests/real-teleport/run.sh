@@ -27,6 +27,11 @@ repo="$(cd "$here/../.." && pwd)"
 # Several versions: one run each (each builds its Teleport, then starts its own cluster), summed.
 versions="${REAL_TELEPORT_VERSION:-13 14}"
 read -r -a version_list <<< "$versions"
+serve="${REAL_TELEPORT_SERVE:-0}"
+if [[ "$serve" == 1 && ${#version_list[@]} != 1 ]]; then
+    echo "run.sh: REAL_TELEPORT_SERVE=1 needs one REAL_TELEPORT_VERSION (13 or 14)" >&2
+    exit 2
+fi
 if (( ${#version_list[@]} > 1 )); then
     total_passed=0 total_failed=0 total_skipped=0
     for v in "${version_list[@]}"; do
@@ -49,11 +54,6 @@ if (( ${#version_list[@]} > 1 )); then
     exit
 fi
 major="${version_list[0]:-13}"
-serve="${REAL_TELEPORT_SERVE:-0}"
-if [[ "$serve" == 1 && ${#version_list[@]} != 1 ]]; then
-    echo "run.sh: REAL_TELEPORT_SERVE=1 needs one REAL_TELEPORT_VERSION (13 or 14)" >&2
-    exit 2
-fi
 export REAL_TELEPORT_VERSION="$major"
 n_roles="${REAL_TELEPORT_ROLES:-400}"
 n_users="${REAL_TELEPORT_USERS:-400}"
@@ -254,7 +254,7 @@ if [[ "$serve" == 1 ]]; then
     echo "backfill_start=$(date -u -d "$cluster_start - 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
     echo "events=$n_events"
     echo "work=$work"
-    log "serving $n_events events on $proxy until SIGTERM or SIGINT"
+    log "serving $n_events events on $proxy (up and generated in $(( $(date +%s) - t_start ))s) until SIGTERM or SIGINT"
     trap 'exit 143' TERM
     trap 'exit 130' INT
     wait "$teleport_pid" || true
