@@ -94,7 +94,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::{Error, Mode};
+use crate::Error;
+use crate::mode::Mode;
 
 pub(crate) use export::{ExportPosition, chunk_hash, date_text};
 

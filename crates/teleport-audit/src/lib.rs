@@ -115,6 +115,7 @@ mod file_sink;
 mod health;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod mode;
 mod notice;
 mod rpc;
 mod stats;
@@ -136,6 +137,7 @@ pub use error::{BoxError, Error};
 pub use error_class::ErrorClass;
 pub use file_sink::FileSink;
 pub use health::{DEFAULT_STALL_BOUND, Health, HealthRule};
+pub use mode::Mode;
 pub use notice::{NOTICE_BUFFER, Notice, Notices};
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;

@@ -1,11 +1,12 @@
 //! [`StreamStats`]: what a stream has done, readable at any time from any task.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::{Client, Mode};
+use crate::mode::Mode;
 
 /// Counters and timestamps of an [`crate::AuditEventStream`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,25 +93,40 @@ impl StreamStats {
 
 /// A shared, cloneable view of a stream's [`StreamStats`] (for health checks and metrics from
 /// another task).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct StatsHandle {
     inner: Arc<Mutex<StreamStats>>,
-    /// The stream's client, for the identity's expiry.
-    client: Option<Client>,
+    /// Where the identity's expiry is read at each [`StatsHandle::get`] (the stream's client).
+    identity: Option<IdentityStatus>,
+}
+
+/// The identity's expiry and whether it is within the warning margin, read afresh.
+type IdentityStatus = Arc<dyn Fn() -> Option<(OffsetDateTime, bool)> + Send + Sync>;
+
+impl fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsHandle")
+            .field("stats", &*self.lock())
+            .finish_non_exhaustive()
+    }
 }
 
 impl StatsHandle {
-    pub(crate) fn for_client(client: Client) -> Self {
+    /// Stats whose identity fields `identity` fills in at each read (it reads the identity the
+    /// next dial uses, so a renewed file shows at once).
+    pub(crate) fn with_identity_status(
+        identity: impl Fn() -> Option<(OffsetDateTime, bool)> + Send + Sync + 'static,
+    ) -> Self {
         Self {
             inner: Arc::default(),
-            client: Some(client),
+            identity: Some(Arc::new(identity)),
         }
     }
 
     /// A snapshot of the stream's stats.
     pub fn get(&self) -> StreamStats {
         let mut stats = self.lock().clone();
-        if let Some((expires_at, soon)) = self.client.as_ref().and_then(Client::identity_status) {
+        if let Some((expires_at, soon)) = self.identity.as_ref().and_then(|status| status()) {
             stats.identity_expires_at = Some(expires_at);
             stats.identity_expiring_soon = soon;
         }

@@ -117,7 +117,6 @@ pub(crate) async fn run(
     );
     let events = client.audit_events(config);
     metrics.watch(events.stats_handle());
-    metrics.watch_identity(&client);
     let json_logs = log_format == LogFormatArg::Json;
     let view = View::choose(
         quiet,

@@ -65,6 +65,9 @@ impl StreamMetrics {
 
     /// Reads the identity's expiry from this client at each scrape
     /// ([`Client::identity_expiry`]: an identity file renewed in place shows its new expiry).
+    /// Not needed with [`StreamMetrics::watch`]: a stream's stats carry its client's identity
+    /// expiry ([`StreamStats::identity_expires_at`], read the same way), which wins; this is
+    /// for metrics without a stream.
     pub fn watch_identity(&self, client: &Client) {
         self.lock().client = Some(client.clone());
     }
@@ -211,7 +214,10 @@ impl Collector for StreamMetrics {
                 "teleport_audit_identity_expiry_timestamp",
                 "When the identity's certificate expires, as a Unix time; an identity file renewed in place shows its new expiry.",
                 seconds,
-                self.identity_expiry().map(unix_seconds),
+                stats
+                    .identity_expires_at
+                    .or_else(|| self.identity_expiry())
+                    .map(unix_seconds),
             ),
         ];
         for (name, help, unit, value) in gauges {

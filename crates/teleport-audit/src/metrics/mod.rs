@@ -20,8 +20,7 @@
 //! registry.register_collector(Box::new(metrics.clone()));
 //!
 //! let events = client.audit_events(StreamConfig::default());
-//! metrics.watch(events.stats_handle());
-//! metrics.watch_identity(&client);
+//! metrics.watch(events.stats_handle()); // its stats carry the identity's expiry too
 //! // ... encode `registry` on each scrape; `metrics.health(now)` for a health check.
 //! # }
 //! ```
@@ -39,8 +38,7 @@
 //! tokio::spawn(server.serve(metrics.clone()));
 //!
 //! let events = client.audit_events(StreamConfig::default());
-//! metrics.watch(events.stats_handle());
-//! metrics.watch_identity(&client);
+//! metrics.watch(events.stats_handle()); // its stats carry the identity's expiry too
 //! # Ok(()) }
 //! ```
 

@@ -8,13 +8,14 @@ use futures::Stream;
 use teleport_audit_types::AuditEvent;
 use time::OffsetDateTime;
 
-use super::config::{Mode, Start, StreamConfig};
+use super::config::{Start, StreamConfig};
 use super::export::ExportMachine;
 use super::notify::Notifier;
 use super::probe::{Probe, Step};
 use super::search::SearchMachine;
 use super::time_math::{later, utc};
 use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition};
+use crate::mode::Mode;
 use crate::stats::{StatsHandle, StreamStats};
 use crate::{Client, Error, Notices};
 
@@ -97,7 +98,10 @@ impl std::fmt::Debug for AuditEventStream {
 
 impl AuditEventStream {
     pub(crate) fn new(client: Client, config: StreamConfig) -> Self {
-        let stats = StatsHandle::for_client(client.clone());
+        let stats = StatsHandle::with_identity_status({
+            let client = client.clone();
+            move || client.identity_status()
+        });
         let notifier = Notifier::new(stats.clone());
         let event_types = config.event_types.clone();
         let now = utc(OffsetDateTime::now_utc());

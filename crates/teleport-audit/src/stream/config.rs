@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::backoff::{Backoff, ExponentialBackoff};
 use crate::cursor::Cursor;
+use crate::mode::Mode;
 
 /// Teleport refuses pages over this many events.
 pub const MAX_PAGE_SIZE: u32 = 10_000;
@@ -45,45 +46,6 @@ pub const MAX_EXPORT_CONCURRENCY: usize = 64;
 pub const MAX_EXPORT_LOOKBACK: Duration = Duration::from_secs(31 * 24 * 60 * 60);
 /// Longest `export_poll_interval` accepted: a day.
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Which of Teleport's APIs a stream reads the audit log with.
-///
-/// - **Search** (`GetUnstructuredEvents`, Teleport 13+, every audit backend): ascending range
-///   queries over event time, server-side type filter, resumable to the event.
-/// - **Export** (`GetEventExportChunks` + `ExportUnstructuredEvents`, Teleport 16.4+ with the
-///   Athena backend, and Teleport Cloud): the day's immutable chunks of events read in parallel.
-///   Much faster for large volumes, not in time order, filtered client-side.
-/// - **Auto** (the default): asks the cluster once at the start (a chunk listing of today) and
-///   uses export if it answers, search if it says `Unimplemented`. A resumed stream uses the mode
-///   its cursor was taken in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Mode {
-    /// Export if the cluster serves it, else search (decided once per stream).
-    #[default]
-    Auto,
-    /// Always the search API.
-    Search,
-    /// Always the export API; a cluster without it is a fatal [`crate::Error::Unimplemented`].
-    Export,
-}
-
-impl Mode {
-    /// `auto`, `search` or `export`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Auto => "auto",
-            Mode::Search => "search",
-            Mode::Export => "export",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Where a stream begins.
 #[derive(Clone, Debug, PartialEq, Eq)]
