@@ -265,7 +265,7 @@ impl SearchMachine {
     }
 
     /// The server's time: its newest event (from now, the stream starts right after it). A
-    /// failed request only means less is known.
+    /// failed request (or a failed task) only means less is known; it is not an answer.
     fn on_server_time(&mut self, answer: Option<Result<Page, Error>>) -> State {
         let newest = match answer {
             Some(Ok(page)) => page.items.iter().map(|item| item.time).max(),
@@ -273,7 +273,10 @@ impl SearchMachine {
                 tracing::debug!(%error, "the server-time request failed; going on without it");
                 return State::Plan;
             }
-            None => None,
+            None => {
+                tracing::debug!("the server-time task failed; going on without it");
+                return State::Plan;
+            }
         };
         if let Some(start) = self.core.server_time_answered(newest) {
             tracing::debug!(%start, "starting after the server's newest event");

@@ -9,7 +9,14 @@
 //! - **Scan planning.** A stream first learns the server's time: one newest-first search of one
 //!   event from the watermark on ([`Plan::ServerTime`]). A *scan* is then one ascending search
 //!   over `[floor(watermark), scan_end]`, followed through Teleport's `last_key`; a resumed
-//!   cursor's scan continues at its stored key.
+//!   cursor's scan continues at its stored key. Right after an answer, a scan whose window would
+//!   end past where the watermark can settle reaches the present instead
+//!   ([`server_time::scan_window`]).
+//! - **Asking again.** A complete scan that left the watermark short of its end while the
+//!   watermark is more than a window behind this machine's now (the server's time, known only
+//!   from events returned, went stale: a quiet cluster, a rare event type) makes the stream ask
+//!   the server's time again before its next scan ([`server_time::ask_again`]); without it such a
+//!   stream would repeat the same empty window forever.
 //! - **Acceptance and dedupe.** An event is delivered unless it is before the watermark, after
 //!   the end time, or already in the seen set ([`SearchCore::admit`]).
 //! - **Watermark.** After a page: to the start of the second of the page's newest event, capped
@@ -162,9 +169,12 @@ pub(crate) struct SearchCore {
     position: SearchPosition,
     /// The newest event time the server has returned: how far its clock is known to have gone.
     newest_seen: Option<OffsetDateTime>,
-    /// Whether the server's time was asked for (once per stream).
-    asked_server_time: bool,
-    /// The stream starts from now: the server's time moves the start to its newest event.
+    /// Whether the next plan asks the server's time (first, and again when it went stale).
+    server_time_due: bool,
+    /// The server's time was answered since the last scan began.
+    server_time_fresh: bool,
+    /// The stream starts from now: the first answer of the server's time moves the start to its
+    /// newest event (until the first scan begins).
     start_now: bool,
     /// When the current scan began by this machine's clock (for the end time only).
     scan_began: Option<OffsetDateTime>,
@@ -187,7 +197,8 @@ impl SearchCore {
             settings,
             position,
             newest_seen: None,
-            asked_server_time: false,
+            server_time_due: true,
+            server_time_fresh: false,
             start_now,
             scan_began: None,
             last_complete_scan: None,
@@ -227,15 +238,16 @@ impl SearchCore {
         })
     }
 
-    /// What to fetch next, at this machine's `client_now`: the server's time (once, first), else
-    /// the current scan's page (beginning a scan from the watermark if none is in progress).
+    /// What to fetch next, at this machine's `client_now`: the server's time (first, and again
+    /// after a scan that found it stale), else the current scan's page (beginning a scan from the
+    /// watermark if none is in progress).
     pub(crate) fn plan(&mut self, client_now: OffsetDateTime) -> Plan {
         if self.finished() {
             return Plan::Done;
         }
         let watermark = self.position.watermark();
-        if !self.asked_server_time {
-            self.asked_server_time = true;
+        if self.server_time_due {
+            self.server_time_due = false;
             // From now: "now" is this machine's guess; look around it for the server's.
             let from = if self.start_now {
                 earlier(watermark, server_time::MAX_CLOCK_SKEW)
@@ -249,15 +261,27 @@ impl SearchCore {
         // completion neither shows the stream caught up nor lets the end time's lateness pass.
         self.scan_began = self.position.scan.is_none().then_some(client_now);
         self.reanchored_from = None;
-        let Settings { window, end, .. } = self.settings;
+        // Once a scan began, the start is fixed: a later answer of the server's time only tells
+        // how far its clock has gone.
+        self.start_now = false;
+        let fresh = std::mem::take(&mut self.server_time_fresh);
+        let Settings {
+            window,
+            end,
+            max_lateness,
+            ..
+        } = self.settings;
         let newest_seen = self.newest_seen;
         let scan = self.position.scan.get_or_insert_with(|| {
             let from = floor_second(watermark);
+            // The server's time at the scan's start, as far as it is known.
+            let started = server_time::settle_base(newest_seen, watermark);
+            let settled = server_time::settled(started, max_lateness);
+            let window = server_time::scan_window(from, window, settled, fresh);
             ScanPosition {
                 from,
                 to: server_time::scan_end(from, window, client_now, end),
-                // The server's time at the scan's start, as far as it is known.
-                started: server_time::settle_base(newest_seen, watermark),
+                started,
                 key: String::new(),
                 reached: None,
             }
@@ -270,15 +294,17 @@ impl SearchCore {
     }
 
     /// The server's time was learnt: `newest` is its newest event (`None`: it has none there).
-    /// Starting from now, the stream starts right after it; returns the new start then. (A
-    /// failed request is not answered: less is known, and the first scan does not move the
-    /// watermark.)
+    /// Starting from now (the first answer, before any scan), the stream starts right after it;
+    /// returns the new start then. (A failed request is not answered: less is known, and the
+    /// next scan neither moves the watermark further nor reaches further.)
     pub(crate) fn server_time_answered(
         &mut self,
         newest: Option<OffsetDateTime>,
     ) -> Option<OffsetDateTime> {
         self.note_server_time(newest);
+        self.server_time_fresh = true;
         let newest = newest.filter(|_| self.start_now)?;
+        self.start_now = false;
         let start = later(newest, Duration::from_nanos(1));
         self.position = SearchPosition::starting_at(start);
         Some(start)
@@ -355,6 +381,13 @@ impl SearchCore {
         let mut caught_up_at = None;
         if let Some(began) = self.scan_began {
             self.last_complete_scan = Some((to, began));
+            self.server_time_due = server_time::ask_again(
+                self.position.watermark(),
+                self.settings.window,
+                to,
+                began,
+                self.settings.end,
+            );
             // A scan that reached the present (not one window of a backfill).
             if to >= began {
                 caught_up_at = Some(began);

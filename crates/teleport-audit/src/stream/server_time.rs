@@ -7,6 +7,12 @@
 //!   ahead can no longer push the watermark past events that are still to come.
 //! - **Scans** reach [`MAX_CLOCK_SKEW`] past this machine's "now" ([`scan_end`]), so a client clock
 //!   that runs behind does not hold back events the server already has.
+//! - **A stale server time** (the newest event returned is more than a window behind this
+//!   machine's now and holds the watermark short of a scan's end) is asked again before the next
+//!   scan ([`ask_again`]); a scan right after an answer reaches the present when its window would
+//!   end past where the watermark can settle ([`scan_window`]). This machine's clock is only the
+//!   trigger: a clock ahead costs one request per poll while the cluster is quiet; one behind the
+//!   server's by more than a window leaves a quiet stream waiting for events that move it on.
 //! - **A cursor** holding a time ahead of the server's clock is refused ([`cursor_bound`]): by
 //!   more than [`CURSOR_AHEAD_TOLERANCE`] when the proxy told its time, else by more than
 //!   [`MAX_CLOCK_SKEW`] past this machine's clock. It was edited by hand or written by a machine
@@ -39,6 +45,42 @@ pub(crate) fn scan_end(
         to = to.min(end);
     }
     to.max(from)
+}
+
+/// The window of a scan from `from` that begins with the watermark able to move to `settled`:
+/// the configured `window`, or unbounded ([`scan_end`] then stops at the skew allowance past now,
+/// or the end) when the server's time was just answered (`fresh`) and one window would end past
+/// `settled`. One window could not move the watermark to its end then, and the answer showed
+/// the server had nothing newer than its newest event up to [`MAX_CLOCK_SKEW`] past this
+/// machine's now, so reaching the present reads no more than a window and the lateness of
+/// events, plus what appeared since.
+pub(crate) fn scan_window(
+    from: OffsetDateTime,
+    window: Duration,
+    settled: OffsetDateTime,
+    fresh: bool,
+) -> Duration {
+    if fresh && later(from, window) > settled {
+        Duration::MAX
+    } else {
+        window
+    }
+}
+
+/// Whether the server's time must be asked again after a complete scan to `scan_to` that began
+/// at this machine's `began`: the scan left the `watermark` short of its end (the server's time,
+/// as known from the events it returned, holds it back), the watermark is more than a `window`
+/// behind `began`, and the scan did not cover the stream's `end` (from there only the clock
+/// decides, [`reached_end`]). Without asking, a window without events would be scanned again
+/// and again, and what lies after it never delivered.
+pub(crate) fn ask_again(
+    watermark: OffsetDateTime,
+    window: Duration,
+    scan_to: OffsetDateTime,
+    began: OffsetDateTime,
+    end: Option<OffsetDateTime>,
+) -> bool {
+    watermark < scan_to && later(watermark, window) < began && end.is_none_or(|end| scan_to < end)
 }
 
 /// The time the server's clock had certainly reached when a scan from `from` began: the newest
@@ -95,6 +137,7 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
     const DAY: Duration = Duration::from_secs(86_400);
+    const NS: Duration = Duration::from_nanos(1);
 
     #[test]
     fn a_scan_ends_one_window_on_or_the_skew_allowance_past_now() {
@@ -118,6 +161,55 @@ mod tests {
         // Never before its start (a watermark ahead of every clock).
         let ahead = datetime!(2026-01-01 00:00 UTC);
         assert_eq!(scan_end(ahead, DAY, now, None), ahead);
+    }
+
+    #[test]
+    fn right_after_the_servers_time_a_window_that_cannot_settle_reaches_the_present() {
+        let from = datetime!(2025-12-02 07:00 UTC);
+        let settled = datetime!(2025-12-02 07:00:05 UTC);
+        let second = Duration::from_secs(1);
+        // The window ends past `settled`: the present, once the server's time was just answered.
+        assert_eq!(scan_window(from, 6 * second, settled, true), Duration::MAX);
+        assert_eq!(scan_window(from, 6 * second, settled, false), 6 * second);
+        // A window that ends at or before `settled` moves the watermark to its end: one window.
+        assert_eq!(scan_window(from, 5 * second, settled, true), 5 * second);
+        assert_eq!(scan_window(from, 4 * second, settled, true), 4 * second);
+        // Unbounded: the skew allowance past now, or the end.
+        let now = datetime!(2025-12-03 12:00 UTC);
+        assert_eq!(
+            scan_end(from, Duration::MAX, now, None),
+            datetime!(2025-12-03 14:00 UTC)
+        );
+        let end = datetime!(2025-12-03 00:00 UTC);
+        assert_eq!(scan_end(from, Duration::MAX, now, Some(end)), end);
+    }
+
+    #[test]
+    fn the_servers_time_is_asked_again_when_it_holds_the_watermark_a_window_behind_now() {
+        let watermark = datetime!(2025-12-02 07:00 UTC);
+        let to = datetime!(2025-12-03 07:00 UTC);
+        let began = datetime!(2025-12-04 12:00 UTC);
+        assert!(ask_again(watermark, DAY, to, began, None));
+        // The scan moved the watermark to its end (a backfill window): no.
+        assert!(!ask_again(to, DAY, to, began, None));
+        // The watermark is within a window of now (the live tail): no.
+        assert!(!ask_again(watermark, DAY, to, later(watermark, DAY), None));
+        assert!(ask_again(
+            watermark,
+            DAY,
+            to,
+            later(watermark, DAY + NS),
+            None
+        ));
+        // The scan covered the end: the clock decides from there.
+        assert!(!ask_again(watermark, DAY, to, began, Some(to)));
+        assert!(ask_again(
+            watermark,
+            DAY,
+            to,
+            began,
+            Some(later(to, Duration::from_secs(1)))
+        ));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The rules against a model server, for random event sets and server behaviours: every event in
 //! the stream's range is delivered exactly once, and the watermark never moves backwards.
 //!
-//! The model: events with times in about 40 seconds (many in one second, some with one
-//! timestamp), each visible from its time plus a delay of at most `max_lateness` (exactly it,
+//! The model: events with times in about 90 seconds (many in one second, some with one
+//! timestamp, gaps longer than the window, often none after the end time), each visible from its time plus a delay of at most `max_lateness` (exactly it,
 //! sometimes); a server clock that moves on with every request; ascending pages ordered by whole
 //! second only (by id inside a second, as DynamoDB), with an offset as the page key and a key
 //! after every full page (so a last page can be empty). For a while, keyed requests are
@@ -18,6 +18,10 @@ use crate::cursor::{Cursor, Position};
 
 const LATENESS: Duration = Duration::from_secs(3);
 const T0: OffsetDateTime = datetime!(2025-12-02 07:00 UTC);
+/// The stream's range, in milliseconds after `T0`, and where events may be.
+const START_MS: u64 = 3_000;
+const END_MS: u64 = 60_500;
+const SPAN_S: u64 = 90;
 
 struct Event {
     time: OffsetDateTime,
@@ -59,7 +63,9 @@ struct Case {
     /// (second after T0, nanoseconds, visibility delay in ms)
     events: Vec<(u64, u32, u64)>,
     page_size: u32,
-    short_window: bool,
+    /// 0: a day, following the live end of the log; 1: 5 s, a backfill (the server's clock is
+    /// past every event); 2: 5 s, live; 3: 2 s (shorter than the lateness), live.
+    window: u8,
     server_start_ms: u64,
     client_behind_ms: u64,
     clock_steps: Vec<u64>,
@@ -71,14 +77,14 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     let event = (
-        0..40u64,
+        prop_oneof![0..SPAN_S, 0..20u64],
         prop_oneof![Just(0u32), 0..1_000_000_000u32],
         prop_oneof![Just(0u64), Just(3000u64), 0..=3000u64],
     );
     (
         proptest::collection::vec(event, 0..60),
         1..8u32,
-        any::<bool>(),
+        0..4u8,
         0..50_000u64,
         prop_oneof![Just(0u64), 0..60_000u64],
         proptest::collection::vec(0..3000u64, 1..16),
@@ -90,7 +96,7 @@ fn case() -> impl Strategy<Value = Case> {
             |(
                 events,
                 page_size,
-                short_window,
+                window,
                 server_start_ms,
                 client_behind_ms,
                 clock_steps,
@@ -100,7 +106,7 @@ fn case() -> impl Strategy<Value = Case> {
             )| Case {
                 events,
                 page_size,
-                short_window,
+                window,
                 server_start_ms,
                 client_behind_ms,
                 clock_steps,
@@ -117,13 +123,13 @@ fn ms(n: u64) -> Duration {
 
 /// Runs the stream against the model until its end; returns the ids delivered.
 fn run(case: &Case) -> Vec<String> {
-    let start = later(T0, Duration::from_secs(3));
-    let end = later(T0, ms(30_500));
+    let start = later(T0, ms(START_MS));
+    let end = later(T0, ms(END_MS));
     let settings = Settings {
-        window: if case.short_window {
-            Duration::from_secs(5)
-        } else {
-            Duration::from_secs(86_400)
+        window: match case.window {
+            0 => Duration::from_secs(86_400),
+            1 | 2 => Duration::from_secs(5),
+            _ => Duration::from_secs(2),
         },
         end: Some(end),
         max_lateness: LATENESS,
@@ -147,22 +153,14 @@ fn run(case: &Case) -> Vec<String> {
             }
         })
         .collect();
-    // After the end: not delivered, but it tells the server's time to a stream whose window is
-    // shorter than its range. (Without any event past the window, such a stream never gets
-    // past it: the watermark moves only as far as the server's newest event allows.)
-    let sentinel = later(T0, Duration::from_secs(40));
-    events.push(Event {
-        time: sentinel,
-        id: "sentinel".to_owned(),
-        visible_at: sentinel,
-    });
     events.sort_by(|a, b| (a.time.unix_timestamp(), &a.id).cmp(&(b.time.unix_timestamp(), &b.id)));
     let mut server = Server {
         events,
-        // A short window is a backfill (the server's clock is past the sentinel); a long one
-        // follows the live end of the log.
-        now: if case.short_window {
-            later(sentinel, ms(case.server_start_ms))
+        now: if case.window == 1 {
+            later(
+                T0,
+                Duration::from_secs(SPAN_S + 3) + ms(case.server_start_ms),
+            )
         } else {
             later(T0, ms(case.server_start_ms))
         },
@@ -269,13 +267,16 @@ fn run(case: &Case) -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // 512 cases unless PROPTEST_CASES says otherwise (an explicit count would override it).
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
+    ))]
 
     #[test]
     fn every_event_in_range_is_delivered_exactly_once(case in case()) {
         let delivered = run(&case);
-        let start = later(T0, Duration::from_secs(3));
-        let end = later(T0, ms(30_500));
+        let start = later(T0, ms(START_MS));
+        let end = later(T0, ms(END_MS));
         let mut expected: Vec<String> = case
             .events
             .iter()

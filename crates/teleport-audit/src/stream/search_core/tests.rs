@@ -560,3 +560,209 @@ fn the_newest_event_seen_in_any_page_settles_the_next_scan() {
         datetime!(2025-12-02 07:40 UTC)
     );
 }
+
+/// A live tail at `watermark` that saw the server's newest event at `newest`, caught up at
+/// `now`: its first scan is complete and it polls.
+fn caught_up(newest: OffsetDateTime, now: OffsetDateTime) -> SearchCore {
+    let mut core = core_at(earlier(newest, Duration::from_secs(60)), Some(newest));
+    assert_eq!(scan(&mut core, now).to, later(now, HOUR * 2));
+    let done = complete(core.page_consumed(page(Some(newest), "", false, false)));
+    assert_eq!(done.then, Then::Poll);
+    assert_eq!(done.caught_up_at, Some(now));
+    assert_eq!(core.watermark(), earlier(newest, LATENESS));
+    core
+}
+
+/// Scans until a scan completes (every page empty); returns the scan and its outcome.
+fn empty_scan(core: &mut SearchCore, now: OffsetDateTime) -> (Fetch, ScanComplete) {
+    let fetch = scan(core, now);
+    let done = complete(core.page_consumed(page(None, "", false, false)));
+    (fetch, done)
+}
+
+#[test]
+fn a_quiet_window_then_an_event_beyond_it_is_delivered() {
+    let newest = datetime!(2025-12-01 10:00:30 UTC);
+    let mut core = caught_up(newest, datetime!(2025-12-01 10:01 UTC));
+    // Two days later: one window from the watermark, empty; the server's time (known only from
+    // the events returned) holds the watermark where it was.
+    let now = datetime!(2025-12-03 12:00 UTC);
+    let (fetch, done) = empty_scan(&mut core, now);
+    assert_eq!(fetch.to, datetime!(2025-12-02 10:00:20 UTC));
+    assert_eq!(core.watermark(), datetime!(2025-12-01 10:00:20 UTC));
+    assert_eq!(done.then, Then::Poll);
+    assert_eq!(done.caught_up_at, None);
+    // So the server's time is asked again, from the watermark on.
+    assert_eq!(
+        core.plan(now),
+        Plan::ServerTime {
+            from: datetime!(2025-12-01 10:00:20 UTC),
+            to: datetime!(2025-12-03 14:00 UTC),
+        }
+    );
+    let event = datetime!(2025-12-03 11:59 UTC);
+    assert_eq!(core.server_time_answered(Some(event)), None);
+    // The watermark moves a window per scan, at once, up to the new event's.
+    let (fetch, done) = empty_scan(&mut core, now);
+    assert_eq!(
+        (fetch.from, fetch.to),
+        (
+            datetime!(2025-12-01 10:00:20 UTC),
+            datetime!(2025-12-02 10:00:20 UTC)
+        )
+    );
+    assert_eq!(done.then, Then::ScanAgain);
+    let (fetch, done) = empty_scan(&mut core, now);
+    assert_eq!(fetch.to, datetime!(2025-12-03 10:00:20 UTC));
+    assert_eq!(done.then, Then::ScanAgain);
+    let fetch = scan(&mut core, now);
+    assert_eq!(
+        (fetch.from, fetch.to),
+        (
+            datetime!(2025-12-03 10:00:20 UTC),
+            datetime!(2025-12-03 14:00 UTC)
+        )
+    );
+    assert_eq!(core.admit(event, "new"), Admission::Deliver);
+    let done = complete(core.page_consumed(page(Some(event), "", false, false)));
+    assert_eq!(done.caught_up_at, Some(now));
+    assert_eq!(core.watermark(), earlier(event, LATENESS));
+    // Caught up again: the next poll scans, no more asking.
+    assert!(matches!(
+        core.plan(later(now, Duration::from_secs(2))),
+        Plan::Scan(_)
+    ));
+}
+
+#[test]
+fn the_live_tail_asks_the_servers_time_once() {
+    let mut now = datetime!(2025-12-01 10:01 UTC);
+    let mut core = caught_up(datetime!(2025-12-01 10:00:30 UTC), now);
+    // Polls with events, and a quiet spell shorter than a window: scans only.
+    for step in 1..=50u64 {
+        now = later(
+            now,
+            Duration::from_secs(if step == 25 { 20 * 3600 } else { 2 }),
+        );
+        let fetch = scan(&mut core, now);
+        assert_eq!(fetch.to, later(now, HOUR * 2));
+        let event = (step % 3 != 0).then(|| earlier(now, Duration::from_millis(500)));
+        if let Some(event) = event {
+            assert_eq!(core.admit(event, &step.to_string()), Admission::Deliver);
+            core.page_received(Some(event));
+        }
+        let done = complete(core.page_consumed(page(event, "", false, false)));
+        assert_eq!(done.then, Then::Poll);
+        assert_eq!(done.caught_up_at, Some(now));
+    }
+}
+
+#[test]
+fn a_backfill_asks_the_servers_time_once() {
+    let now = datetime!(2025-12-02 12:00 UTC);
+    let mut core = core_at(
+        datetime!(2025-11-01 00:00 UTC),
+        Some(datetime!(2025-12-02 11:59 UTC)),
+    );
+    let mut windows = 0;
+    loop {
+        let (fetch, done) = empty_scan(&mut core, now);
+        if done.caught_up_at.is_some() {
+            assert_eq!(fetch.to, datetime!(2025-12-02 14:00 UTC));
+            break;
+        }
+        assert_eq!(done.then, Then::ScanAgain);
+        assert_eq!(core.watermark(), fetch.to);
+        windows += 1;
+    }
+    assert_eq!(windows, 31);
+    assert!(matches!(core.plan(now), Plan::Scan(_)));
+}
+
+#[test]
+fn asking_again_does_not_restart_a_stream_from_now() {
+    let guess = datetime!(2025-12-01 10:00 UTC);
+    let newest = datetime!(2025-12-01 09:59:30 UTC);
+    // The first answer sets the start; the second only tells the server's time.
+    let mut answered = SearchCore::new(settings(), SearchPosition::starting_at(guess), true);
+    answered.plan(guess);
+    assert_eq!(
+        answered.server_time_answered(Some(newest)),
+        Some(later(newest, NS))
+    );
+    // The first request failed (never answered): the start stays this machine's guess.
+    let mut unanswered = SearchCore::new(settings(), SearchPosition::starting_at(guess), true);
+    unanswered.plan(guess);
+    for core in [&mut answered, &mut unanswered] {
+        let start = core.watermark();
+        scan(core, guess);
+        let event = later(start, Duration::from_secs(5));
+        assert_eq!(core.admit(event, "first"), Admission::Deliver);
+        core.page_received(Some(event));
+        complete(core.page_consumed(page(Some(event), "", false, false)));
+        let now = datetime!(2025-12-03 12:00 UTC);
+        empty_scan(core, now);
+        let before = core.position().clone();
+        assert!(matches!(core.plan(now), Plan::ServerTime { .. }));
+        assert_eq!(
+            core.server_time_answered(Some(datetime!(2025-12-03 11:00 UTC))),
+            None
+        );
+        assert_eq!(core.position(), &before);
+        assert_eq!(core.admit(event, "first"), Admission::Duplicate);
+    }
+}
+
+#[test]
+fn asking_again_answered_with_nothing_newer_reaches_the_present_and_keeps_polling() {
+    let newest = datetime!(2025-12-01 10:00:30 UTC);
+    let mut core = caught_up(newest, datetime!(2025-12-01 10:01 UTC));
+    let mut now = datetime!(2025-12-03 12:00 UTC);
+    empty_scan(&mut core, now);
+    for answer in [None, Some(newest), None] {
+        assert!(matches!(core.plan(now), Plan::ServerTime { .. }));
+        assert_eq!(core.server_time_answered(answer), None);
+        // Nothing newer up to the skew allowance past now: the scan reaches the present (it
+        // reads nothing but what appeared since), and the watermark stays.
+        let (fetch, done) = empty_scan(&mut core, now);
+        assert_eq!(fetch.to, later(now, HOUR * 2));
+        assert_eq!(done.then, Then::Poll);
+        assert_eq!(done.caught_up_at, Some(now));
+        assert_eq!(core.watermark(), earlier(newest, LATENESS));
+        now = later(now, Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn an_end_time_stream_past_a_quiet_window_finishes() {
+    let settings = Settings {
+        window: HOUR,
+        end: Some(datetime!(2025-12-02 12:00 UTC)),
+        ..settings()
+    };
+    let newest = datetime!(2025-12-01 10:00:30 UTC);
+    let now = datetime!(2025-12-03 00:00 UTC);
+    // Started after the end: the first answer lets the first scan reach the end.
+    let mut core = core_with(
+        settings.clone(),
+        datetime!(2025-12-01 10:00 UTC),
+        Some(newest),
+    );
+    let (fetch, done) = empty_scan(&mut core, now);
+    assert_eq!(fetch.to, datetime!(2025-12-02 12:00 UTC));
+    assert_eq!(done.then, Then::Finish);
+    // Caught up before the quiet spell: one empty window, asking again, then the end.
+    let mut core = core_with(settings, earlier(newest, HOUR / 2), Some(newest));
+    let (fetch, done) = empty_scan(&mut core, datetime!(2025-12-01 10:01 UTC));
+    assert_eq!(fetch.to, datetime!(2025-12-01 12:01 UTC));
+    assert_eq!(done.then, Then::Poll);
+    let (fetch, done) = empty_scan(&mut core, now);
+    assert_eq!(fetch.to, datetime!(2025-12-01 11:00:20 UTC));
+    assert_eq!(done.then, Then::Poll);
+    assert!(matches!(core.plan(now), Plan::ServerTime { .. }));
+    core.server_time_answered(None);
+    let (fetch, done) = empty_scan(&mut core, now);
+    assert_eq!(fetch.to, datetime!(2025-12-02 12:00 UTC));
+    assert_eq!(done.then, Then::Finish);
+    assert_eq!(core.plan(now), Plan::Done);
+}
