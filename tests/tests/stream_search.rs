@@ -12,8 +12,9 @@ use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
 use support::{
-    assert_exactly, assert_stalled_by_timeouts, auditor, collect, connect, expected_ids,
-    expected_ids_of_types, fast_search, open_stream, past_backlog, proxy_config, search_backfill,
+    assert_exactly, assert_stalled_by_timeouts, auditor, collect, connect, empty_cluster,
+    expected_ids, expected_ids_of_types, fast_search, open_stream, past_backlog, proxy_config,
+    search_backfill,
 };
 
 #[tokio::test]
@@ -476,4 +477,58 @@ async fn every_backend_model_is_served_exactly() {
         assert!(got.errors.is_empty(), "{backend:?}: {:?}", got.errors);
         assert_exactly(&got.ids(), &expected_ids(&sim, start, end));
     }
+}
+
+/// Inserts an event stamped now into `sim`, numbered `n`; returns its uid.
+fn insert_now(sim: &SimCluster, n: u8) -> String {
+    let now = OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let json = format!(
+        r#"{{"event":"exec","code":"T3002I","uid":"00000000-0000-4000-8000-0000000000{n:02x}","time":"{now}","user":"alice"}}"#
+    );
+    sim.store().insert(&json, None).unwrap().uid().to_string()
+}
+
+/// The server's time is known to the stream only from the events it returned: after a quiet
+/// spell longer than the window, the next window held nothing and the watermark could not move
+/// past the last event, so the stream scanned that window forever and never saw the next event.
+#[tokio::test]
+async fn a_quiet_spell_longer_than_the_window_does_not_stall_the_live_tail() {
+    let sim = empty_cluster().await;
+    let first = insert_now(&sim, 1);
+    let config = fast_search(StreamConfig::default())
+        .backfill_start(OffsetDateTime::now_utc() - time::Duration::seconds(5))
+        .window(Duration::from_secs(2));
+    let mut stream = open_stream(&sim, config).await;
+    let got = collect(&mut stream, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.ids(), [first], "{:?}", got.errors);
+    // Quiet for longer than the window and the lateness.
+    let quiet = collect(&mut stream, 1, Duration::from_secs(4)).await;
+    assert!(quiet.events.is_empty() && !quiet.ended, "{quiet:?}");
+    let second = insert_now(&sim, 2);
+    let got = collect(&mut stream, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.ids(), [second], "{:?}", got.errors);
+}
+
+/// The same with an end time: the event after the quiet spell is delivered, and the stream ends
+/// although no event follows the end.
+#[tokio::test]
+async fn an_end_time_stream_with_a_quiet_spell_longer_than_the_window_finishes() {
+    let sim = empty_cluster().await;
+    let start = OffsetDateTime::now_utc();
+    let first = insert_now(&sim, 1);
+    let config = fast_search(StreamConfig::default())
+        .backfill_start(start - time::Duration::seconds(1))
+        .end_time(start + time::Duration::seconds(8))
+        .window(Duration::from_secs(2));
+    let mut stream = open_stream(&sim, config).await;
+    let got = collect(&mut stream, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.ids(), [first], "{:?}", got.errors);
+    let quiet = collect(&mut stream, 1, Duration::from_secs(4)).await;
+    assert!(quiet.events.is_empty() && !quiet.ended, "{quiet:?}");
+    let second = insert_now(&sim, 2);
+    let rest = collect(&mut stream, usize::MAX, Duration::from_secs(30)).await;
+    assert!(rest.ended && rest.errors.is_empty(), "{rest:?}");
+    assert_eq!(rest.ids(), [second]);
 }
