@@ -273,6 +273,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A task of the stream's own (a page fetch, the export probe, an export chunk reader)
+    /// panicked or was lost: a bug in teleport-audit. Trying again would repeat it, so the
+    /// stream ends (a restart resumes from the cursor).
+    #[error("the stream's {task} task failed (it panicked): a bug in teleport-audit")]
+    TaskFailed {
+        /// Which task.
+        task: &'static str,
+    },
+
     /// A cursor could not be read or does not fit this stream.
     #[error("invalid cursor: {reason}")]
     InvalidCursor {
@@ -467,6 +476,7 @@ impl Error {
             Error::ResourceExhausted { .. } => "resource_exhausted",
             Error::Timeout { .. } => "timeout",
             Error::Rpc { .. } => "rpc_failed",
+            Error::TaskFailed { .. } => "task_failed",
             Error::InvalidCursor { .. }
             | Error::CursorFromOtherCluster { .. }
             | Error::CursorAhead { .. } => "invalid_cursor",
@@ -551,6 +561,9 @@ impl Error {
             }
             Error::InvalidArgument { .. } => {
                 "Check the stream settings (page size, time range, event types)."
+            }
+            Error::TaskFailed { .. } => {
+                "A bug in teleport-audit: please report it with the log lines before this error; a restart resumes from the cursor."
             }
             Error::Rpc { .. } if !self.is_retryable() => {
                 "The Auth Service refused the call with a status this client does not retry; check the Auth Service's logs around this time."

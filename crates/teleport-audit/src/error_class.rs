@@ -60,8 +60,10 @@ impl Error {
             | Error::CursorFileUnusable { .. }
             | Error::OutputFile { .. }
             | Error::OutputNotRecorded { .. } => ErrorClass::Data,
-            // A status the stream does not retry is not the server's passing trouble.
+            // A status the stream does not retry is not the server's passing trouble; a failed
+            // task of our own is a bug.
             Error::Rpc { .. } if !self.is_retryable() => ErrorClass::Other,
+            Error::TaskFailed { .. } => ErrorClass::Other,
             // What is left is the way to the cluster or the cluster itself (resolving,
             // connecting, the HTTP proxy, TLS, the upgrade, a call it does not serve, rate
             // limits, a timeout, a retried status) or a file another process holds. The exit
@@ -208,6 +210,7 @@ mod tests {
                 code: tonic::Code::FailedPrecondition,
                 message: message(),
             },
+            Error::TaskFailed { task: "page fetch" },
             Error::InvalidCursor {
                 reason: message(),
                 source: None,
@@ -303,6 +306,7 @@ mod tests {
             class_of("rpc_failed"),
             [ErrorClass::Unavailable, ErrorClass::Other]
         );
+        assert_eq!(class_of("task_failed"), [ErrorClass::Other]);
     }
 
     /// docs/troubleshooting.md's exit-code table lists each code in its class's row.

@@ -9,10 +9,10 @@ use time::OffsetDateTime;
 use tokio::time::Sleep;
 
 use super::config::StreamConfig;
-use super::export::{LIST_RPC, list_chunks};
+use super::export::list_chunks;
 use super::notify::Notifier;
 use super::retry::{Retrier, Verdict};
-use super::task::Task;
+use super::task::{self, Task};
 use crate::{Client, Error, Mode};
 
 /// What the probe's answer means.
@@ -113,13 +113,8 @@ impl Probe {
                     )));
                 }
                 State::Asking(task) => {
-                    let answer = std::task::ready!(task.poll(cx)).unwrap_or_else(|error| {
-                        Err(Error::Rpc {
-                            rpc: LIST_RPC,
-                            code: tonic::Code::Internal,
-                            message: format!("the export probe task failed: {error}"),
-                        })
-                    });
+                    let answer = std::task::ready!(task.poll(cx))
+                        .unwrap_or_else(|error| Err(task::failed("export probe", &error)));
                     match decide(answer) {
                         Decision::Export => {
                             self.retrier.succeeded();
@@ -152,6 +147,7 @@ impl Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::export::LIST_RPC;
 
     #[test]
     fn both_forms_of_unimplemented_mean_search() {

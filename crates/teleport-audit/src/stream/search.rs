@@ -32,7 +32,7 @@ use super::retry::{Retrier, Verdict};
 use super::search_core::{
     Admission, AfterPage, Fetch, LargeResponse, PageEnd, Plan, SearchCore, Settings, Then,
 };
-use super::task::Task;
+use super::task::{self, Task};
 use super::time_math::utc;
 use crate::cursor::SearchPosition;
 use crate::stats::StatsHandle;
@@ -185,18 +185,20 @@ impl SearchMachine {
             State::Plan => Step::Next(self.plan()),
             State::ServerTime { mut task } => match task.poll(cx) {
                 Poll::Pending => Step::Pending(State::ServerTime { task }),
-                Poll::Ready(joined) => Step::Next(self.on_server_time(joined.ok())),
+                Poll::Ready(Ok(answer)) => Step::Next(self.on_server_time(Some(answer))),
+                Poll::Ready(Err(error)) => {
+                    Step::Next(State::Failed(task::failed("server time", &error)))
+                }
             },
             State::Fetching { request, mut task } => match task.poll(cx) {
                 Poll::Pending => Step::Pending(State::Fetching { request, task }),
                 Poll::Ready(joined) => {
-                    let result = joined.unwrap_or_else(|error| {
-                        Err(Error::Rpc {
-                            rpc: page::SEARCH_RPC,
-                            code: tonic::Code::Internal,
-                            message: format!("the page fetch task failed: {error}"),
-                        })
-                    });
+                    let result = match joined {
+                        Ok(result) => result,
+                        Err(error) => {
+                            return Step::Next(State::Failed(task::failed("page fetch", &error)));
+                        }
+                    };
                     Step::Next(match result {
                         Ok(page) => self.on_page(&request, page),
                         Err(error) => self.on_error(request, error),

@@ -20,12 +20,13 @@ use tracing::Instrument as _;
 
 use super::Msg;
 use super::chunk::{self, ChunkJob, Ending, Filter, Shared};
-use super::listing::{EXPORT_RPC, list_chunks};
+use super::listing::list_chunks;
 use crate::cursor::{ExportPosition, chunk_hash, date_text};
 use crate::stream::config::StreamConfig;
 use crate::stream::notify::Notifier;
 use crate::stream::retry::{Retrier, Verdict};
 use crate::stream::server_time::MAX_CLOCK_SKEW;
+use crate::stream::task;
 use crate::stream::time_math::{earlier, later, utc};
 use crate::{Client, Error};
 
@@ -426,11 +427,7 @@ impl Driver {
             }
             Ok((_, _, Ending::Stop)) => false,
             Err(error) => {
-                let error = Error::Rpc {
-                    rpc: EXPORT_RPC,
-                    code: tonic::Code::Internal,
-                    message: format!("an export chunk reader failed: {error}"),
-                };
+                let error = task::failed("export chunk reader", &error);
                 let _ = self.shared.tx.send(Msg::Fatal(error)).await;
                 false
             }
