@@ -443,7 +443,10 @@ PY
     # upgrade, and the two long tails starting): no ERROR line, and no WARN line either (Teleport
     # logs a connection that fails its handshake, "Error occurred in handshake for new SSH conn",
     # at WARN).
-    errors="$(tail -c +"$((log_mark + 1))" "$work/teleport.log" | grep -aE '^[^ ]+ (ERRO|WARN)' || true)"
+    # Not counted: what Teleport logs about itself on its own schedule, whoever is connected
+    # (14.2.3's auth polls GitHub for releases, and this machine has no route there).
+    errors="$(tail -c +"$((log_mark + 1))" "$work/teleport.log" | grep -aE '^[^ ]+ (ERRO|WARN)' \
+        | grep -avF 'Failed to load github releases' || true)"
     if [[ -z "$errors" ]]; then
         pass "no ERROR or WARN line in Teleport's log from our client's normal runs ($(tail -c +"$((log_mark + 1))" "$work/teleport.log" | wc -l) log lines)"
     else
