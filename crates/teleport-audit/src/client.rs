@@ -8,13 +8,14 @@ use teleport_audit_proto::authservice::auth_service_client::AuthServiceClient;
 use teleport_identity::AuthRoute;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::config;
 use crate::config::{Address, ClientConfig};
 use crate::connect::address::{DEFAULT_AUTH_PORT, DEFAULT_PROXY_PORT, HostPort};
 use crate::connect::credentials::Credentials;
 use crate::connect::{Connector, DialSettings, Dialer, ProxyTls, Route};
+use crate::error::Error;
+use crate::expiry;
 use crate::rpc;
-use crate::stream::{AuditEventStream, StreamConfig};
-use crate::{Error, config, expiry};
 
 /// How long [`Client::disconnect`] waits for the server to close the client's connections.
 pub const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
@@ -241,11 +242,6 @@ impl Client {
 
     pub(crate) fn request_timeout(&self) -> Duration {
         self.inner.request_timeout
-    }
-
-    /// A stream of the cluster's audit events (see [`AuditEventStream`]).
-    pub fn audit_events(&self, config: StreamConfig) -> AuditEventStream {
-        AuditEventStream::new(self.clone(), config)
     }
 }
 

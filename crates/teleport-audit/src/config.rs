@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use teleport_identity::Identity;
 
-use crate::Error;
 use crate::connect::credentials::IdentitySetting;
 use crate::connect::http_proxy::HttpProxy;
 use crate::connect::upgrade::ConnectionUpgrade;
+use crate::error::Error;
 
 /// Default time allowed for each step of a dial (TCP, TLS, upgrade).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);

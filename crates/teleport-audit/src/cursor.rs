@@ -94,7 +94,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::Error;
+use crate::error::Error;
 use crate::mode::Mode;
 
 pub(crate) use export::{ExportPosition, chunk_hash, date_text};

@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use teleport_identity::secret_text::{looks_like_secret, shown_path};
 
-use crate::{Cursor, Error};
+use crate::cursor::Cursor;
+use crate::error::Error;
 
 /// The largest cursor file [`FileCursorStore::load`] reads. The format's own bound is far below
 /// it (see `docs/cursor.md`: about 150 KB at 1,000 events/s); a larger file is not a cursor.

@@ -3,7 +3,7 @@
 
 use teleport_identity::IdentityError;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The class of a failure: what has to change before the same thing can succeed.
 ///

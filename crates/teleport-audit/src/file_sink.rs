@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use teleport_audit_types::AuditEvent;
 use teleport_identity::secret_text::{looks_like_secret, shown_path};
 
+use crate::cursor::Cursor;
+use crate::cursor_store::FileCursorStore;
 use crate::cursor_store::{KEY_MATERIAL, OutputMark, kind, lock_or_refuse, sync_parent};
-use crate::{Cursor, Error, FileCursorStore};
+use crate::error::Error;
 
 /// Appends events to an output file and commits them with their cursor: every commit flushes
 /// the events to disk first, then saves the cursor with the output's length; on open, a file

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::StreamStats;
+use crate::stats::StreamStats;
 
 /// How long a stream may go without a successful call before [`HealthRule::check`] calls it
 /// stalled: five minutes. A stream that is caught up still succeeds a call every poll interval

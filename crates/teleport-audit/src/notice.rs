@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::Error;
+use crate::error::Error;
 
 /// How many notices wait for a slow [`Notices`] receiver before the oldest are dropped (and
 /// reported as [`Notice::Missed`]).

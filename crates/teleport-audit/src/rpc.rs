@@ -3,9 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::Error;
 use crate::connect::ConnectFailure;
 use crate::connect::auth_tls::alert_error;
+use crate::error::Error;
 
 /// Runs `call` (RPC `rpc`) with `timeout`, mapping its status to an [`Error`].
 pub(crate) async fn with_timeout<T, F>(

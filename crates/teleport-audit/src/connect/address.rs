@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Default port of a Teleport proxy's HTTPS/TLS-routing listener.
 pub const DEFAULT_PROXY_PORT: u16 = 443;

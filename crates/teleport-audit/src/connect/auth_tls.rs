@@ -22,7 +22,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::prefixed::Prefixed;
 use super::verifier::{PresentedCertificate, RecordingVerifier};
-use crate::Error;
+use crate::error::Error;
 
 /// The TLS settings for the Auth Service, built once per client and specialised per dial.
 #[derive(Clone)]

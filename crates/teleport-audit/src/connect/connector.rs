@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 
 use super::dial::Dialer;
 use super::open_connections::Tracked;
-use crate::Error;
+use crate::error::Error;
 
 /// The error tonic receives from [`Connector`]: it carries our [`Error`] through tonic's and
 /// hyper's error chain, to be taken back out by [`crate::rpc::status_to_error`].

@@ -9,7 +9,7 @@ use teleport_identity::secret_text::shown_path;
 use teleport_identity::{AuthRoute, Identity};
 
 use super::auth_tls::AuthTls;
-use crate::Error;
+use crate::error::Error;
 
 /// Where the identity comes from, as configured.
 #[derive(Clone)]

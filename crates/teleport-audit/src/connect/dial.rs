@@ -17,7 +17,7 @@ use super::prefixed::Prefixed;
 use super::proxy_tls::ProxyTls;
 use super::upgrade::{self, ConnectionUpgrade};
 use super::{BoxedIo, http_connect, proxy_clock, tcp};
-use crate::Error;
+use crate::error::Error;
 
 /// The settings of every dial of a client, in one place: where to, as whom, through which HTTP
 /// proxy, whether to upgrade, which proxy certificate to trust, and how long to wait.

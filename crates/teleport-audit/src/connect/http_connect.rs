@@ -17,7 +17,7 @@ use super::address::HostPort;
 use super::http_proxy::ProxyUrl;
 use super::http1::{self, Answer};
 use super::prefixed::Prefixed;
-use crate::Error;
+use crate::error::Error;
 
 /// Asks `proxy` (already connected as `stream`) to open a tunnel to `target`; returns the
 /// tunnel.

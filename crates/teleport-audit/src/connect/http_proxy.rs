@@ -15,7 +15,7 @@ use base64::Engine as _;
 use http::HeaderValue;
 
 use super::address::HostPort;
-use crate::Error;
+use crate::error::Error;
 
 /// Which HTTP proxy, if any, carries the connection to the Teleport proxy. Its `Debug` output
 /// hides credentials in a URL.

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
 use super::address::HostPort;
-use crate::Error;
+use crate::error::Error;
 
 /// TLS settings for the proxy's public (web) certificate.
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::address::HostPort;
-use crate::Error;
+use crate::error::Error;
 
 /// Resolves `target` and connects to the first address that accepts, within `timeout` overall.
 pub(crate) async fn connect(target: &HostPort, timeout: Duration) -> Result<TcpStream, Error> {

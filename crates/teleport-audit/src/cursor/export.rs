@@ -287,7 +287,7 @@ struct DateWire {
 mod tests {
     use super::super::{Cursor, Position};
     use super::*;
-    use crate::Error;
+    use crate::error::Error;
     use crate::mode::Mode;
     use proptest::prelude::*;
     use time::macros::{date, datetime};

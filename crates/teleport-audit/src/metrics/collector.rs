@@ -11,7 +11,11 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 use time::OffsetDateTime;
 
-use crate::{Client, Health, HealthRule, StatsHandle, StreamStats};
+use crate::client::Client;
+use crate::health::Health;
+use crate::health::HealthRule;
+use crate::stats::StatsHandle;
+use crate::stats::StreamStats;
 
 /// A stream's metrics: a `prometheus-client` [`Collector`] that reads the watched stream's
 /// [`StreamStats`] and the client's identity expiry at each scrape, and the stream's

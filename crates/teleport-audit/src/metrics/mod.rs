@@ -1,6 +1,6 @@
 //! Prometheus metrics of a stream (cargo feature `metrics`): [`StreamMetrics`], a
 //! `prometheus-client` [`Collector`](prometheus_client::collector::Collector) that reads a
-//! stream's [`StreamStats`](crate::StreamStats) and the identity's expiry at each scrape, and
+//! stream's [`StreamStats`](crate::stats::StreamStats) and the identity's expiry at each scrape, and
 //! [`MetricsServer`], a small HTTP server answering `GET /metrics` and `GET /healthz`.
 //!
 //! The metrics, their types and meaning, and the `/healthz` rule are listed in

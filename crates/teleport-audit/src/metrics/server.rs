@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::StreamMetrics;
-use crate::Error;
+use crate::error::Error;
 
 /// The `Content-Type` of the OpenMetrics text format, served to scrapers that ask for it
 /// (Prometheus does); others get the Prometheus text format
@@ -210,7 +210,8 @@ fn response(status: StatusCode, content_type: &'static str, body: String) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{HealthRule, StatsHandle};
+    use crate::health::HealthRule;
+    use crate::stats::StatsHandle;
     use http_body_util::BodyExt as _;
 
     fn state(metrics: StreamMetrics) -> State {

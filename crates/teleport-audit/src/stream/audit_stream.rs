@@ -14,10 +14,12 @@ use super::notify::Notifier;
 use super::probe::{Probe, Step};
 use super::search::SearchMachine;
 use super::time_math::{later, utc};
+use crate::client::Client;
 use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition};
+use crate::error::Error;
 use crate::mode::Mode;
+use crate::notice::Notices;
 use crate::stats::{StatsHandle, StreamStats};
-use crate::{Client, Error, Notices};
 
 /// A stream of a cluster's audit events, resumable from a [`Cursor`] taken at any event.
 ///
@@ -96,8 +98,15 @@ impl std::fmt::Debug for AuditEventStream {
     }
 }
 
+impl Client {
+    /// A stream of the cluster's audit events (see [`AuditEventStream`]).
+    pub fn audit_events(&self, config: StreamConfig) -> AuditEventStream {
+        AuditEventStream::new(self.clone(), config)
+    }
+}
+
 impl AuditEventStream {
-    pub(crate) fn new(client: Client, config: StreamConfig) -> Self {
+    fn new(client: Client, config: StreamConfig) -> Self {
         let stats = StatsHandle::with_identity_status({
             let client = client.clone();
             move || client.identity_status()

@@ -9,7 +9,7 @@ use teleport_audit_types::AuditEvent;
 use super::config::skips;
 use super::notify::Notifier;
 use super::page::{Content, PageItem};
-use crate::Notice;
+use crate::notice::Notice;
 
 /// What the stream yields for `item`: the event, or nothing (`skip` is sorted:
 /// [`crate::StreamConfig::skip_event_types`]).

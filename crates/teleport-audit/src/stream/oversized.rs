@@ -15,7 +15,8 @@ use tonic::transport::Channel;
 use tower::ServiceExt as _;
 
 use super::page::{Content, Page, PageItem, PageRequest, SEARCH_RPC, from_timestamp};
-use crate::{Error, rpc};
+use crate::error::Error;
+use crate::rpc;
 
 const SEARCH_PATH: &str = "/teleport.auditlog.v1.AuditLogService/GetUnstructuredEvents";
 const EXPORT_PATH: &str = "/teleport.auditlog.v1.AuditLogService/ExportUnstructuredEvents";

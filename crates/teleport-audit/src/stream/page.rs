@@ -9,7 +9,8 @@ use teleport_audit_types::{AuditEvent, EventError};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 
-use crate::{Error, rpc};
+use crate::error::Error;
+use crate::rpc;
 
 /// The RPC name used in errors and logs.
 pub(crate) const SEARCH_RPC: &str = "GetUnstructuredEvents";

@@ -13,7 +13,9 @@ use super::export::list_chunks;
 use super::notify::Notifier;
 use super::retry::{Retrier, Verdict};
 use super::task::{self, Task};
-use crate::{Client, Error, Mode};
+use crate::client::Client;
+use crate::error::Error;
+use crate::mode::Mode;
 
 /// What the probe's answer means.
 #[derive(Debug)]

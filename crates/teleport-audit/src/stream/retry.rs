@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use super::config::StreamConfig;
 use super::notify::Notifier;
 use crate::backoff::Backoff;
-use crate::{Error, Notice};
+use crate::error::Error;
+use crate::notice::Notice;
 
 /// Failure bookkeeping of one sequence of calls.
 pub(crate) struct Retrier {
@@ -138,8 +139,8 @@ impl Drop for Retrier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExponentialBackoff;
-    use crate::Notices;
+    use crate::backoff::ExponentialBackoff;
+    use crate::notice::Notices;
     use crate::stats::StatsHandle;
     use futures::FutureExt as _;
     use futures::StreamExt as _;

@@ -34,9 +34,10 @@ use super::search_core::{
 };
 use super::task::{self, Task};
 use super::time_math::utc;
+use crate::client::Client;
 use crate::cursor::SearchPosition;
+use crate::error::Error;
 use crate::stats::StatsHandle;
-use crate::{Client, Error};
 
 /// The search mode of an [`crate::AuditEventStream`].
 pub(crate) struct SearchMachine {

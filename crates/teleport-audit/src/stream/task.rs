@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use tokio::task::{JoinError, JoinHandle};
 
-use crate::Error;
+use crate::error::Error;
 
 /// A spawned task, aborted if dropped (so a dropped stream leaves no calls running).
 pub(crate) struct Task<T>(JoinHandle<T>);

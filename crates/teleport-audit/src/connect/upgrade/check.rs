@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::super::address::HostPort;
 use super::super::proxy_tls::{ProxyTls, server_name};
-use crate::Error;
+use crate::error::Error;
 
 /// The ALPN value Teleport's client offers in its test dial.
 const TEST_ALPN: &[u8] = b"teleport-reversetunnel";

@@ -32,7 +32,7 @@ use super::BoxedIo;
 use super::address::HostPort;
 use super::http1::{self, Answer};
 use super::proxy_tls::{ProxyTls, server_name};
-use crate::Error;
+use crate::error::Error;
 
 /// Whether to tunnel through the proxy's WebSocket connection upgrade.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -15,6 +15,8 @@ use tonic::transport::Channel;
 use super::Msg;
 use super::listing::{EXPORT_RPC, date_timestamp};
 use crate::cursor::date_text;
+use crate::error::Error;
+use crate::notice::Notice;
 use crate::rpc::{self, status_to_error};
 use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
@@ -22,7 +24,6 @@ use crate::stream::notify::Notifier;
 use crate::stream::oversized;
 use crate::stream::page::{Content, PageItem, from_timestamp};
 use crate::stream::retry::{Retrier, Verdict};
-use crate::{Error, Notice};
 
 /// What every chunk reader of a stream shares.
 pub(super) struct Shared {

@@ -21,14 +21,15 @@ use tracing::Instrument as _;
 use super::Msg;
 use super::chunk::{self, ChunkJob, Ending, Filter, Shared};
 use super::listing::list_chunks;
+use crate::client::Client;
 use crate::cursor::{ExportPosition, chunk_hash, date_text};
+use crate::error::Error;
 use crate::stream::config::StreamConfig;
 use crate::stream::notify::Notifier;
 use crate::stream::retry::{Retrier, Verdict};
 use crate::stream::server_time::MAX_CLOCK_SKEW;
 use crate::stream::task;
 use crate::stream::time_math::{earlier, later, utc};
-use crate::{Client, Error};
 
 /// The driver of one export stream (spawned on the stream's first poll).
 pub(super) struct Driver {

@@ -7,8 +7,9 @@ use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServic
 use time::Date;
 use tonic::transport::Channel;
 
+use crate::error::Error;
+use crate::rpc;
 use crate::stream::page::timestamp;
-use crate::{Error, rpc};
 
 /// The chunk listing RPC's name, in errors and logs.
 pub(crate) const LIST_RPC: &str = "GetEventExportChunks";

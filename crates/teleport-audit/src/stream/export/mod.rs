@@ -30,9 +30,10 @@ use super::delivery;
 use super::notify::Notifier;
 use super::page::PageItem;
 use super::task::Task;
+use crate::client::Client;
 use crate::cursor::ExportPosition;
+use crate::error::Error;
 use crate::stats::StatsHandle;
-use crate::{Client, Error};
 
 pub(crate) use listing::{EXPORT_RPC, LIST_RPC, list_chunks};
 
