@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use teleport_audit::{Client, StreamConfig};
@@ -12,31 +11,10 @@ use teleport_audit_sim::ca::IdentitySpec;
 use time::OffsetDateTime;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use support::capture::Capture;
 use support::{empty_cluster, proxy_config};
 
 const WARNING: &str = "the identity expires soon";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-    }
-}
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn identity(sim: &SimCluster, not_before: OffsetDateTime, not_after: OffsetDateTime) -> String {
     sim.issue_identity(

@@ -11,7 +11,7 @@ mod support;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+
 use std::time::Duration;
 
 use teleport_audit::{Client, ClientConfig, HttpProxy, StreamConfig};
@@ -19,6 +19,7 @@ use teleport_audit_sim::ca::{ClusterCa, FileHostCa, IdentitySpec, KeyType, Signe
 use teleport_audit_sim::{Backend, SimCluster};
 use tracing_subscriber::filter::LevelFilter;
 
+use support::capture::Capture;
 use support::{collect, fast_search, past_backlog};
 
 /// The shortest piece of a key's base64 that must never appear.
@@ -27,46 +28,15 @@ const WINDOW: usize = 20;
 /// The client's log line when a changed identity file cannot be used.
 const KEPT_IDENTITY: &str = "identity file changed but cannot be used";
 
-/// Everything written: log lines and formatted errors.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn push(&self, text: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(text.as_bytes());
+/// Display, Debug and every source of `error`, with what was being tried, into `capture`.
+fn capture_error(capture: &Capture, what: &str, error: &(dyn std::error::Error + 'static)) {
+    let mut text = format!("{what}: {error}\n{what}: {error:?}\n");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = writeln!(text, "  caused by: {cause} / {cause:?}");
+        source = cause.source();
     }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-    }
-
-    /// Display, Debug and every source of `error`, with what was being tried.
-    fn error(&self, what: &str, error: &(dyn std::error::Error + 'static)) {
-        let mut text = format!("{what}: {error}\n{what}: {error:?}\n");
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let _ = writeln!(text, "  caused by: {cause} / {cause:?}");
-            source = cause.source();
-        }
-        self.push(&text);
-    }
-}
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    capture.push(&text);
 }
 
 /// What must never appear: the private key block's boundary lines, and every
@@ -136,12 +106,12 @@ fn auditor() -> IdentitySpec {
 async fn refused(capture: &Capture, sim: &SimCluster, what: &str, addr: &str, identity: &str) {
     let config = match ClientConfig::from_identity_str(addr, identity) {
         Ok(config) => config,
-        Err(error) => return capture.error(what, &error),
+        Err(error) => return capture_error(capture, what, &error),
     };
     capture.push(&format!("{what}: {config:?}\n"));
     match Client::connect(client_config(sim, config)).await {
         Ok(client) => panic!("{what}: connected ({client:?})"),
-        Err(error) => capture.error(what, &error),
+        Err(error) => capture_error(capture, what, &error),
     }
 }
 
@@ -241,7 +211,7 @@ async fn no_private_key_in_trace_logs_or_errors() {
     assert!(rest.ended, "the stream ends at its end time");
     assert!(events >= 500, "{events} events streamed");
     for error in &errors {
-        capture.error("stream", error);
+        capture_error(&capture, "stream", error);
     }
     capture.push(&format!(
         "{:?}\n{}\n",
@@ -261,7 +231,7 @@ async fn no_private_key_in_trace_logs_or_errors() {
     refused(&capture, &sim, "unreachable", "127.0.0.1:9", &ecdsa).await;
     match ClientConfig::from_identity_file(&proxy, &rsa) {
         Ok(config) => panic!("identity text as the path was read: {config:?}"),
-        Err(error) => capture.error("identity as the path", &error),
+        Err(error) => capture_error(&capture, "identity as the path", &error),
     }
     let config = ClientConfig::from_identity_str(&proxy, &ecdsa)
         .expect("the identity")
@@ -269,7 +239,7 @@ async fn no_private_key_in_trace_logs_or_errors() {
     capture.push(&format!("identity_file(text): {config:?}\n"));
     match Client::connect(client_config(&sim, config)).await {
         Ok(client) => panic!("identity text as the path was read: {client:?}"),
-        Err(error) => capture.error("identity_file(text)", &error),
+        Err(error) => capture_error(&capture, "identity_file(text)", &error),
     }
 
     drop(client);

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod capture;
 pub mod exactly_once;
 pub mod rpc;
 
