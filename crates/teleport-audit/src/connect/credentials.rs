@@ -2,7 +2,7 @@
 //! (Machine ID / `tbot` renews it in place), or a ready rustls configuration.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use teleport_identity::secret_text::shown_path;
@@ -45,18 +45,31 @@ enum Kind {
         identity: Arc<Identity>,
         tls: AuthTls,
     },
-    File {
-        path: PathBuf,
-        route: AuthRoute,
-        cluster: String,
-        loaded: Mutex<Loaded>,
-    },
+    File(IdentityFile),
     /// A ready rustls configuration; the identity, if one was also given, names the cluster to
     /// expect and is checked for validity.
     Custom {
         tls: AuthTls,
         identity: Option<Arc<Identity>>,
     },
+}
+
+/// An identity file, re-read when it changed.
+struct IdentityFile {
+    path: PathBuf,
+    route: AuthRoute,
+    cluster: String,
+    loaded: Mutex<Loaded>,
+}
+
+impl IdentityFile {
+    /// The identity loaded from the file, re-read first if the file changed (`None` if a
+    /// panic poisoned the lock).
+    fn current(&self) -> Option<MutexGuard<'_, Loaded>> {
+        let mut loaded = self.loaded.lock().ok()?;
+        refresh(&mut loaded, &self.path, self.route, &self.cluster);
+        Some(loaded)
+    }
 }
 
 struct Loaded {
@@ -69,10 +82,10 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
             Kind::Fixed { tls, .. } => f.debug_tuple("Fixed").field(tls).finish(),
-            Kind::File { path, cluster, .. } => f
+            Kind::File(file) => f
                 .debug_struct("File")
-                .field("path", path)
-                .field("cluster", cluster)
+                .field("path", &file.path)
+                .field("cluster", &file.cluster)
                 .finish_non_exhaustive(),
             Kind::Custom { tls, .. } => f.debug_tuple("Custom").field(tls).finish(),
         }
@@ -117,7 +130,7 @@ impl Credentials {
                     Some(identity) => Arc::clone(identity),
                     None => Arc::new(Identity::from_identity_file(path)?),
                 };
-                Kind::File {
+                Kind::File(IdentityFile {
                     path: path.clone(),
                     route,
                     cluster: identity.cluster_name().to_owned(),
@@ -126,7 +139,7 @@ impl Credentials {
                         tls: AuthTls::from_identity(&identity, route)?,
                         identity,
                     }),
-                }
+                })
             }
             (None, None) => {
                 return Err(Error::Config {
@@ -143,16 +156,7 @@ impl Credentials {
     /// configuration and no identity.
     pub(crate) fn current_identity(&self) -> Option<Arc<Identity>> {
         match &self.kind {
-            Kind::File {
-                path,
-                route,
-                cluster,
-                loaded,
-            } => {
-                let mut loaded = loaded.lock().ok()?;
-                refresh(&mut loaded, path, *route, cluster);
-                Some(Arc::clone(&loaded.identity))
-            }
+            Kind::File(file) => file.current().map(|loaded| Arc::clone(&loaded.identity)),
             Kind::Fixed { .. } | Kind::Custom { .. } => self.identity(),
         }
     }
@@ -161,7 +165,8 @@ impl Credentials {
     pub(crate) fn identity(&self) -> Option<Arc<Identity>> {
         match &self.kind {
             Kind::Fixed { identity, .. } => Some(Arc::clone(identity)),
-            Kind::File { loaded, .. } => loaded
+            Kind::File(file) => file
+                .loaded
                 .lock()
                 .ok()
                 .map(|loaded| Arc::clone(&loaded.identity)),
@@ -184,17 +189,11 @@ impl Credentials {
                 check_before_dial(identity)?;
                 Ok(tls.clone())
             }
-            Kind::File {
-                path,
-                route,
-                cluster,
-                loaded,
-            } => {
-                let mut loaded = loaded.lock().map_err(|_| Error::Config {
+            Kind::File(file) => {
+                let loaded = file.current().ok_or_else(|| Error::Config {
                     field: "identity",
                     reason: "the identity lock was poisoned by a panic".to_owned(),
                 })?;
-                refresh(&mut loaded, path, *route, cluster);
                 check_before_dial(&loaded.identity)?;
                 Ok(loaded.tls.clone())
             }
