@@ -188,7 +188,10 @@ struct DateWork {
 /// time then (the proxy's `Date` is cut to the second, so this is up to a second early, never
 /// late), or, if the server's clock is unknown, as early as this machine's clock may be ahead of
 /// it.
-pub(super) fn start_from(listed_at: OffsetDateTime, offset: Option<time::Duration>) -> OffsetDateTime {
+pub(super) fn start_from(
+    listed_at: OffsetDateTime,
+    offset: Option<time::Duration>,
+) -> OffsetDateTime {
     match offset.and_then(|offset| listed_at.checked_add(offset)) {
         Some(server_time) => server_time,
         None => earlier(listed_at, MAX_CLOCK_SKEW),
@@ -285,7 +288,7 @@ impl ExportCore {
         }
         let late_events_until = self.waiting_for_late_events_until();
         if let Some(until) = late_events_until
-            && self.finished(today)
+            && self.listed_since(until, today)
         {
             return Action::Finished {
                 late_events_until: until,
@@ -487,26 +490,19 @@ impl ExportCore {
             .then(|| later(end, self.settings.lateness))
     }
 
-    /// With an end time: every date up to it has been listed, every chunk found has been read,
-    /// and every followed date inside the window up to it was last listed after the end plus
-    /// the lateness bound (so chunks written late for it had time to appear).
-    fn finished(&self, today: Date) -> bool {
+    /// With an end time: every followed date inside the window up to the end's date was last
+    /// listed at or after `settled`, the end plus the lateness bound (so chunks written late for
+    /// it had time to appear). Once, moreover, every date up to the end's date has been listed
+    /// and every chunk found read ([`Self::waiting_for_late_events_until`]), the stream is
+    /// finished.
+    fn listed_since(&self, settled: OffsetDateTime, today: Date) -> bool {
         let Some(end) = self.settings.end else {
             return false;
         };
-        let end_date = end.date();
-        if self.next_date <= end_date
-            || !self.needs_listing.is_empty()
-            || !self.pending.is_empty()
-            || self.reading != 0
-        {
-            return false;
-        }
-        let settled = later(end, self.settings.lateness);
         let oldest = self.oldest_followed(today);
         self.dates
             .iter()
-            .filter(|(date, _)| **date >= oldest && **date <= end_date)
+            .filter(|(date, _)| **date >= oldest && **date <= end.date())
             .all(|(_, work)| work.last_listed.is_some_and(|at| at >= settled))
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! Two sides joined by a bounded queue:
 //!
-//! - a spawned **driver** ([`driver`]) lists the chunks of the active UTC dates, decides which
-//!   chunks are new, and runs at most `export_concurrency` **chunk readers** ([`chunk`]), each
-//!   streaming one chunk from its start or from a stored per-event position, retrying by itself;
+//! - a spawned **driver** ([`driver`]) lists the chunks of the active UTC dates and runs at most
+//!   `export_concurrency` **chunk readers** ([`chunk`]), each streaming one chunk from its start
+//!   or from a stored per-event position, retrying by itself; what to list and when, which
+//!   chunks are new and how the position's dates and caught-up time move are decided by its
+//!   pure **core** ([`export_core`]);
 //! - the **consumer** ([`ExportMachine`], polled by the caller) takes [`Msg`]s off the queue in
-//!   order and folds them into the [`ExportPosition`] that [`crate::AuditEventStream::cursor`]
+//!   order ([`msg`]) and folds them into the [`ExportPosition`] that [`crate::AuditEventStream::cursor`]
 //!   returns. Because every change of the position travels through the queue behind the events
 //!   it covers, the position describes exactly what was yielded: an event read ahead but still
 //!   queued is not in it, a chunk is done only once its last event was yielded.

@@ -112,7 +112,9 @@ impl Model {
                     for job in jobs {
                         let key = (job.date, job.name.to_string());
                         prop_assert!(
-                            self.found.get(&job.date).is_some_and(|f| f.contains(&key.1)),
+                            self.found
+                                .get(&job.date)
+                                .is_some_and(|f| f.contains(&key.1)),
                             "{key:?} read but never listed"
                         );
                         prop_assert!(self.handed.insert(key.clone()), "{key:?} read twice");
@@ -144,8 +146,14 @@ impl Model {
                         }
                     } else {
                         for date in &dates {
-                            prop_assert!(*date >= self.oldest(), "{date} relisted out of the window");
-                            prop_assert!(self.found.contains_key(date), "{date} relisted, not followed");
+                            prop_assert!(
+                                *date >= self.oldest(),
+                                "{date} relisted out of the window"
+                            );
+                            prop_assert!(
+                                self.found.contains_key(date),
+                                "{date} relisted, not followed"
+                            );
                         }
                     }
                     if std::mem::take(&mut self.fail_next) {
@@ -162,10 +170,15 @@ impl Model {
                         })
                         .collect();
                     for (date, names) in &answer {
-                        self.found.entry(*date).or_default().extend(names.iter().cloned());
+                        self.found
+                            .entry(*date)
+                            .or_default()
+                            .extend(names.iter().cloned());
                     }
                     let wall = self.wall();
-                    let taken = self.core.listed(kind, answer, wall, wall, self.clock, today);
+                    let taken = self
+                        .core
+                        .listed(kind, answer, wall, wall, self.clock, today);
                     self.check(taken.progress)?;
                 }
                 Action::Wait { until, .. } => {

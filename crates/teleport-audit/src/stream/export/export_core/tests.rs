@@ -272,7 +272,10 @@ fn after_a_failed_listing_nothing_is_listed_before_the_retry_time() {
     // A retry time passed leaves the poll as the next wake.
     core.listing_failed(retry, SEC);
     assert_eq!(wait(core.next_action(retry, TODAY)).0, retry + SEC);
-    assert_eq!(wait(core.next_action(retry + SEC * 2, TODAY)).0, retry + POLL);
+    assert_eq!(
+        wait(core.next_action(retry + SEC * 2, TODAY)).0,
+        retry + POLL
+    );
 }
 
 // --- New chunks ---
@@ -296,7 +299,10 @@ fn at_most_concurrency_chunks_are_read_at_once_in_the_order_found() {
     answer(&mut core, kind, &dates, &["c", "a", "b"], Duration::ZERO);
     let first = read(core.next_action(Duration::ZERO, TODAY));
     assert_eq!(
-        first.iter().map(|(_, name, _)| name.as_str()).collect::<Vec<_>>(),
+        first
+            .iter()
+            .map(|(_, name, _)| name.as_str())
+            .collect::<Vec<_>>(),
         ["c", "a"]
     );
     assert!(matches!(
@@ -359,7 +365,10 @@ fn start_from_now_takes_every_chunk_of_the_first_listing_as_read_and_starts_at_i
     assert_eq!((kind, dates.clone()), (Kind::Relist, vec![day(-1), TODAY]));
     let taken = core.listed(
         kind,
-        dates.iter().map(|date| (*date, names(&["a", "b", "c"]))).collect(),
+        dates
+            .iter()
+            .map(|date| (*date, names(&["a", "b", "c"])))
+            .collect(),
         now,
         listed_at,
         POLL,
@@ -469,7 +478,14 @@ fn a_listing_covers_its_start_or_the_next_dates_midnight_once_read() {
         vec![Progress::CaughtUp(TODAY.midnight().assume_utc())]
     );
     let (kind, dates) = list(core.next_action(Duration::ZERO, TODAY));
-    let taken = core.listed(kind, vec![(dates[0], vec![])], NOW, NOW, Duration::ZERO, TODAY);
+    let taken = core.listed(
+        kind,
+        vec![(dates[0], vec![])],
+        NOW,
+        NOW,
+        Duration::ZERO,
+        TODAY,
+    );
     assert_eq!(taken.progress[1], Progress::CaughtUp(NOW));
 }
 
@@ -542,14 +558,25 @@ fn the_end_waits_for_every_date_up_to_it_listed_and_read_then_for_late_chunks() 
     );
     // The relist at the poll began before the end plus the lateness bound: not finished.
     let (kind, dates) = list(core.next_action(POLL, TODAY));
-    core.listed(kind, vec![(dates[0], vec![])], settled - SEC, settled, POLL, TODAY);
-    assert!(matches!(
-        core.next_action(POLL, TODAY),
-        Action::Wait { .. }
-    ));
+    core.listed(
+        kind,
+        vec![(dates[0], vec![])],
+        settled - SEC,
+        settled,
+        POLL,
+        TODAY,
+    );
+    assert!(matches!(core.next_action(POLL, TODAY), Action::Wait { .. }));
     // One that began at it finishes the stream.
     let (kind, dates) = list(core.next_action(POLL * 2, TODAY));
-    core.listed(kind, vec![(dates[0], vec![])], settled, settled, POLL * 2, TODAY);
+    core.listed(
+        kind,
+        vec![(dates[0], vec![])],
+        settled,
+        settled,
+        POLL * 2,
+        TODAY,
+    );
     assert_eq!(
         core.next_action(POLL * 2, TODAY),
         Action::Finished {
@@ -569,15 +596,18 @@ fn the_end_is_not_reached_before_its_date_was_listed() {
         },
         day(-1),
     );
-    // Nothing is followed inside the window yet, but the end's date is not listed.
+    // Nothing is followed inside the window yet, but the end's date is not listed; a failed
+    // listing of it does not change that.
+    core.listing_failed(Duration::ZERO, SEC);
+    assert_eq!(wait(core.next_action(Duration::ZERO, TODAY)), (SEC, None));
     assert_eq!(
-        list(core.next_action(Duration::ZERO, TODAY)),
+        list(core.next_action(SEC, TODAY)),
         (Kind::First, vec![day(-1)])
     );
-    answer(&mut core, Kind::First, &[day(-1)], &[], Duration::ZERO);
+    answer(&mut core, Kind::First, &[day(-1)], &[], SEC);
     // The end's date is listed and out of the window: nothing is left to wait for.
     assert_eq!(
-        core.next_action(Duration::ZERO, TODAY),
+        core.next_action(SEC, TODAY),
         Action::Finished {
             late_events_until: end + LATENESS
         }
