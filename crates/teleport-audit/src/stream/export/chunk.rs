@@ -8,12 +8,13 @@ use std::time::Duration;
 use prost::Message as _;
 use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServiceClient;
 use teleport_audit_proto::auditlog::v1::{EventUnstructured, ExportUnstructuredEventsRequest};
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
-use super::Msg;
+use super::export_core::ChunkJob;
 use super::listing::{EXPORT_RPC, date_timestamp};
+use super::msg::Msg;
 use crate::cursor::date_text;
 use crate::error::Error;
 use crate::notice::Notice;
@@ -79,17 +80,6 @@ impl Filter {
             };
         (type_ok && self.time_wanted(item.time)).then_some(item)
     }
-}
-
-/// A chunk to read.
-#[derive(Debug)]
-pub(super) struct ChunkJob {
-    pub(super) date: Date,
-    pub(super) name: Arc<str>,
-    /// Teleport's position to resume after ("" for the start of the chunk).
-    pub(super) position: String,
-    /// The listing round that found the chunk (for the caught-up time).
-    pub(super) round: u64,
 }
 
 /// How a reader ended.

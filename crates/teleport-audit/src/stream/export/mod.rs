@@ -3,11 +3,13 @@
 //!
 //! Two sides joined by a bounded queue:
 //!
-//! - a spawned **driver** ([`driver`]) lists the chunks of the active UTC dates, decides which
-//!   chunks are new, and runs at most `export_concurrency` **chunk readers** ([`chunk`]), each
-//!   streaming one chunk from its start or from a stored per-event position, retrying by itself;
+//! - a spawned **driver** ([`driver`]) lists the chunks of the active UTC dates and runs at most
+//!   `export_concurrency` **chunk readers** ([`chunk`]), each streaming one chunk from its start
+//!   or from a stored per-event position, retrying by itself; what to list and when, which
+//!   chunks are new and how the position's dates and caught-up time move are decided by its
+//!   pure **core** ([`export_core`]);
 //! - the **consumer** ([`ExportMachine`], polled by the caller) takes [`Msg`]s off the queue in
-//!   order and folds them into the [`ExportPosition`] that [`crate::AuditEventStream::cursor`]
+//!   order ([`msg`]) and folds them into the [`ExportPosition`] that [`crate::AuditEventStream::cursor`]
 //!   returns. Because every change of the position travels through the queue behind the events
 //!   it covers, the position describes exactly what was yielded: an event read ahead but still
 //!   queued is not in it, a chunk is done only once its last event was yielded.
@@ -16,19 +18,23 @@
 
 mod chunk;
 mod driver;
+mod export_core;
 mod listing;
+mod msg;
+mod rounds;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use teleport_audit_types::AuditEvent;
-use time::{Date, OffsetDateTime};
 use tokio::sync::mpsc;
+
+use export_core::Progress;
+use msg::Msg;
 
 use super::config::StreamConfig;
 use super::delivery;
 use super::notify::Notifier;
-use super::page::PageItem;
 use super::task::Task;
 use crate::client::Client;
 use crate::cursor::ExportPosition;
@@ -41,38 +47,6 @@ pub(crate) use listing::{EXPORT_RPC, LIST_RPC, list_chunks};
 /// Memory: this many events read ahead, plus one message per open chunk stream in tonic's
 /// buffers.
 const QUEUE: usize = 256;
-
-/// One step of an export stream, applied by the consumer in order.
-// Nearly every message is an `Item`; boxing it would add an allocation per event for nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-enum Msg {
-    /// An event of a chunk, with Teleport's position right after it (which also covers any
-    /// filtered-out events before it).
-    Item {
-        date: Date,
-        chunk: Arc<str>,
-        position: String,
-        item: PageItem,
-    },
-    /// Every event of the chunk has been sent.
-    ChunkDone { date: Date, chunk: Arc<str> },
-    /// A date was listed for the first time (`taken_as_done`: chunks that need no reading;
-    /// `from`: the settled start of a stream that starts from now).
-    Listed {
-        date: Date,
-        taken_as_done: Vec<u64>,
-        from: Option<OffsetDateTime>,
-    },
-    /// A date older than the lookback window was read completely.
-    Dropped { date: Date },
-    /// Every chunk listed before this time has been sent.
-    CaughtUp(OffsetDateTime),
-    /// A fatal error: yielded, then the stream ends.
-    Fatal(Error),
-    /// The end time was reached.
-    Finished,
-}
 
 /// The consumer side of an export stream.
 pub(crate) struct ExportMachine {
@@ -180,13 +154,13 @@ impl ExportMachine {
                 self.position.chunk_done(date, &chunk);
                 self.stats.update(|s| s.chunks_done += 1);
             }
-            Msg::Listed {
+            Msg::Progress(Progress::Listed {
                 date,
                 taken_as_done,
                 from,
-            } => self.position.listed(date, &taken_as_done, from),
-            Msg::Dropped { date } => self.position.drop_date(date),
-            Msg::CaughtUp(time) => {
+            }) => self.position.listed(date, &taken_as_done, from),
+            Msg::Progress(Progress::Dropped { date }) => self.position.drop_date(date),
+            Msg::Progress(Progress::CaughtUp(time)) => {
                 self.position.caught_up_to(time);
                 let caught_up = self.position.caught_up;
                 self.stats.update(|s| s.watermark = Some(caught_up));
