@@ -16,6 +16,7 @@ use crate::connect::{Connector, DialSettings, Dialer, ProxyTls, Route};
 use crate::error::Error;
 use crate::expiry;
 use crate::rpc;
+use crate::rpc_name::Rpc;
 
 /// How long [`Client::disconnect`] waits for the server to close the client's connections.
 pub const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
@@ -247,7 +248,7 @@ impl Client {
 
 async fn ping(channel: &Channel, timeout: Duration) -> Result<PingInfo, Error> {
     let mut client = AuthServiceClient::new(channel.clone());
-    let response = rpc::with_timeout("Ping", timeout, client.ping(PingRequest {})).await?;
+    let response = rpc::with_timeout(Rpc::Ping, timeout, client.ping(PingRequest {})).await?;
     Ok(PingInfo {
         cluster_name: response.cluster_name,
         server_version: response.server_version,

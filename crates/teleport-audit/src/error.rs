@@ -6,6 +6,8 @@ use std::time::Duration;
 use teleport_identity::IdentityError;
 use time::OffsetDateTime;
 
+use crate::rpc_name::Rpc;
+
 /// A boxed error used as the `#[source]` of transport failures.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -200,7 +202,7 @@ pub enum Error {
     #[error("{rpc}: permission denied: {message}")]
     PermissionDenied {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The server's message.
         message: String,
     },
@@ -209,7 +211,7 @@ pub enum Error {
     #[error("{rpc}: not authenticated: {message}")]
     Unauthenticated {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The server's message.
         message: String,
     },
@@ -218,7 +220,7 @@ pub enum Error {
     #[error("{rpc}: not implemented by this Auth Service: {message}")]
     Unimplemented {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The server's message.
         message: String,
     },
@@ -227,7 +229,7 @@ pub enum Error {
     #[error("{rpc}: invalid argument: {message}")]
     InvalidArgument {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The server's message.
         message: String,
     },
@@ -236,7 +238,7 @@ pub enum Error {
     #[error("{rpc}: unavailable: {message}")]
     Unavailable {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The server's or transport's message.
         message: String,
         /// The transport error, if the failure happened below gRPC.
@@ -248,7 +250,7 @@ pub enum Error {
     #[error("{rpc}: resource exhausted: {message}")]
     ResourceExhausted {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The server's message.
         message: String,
     },
@@ -257,7 +259,7 @@ pub enum Error {
     #[error("{rpc}: no answer within {after:?}")]
     Timeout {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The configured request timeout.
         after: Duration,
     },
@@ -266,7 +268,7 @@ pub enum Error {
     #[error("{rpc}: {code:?}: {message}")]
     Rpc {
         /// The RPC.
-        rpc: &'static str,
+        rpc: Rpc,
         /// The gRPC status code.
         code: tonic::Code,
         /// The server's message.
@@ -551,9 +553,7 @@ impl Error {
             Error::Unauthenticated { .. } => {
                 "Issue a new identity with `tctl auth sign --format=file`."
             }
-            Error::Unimplemented { rpc, .. }
-                if *rpc == crate::stream::LIST_RPC || *rpc == crate::stream::EXPORT_RPC =>
-            {
+            Error::Unimplemented { rpc, .. } if rpc.is_export() => {
                 "This cluster does not serve the export API (it needs Teleport 16.4+ with the Athena audit backend, or Teleport Cloud): use Mode::Auto or Mode::Search (`--mode auto` / `--mode search`)."
             }
             Error::Unimplemented { .. } => {
@@ -654,7 +654,7 @@ mod tests {
     #[test]
     fn classification_is_consistent() {
         let unavailable = Error::Unavailable {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             message: "connection reset".into(),
             source: None,
         };
@@ -664,7 +664,7 @@ mod tests {
         assert_eq!(unavailable.code(), "unavailable");
 
         let denied = Error::PermissionDenied {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             message: "access denied to perform action \"list\" on \"event\"".into(),
         };
         assert!(!denied.is_retryable());
@@ -676,14 +676,14 @@ mod tests {
     #[test]
     fn advice_on_a_status_fits_whether_it_is_retried() {
         let retried = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::Internal,
             message: "boom".into(),
         };
         assert!(retried.is_retryable());
         assert!(retried.advice().starts_with("Transient"));
         let final_status = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::FailedPrecondition,
             message: "no".into(),
         };
@@ -698,7 +698,7 @@ mod tests {
     #[test]
     fn unimplemented_export_gets_export_advice() {
         let export = Error::Unimplemented {
-            rpc: "GetEventExportChunks",
+            rpc: Rpc::GetEventExportChunks,
             message: "unknown method GetEventExportChunks".into(),
         };
         assert!(export.is_fatal());
@@ -708,7 +708,7 @@ mod tests {
             export.advice()
         );
         let search = Error::Unimplemented {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             message: "unknown method".into(),
         };
         assert!(search.advice().contains("v13+"));
@@ -717,7 +717,7 @@ mod tests {
     #[test]
     fn display_is_one_line_in_our_words() {
         let error = Error::Timeout {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             after: Duration::from_secs(30),
         };
         assert_eq!(

@@ -81,6 +81,7 @@ mod tests {
     use time::OffsetDateTime;
 
     use super::*;
+    use crate::rpc_name::Rpc;
 
     fn io() -> std::io::Error {
         std::io::Error::other("boom")
@@ -88,7 +89,7 @@ mod tests {
 
     /// One error of each variant (two of `Rpc`: a status retried and one not).
     fn samples() -> Vec<Error> {
-        let rpc = "GetUnstructuredEvents";
+        let rpc = Rpc::GetUnstructuredEvents;
         let addr = || "proxy.example.com:443".to_owned();
         let message = || "m".to_owned();
         let path = || PathBuf::from("/var/lib/teleport-audit/cursor.json");

@@ -118,6 +118,7 @@ pub mod metrics;
 mod mode;
 mod notice;
 mod rpc;
+mod rpc_name;
 mod stats;
 mod stream;
 pub mod time_spec;
@@ -139,6 +140,7 @@ pub use file_sink::FileSink;
 pub use health::{DEFAULT_STALL_BOUND, Health, HealthRule};
 pub use mode::Mode;
 pub use notice::{NOTICE_BUFFER, Notice, Notices};
+pub use rpc_name::Rpc;
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;
 pub use time_spec::{

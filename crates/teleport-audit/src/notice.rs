@@ -263,6 +263,7 @@ impl Stream for Notices {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc_name::Rpc;
     use futures::StreamExt as _;
 
     fn skipped(n: usize) -> Notice {
@@ -305,7 +306,7 @@ mod tests {
     fn display_is_our_words_and_the_cause_is_the_source() {
         use std::error::Error as _;
         let last = Error::Timeout {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             after: Duration::from_secs(30),
         };
         let stalled = Notice::Stalled {
@@ -329,7 +330,7 @@ mod tests {
             stalled_for: Duration::from_secs(60),
             attempts: 2,
             last_error: Arc::new(Error::Unauthenticated {
-                rpc: "GetUnstructuredEvents",
+                rpc: Rpc::GetUnstructuredEvents,
                 message: "expired".into(),
             }),
         };

@@ -6,13 +6,10 @@ use std::time::Duration;
 use crate::connect::ConnectFailure;
 use crate::connect::auth_tls::alert_error;
 use crate::error::Error;
+use crate::rpc_name::Rpc;
 
 /// Runs `call` (RPC `rpc`) with `timeout`, mapping its status to an [`Error`].
-pub(crate) async fn with_timeout<T, F>(
-    rpc: &'static str,
-    timeout: Duration,
-    call: F,
-) -> Result<T, Error>
+pub(crate) async fn with_timeout<T, F>(rpc: Rpc, timeout: Duration, call: F) -> Result<T, Error>
 where
     F: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
@@ -30,7 +27,7 @@ where
 /// the status' source chain: our own dial errors come back out whole, and a TLS alert received
 /// after the handshake (TLS 1.3 reports a refused client certificate that way) becomes
 /// [`Error::CertificateRejected`].
-pub(crate) fn status_to_error(rpc: &'static str, status: tonic::Status) -> Error {
+pub(crate) fn status_to_error(rpc: Rpc, status: tonic::Status) -> Error {
     if let Some(error) = cause_in_chain(std::error::Error::source(&status)) {
         return error;
     }
@@ -53,7 +50,7 @@ pub(crate) fn status_to_error(rpc: &'static str, status: tonic::Status) -> Error
 /// Maps the error of tonic's eager connect.
 pub(crate) fn transport_error(error: tonic::transport::Error) -> Error {
     cause_in_chain(Some(&error)).unwrap_or_else(|| Error::Unavailable {
-        rpc: "connect",
+        rpc: Rpc::Connect,
         message: error.to_string(),
         source: Some(Box::new(error)),
     })
@@ -64,7 +61,7 @@ fn cause_in_chain(mut source: Option<&(dyn std::error::Error + 'static)>) -> Opt
     while let Some(error) = source {
         if let Some(failure) = error.downcast_ref::<ConnectFailure>() {
             return Some(failure.take().unwrap_or_else(|| Error::Unavailable {
-                rpc: "connect",
+                rpc: Rpc::Connect,
                 message: failure.summary().to_owned(),
                 source: None,
             }));
@@ -94,17 +91,17 @@ mod tests {
     #[test]
     fn codes_map_to_variants() {
         let e = status_to_error(
-            "GetUnstructuredEvents",
+            Rpc::GetUnstructuredEvents,
             tonic::Status::permission_denied("no"),
         );
         assert!(
-            matches!(e, Error::PermissionDenied { rpc: "GetUnstructuredEvents", ref message } if message == "no")
+            matches!(e, Error::PermissionDenied { rpc: Rpc::GetUnstructuredEvents, ref message } if message == "no")
         );
-        let e = status_to_error("X", tonic::Status::unimplemented("old"));
+        let e = status_to_error(Rpc::Ping, tonic::Status::unimplemented("old"));
         assert!(matches!(e, Error::Unimplemented { .. }));
-        let e = status_to_error("X", tonic::Status::unavailable("down"));
+        let e = status_to_error(Rpc::Ping, tonic::Status::unavailable("down"));
         assert!(e.is_retryable());
-        let e = status_to_error("X", tonic::Status::internal("boom"));
+        let e = status_to_error(Rpc::Ping, tonic::Status::internal("boom"));
         assert!(matches!(
             e,
             Error::Rpc {
@@ -113,7 +110,7 @@ mod tests {
             }
         ));
         assert!(e.is_retryable());
-        let e = status_to_error("X", tonic::Status::invalid_argument("limit"));
+        let e = status_to_error(Rpc::Ping, tonic::Status::invalid_argument("limit"));
         assert!(e.is_fatal());
     }
 
@@ -125,7 +122,7 @@ mod tests {
             "received fatal alert: UnknownCA",
         );
         let status = tonic::Status::from_error(Box::new(io));
-        let e = status_to_error("Ping", status);
+        let e = status_to_error(Rpc::Ping, status);
         assert!(
             matches!(e, Error::CertificateRejected { ref alert, .. } if alert == "UnknownCA"),
             "{e:?}"
@@ -134,7 +131,7 @@ mod tests {
             std::io::ErrorKind::InvalidData,
             "received fatal alert: DecodeError",
         );
-        let e = status_to_error("Ping", tonic::Status::from_error(Box::new(other)));
+        let e = status_to_error(Rpc::Ping, tonic::Status::from_error(Box::new(other)));
         assert!(!matches!(e, Error::CertificateRejected { .. }), "{e:?}");
     }
 
@@ -145,7 +142,7 @@ mod tests {
             server: "b".into(),
         });
         let status = tonic::Status::from_error(Box::new(failure));
-        let e = status_to_error("Ping", status);
+        let e = status_to_error(Rpc::Ping, status);
         assert!(matches!(e, Error::ClusterMismatch { .. }), "{e:?}");
     }
 }

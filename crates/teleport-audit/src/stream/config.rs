@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::backoff::{Backoff, ExponentialBackoff};
 use crate::cursor::Cursor;
+use crate::error::Error;
 use crate::mode::Mode;
 
 /// Teleport refuses pages over this many events.
@@ -353,9 +354,8 @@ impl StreamConfig {
     ///
     /// [`crate::Error::Config`] naming the first setting out of range (`page_size` outside
     /// 1..=10000, an end time before the backfill start, ...).
-    pub fn validate(&self) -> Result<(), crate::Error> {
-        let invalid =
-            |field: &'static str, reason: String| Err(crate::Error::Config { field, reason });
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |field: &'static str, reason: String| Err(Error::Config { field, reason });
         if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
             return invalid(
                 "page_size",
@@ -411,7 +411,7 @@ impl StreamConfig {
         }
         if let Start::Resume(cursor) = &self.start {
             if cursor.event_types != self.event_types {
-                return Err(crate::Error::InvalidCursor {
+                return Err(Error::InvalidCursor {
                     reason: format!(
                         "the cursor was taken with event types {:?} but the stream asks for {:?}",
                         cursor.event_types, self.event_types
@@ -421,7 +421,7 @@ impl StreamConfig {
             }
             let taken_in = cursor.mode();
             if self.mode != Mode::Auto && self.mode != taken_in {
-                return Err(crate::Error::InvalidCursor {
+                return Err(Error::InvalidCursor {
                     reason: format!(
                         "the cursor was taken in {taken_in} mode but the stream is set to {} mode; \
                          resume it in {taken_in} (or auto) mode, or start a new stream from a backfill time",
@@ -466,7 +466,7 @@ mod tests {
         assert!(
             matches!(
                 e,
-                crate::Error::Config {
+                Error::Config {
                     field: "page_size",
                     ..
                 }
@@ -486,7 +486,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             e,
-            crate::Error::Config {
+            Error::Config {
                 field: "max_receive_size_limit",
                 ..
             }
@@ -498,7 +498,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             e,
-            crate::Error::Config {
+            Error::Config {
                 field: "end_time",
                 ..
             }
@@ -513,7 +513,7 @@ mod tests {
             .resume_from(cursor.clone())
             .validate()
             .unwrap_err();
-        assert!(matches!(e, crate::Error::InvalidCursor { .. }), "{e:?}");
+        assert!(matches!(e, Error::InvalidCursor { .. }), "{e:?}");
         let ok = StreamConfig::default()
             .event_types(["user.login"])
             .resume_from(cursor)
@@ -524,7 +524,7 @@ mod tests {
     #[test]
     fn export_settings_are_checked() {
         let field = |config: StreamConfig| match config.validate() {
-            Err(crate::Error::Config { field, .. }) => field,
+            Err(Error::Config { field, .. }) => field,
             other => panic!("expected a config error, got {other:?}"),
         };
         assert_eq!(

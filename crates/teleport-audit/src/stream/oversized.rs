@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 use tonic::transport::Channel;
 use tower::ServiceExt as _;
 
-use super::page::{Content, Page, PageItem, PageRequest, SEARCH_RPC, from_timestamp};
+use super::page::{Content, Page, PageItem, PageRequest, from_timestamp};
 use crate::error::Error;
 use crate::rpc;
+use crate::rpc_name::Rpc;
 
 const SEARCH_PATH: &str = "/teleport.auditlog.v1.AuditLogService/GetUnstructuredEvents";
 const EXPORT_PATH: &str = "/teleport.auditlog.v1.AuditLogService/ExportUnstructuredEvents";
@@ -63,7 +64,7 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
     let fallback_time = request.from;
     match tokio::time::timeout(timeout, call(channel, wire.encode_to_vec(), fallback_time)).await {
         Err(_) => Err(Error::Timeout {
-            rpc: SEARCH_RPC,
+            rpc: Rpc::GetUnstructuredEvents,
             after: timeout,
         }),
         Ok(result) => result.map(|(items, last_key)| Page {
@@ -101,7 +102,7 @@ async fn call(
     message: Vec<u8>,
     fallback_time: OffsetDateTime,
 ) -> Result<ProbeItems, Error> {
-    let mut reader = open(channel, SEARCH_RPC, SEARCH_PATH, message).await?;
+    let mut reader = open(channel, Rpc::GetUnstructuredEvents, SEARCH_PATH, message).await?;
     let parsed = parse_message(&mut reader, fallback_time, "last_key is not UTF-8").await?;
     // Drain to the trailers: the call only succeeded if grpc-status says so.
     reader.drain().await?;
@@ -126,7 +127,7 @@ pub(crate) struct SkippedExportEvent {
 /// event.
 pub(crate) async fn probe_export(
     channel: Channel,
-    rpc: &'static str,
+    rpc: Rpc,
     request: Vec<u8>,
     timeout: std::time::Duration,
     fallback_time: OffsetDateTime,
@@ -166,7 +167,7 @@ pub(crate) async fn probe_export(
 /// once the headers say the call was accepted.
 async fn open(
     channel: Channel,
-    rpc: &'static str,
+    rpc: Rpc,
     path: &str,
     message: Vec<u8>,
 ) -> Result<BodyReader, Error> {
@@ -211,7 +212,7 @@ async fn open(
 }
 
 struct BodyReader {
-    rpc: &'static str,
+    rpc: Rpc,
     body: tonic::body::Body,
     chunk: Bytes,
     /// Bytes consumed from the body so far.
@@ -448,13 +449,13 @@ mod tests {
     #[test]
     fn recognises_tonic_s_size_error() {
         let error = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::OutOfRange,
             message: "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes".into(),
         };
         assert_eq!(too_large(&error), Some(Some(5_242_880)));
         let other = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::OutOfRange,
             message: "time out of range".into(),
         };
@@ -463,7 +464,7 @@ mod tests {
 
     fn reader(body: Vec<u8>) -> BodyReader {
         BodyReader {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             body: tonic::body::Body::new(http_body_util::Full::new(Bytes::from(body))),
             chunk: Bytes::new(),
             position: 0,

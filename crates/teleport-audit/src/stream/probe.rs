@@ -149,7 +149,7 @@ impl Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::export::LIST_RPC;
+    use crate::rpc_name::Rpc;
 
     #[test]
     fn both_forms_of_unimplemented_mean_search() {
@@ -158,7 +158,7 @@ mod tests {
             "export not supported by this backend (dynamo)",
         ] {
             let answer = Err(Error::Unimplemented {
-                rpc: LIST_RPC,
+                rpc: Rpc::GetEventExportChunks,
                 message: message.to_owned(),
             });
             assert!(matches!(decide(answer), Decision::Search));
@@ -173,13 +173,13 @@ mod tests {
     #[test]
     fn other_answers_are_retried_or_fatal() {
         let unavailable = Err(Error::Unavailable {
-            rpc: LIST_RPC,
+            rpc: Rpc::GetEventExportChunks,
             message: "down".into(),
             source: None,
         });
         assert!(matches!(decide(unavailable), Decision::Retry(_)));
         let denied = Err(Error::PermissionDenied {
-            rpc: LIST_RPC,
+            rpc: Rpc::GetEventExportChunks,
             message: "access denied to perform action \"list\" on \"event\"".into(),
         });
         assert!(matches!(decide(denied), Decision::Fatal(_)));

@@ -141,6 +141,7 @@ mod tests {
     use super::*;
     use crate::backoff::ExponentialBackoff;
     use crate::notice::Notices;
+    use crate::rpc_name::Rpc;
     use crate::stats::StatsHandle;
     use futures::FutureExt as _;
     use futures::StreamExt as _;
@@ -160,7 +161,7 @@ mod tests {
 
     fn unavailable() -> Error {
         Error::Unavailable {
-            rpc: "X",
+            rpc: Rpc::GetUnstructuredEvents,
             message: "down".into(),
             source: None,
         }
@@ -252,7 +253,7 @@ mod tests {
     fn a_fatal_error_is_not_retried() {
         let (mut retrier, stats, mut notices) = retrier(Duration::ZERO);
         let denied = Error::PermissionDenied {
-            rpc: "X",
+            rpc: Rpc::GetUnstructuredEvents,
             message: "no".into(),
         };
         assert!(matches!(

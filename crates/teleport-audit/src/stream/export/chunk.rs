@@ -13,11 +13,12 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 use super::Msg;
-use super::listing::{EXPORT_RPC, date_timestamp};
+use super::listing::date_timestamp;
 use crate::cursor::date_text;
 use crate::error::Error;
 use crate::notice::Notice;
 use crate::rpc::{self, status_to_error};
+use crate::rpc_name::Rpc;
 use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
 use crate::stream::notify::Notifier;
@@ -196,7 +197,7 @@ impl Reader {
         let mut client = AuditLogServiceClient::new(self.shared.channel.clone())
             .max_decoding_message_size(self.limit);
         let mut stream = rpc::with_timeout(
-            EXPORT_RPC,
+            Rpc::ExportUnstructuredEvents,
             timeout,
             client.export_unstructured_events(self.request()),
         )
@@ -206,11 +207,13 @@ impl Reader {
             let message = match tokio::time::timeout(timeout, stream.message()).await {
                 Err(_) => {
                     return Err(Error::Timeout {
-                        rpc: EXPORT_RPC,
+                        rpc: Rpc::ExportUnstructuredEvents,
                         after: timeout,
                     });
                 }
-                Ok(Err(status)) => return Err(status_to_error(EXPORT_RPC, status)),
+                Ok(Err(status)) => {
+                    return Err(status_to_error(Rpc::ExportUnstructuredEvents, status));
+                }
                 Ok(Ok(None)) => {
                     self.retrier.succeeded();
                     return Ok(CallEnd::Ended);
@@ -260,7 +263,7 @@ impl Reader {
         }
         let skipped = oversized::probe_export(
             self.shared.channel.clone(),
-            EXPORT_RPC,
+            Rpc::ExportUnstructuredEvents,
             self.request().encode_to_vec(),
             self.shared.request_timeout,
             self.fallback_time,

@@ -33,9 +33,10 @@ use super::task::Task;
 use crate::client::Client;
 use crate::cursor::ExportPosition;
 use crate::error::Error;
+use crate::rpc_name::Rpc;
 use crate::stats::StatsHandle;
 
-pub(crate) use listing::{EXPORT_RPC, LIST_RPC, list_chunks};
+pub(crate) use listing::list_chunks;
 
 /// Messages between the driver and its readers and the consumer, at most this many queued.
 /// Memory: this many events read ahead, plus one message per open chunk stream in tonic's
@@ -145,7 +146,7 @@ impl ExportMachine {
                 // The driver always says why it stops; a closed queue without that is a bug.
                 self.end();
                 return Poll::Ready(Some(Err(Error::Rpc {
-                    rpc: EXPORT_RPC,
+                    rpc: Rpc::ExportUnstructuredEvents,
                     code: tonic::Code::Internal,
                     message: "the export task ended without a reason".to_owned(),
                 })));
