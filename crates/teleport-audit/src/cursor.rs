@@ -258,7 +258,7 @@ impl Cursor {
     pub fn from_json(text: &str) -> Result<Self, Error> {
         serde_json::from_str(text).map_err(|e| Error::InvalidCursor {
             reason: e.to_string(),
-            source: Some(e),
+            source: Some(std::sync::Arc::new(e)),
         })
     }
 }

@@ -92,12 +92,12 @@ impl FileCursorStore {
             .map_err(|source| Error::CursorFile {
                 path: path.clone(),
                 action: "create its lock file",
-                source,
+                source: Arc::new(source),
             })?;
         lock_or_refuse(&lock, "cursor file", &path, |source| Error::CursorFile {
             path: path.clone(),
             action: "lock",
-            source,
+            source: Arc::new(source),
         })?;
         remove_stale_temporaries(&target);
         Ok(Self {
@@ -132,7 +132,7 @@ impl FileCursorStore {
         };
         let invalid = |reason: String, source: Option<serde_json::Error>| Error::InvalidCursor {
             reason: format!("{}: {reason}", self.inner.path.display()),
-            source,
+            source: source.map(Arc::new),
         };
         let mut value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| invalid(e.to_string(), Some(e)))?;
@@ -244,7 +244,7 @@ impl FileCursorStore {
         Error::CursorFile {
             path: self.inner.path.clone(),
             action,
-            source,
+            source: Arc::new(source),
         }
     }
 
@@ -331,7 +331,7 @@ fn resolve(path: &Path) -> Result<PathBuf, Error> {
                 let link = fs::read_link(&current).map_err(|source| Error::CursorFile {
                     path: path.to_path_buf(),
                     action: "read the symbolic link",
-                    source,
+                    source: Arc::new(source),
                 })?;
                 current = parent_dir(&current).join(link);
             }
@@ -357,7 +357,7 @@ fn resolve(path: &Path) -> Result<PathBuf, Error> {
                 return Err(Error::CursorFile {
                     path: path.to_path_buf(),
                     action: "inspect",
-                    source,
+                    source: Arc::new(source),
                 });
             }
         }

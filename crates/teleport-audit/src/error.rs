@@ -1,6 +1,7 @@
 //! The client's error type: one variant per failed step, classified for retry and alerting.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use teleport_identity::IdentityError;
@@ -8,8 +9,9 @@ use time::OffsetDateTime;
 
 use crate::rpc_name::Rpc;
 
-/// A boxed error used as the `#[source]` of transport failures.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// A shared error used as the `#[source]` of transport failures (shared so that [`Error`] is
+/// `Clone`).
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong between the user's settings and a delivered event.
 ///
@@ -21,7 +23,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// [`Error::is_auth`] (fix the identity or the role), [`Error::is_fatal`] (the stream ends after
 /// yielding it), [`Error::code`] (a stable identifier for logs and alerts) and
 /// [`Error::advice`] (what to do about it).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The address setting could not be parsed.
@@ -63,7 +65,7 @@ pub enum Error {
         host: String,
         /// The resolver's error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     /// Nothing listens at the address, or a firewall rejects the connection.
@@ -73,7 +75,7 @@ pub enum Error {
         addr: String,
         /// The socket error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     /// TCP connect, TLS handshake or connection upgrade did not finish in time.
@@ -94,7 +96,7 @@ pub enum Error {
         addr: String,
         /// The socket error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     /// The HTTP proxy (`HTTPS_PROXY`) did not open a tunnel.
@@ -243,7 +245,7 @@ pub enum Error {
         message: String,
         /// The transport error, if the failure happened below gRPC.
         #[source]
-        source: Option<BoxError>,
+        source: Option<SharedError>,
     },
 
     /// The Auth Service is rate limiting or out of a resource.
@@ -291,7 +293,7 @@ pub enum Error {
         reason: String,
         /// The parse error, if it did not parse.
         #[source]
-        source: Option<serde_json::Error>,
+        source: Option<Arc<serde_json::Error>>,
     },
 
     /// The cursor was taken on another cluster than the one the client is connected to.
@@ -354,7 +356,7 @@ pub enum Error {
         action: &'static str,
         /// The I/O error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     /// A [`crate::FileSink`]'s output file holds data that its cursor file does not describe, so
@@ -376,7 +378,7 @@ pub enum Error {
         action: &'static str,
         /// The I/O error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     /// A server of ours (the metrics server) could not listen on its address: the port is in
@@ -390,7 +392,7 @@ pub enum Error {
         addr: std::net::SocketAddr,
         /// The socket error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 }
 

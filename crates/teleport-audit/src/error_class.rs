@@ -76,6 +76,7 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+    use std::sync::Arc;
     use std::time::Duration;
 
     use time::OffsetDateTime;
@@ -117,11 +118,11 @@ mod tests {
             Error::ProxyCa { reason: "x".into() },
             Error::Resolve {
                 host: "h".into(),
-                source: io(),
+                source: Arc::new(io()),
             },
             Error::Refused {
                 addr: addr(),
-                source: io(),
+                source: Arc::new(io()),
             },
             Error::ConnectTimeout {
                 addr: addr(),
@@ -130,7 +131,7 @@ mod tests {
             },
             Error::Network {
                 addr: addr(),
-                source: io(),
+                source: Arc::new(io()),
             },
             Error::HttpProxy {
                 proxy: addr(),
@@ -237,7 +238,7 @@ mod tests {
             Error::OutputFile {
                 path: path(),
                 action: "write",
-                source: io(),
+                source: Arc::new(io()),
             },
             Error::OutputNotRecorded {
                 path: path(),
@@ -246,12 +247,12 @@ mod tests {
             Error::CursorFile {
                 path: path(),
                 action: "read",
-                source: io(),
+                source: Arc::new(io()),
             },
             Error::Listen {
                 what: "metrics server",
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
-                source: io(),
+                source: Arc::new(io()),
             },
         ]
     }

@@ -13,6 +13,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use teleport_audit_types::AuditEvent;
 use teleport_identity::secret_text::{looks_like_secret, shown_path};
@@ -125,7 +126,10 @@ impl FileSink {
             return Err(Error::OutputFile {
                 path: shown_path(&path),
                 action: "use it",
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, KEY_MATERIAL),
+                source: Arc::new(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    KEY_MATERIAL,
+                )),
             });
         }
         let failed = |action: &'static str| {
@@ -133,7 +137,7 @@ impl FileSink {
             move |source| Error::OutputFile {
                 path,
                 action,
-                source,
+                source: Arc::new(source),
             }
         };
         // Checked before opening: opening a FIFO for writing would wait for a reader.
@@ -252,7 +256,7 @@ impl FileSink {
         Error::OutputFile {
             path: self.path.clone(),
             action,
-            source,
+            source: Arc::new(source),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Turning a tonic call's outcome into our [`Error`], and running calls under a timeout.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connect::ConnectFailure;
@@ -41,7 +42,11 @@ pub(crate) fn status_to_error(rpc: Rpc, status: tonic::Status) -> Error {
         tonic::Code::Unavailable => Error::Unavailable {
             rpc,
             message,
-            source: std::error::Error::source(&status).map(|s| s.to_string().into()),
+            source: std::error::Error::source(&status).map(|s| {
+                Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(
+                    s.to_string(),
+                ))
+            }),
         },
         code => Error::Rpc { rpc, code, message },
     }
@@ -52,7 +57,7 @@ pub(crate) fn transport_error(error: tonic::transport::Error) -> Error {
     cause_in_chain(Some(&error)).unwrap_or_else(|| Error::Unavailable {
         rpc: Rpc::Connect,
         message: error.to_string(),
-        source: Some(Box::new(error)),
+        source: Some(Arc::new(error)),
     })
 }
 
@@ -60,11 +65,7 @@ pub(crate) fn transport_error(error: tonic::transport::Error) -> Error {
 fn cause_in_chain(mut source: Option<&(dyn std::error::Error + 'static)>) -> Option<Error> {
     while let Some(error) = source {
         if let Some(failure) = error.downcast_ref::<ConnectFailure>() {
-            return Some(failure.take().unwrap_or_else(|| Error::Unavailable {
-                rpc: Rpc::Connect,
-                message: failure.summary().to_owned(),
-                source: None,
-            }));
+            return Some(failure.error());
         }
         if let Some(rustls::Error::AlertReceived(alert)) = error.downcast_ref::<rustls::Error>()
             && let Some(mapped) = alert_error("the Auth Service".to_owned(), &format!("{alert:?}"))

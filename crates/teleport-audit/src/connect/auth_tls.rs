@@ -186,7 +186,7 @@ impl AuthTls {
             },
             None => Error::Network {
                 addr,
-                source: error,
+                source: Arc::new(error),
             },
         }
     }
@@ -231,7 +231,7 @@ where
                 .and_then(|alert| alert_error(addr.to_owned(), &alert))
                 .unwrap_or(Error::Network {
                     addr: addr.to_owned(),
-                    source: error,
+                    source: Arc::new(error),
                 }))
         }
     }

@@ -80,7 +80,7 @@ impl ProxyTls {
             .await
             .map_err(|source| Error::Network {
                 addr: proxy.to_string(),
-                source,
+                source: Arc::new(source),
             })
     }
 }

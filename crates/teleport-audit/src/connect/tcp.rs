@@ -1,6 +1,7 @@
 //! TCP: resolve the host, connect to each address in turn, map failures to specific errors.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -15,7 +16,7 @@ pub(crate) async fn connect(target: &HostPort, timeout: Duration) -> Result<TcpS
             .await
             .map_err(|source| Error::Resolve {
                 host: target.host().to_owned(),
-                source,
+                source: Arc::new(source),
             })?;
         let mut last_error = None;
         for addr in addrs {
@@ -32,7 +33,10 @@ pub(crate) async fn connect(target: &HostPort, timeout: Duration) -> Result<TcpS
             Some(source) => map_connect_error(target, source),
             None => Error::Resolve {
                 host: target.host().to_owned(),
-                source: io::Error::new(io::ErrorKind::NotFound, "no addresses found"),
+                source: Arc::new(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no addresses found",
+                )),
             },
         })
     };
@@ -51,11 +55,11 @@ fn map_connect_error(target: &HostPort, source: io::Error) -> Error {
     match source.kind() {
         io::ErrorKind::ConnectionRefused => Error::Refused {
             addr: target.to_string(),
-            source,
+            source: Arc::new(source),
         },
         _ => Error::Network {
             addr: target.to_string(),
-            source,
+            source: Arc::new(source),
         },
     }
 }

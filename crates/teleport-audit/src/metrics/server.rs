@@ -62,7 +62,7 @@ impl MetricsServer {
         let listen_error = |source| Error::Listen {
             what: "metrics server",
             addr,
-            source,
+            source: Arc::new(source),
         };
         let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
         let local_addr = listener.local_addr().map_err(listen_error)?;
