@@ -134,7 +134,10 @@ pub use connect::http_proxy::HttpProxy;
 pub use connect::upgrade::ConnectionUpgrade;
 pub use cursor::Cursor;
 pub use cursor_store::{FileCursorStore, MAX_CURSOR_FILE_BYTES};
-pub use error::{Error, SharedError};
+pub use error::{
+    AuthError, ConnectError, CursorError, Error, ErrorKind, InternalError, OutputError,
+    PermissionError, ServerError, SettingError, SharedError,
+};
 pub use error_class::ErrorClass;
 pub use file_sink::FileSink;
 pub use health::{DEFAULT_STALL_BOUND, Health, HealthRule};

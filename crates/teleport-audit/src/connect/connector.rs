@@ -87,6 +87,7 @@ impl tower::Service<http::Uri> for Connector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ConnectError;
     use crate::rpc::status_to_error;
     use crate::rpc_name::Rpc;
 
@@ -94,17 +95,20 @@ mod tests {
     /// waiting on the channel): each gets the typed error, not a summary of it.
     #[test]
     fn every_reader_gets_the_typed_error() {
-        let failure = Arc::new(ConnectFailure::new(Error::Refused {
+        let failure = Arc::new(ConnectFailure::new(Error::Connect(ConnectError::Refused {
             addr: "proxy.example.com:443".into(),
             source: Arc::new(std::io::ErrorKind::ConnectionRefused.into()),
-        }));
+        })));
         let read = || {
             let status = tonic::Status::from_error(Box::new(SharedFailure(Arc::clone(&failure))));
             status_to_error(Rpc::Ping, status)
         };
         let (first, second) = (read(), read());
         for error in [&first, &second] {
-            assert!(matches!(error, Error::Refused { .. }), "{error:?}");
+            assert!(
+                matches!(error, Error::Connect(ConnectError::Refused { .. })),
+                "{error:?}"
+            );
             assert_eq!(error.code(), "connection_refused");
         }
         assert_eq!(first.to_string(), second.to_string());

@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use tower::ServiceExt as _;
 
 use super::page::{Content, Page, PageItem, PageRequest, from_timestamp};
-use crate::error::Error;
+use crate::error::{Error, ServerError, SettingError};
 use crate::rpc;
 use crate::rpc_name::Rpc;
 
@@ -27,11 +27,11 @@ const SMALL_FIELD_CAP: u64 = 1024 * 1024;
 /// Whether the error is tonic refusing a message over the receive limit; with the size found.
 pub(crate) fn too_large(error: &Error) -> Option<Option<usize>> {
     match error {
-        Error::Rpc {
+        Error::Server(ServerError::Status {
             code: tonic::Code::OutOfRange,
             message,
             ..
-        } if message.contains("message length too large") => Some(
+        }) if message.contains("message length too large") => Some(
             message
                 .split("found ")
                 .nth(1)
@@ -63,10 +63,10 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
     let timeout = request.timeout;
     let fallback_time = request.from;
     match tokio::time::timeout(timeout, call(channel, wire.encode_to_vec(), fallback_time)).await {
-        Err(_) => Err(Error::Timeout {
+        Err(_) => Err(Error::Server(ServerError::Timeout {
             rpc: Rpc::GetUnstructuredEvents,
             after: timeout,
-        }),
+        })),
         Ok(result) => result.map(|(items, last_key)| Page {
             items: items
                 .into_iter()
@@ -155,10 +155,10 @@ pub(crate) async fn probe_export(
         }))
     };
     match tokio::time::timeout(timeout, read).await {
-        Err(_) => Err(Error::Timeout {
+        Err(_) => Err(Error::Server(ServerError::Timeout {
             rpc,
             after: timeout,
-        }),
+        })),
         Ok(result) => result,
     }
 }
@@ -188,9 +188,11 @@ async fn open(
         .body(tonic::body::Body::new(http_body_util::Full::new(
             Bytes::from(framed),
         )))
-        .map_err(|e| Error::Config {
-            field: "probe",
-            reason: e.to_string(),
+        .map_err(|e| {
+            Error::Setting(SettingError::Config {
+                field: "probe",
+                reason: e.to_string(),
+            })
         })?;
     let response = channel
         .oneshot(request)
@@ -222,11 +224,11 @@ struct BodyReader {
 
 impl BodyReader {
     fn malformed(&self, what: &str) -> Error {
-        Error::Rpc {
+        Error::Server(ServerError::Status {
             rpc: self.rpc,
             code: tonic::Code::Internal,
             message: format!("malformed response while skipping an oversized event: {what}"),
-        }
+        })
     }
 
     /// The call's status from the trailers, once the body has been read to its end.
@@ -448,17 +450,17 @@ mod tests {
 
     #[test]
     fn recognises_tonic_s_size_error() {
-        let error = Error::Rpc {
+        let error = Error::Server(ServerError::Status {
             rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::OutOfRange,
             message: "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes".into(),
-        };
+        });
         assert_eq!(too_large(&error), Some(Some(5_242_880)));
-        let other = Error::Rpc {
+        let other = Error::Server(ServerError::Status {
             rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::OutOfRange,
             message: "time out of range".into(),
-        };
+        });
         assert_eq!(too_large(&other), None);
     }
 

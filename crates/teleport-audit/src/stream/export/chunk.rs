@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use super::Msg;
 use super::listing::date_timestamp;
 use crate::cursor::date_text;
-use crate::error::Error;
+use crate::error::{CursorError, Error, ServerError};
 use crate::notice::Notice;
 use crate::rpc::{self, status_to_error};
 use crate::rpc_name::Rpc;
@@ -153,18 +153,20 @@ impl Reader {
             match error {
                 // The chunk is gone (Teleport answers NotFound for a chunk file it cannot
                 // find, e.g. removed by retention): nothing left to read in it.
-                Error::Rpc {
+                Error::Server(ServerError::Status {
                     code: tonic::Code::NotFound,
                     message,
                     ..
-                } => {
+                }) => {
                     return self
                         .skip(format!("the server no longer has it (NotFound: {message})"))
                         .await;
                 }
                 // The server refuses the stored position: no safe way to go on in this chunk.
-                Error::InvalidArgument { message, .. } if !self.position.is_empty() => {
-                    let error = Error::InvalidCursor {
+                Error::Server(ServerError::InvalidArgument { message, .. })
+                    if !self.position.is_empty() =>
+                {
+                    let error = Error::Cursor(CursorError::Invalid {
                         reason: format!(
                             "the server refused the stored position {:?} in export chunk {} of {}: {message}",
                             self.position,
@@ -172,7 +174,7 @@ impl Reader {
                             date_text(self.job.date)
                         ),
                         source: None,
-                    };
+                    });
                     return self.stop(error).await;
                 }
                 error => match self.retrier.failed(error, "export chunk read") {
@@ -206,10 +208,10 @@ impl Reader {
         loop {
             let message = match tokio::time::timeout(timeout, stream.message()).await {
                 Err(_) => {
-                    return Err(Error::Timeout {
+                    return Err(Error::Server(ServerError::Timeout {
                         rpc: Rpc::ExportUnstructuredEvents,
                         after: timeout,
-                    });
+                    }));
                 }
                 Ok(Err(status)) => {
                     return Err(status_to_error(Rpc::ExportUnstructuredEvents, status));

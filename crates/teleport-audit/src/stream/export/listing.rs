@@ -7,7 +7,7 @@ use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServic
 use time::Date;
 use tonic::transport::Channel;
 
-use crate::error::Error;
+use crate::error::{Error, ServerError};
 use crate::rpc;
 use crate::rpc_name::Rpc;
 use crate::stream::page::timestamp;
@@ -46,10 +46,10 @@ pub(crate) async fn list_chunks(
         Ok(names)
     };
     match tokio::time::timeout(timeout, call).await {
-        Err(_) => Err(Error::Timeout {
+        Err(_) => Err(Error::Server(ServerError::Timeout {
             rpc: Rpc::GetEventExportChunks,
             after: timeout,
-        }),
+        })),
         Ok(result) => result,
     }
 }

@@ -32,7 +32,7 @@ use super::page::PageItem;
 use super::task::Task;
 use crate::client::Client;
 use crate::cursor::ExportPosition;
-use crate::error::Error;
+use crate::error::{Error, ServerError};
 use crate::rpc_name::Rpc;
 use crate::stats::StatsHandle;
 
@@ -145,11 +145,11 @@ impl ExportMachine {
             let Some(msg) = std::task::ready!(self.rx.poll_recv(cx)) else {
                 // The driver always says why it stops; a closed queue without that is a bug.
                 self.end();
-                return Poll::Ready(Some(Err(Error::Rpc {
+                return Poll::Ready(Some(Err(Error::Server(ServerError::Status {
                     rpc: Rpc::ExportUnstructuredEvents,
                     code: tonic::Code::Internal,
                     message: "the export task ended without a reason".to_owned(),
-                })));
+                }))));
             };
             if let Some(output) = self.apply(msg) {
                 return Poll::Ready(output);
