@@ -3,7 +3,7 @@
 //! - **One process at a time.** [`FileCursorStore::open`] takes an advisory lock on
 //!   `<cursor file>.lock` beside it, held for the store's life (all clones share it): a second
 //!   process on the same cursor, the usual mistake with two replicas, is refused with
-//!   [`Error::FileLocked`] instead of both writing and skipping each other's events.
+//!   [`CursorError::Locked`] instead of both writing and skipping each other's events.
 //! - **Regular files only.** A symbolic link is followed to its target, and saves replace the
 //!   target in its own directory (the link stays a link). A dangling link, a directory, a FIFO,
 //!   a device or a socket is refused with [`CursorError::FileUnusable`].

@@ -132,6 +132,10 @@ pub enum ConnectError {
         status: Option<u16>,
         /// What went wrong.
         reason: String,
+        /// The cause, when a layer below failed (the TLS handshake with the proxy's public
+        /// certificate).
+        #[source]
+        source: Option<SharedError>,
     },
 }
 

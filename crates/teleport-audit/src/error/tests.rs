@@ -107,6 +107,7 @@ pub(crate) fn samples() -> Vec<Error> {
             addr: addr(),
             status: Some(404),
             reason: message(),
+            source: None,
         }
         .into(),
         AuthError::UntrustedServer {

@@ -18,6 +18,7 @@ mod ping_conn;
 mod request;
 mod websocket;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -81,6 +82,7 @@ where
             addr: proxy.to_string(),
             status,
             reason,
+            source: None,
         })
     };
     let name = server_name(proxy)?;
@@ -89,11 +91,11 @@ where
             .connector(b"http/1.1")
             .connect(name, io)
             .await
-            .map_err(|e| {
-                failed(
-                    None,
-                    format!("TLS to the proxy's public certificate failed: {e}"),
-                )
+            .map_err(|e| ConnectError::Upgrade {
+                addr: proxy.to_string(),
+                status: None,
+                reason: "TLS to the proxy's public certificate failed".to_owned(),
+                source: Some(Arc::new(e)),
             })?;
         let key = generate_key();
         let (head, stream) = match http1::exchange(outer, request::request(proxy, &key)).await {
