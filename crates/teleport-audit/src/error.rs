@@ -20,6 +20,15 @@
 //! - [`Error::Output`] ([`OutputError`]): a [`crate::FileSink`]'s output file cannot be used.
 //! - [`Error::Internal`] ([`InternalError`]): a task of ours panicked, a bug.
 //!
+//! Where a failure sits follows who has to act: a server certificate not signed by the
+//! identity's CAs is [`AuthError::UntrustedServer`], not a TLS failure, because the identity (or
+//! the address) is wrong; a connection that fails under a call is
+//! [`ConnectError::Transport`] (code `unavailable`, like the status it arrives as); a file held
+//! by another process is [`CursorError::Locked`] or [`OutputError::Locked`] (both
+//! `file_locked`), by which file it is. The identity's own error type comes from
+//! `teleport-identity`, so [`Error::Identity`] keeps a message of its own ("the identity cannot
+//! be used") with the detail as its source; the other phases are transparent.
+//!
 //! Each detail type carries its own part of the classification (`code`, `advice`, and
 //! `is_retryable` where some of it is retried); [`Error`]'s methods delegate by phase.
 //! Classification reads variants and gRPC codes, never message text. `Display` says our own
