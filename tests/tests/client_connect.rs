@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use teleport_audit::{Client, ClientConfig, ConnectionUpgrade, Error, HttpProxy};
+use teleport_audit::{
+    AuthError, Client, ClientConfig, ConnectError, ConnectionUpgrade, Error, HttpProxy,
+};
 use teleport_audit_sim::ca::{FileHostCa, IdentitySpec, Signer};
 use teleport_audit_sim::{Backend, SimCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,7 +61,10 @@ async fn behind_an_l7_load_balancer_the_upgrade_is_detected_and_used() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(error, Error::AlpnNotRouted { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Connect(ConnectError::AlpnNotRouted { .. })),
+        "{error:?}"
+    );
     assert!(!error.is_retryable());
 }
 
@@ -86,7 +91,10 @@ async fn the_upgrade_refuses_an_untrusted_proxy_certificate() {
         .http_proxy(HttpProxy::Disabled)
         .connection_upgrade(ConnectionUpgrade::Always);
     let error = Client::connect(config).await.unwrap_err();
-    assert!(matches!(error, Error::Upgrade { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Connect(ConnectError::Upgrade { .. })),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("public certificate"), "{error}");
 
     // The insecure escape hatch (named as such) accepts it; the inner TLS is still verified.
@@ -191,7 +199,7 @@ async fn a_certificate_from_another_user_ca_is_rejected_by_the_auth_service() {
         .signer(Signer::ForeignCa);
     let error = connect_error(&sim, &spec).await;
     assert!(
-        matches!(error, Error::CertificateRejected { .. }),
+        matches!(error, Error::Auth(AuthError::CertificateRejected { .. })),
         "{error:?}"
     );
     assert!(error.is_auth());
@@ -205,7 +213,7 @@ async fn a_foreign_host_ca_in_the_file_does_not_trust_the_auth_service() {
         .file_host_ca(FileHostCa::Foreign);
     let error = connect_error(&sim, &spec).await;
     match &error {
-        Error::UntrustedServer { presented, .. } => {
+        Error::Auth(AuthError::UntrustedServer { presented, .. }) => {
             assert!(presented.contains("teleport.cluster.local"), "{presented}");
         }
         other => panic!("expected UntrustedServer, got {other:?}"),
@@ -225,7 +233,9 @@ async fn an_identity_of_an_unknown_cluster_is_closed_by_the_proxy() {
         .await
         .unwrap_err();
     match &error {
-        Error::UnknownCluster { cluster, .. } => assert_eq!(cluster, "other.teleport.test"),
+        Error::Connect(ConnectError::UnknownCluster { cluster, .. }) => {
+            assert_eq!(cluster, "other.teleport.test")
+        }
         other => panic!("expected UnknownCluster, got {other:?}"),
     }
 }
@@ -241,14 +251,20 @@ async fn refused_unresolvable_and_silent_addresses_have_their_own_errors() {
     let error = Client::connect(proxy_config(&sim, &identity).proxy_addr(closed_addr))
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Refused { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Connect(ConnectError::Refused { .. })),
+        "{error:?}"
+    );
 
     // A 64-byte DNS label cannot be sent in a query: the resolver fails without any network.
     let bad_host = format!("{}.invalid:443", "a".repeat(64));
     let error = Client::connect(proxy_config(&sim, &identity).proxy_addr(bad_host))
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Resolve { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Connect(ConnectError::Resolve { .. })),
+        "{error:?}"
+    );
 
     // Accepts TCP, never speaks TLS.
     let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -267,7 +283,10 @@ async fn refused_unresolvable_and_silent_addresses_have_their_own_errors() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(error, Error::ConnectTimeout { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Connect(ConnectError::Timeout { .. })),
+        "{error:?}"
+    );
     assert!(error.is_retryable());
 
     // The same silent server with the upgrade detection on (the default): the detection's own
@@ -284,7 +303,7 @@ async fn refused_unresolvable_and_silent_addresses_have_their_own_errors() {
     .unwrap_err();
     let waited = began.elapsed();
     assert!(
-        matches!(error, Error::ConnectTimeout { after, .. } if after == Duration::from_millis(500)),
+        matches!(error, Error::Connect(ConnectError::Timeout { after, .. }) if after == Duration::from_millis(500)),
         "{error:?}"
     );
     assert!(
@@ -325,7 +344,7 @@ async fn a_server_without_http2_is_reported() {
         .auth_addr(addr);
     let error = Client::connect(config).await.unwrap_err();
     match &error {
-        Error::NoHttp2 { negotiated, .. } => assert_eq!(negotiated, "none"),
+        Error::Connect(ConnectError::NoHttp2 { negotiated, .. }) => assert_eq!(negotiated, "none"),
         other => panic!("expected NoHttp2, got {other:?}"),
     }
 }
@@ -350,7 +369,7 @@ async fn a_cluster_name_mismatch_is_reported() {
         .tls_config(tls);
     let error = Client::connect(config).await.unwrap_err();
     match &error {
-        Error::ClusterMismatch { identity, server } => {
+        Error::Auth(AuthError::ClusterMismatch { identity, server }) => {
             assert_eq!(identity, "other.teleport.test");
             assert_eq!(server, sim.cluster_name());
         }

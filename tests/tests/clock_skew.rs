@@ -8,7 +8,9 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use teleport_audit::{Client, ClientConfig, Cursor, Error, ExponentialBackoff, Mode, StreamConfig};
+use teleport_audit::{
+    Client, ClientConfig, Cursor, CursorError, Error, ExponentialBackoff, Mode, StreamConfig,
+};
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
@@ -254,7 +256,7 @@ async fn the_proxy_tells_its_clock_and_a_cursor_ahead_of_it_is_refused() {
     let errors = resume_at(&client, OffsetDateTime::now_utc()).await;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        matches!(&errors[0], Error::CursorAhead { field: "watermark", tolerance, .. }
+        matches!(&errors[0], Error::Cursor(CursorError::Ahead { field: "watermark", tolerance, .. })
             if *tolerance == teleport_audit::CURSOR_AHEAD_TOLERANCE),
         "{:?}",
         errors[0]
@@ -273,7 +275,7 @@ async fn a_cursor_ahead_of_every_clock_is_refused_not_trusted() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     let error = &errors[0];
     assert!(
-        matches!(error, Error::CursorAhead { field: "watermark", time, .. } if *time == ahead),
+        matches!(error, Error::Cursor(CursorError::Ahead { field: "watermark", time, .. }) if *time == ahead),
         "{error:?}"
     );
     assert!(error.is_fatal());

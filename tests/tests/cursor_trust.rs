@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use teleport_audit::{Cursor, Error, StreamConfig};
+use teleport_audit::{Cursor, CursorError, Error, StreamConfig};
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
 
@@ -62,7 +62,7 @@ async fn a_cursor_from_another_cluster_is_refused_naming_both() {
     assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
     let error = &got.errors[0];
     assert!(
-        matches!(error, Error::CursorFromOtherCluster { cursor, client }
+        matches!(error, Error::Cursor(CursorError::FromOtherCluster { cursor, client })
             if cursor == "a.example.com" && client == "b.example.com"),
         "{error:?}"
     );

@@ -9,7 +9,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use teleport_audit::{AuditEventStream, Client, Cursor, Error, Mode, Notice, StreamConfig};
+use teleport_audit::{
+    AuditEventStream, Client, Cursor, CursorError, Error, Mode, Notice, PermissionError,
+    ServerError, StreamConfig,
+};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, Rpc, SimCluster};
 use time::{Date, OffsetDateTime};
@@ -216,7 +219,10 @@ async fn export_mode_without_export_is_one_fatal_unimplemented_with_advice() {
         assert!(got.events.is_empty());
         assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
         let error = &got.errors[0];
-        assert!(matches!(error, Error::Unimplemented { .. }), "{error:?}");
+        assert!(
+            matches!(error, Error::Server(ServerError::Unimplemented { .. })),
+            "{error:?}"
+        );
         assert!(error.is_fatal());
         assert!(
             error.advice().contains("Mode::Search"),
@@ -481,7 +487,7 @@ async fn a_stored_position_the_server_refuses_is_a_fatal_invalid_cursor() {
     assert!(rest.ended);
     let last = rest.errors.last().expect("a fatal error");
     match last {
-        Error::InvalidCursor { reason, .. } => {
+        Error::Cursor(CursorError::Invalid { reason, .. }) => {
             assert!(
                 reason.contains(&chunk) && reason.contains(&date),
                 "{reason}"
@@ -569,7 +575,7 @@ async fn failed_listings_are_retried_and_a_long_failure_is_reported() {
         match notice {
             Notice::Stalled { last_error, .. } => {
                 assert!(
-                    matches!(**last_error, Error::Unavailable { .. }),
+                    matches!(**last_error, Error::Server(ServerError::Unavailable { .. })),
                     "{last_error:?}"
                 );
             }
@@ -751,7 +757,7 @@ async fn a_cursor_of_the_other_mode_is_refused() {
         let got = collect(&mut stream, usize::MAX, Duration::from_secs(5)).await;
         assert!(got.events.is_empty());
         match &got.errors[..] {
-            [Error::InvalidCursor { reason, .. }] => {
+            [Error::Cursor(CursorError::Invalid { reason, .. })] => {
                 assert!(
                     reason.contains(&format!("taken in {taken} mode")),
                     "{reason}"
@@ -788,7 +794,7 @@ async fn a_role_without_event_access_is_fatal_in_auto_and_export_mode() {
         let got = collect(&mut stream, usize::MAX, Duration::from_secs(10)).await;
         assert!(got.events.is_empty());
         match &got.errors[..] {
-            [error @ Error::PermissionDenied { .. }] => assert!(error.is_auth()),
+            [error @ Error::Permission(PermissionError { .. })] => assert!(error.is_auth()),
             other => panic!("{mode}: expected one PermissionDenied, got {other:?}"),
         }
     }

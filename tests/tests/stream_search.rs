@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use teleport_audit::{Client, Cursor, Error, Notice, StreamConfig};
+use teleport_audit::{Client, Cursor, Error, Notice, PermissionError, SettingError, StreamConfig};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
@@ -128,7 +128,10 @@ async fn a_role_without_event_access_is_fatal_with_advice() {
     assert!(got.events.is_empty());
     assert_eq!(got.errors.len(), 1);
     let error = &got.errors[0];
-    assert!(matches!(error, Error::PermissionDenied { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Permission(PermissionError { .. })),
+        "{error:?}"
+    );
     assert!(error.is_fatal() && error.is_auth());
     assert!(error.advice().contains("event"));
 }
@@ -141,10 +144,10 @@ async fn invalid_settings_are_a_single_fatal_item() {
     assert!(
         matches!(
             &got.errors[..],
-            [Error::Config {
+            [Error::Setting(SettingError::Config {
                 field: "page_size",
                 ..
-            }]
+            })]
         ),
         "{:?}",
         got.errors

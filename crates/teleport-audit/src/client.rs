@@ -13,9 +13,10 @@ use crate::config::{Address, ClientConfig};
 use crate::connect::address::{DEFAULT_AUTH_PORT, DEFAULT_PROXY_PORT, HostPort};
 use crate::connect::credentials::Credentials;
 use crate::connect::{Connector, DialSettings, Dialer, ProxyTls, Route};
-use crate::error::Error;
+use crate::error::{AuthError, Error, SettingError};
 use crate::expiry;
 use crate::rpc;
+use crate::rpc_name::Rpc;
 
 /// How long [`Client::disconnect`] waits for the server to close the client's connections.
 pub const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
@@ -62,21 +63,21 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// Configuration errors ([`Error::InvalidAddress`], [`Error::Config`], [`Error::Identity`]:
+    /// Configuration errors ([`SettingError::InvalidAddress`], [`SettingError::Config`], [`Error::Identity`]:
     /// including an expired identity, detected before dialing), every dial failure with its own
-    /// variant ([`Error::Resolve`], [`Error::Refused`], [`Error::ConnectTimeout`],
-    /// [`Error::UntrustedServer`], [`Error::AlpnNotRouted`], [`Error::UnknownCluster`],
-    /// [`Error::CertificateRejected`], [`Error::NoHttp2`], [`Error::Upgrade`],
-    /// [`Error::HttpProxy`]), then [`Error::ClusterMismatch`] or the Ping call's error.
+    /// variant ([`ConnectError::Resolve`](crate::error::ConnectError::Resolve), [`ConnectError::Refused`](crate::error::ConnectError::Refused), [`ConnectError::Timeout`](crate::error::ConnectError::Timeout),
+    /// [`AuthError::UntrustedServer`], [`ConnectError::AlpnNotRouted`](crate::error::ConnectError::AlpnNotRouted), [`ConnectError::UnknownCluster`](crate::error::ConnectError::UnknownCluster),
+    /// [`AuthError::CertificateRejected`], [`ConnectError::NoHttp2`](crate::error::ConnectError::NoHttp2), [`ConnectError::Upgrade`](crate::error::ConnectError::Upgrade),
+    /// [`ConnectError::HttpProxy`](crate::error::ConnectError::HttpProxy)), then [`AuthError::ClusterMismatch`] or the Ping call's error.
     pub async fn connect(config: ClientConfig) -> Result<Client, Error> {
         let route = match &config.address {
             Some(Address::Proxy(addr)) => Route::Proxy(HostPort::parse(addr, DEFAULT_PROXY_PORT)?),
             Some(Address::Auth(addr)) => Route::Direct(HostPort::parse(addr, DEFAULT_AUTH_PORT)?),
             None => {
-                return Err(Error::Config {
+                return Err(Error::Setting(SettingError::Config {
                     field: "address",
                     reason: "no proxy or Auth Service address given".to_owned(),
-                });
+                }));
             }
         };
         let auth_route = match route {
@@ -118,10 +119,10 @@ impl Client {
         if let Some(identity) = &identity
             && identity.cluster_name() != client.cluster_name()
         {
-            return Err(Error::ClusterMismatch {
+            return Err(Error::Auth(AuthError::ClusterMismatch {
                 identity: identity.cluster_name().to_owned(),
                 server: client.cluster_name().to_owned(),
-            });
+            }));
         }
         // One warning per identity as it nears its expiry, for as long as the client lives.
         expiry::spawn_watch(&dialer, config.expiry_warning_margin);
@@ -247,7 +248,7 @@ impl Client {
 
 async fn ping(channel: &Channel, timeout: Duration) -> Result<PingInfo, Error> {
     let mut client = AuthServiceClient::new(channel.clone());
-    let response = rpc::with_timeout("Ping", timeout, client.ping(PingRequest {})).await?;
+    let response = rpc::with_timeout(Rpc::Ping, timeout, client.ping(PingRequest {})).await?;
     Ok(PingInfo {
         cluster_name: response.cluster_name,
         server_version: response.server_version,

@@ -111,7 +111,7 @@ impl ClientConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidAddress`] if the address does not parse, [`Error::Identity`] if the text is
+    /// [`SettingError::InvalidAddress`](crate::error::SettingError::InvalidAddress) if the address does not parse, [`Error::Identity`] if the text is
     /// not a usable identity file (the source says which line or block failed).
     pub fn from_identity_str(proxy_addr: &str, identity_text: &str) -> Result<Self, Error> {
         crate::connect::address::HostPort::parse(
@@ -257,6 +257,7 @@ impl ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::SettingError;
 
     #[test]
     fn keepalive_is_never_under_a_minute() {
@@ -269,7 +270,10 @@ mod tests {
     #[test]
     fn bad_address_is_reported_before_the_identity() {
         let error = ClientConfig::from_identity_str("http://x", "not an identity").unwrap_err();
-        assert!(matches!(error, Error::InvalidAddress { .. }), "{error:?}");
+        assert!(
+            matches!(error, Error::Setting(SettingError::InvalidAddress { .. })),
+            "{error:?}"
+        );
         let error = ClientConfig::from_identity_str("x:443", "not an identity").unwrap_err();
         assert!(matches!(error, Error::Identity(_)), "{error:?}");
     }

@@ -94,7 +94,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::error::Error;
+use crate::error::{CursorError, Error, NOT_A_CURSOR};
 use crate::mode::Mode;
 
 pub(crate) use export::{ExportPosition, chunk_hash, date_text};
@@ -252,13 +252,15 @@ impl Cursor {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidCursor`] naming the field that is wrong: not JSON, another version or
+    /// [`CursorError::Invalid`] naming the field that is wrong: not JSON, another version or
     /// mode, a bad time or date, a bad `seen` or `done` entry, a scan range that ends before it
     /// starts, a date or chunk that contradicts the rest.
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|e| Error::InvalidCursor {
-            reason: e.to_string(),
-            source: Some(e),
+        serde_json::from_str(text).map_err(|e| {
+            Error::Cursor(CursorError::Invalid {
+                reason: NOT_A_CURSOR.to_owned(),
+                source: Some(std::sync::Arc::new(e)),
+            })
         })
     }
 }
@@ -584,6 +586,7 @@ fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::tests::why;
     use proptest::prelude::*;
     use time::macros::datetime;
 
@@ -722,7 +725,7 @@ mod tests {
     #[test]
     fn bad_cursors_are_refused_with_the_reason() {
         let reason = |text: &str| match Cursor::from_json(text) {
-            Err(Error::InvalidCursor { reason, .. }) => reason,
+            Err(Error::Cursor(CursorError::Invalid { reason, source })) => why(reason, source),
             other => panic!("expected InvalidCursor, got {other:?}"),
         };
         assert!(reason("not json").contains("expected"));
@@ -768,7 +771,8 @@ mod tests {
         ] {
             let text = format!(r#"{{"v":1,"watermark":"{watermark}"}}"#);
             match Cursor::from_json(&text) {
-                Err(Error::InvalidCursor { reason, .. }) => {
+                Err(Error::Cursor(CursorError::Invalid { reason, source })) => {
+                    let reason = why(reason, source);
                     assert!(reason.contains("years 0000 to 9999"), "{year}: {reason}");
                 }
                 other => panic!("{year}: expected InvalidCursor, got {other:?}"),
@@ -792,7 +796,8 @@ mod tests {
         // both buckets were counted in the seen set's length but only one was kept.
         let text = r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","seen":{"1735689600":"AQIDBAUGBwg","01735689600":"AQIDBAUGBwk"}}"#;
         match Cursor::from_json(text) {
-            Err(Error::InvalidCursor { reason, .. }) => {
+            Err(Error::Cursor(CursorError::Invalid { reason, source })) => {
+                let reason = why(reason, source);
                 assert!(reason.contains("repeats second 1735689600"), "{reason}");
             }
             other => panic!("expected InvalidCursor, got {other:?}"),

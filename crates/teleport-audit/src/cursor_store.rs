@@ -3,10 +3,10 @@
 //! - **One process at a time.** [`FileCursorStore::open`] takes an advisory lock on
 //!   `<cursor file>.lock` beside it, held for the store's life (all clones share it): a second
 //!   process on the same cursor, the usual mistake with two replicas, is refused with
-//!   [`Error::FileLocked`] instead of both writing and skipping each other's events.
+//!   [`CursorError::Locked`] instead of both writing and skipping each other's events.
 //! - **Regular files only.** A symbolic link is followed to its target, and saves replace the
 //!   target in its own directory (the link stays a link). A dangling link, a directory, a FIFO,
-//!   a device or a socket is refused with [`Error::CursorFileUnusable`].
+//!   a device or a socket is refused with [`CursorError::FileUnusable`].
 //! - **Bounded reads.** A file larger than [`MAX_CURSOR_FILE_BYTES`] is refused without reading
 //!   it whole.
 //! - **Atomic, durable saves.** Each save writes a uniquely named temporary file beside the
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use teleport_identity::secret_text::{looks_like_secret, shown_path};
 
 use crate::cursor::Cursor;
-use crate::error::Error;
+use crate::error::{CursorError, Error, NOT_A_CURSOR};
 
 /// The largest cursor file [`FileCursorStore::load`] reads. The format's own bound is far below
 /// it (see `docs/cursor.md`: about 150 KB at 1,000 events/s); a larger file is not a cursor.
@@ -67,20 +67,20 @@ impl FileCursorStore {
     ///
     /// # Errors
     ///
-    /// [`Error::FileLocked`] if another process holds the store open;
-    /// [`Error::CursorFileUnusable`] if `path` is a directory, FIFO, device, socket or dangling
+    /// [`CursorError::Locked`] if another process holds the store open;
+    /// [`CursorError::FileUnusable`] if `path` is a directory, FIFO, device, socket or dangling
     /// symbolic link, or its directory does not exist, or it
     /// [looks like key material](teleport_identity::secret_text::looks_like_secret) (then only
-    /// its length is shown); [`Error::CursorFile`] if the lock file cannot be created.
+    /// its length is shown); [`CursorError::File`] if the lock file cannot be created.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, Error> {
         let path = path.into();
         if looks_like_secret(&path.as_os_str().to_string_lossy()) {
             // An identity file's text given as the path: never named in a message, nor used to
             // name a file.
-            return Err(Error::CursorFileUnusable {
+            return Err(Error::Cursor(CursorError::FileUnusable {
                 path: shown_path(&path),
                 reason: KEY_MATERIAL.to_owned(),
-            });
+            }));
         }
         let target = resolve(&path)?;
         let lock_path = sibling(&target, ".lock");
@@ -89,16 +89,25 @@ impl FileCursorStore {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| Error::CursorFile {
-                path: path.clone(),
-                action: "create its lock file",
-                source,
+            .map_err(|source| {
+                Error::Cursor(CursorError::File {
+                    path: path.clone(),
+                    action: "create its lock file",
+                    source: Arc::new(source),
+                })
             })?;
-        lock_or_refuse(&lock, "cursor file", &path, |source| Error::CursorFile {
-            path: path.clone(),
-            action: "lock",
-            source,
-        })?;
+        lock_or_refuse(
+            &lock,
+            &path,
+            |path| CursorError::Locked { path }.into(),
+            |source| {
+                Error::Cursor(CursorError::File {
+                    path: path.clone(),
+                    action: "lock",
+                    source: Arc::new(source),
+                })
+            },
+        )?;
         remove_stale_temporaries(&target);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -118,8 +127,8 @@ impl FileCursorStore {
     ///
     /// # Errors
     ///
-    /// [`Error::CursorFile`] if the file cannot be read, [`Error::CursorFileUnusable`] if it is
-    /// not a regular file or is over [`MAX_CURSOR_FILE_BYTES`], [`Error::InvalidCursor`] (naming
+    /// [`CursorError::File`] if the file cannot be read, [`CursorError::FileUnusable`] if it is
+    /// not a regular file or is over [`MAX_CURSOR_FILE_BYTES`], [`CursorError::Invalid`] (naming
     /// the file) if it does not hold a cursor.
     pub fn load(&self) -> Result<Option<Cursor>, Error> {
         Ok(self.load_with_output()?.map(|(cursor, _)| cursor))
@@ -130,19 +139,21 @@ impl FileCursorStore {
         let Some(text) = self.read()? else {
             return Ok(None);
         };
-        let invalid = |reason: String, source: Option<serde_json::Error>| Error::InvalidCursor {
-            reason: format!("{}: {reason}", self.inner.path.display()),
-            source,
+        let invalid = |reason: String, source: Option<serde_json::Error>| {
+            Error::Cursor(CursorError::Invalid {
+                reason: format!("{}: {reason}", self.inner.path.display()),
+                source: source.map(Arc::new),
+            })
         };
         let mut value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| invalid(e.to_string(), Some(e)))?;
+            serde_json::from_str(&text).map_err(|e| invalid(NOT_A_CURSOR.to_owned(), Some(e)))?;
         let output = value
             .as_object_mut()
             .and_then(|object| object.remove(OUTPUT_KEY))
             .map(|mark| parse_output_mark(&mark).map_err(|reason| invalid(reason, None)))
             .transpose()?;
         let cursor = serde::Deserialize::deserialize(value)
-            .map_err(|e: serde_json::Error| invalid(e.to_string(), Some(e)))?;
+            .map_err(|e: serde_json::Error| invalid(NOT_A_CURSOR.to_owned(), Some(e)))?;
         Ok(Some((cursor, output)))
     }
 
@@ -150,7 +161,7 @@ impl FileCursorStore {
     ///
     /// # Errors
     ///
-    /// [`Error::CursorFile`] naming the step that failed (create, write, sync, rename); the old
+    /// [`CursorError::File`] naming the step that failed (create, write, sync, rename); the old
     /// cursor is then still in place.
     pub fn save(&self, cursor: &Cursor) -> Result<(), Error> {
         self.write(format!("{}\n", cursor.to_json()).as_bytes())
@@ -241,18 +252,18 @@ impl FileCursorStore {
     }
 
     fn failed(&self, action: &'static str, source: std::io::Error) -> Error {
-        Error::CursorFile {
+        Error::Cursor(CursorError::File {
             path: self.inner.path.clone(),
             action,
-            source,
-        }
+            source: Arc::new(source),
+        })
     }
 
     fn unusable(&self, reason: String) -> Error {
-        Error::CursorFileUnusable {
+        Error::Cursor(CursorError::FileUnusable {
             path: self.inner.path.clone(),
             reason,
-        }
+        })
     }
 
     fn too_large(&self, len: u64) -> Error {
@@ -287,25 +298,23 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Takes `file`'s exclusive lock without waiting, for the `what` at `path` (a cursor file's lock
+/// Takes `file`'s exclusive lock without waiting, for the file at `path` (a cursor file's lock
 /// file, an output file): one process per file.
 ///
 /// # Errors
 ///
-/// [`Error::FileLocked`] when another holder has the lock (another process, or another store or
-/// sink in this one); `failed(source)` when locking itself fails.
+/// `locked(path)` ([`CursorError::Locked`], [`crate::error::OutputError::Locked`]) when another
+/// holder has the lock (another process, or another store or sink in this one);
+/// `failed(source)` when locking itself fails.
 pub(crate) fn lock_or_refuse(
     file: &File,
-    what: &'static str,
     path: &Path,
+    locked: impl FnOnce(PathBuf) -> Error,
     failed: impl FnOnce(std::io::Error) -> Error,
 ) -> Result<(), Error> {
     match file.try_lock() {
         Ok(()) => Ok(()),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::FileLocked {
-            what,
-            path: path.to_path_buf(),
-        }),
+        Err(fs::TryLockError::WouldBlock) => Err(locked(path.to_path_buf())),
         Err(fs::TryLockError::Error(source)) => Err(failed(source)),
     }
 }
@@ -320,18 +329,22 @@ pub(crate) fn sync_parent(path: &Path) {
 /// Follows symbolic links from `path` to the file saves must replace. The file itself need not
 /// exist; a link to nothing must not, since saving would silently create its target.
 fn resolve(path: &Path) -> Result<PathBuf, Error> {
-    let unusable = |reason: String| Error::CursorFileUnusable {
-        path: path.to_path_buf(),
-        reason,
+    let unusable = |reason: String| {
+        Error::Cursor(CursorError::FileUnusable {
+            path: path.to_path_buf(),
+            reason,
+        })
     };
     let mut current = path.to_path_buf();
     for _ in 0..40 {
         match fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let link = fs::read_link(&current).map_err(|source| Error::CursorFile {
-                    path: path.to_path_buf(),
-                    action: "read the symbolic link",
-                    source,
+                let link = fs::read_link(&current).map_err(|source| {
+                    Error::Cursor(CursorError::File {
+                        path: path.to_path_buf(),
+                        action: "read the symbolic link",
+                        source: Arc::new(source),
+                    })
                 })?;
                 current = parent_dir(&current).join(link);
             }
@@ -354,11 +367,11 @@ fn resolve(path: &Path) -> Result<PathBuf, Error> {
                 };
             }
             Err(source) => {
-                return Err(Error::CursorFile {
+                return Err(Error::Cursor(CursorError::File {
                     path: path.to_path_buf(),
                     action: "inspect",
-                    source,
-                });
+                    source: Arc::new(source),
+                }));
             }
         }
     }
@@ -495,7 +508,7 @@ mod tests {
         let clone = first.clone();
         let error = FileCursorStore::open(&path).unwrap_err();
         assert!(
-            matches!(&error, Error::FileLocked { what: "cursor file", path: p } if *p == path),
+            matches!(&error, Error::Cursor(CursorError::Locked { path: p }) if *p == path),
             "{error:?}"
         );
         assert_eq!(error.code(), "file_locked");
@@ -536,7 +549,7 @@ mod tests {
         assert_eq!(names(&real_dir), ["cursor.json", "cursor.json.lock"]);
         assert!(matches!(
             FileCursorStore::open(&target),
-            Err(Error::FileLocked { .. })
+            Err(Error::Cursor(CursorError::Locked { .. }))
         ));
     }
 
@@ -545,7 +558,7 @@ mod tests {
     fn what_is_not_a_regular_file_is_refused_with_its_kind() {
         let dir = tempfile::tempdir().unwrap();
         let reason = |path: &Path| match FileCursorStore::open(path) {
-            Err(Error::CursorFileUnusable { reason, .. }) => reason,
+            Err(Error::Cursor(CursorError::FileUnusable { reason, .. })) => reason,
             other => panic!("expected CursorFileUnusable, got {other:?}"),
         };
         assert_eq!(reason(dir.path()), "is a directory, not a regular file");
@@ -588,7 +601,7 @@ mod tests {
         for path in [dir.path().join(&text), dir.path().join(line)] {
             let error = FileCursorStore::open(&path).unwrap_err();
             assert!(
-                matches!(error, Error::CursorFileUnusable { .. }),
+                matches!(error, Error::Cursor(CursorError::FileUnusable { .. })),
                 "{error:?}"
             );
             for output in [error.to_string(), format!("{error:?}")] {
@@ -609,7 +622,7 @@ mod tests {
         let store = FileCursorStore::open(&path).unwrap();
         let error = store.load().unwrap_err();
         assert!(
-            matches!(&error, Error::CursorFileUnusable { reason, .. } if reason.contains("67108865 bytes")),
+            matches!(&error, Error::Cursor(CursorError::FileUnusable { reason, .. }) if reason.contains("67108865 bytes")),
             "{error:?}"
         );
     }
@@ -633,7 +646,7 @@ mod tests {
         let path = dir.path().join("cursor.json");
         fs::write(&path, "{\"v\":1,\"watermark\":").unwrap();
         let error = FileCursorStore::open(&path).unwrap().load().unwrap_err();
-        assert!(matches!(error, Error::InvalidCursor { .. }));
+        assert!(matches!(error, Error::Cursor(CursorError::Invalid { .. })));
         assert!(error.to_string().contains("cursor.json"), "{error}");
     }
 
@@ -680,10 +693,10 @@ mod tests {
         assert!(
             matches!(
                 error,
-                Error::CursorFile {
+                Error::Cursor(CursorError::File {
                     action: "create the temporary file for",
                     ..
-                }
+                })
             ),
             "{error:?}"
         );

@@ -3,12 +3,12 @@
 
 use teleport_identity::IdentityError;
 
-use crate::error::Error;
+use crate::error::{CursorError, Error, OutputError, ServerError};
 
 /// The class of a failure: what has to change before the same thing can succeed.
 ///
-/// [`Error::class`] gives it; it is decided from the error's variant (never from its message),
-/// in one place next to [`Error::code`]. `docs/troubleshooting.md` lists the codes of each
+/// [`Error::class`] gives it; it is decided from the error's phase and variant (never from its
+/// message), in one place. `docs/troubleshooting.md` lists the codes of each
 /// class and the exit status the `teleport-audit` command gives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -41,241 +41,35 @@ impl Error {
     /// What kind of failure this is (see [`ErrorClass`]): a setting, the identity or its
     /// permissions, data (a cursor or output), the cluster's availability, or other.
     ///
-    /// Read from the other classifications where they already say it: the identity or role
-    /// errors are [`Error::is_auth`]'s, and every error the stream retries
-    /// ([`Error::is_retryable`]) is the cluster's passing trouble.
+    /// Mostly the phase ([`Error::kind`]) says it; within a phase, a status the server refused
+    /// the request's arguments with is a setting, a status the stream does not retry is other,
+    /// a file another process holds is unavailable, and a build without a TLS crypto provider is
+    /// a setting.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::InvalidAddress { .. }
-            | Error::Config { .. }
-            | Error::ProxyCa { .. }
-            | Error::InvalidArgument { .. }
-            | Error::Listen { .. }
+            Error::Setting(_)
+            | Error::Server(ServerError::InvalidArgument { .. })
             | Error::Identity(IdentityError::NoCryptoProvider) => ErrorClass::Setting,
-            _ if self.is_auth() => ErrorClass::Permission,
-            Error::InvalidCursor { .. }
-            | Error::CursorFromOtherCluster { .. }
-            | Error::CursorAhead { .. }
-            | Error::CursorFile { .. }
-            | Error::CursorFileUnusable { .. }
-            | Error::OutputFile { .. }
-            | Error::OutputNotRecorded { .. } => ErrorClass::Data,
+            Error::Identity(_) | Error::Auth(_) | Error::Permission(_) => ErrorClass::Permission,
+            Error::Cursor(CursorError::Locked { .. })
+            | Error::Output(OutputError::Locked { .. }) => ErrorClass::Unavailable,
+            Error::Cursor(_) | Error::Output(_) => ErrorClass::Data,
             // A status the stream does not retry is not the server's passing trouble; a failed
             // task of our own is a bug.
-            Error::Rpc { .. } if !self.is_retryable() => ErrorClass::Other,
-            Error::TaskFailed { .. } => ErrorClass::Other,
-            // What is left is the way to the cluster or the cluster itself (resolving,
-            // connecting, the HTTP proxy, TLS, the upgrade, a call it does not serve, rate
-            // limits, a timeout, a retried status) or a file another process holds. The exit
-            // code table test below checks each variant's class against the guide.
-            _ => ErrorClass::Unavailable,
+            Error::Server(ServerError::Status { .. }) if !self.is_retryable() => ErrorClass::Other,
+            Error::Internal(_) => ErrorClass::Other,
+            // The way to the cluster (resolving, connecting, the HTTP proxy, TLS, the upgrade,
+            // the connection) or the cluster itself (down, rate limiting, a call it does not
+            // serve, a timeout, a retried status).
+            Error::Connect(_) | Error::Server(_) => ErrorClass::Unavailable,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-    use std::time::Duration;
-
-    use time::OffsetDateTime;
-
     use super::*;
-
-    fn io() -> std::io::Error {
-        std::io::Error::other("boom")
-    }
-
-    /// One error of each variant (two of `Rpc`: a status retried and one not).
-    fn samples() -> Vec<Error> {
-        let rpc = "GetUnstructuredEvents";
-        let addr = || "proxy.example.com:443".to_owned();
-        let message = || "m".to_owned();
-        let path = || PathBuf::from("/var/lib/teleport-audit/cursor.json");
-        let time = OffsetDateTime::UNIX_EPOCH;
-        let expired = IdentityError::Expired {
-            not_after: time,
-            now: time,
-        };
-        vec![
-            Error::InvalidAddress {
-                input: "x".into(),
-                reason: "no port",
-            },
-            Error::Config {
-                field: "page_size",
-                reason: "0".into(),
-            },
-            Error::Identity(IdentityError::Empty),
-            Error::Identity(expired),
-            Error::Identity(IdentityError::NotYetValid {
-                not_before: time,
-                now: time,
-            }),
-            Error::Identity(IdentityError::NoCryptoProvider),
-            Error::ProxyCa { reason: "x".into() },
-            Error::Resolve {
-                host: "h".into(),
-                source: io(),
-            },
-            Error::Refused {
-                addr: addr(),
-                source: io(),
-            },
-            Error::ConnectTimeout {
-                addr: addr(),
-                step: "connecting to",
-                after: Duration::from_secs(1),
-            },
-            Error::Network {
-                addr: addr(),
-                source: io(),
-            },
-            Error::HttpProxy {
-                proxy: addr(),
-                target: addr(),
-                status: Some(407),
-                reason: message(),
-            },
-            Error::UntrustedServer {
-                addr: addr(),
-                presented: message(),
-                source: rustls::Error::General("x".into()),
-            },
-            Error::AlpnNotRouted {
-                addr: addr(),
-                presented: message(),
-            },
-            Error::NoHttp2 {
-                addr: addr(),
-                negotiated: "none".into(),
-            },
-            Error::UnknownCluster {
-                addr: addr(),
-                cluster: "c".into(),
-            },
-            Error::CertificateRejected {
-                addr: addr(),
-                alert: "BadCertificate".into(),
-            },
-            Error::Tls {
-                addr: addr(),
-                source: rustls::Error::General("x".into()),
-            },
-            Error::Upgrade {
-                addr: addr(),
-                status: Some(404),
-                reason: message(),
-            },
-            Error::ClusterMismatch {
-                identity: "a".into(),
-                server: "b".into(),
-            },
-            Error::PermissionDenied {
-                rpc,
-                message: message(),
-            },
-            Error::Unauthenticated {
-                rpc,
-                message: message(),
-            },
-            Error::Unimplemented {
-                rpc,
-                message: message(),
-            },
-            Error::InvalidArgument {
-                rpc,
-                message: message(),
-            },
-            Error::Unavailable {
-                rpc,
-                message: message(),
-                source: None,
-            },
-            Error::ResourceExhausted {
-                rpc,
-                message: message(),
-            },
-            Error::Timeout {
-                rpc,
-                after: Duration::from_secs(1),
-            },
-            Error::Rpc {
-                rpc,
-                code: tonic::Code::Internal,
-                message: message(),
-            },
-            Error::Rpc {
-                rpc,
-                code: tonic::Code::FailedPrecondition,
-                message: message(),
-            },
-            Error::TaskFailed { task: "page fetch" },
-            Error::InvalidCursor {
-                reason: message(),
-                source: None,
-            },
-            Error::CursorFromOtherCluster {
-                cursor: "a".into(),
-                client: "b".into(),
-            },
-            Error::CursorAhead {
-                field: "watermark",
-                time,
-                server_now: time,
-                tolerance: Duration::from_secs(60),
-            },
-            Error::CursorFileUnusable {
-                path: path(),
-                reason: message(),
-            },
-            Error::FileLocked {
-                what: "cursor file",
-                path: path(),
-            },
-            Error::OutputFile {
-                path: path(),
-                action: "write",
-                source: io(),
-            },
-            Error::OutputNotRecorded {
-                path: path(),
-                reason: message(),
-            },
-            Error::CursorFile {
-                path: path(),
-                action: "read",
-                source: io(),
-            },
-            Error::Listen {
-                what: "metrics server",
-                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
-                source: io(),
-            },
-        ]
-    }
-
-    /// The codes `Error::code` can return, read from its source.
-    fn all_codes() -> Vec<&'static str> {
-        let source = include_str!("error.rs");
-        let start = source.find("pub fn code(&self)").unwrap();
-        let end = start + source[start..].find("\n    }\n").unwrap();
-        source[start..end]
-            .split("=> \"")
-            .skip(1)
-            .filter_map(|rest| rest.split('"').next())
-            .collect()
-    }
-
-    #[test]
-    fn the_samples_hold_every_code() {
-        let sampled: Vec<&str> = samples().iter().map(Error::code).collect();
-        let missing: Vec<&str> = all_codes()
-            .into_iter()
-            .filter(|code| !sampled.contains(code))
-            .collect();
-        assert!(missing.is_empty(), "no sample error with code {missing:?}");
-    }
+    use crate::error::tests::samples;
 
     #[test]
     fn permission_is_is_auth_but_for_the_build() {
@@ -299,9 +93,15 @@ mod tests {
                 .collect()
         };
         assert_eq!(class_of("invalid_config"), [ErrorClass::Setting]);
+        assert_eq!(class_of("invalid_argument"), [ErrorClass::Setting]);
         assert_eq!(class_of("invalid_cursor"), [ErrorClass::Data; 3]);
         assert_eq!(class_of("connection_refused"), [ErrorClass::Unavailable]);
         assert_eq!(class_of("identity_expired"), [ErrorClass::Permission]);
+        assert_eq!(class_of("file_locked"), [ErrorClass::Unavailable; 2]);
+        assert_eq!(
+            class_of("unavailable"),
+            [ErrorClass::Unavailable, ErrorClass::Unavailable]
+        );
         assert_eq!(
             class_of("rpc_failed"),
             [ErrorClass::Unavailable, ErrorClass::Other]

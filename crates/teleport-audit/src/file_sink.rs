@@ -13,6 +13,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use teleport_audit_types::AuditEvent;
 use teleport_identity::secret_text::{looks_like_secret, shown_path};
@@ -20,7 +21,7 @@ use teleport_identity::secret_text::{looks_like_secret, shown_path};
 use crate::cursor::Cursor;
 use crate::cursor_store::FileCursorStore;
 use crate::cursor_store::{KEY_MATERIAL, OutputMark, kind, lock_or_refuse, sync_parent};
-use crate::error::Error;
+use crate::error::{Error, OutputError};
 
 /// Appends events to an output file and commits them with their cursor: every commit flushes
 /// the events to disk first, then saves the cursor with the output's length; on open, a file
@@ -109,11 +110,11 @@ impl FileSink {
     ///
     /// # Errors
     ///
-    /// The store's load errors; [`Error::OutputFile`] if the output cannot be opened, inspected
+    /// The store's load errors; [`OutputError::File`] if the output cannot be opened, inspected
     /// or truncated, or is not a regular file, or its path
     /// [looks like key material](teleport_identity::secret_text::looks_like_secret) (then only
-    /// its length is shown); [`Error::FileLocked`] if another process writes
-    /// it; [`Error::OutputNotRecorded`] if it holds data the cursor file does not describe.
+    /// its length is shown); [`OutputError::Locked`] if another process writes
+    /// it; [`OutputError::NotRecorded`] if it holds data the cursor file does not describe.
     pub fn open(
         output: impl Into<PathBuf>,
         store: FileCursorStore,
@@ -122,18 +123,23 @@ impl FileSink {
         if looks_like_secret(&path.as_os_str().to_string_lossy()) {
             // An identity file's text given as the path: never named in a message, nor used to
             // name a file.
-            return Err(Error::OutputFile {
+            return Err(Error::Output(OutputError::File {
                 path: shown_path(&path),
                 action: "use it",
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, KEY_MATERIAL),
-            });
+                source: Arc::new(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    KEY_MATERIAL,
+                )),
+            }));
         }
         let failed = |action: &'static str| {
             let path = path.clone();
-            move |source| Error::OutputFile {
-                path,
-                action,
-                source,
+            move |source| {
+                Error::Output(OutputError::File {
+                    path,
+                    action,
+                    source: Arc::new(source),
+                })
             }
         };
         // Checked before opening: opening a FIFO for writing would wait for a reader.
@@ -151,7 +157,12 @@ impl FileSink {
             .append(true)
             .open(&path)
             .map_err(failed("open"))?;
-        lock_or_refuse(&file, "output file", &path, failed("lock"))?;
+        lock_or_refuse(
+            &file,
+            &path,
+            |path| OutputError::Locked { path }.into(),
+            failed("lock"),
+        )?;
         if !existed {
             sync_parent(&path);
         }
@@ -179,7 +190,9 @@ impl FileSink {
                 recorded,
                 "the output is shorter than the cursor file records (rotated or truncated?); appending at its end"
             ),
-            Recovery::Refuse(reason) => return Err(Error::OutputNotRecorded { path, reason }),
+            Recovery::Refuse(reason) => {
+                return Err(Error::Output(OutputError::NotRecorded { path, reason }));
+            }
         }
         Ok((
             Self {
@@ -197,7 +210,7 @@ impl FileSink {
     ///
     /// # Errors
     ///
-    /// [`Error::OutputFile`] if the write fails (a full disk): nothing is lost, the next
+    /// [`OutputError::File`] if the write fails (a full disk): nothing is lost, the next
     /// [`FileSink::open`] cuts the file back to the last commit.
     pub fn write(&mut self, event: &AuditEvent) -> Result<(), Error> {
         self.file
@@ -213,7 +226,7 @@ impl FileSink {
     ///
     /// # Errors
     ///
-    /// [`Error::OutputFile`] if flushing fails, or the store's save error; either way the
+    /// [`OutputError::File`] if flushing fails, or the store's save error; either way the
     /// previous commit stays in force.
     pub fn commit(&mut self, cursor: &Cursor) -> Result<(), Error> {
         self.file
@@ -249,11 +262,11 @@ impl FileSink {
     }
 
     fn failed(&self, action: &'static str, source: std::io::Error) -> Error {
-        Error::OutputFile {
+        Error::Output(OutputError::File {
             path: self.path.clone(),
             action,
-            source,
-        }
+            source: Arc::new(source),
+        })
     }
 }
 
@@ -274,7 +287,10 @@ mod tests {
         let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
         let line = "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun";
         let error = FileSink::open(dir.path().join(line), store).unwrap_err();
-        assert!(matches!(error, Error::OutputFile { .. }), "{error:?}");
+        assert!(
+            matches!(error, Error::Output(OutputError::File { .. })),
+            "{error:?}"
+        );
         for output in [error.to_string(), format!("{error:?}")] {
             assert!(output.contains("not shown"), "{output}");
             assert!(!output.contains("u1SU1LfVLPHCozMxH2Mo"), "{output}");
@@ -382,7 +398,7 @@ mod tests {
         let store = FileCursorStore::open(dir.path().join("cursor.json")).unwrap();
         let error = FileSink::open(&out, store).unwrap_err();
         assert!(
-            matches!(&error, Error::OutputNotRecorded { path, .. } if *path == out),
+            matches!(&error, Error::Output(OutputError::NotRecorded { path, .. }) if *path == out),
             "{error:?}"
         );
         assert_eq!(error.code(), "output_not_recorded");
@@ -402,13 +418,7 @@ mod tests {
         let second = FileCursorStore::open(dir.path().join("b.json")).unwrap();
         let error = FileSink::open(&out, second).unwrap_err();
         assert!(
-            matches!(
-                &error,
-                Error::FileLocked {
-                    what: "output file",
-                    ..
-                }
-            ),
+            matches!(&error, Error::Output(OutputError::Locked { .. })),
             "{error:?}"
         );
     }
@@ -430,10 +440,10 @@ mod tests {
         assert!(
             matches!(
                 &error,
-                Error::OutputFile {
+                Error::Output(OutputError::File {
                     action: "use it",
                     ..
-                }
+                })
             ),
             "{error:?}"
         );

@@ -118,6 +118,7 @@ pub mod metrics;
 mod mode;
 mod notice;
 mod rpc;
+mod rpc_name;
 mod stats;
 mod stream;
 pub mod time_spec;
@@ -133,12 +134,16 @@ pub use connect::http_proxy::HttpProxy;
 pub use connect::upgrade::ConnectionUpgrade;
 pub use cursor::Cursor;
 pub use cursor_store::{FileCursorStore, MAX_CURSOR_FILE_BYTES};
-pub use error::{BoxError, Error};
+pub use error::{
+    AuthError, ConnectError, CursorError, Error, ErrorKind, InternalError, OutputError,
+    PermissionError, ServerError, SettingError, SharedError,
+};
 pub use error_class::ErrorClass;
 pub use file_sink::FileSink;
 pub use health::{DEFAULT_STALL_BOUND, Health, HealthRule};
 pub use mode::Mode;
 pub use notice::{NOTICE_BUFFER, Notice, Notices};
+pub use rpc_name::Rpc;
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;
 pub use time_spec::{

@@ -21,7 +21,7 @@ pub enum Mode {
     Auto,
     /// Always the search API.
     Search,
-    /// Always the export API; a cluster without it is a fatal [`crate::Error::Unimplemented`].
+    /// Always the export API; a cluster without it is a fatal [`ServerError::Unimplemented`](crate::error::ServerError::Unimplemented).
     Export,
 }
 

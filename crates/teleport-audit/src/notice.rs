@@ -263,6 +263,9 @@ impl Stream for Notices {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AuthError;
+    use crate::error::ServerError;
+    use crate::rpc_name::Rpc;
     use futures::StreamExt as _;
 
     fn skipped(n: usize) -> Notice {
@@ -304,10 +307,10 @@ mod tests {
     #[test]
     fn display_is_our_words_and_the_cause_is_the_source() {
         use std::error::Error as _;
-        let last = Error::Timeout {
-            rpc: "GetUnstructuredEvents",
+        let last = Error::Server(ServerError::Timeout {
+            rpc: Rpc::GetUnstructuredEvents,
             after: Duration::from_secs(30),
-        };
+        });
         let stalled = Notice::Stalled {
             since: OffsetDateTime::UNIX_EPOCH,
             stalled_for: Duration::from_millis(90_500),
@@ -328,10 +331,10 @@ mod tests {
             since: OffsetDateTime::UNIX_EPOCH,
             stalled_for: Duration::from_secs(60),
             attempts: 2,
-            last_error: Arc::new(Error::Unauthenticated {
-                rpc: "GetUnstructuredEvents",
+            last_error: Arc::new(Error::Auth(AuthError::Unauthenticated {
+                rpc: Rpc::GetUnstructuredEvents,
                 message: "expired".into(),
-            }),
+            })),
         };
         assert!(denied.advice().contains("identity"), "{}", denied.advice());
         let chunk = Notice::ChunkSkipped {

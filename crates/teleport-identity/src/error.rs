@@ -4,6 +4,7 @@
 //! identity file holds a private key, and error text ends up in logs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -12,8 +13,10 @@ use time::format_description::well_known::Rfc3339;
 ///
 /// Lines and PEM blocks are numbered from 1. Blocks are counted in file order: block 1 is the
 /// private key, block 2 the TLS user certificate, later blocks the TLS CA certificates.
+///
+/// `Clone` (the I/O error is shared), so a copy can be handed to every reader of one failure.
 #[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum IdentityError {
     /// The input is empty or only whitespace.
     #[error("the identity file is empty")]
@@ -244,9 +247,9 @@ pub enum IdentityError {
         /// [looks like a secret](crate::secret_text::looks_like_secret), e.g. the identity
         /// file's text given where its path belongs.
         path: PathBuf,
-        /// The I/O error.
+        /// The I/O error (shared, so that the error is `Clone`).
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 }
 

@@ -77,7 +77,7 @@ impl Identity {
         let path = path.as_ref();
         let read_error = |source| IdentityError::ReadFile {
             path: crate::secret_text::shown_path(path),
-            source,
+            source: std::sync::Arc::new(source),
         };
         let file = std::fs::File::open(path).map_err(read_error)?;
         if let Ok(metadata) = file.metadata() {

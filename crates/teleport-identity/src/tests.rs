@@ -586,7 +586,7 @@ fn codes_are_distinct_snake_case() {
         },
         IdentityError::ReadFile {
             path: "x".into(),
-            source: std::io::ErrorKind::NotFound.into(),
+            source: std::sync::Arc::new(std::io::ErrorKind::NotFound.into()),
         },
     ];
     let mut codes: Vec<&str> = errors.iter().map(IdentityError::code).collect();

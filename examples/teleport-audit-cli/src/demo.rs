@@ -5,7 +5,10 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
-use teleport_audit::{Client, ClientConfig, Error, FileCursorStore, HttpProxy, StreamConfig};
+use teleport_audit::{
+    Client, ClientConfig, CursorError, Error, FileCursorStore, HttpProxy, SettingError,
+    StreamConfig,
+};
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
 use time::OffsetDateTime;
@@ -15,10 +18,10 @@ use crate::args::DemoArgs;
 use crate::tail::{Sink, Stop, pump};
 
 fn sim_error(error: impl std::fmt::Display) -> Failure {
-    Failure::Audit(Error::Config {
+    Failure::Audit(Error::Setting(SettingError::Config {
         field: "demo",
         reason: format!("the simulated cluster failed: {error}"),
-    })
+    }))
 }
 
 pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
@@ -82,10 +85,10 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
 
     // Second run: resume from the saved cursor.
     let cursor = store.load()?.ok_or_else(|| {
-        Failure::Audit(Error::InvalidCursor {
+        Failure::Audit(Error::Cursor(CursorError::Invalid {
             reason: "the first run saved no cursor".to_owned(),
             source: None,
-        })
+        }))
     })?;
     let watermark_before = cursor.watermark();
     let stop = stop_after(args.duration - half);
@@ -124,10 +127,10 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
     let _ = std::fs::remove_dir_all(&dir);
     sim.shutdown().await;
     if missing > 0 || seen.duplicates > 0 {
-        return Err(Failure::Audit(Error::InvalidCursor {
+        return Err(Failure::Audit(Error::Cursor(CursorError::Invalid {
             reason: "the exactly-once check failed".to_owned(),
             source: None,
-        }));
+        })));
     }
     note("demo: exactly once across the restart: none missing, none twice");
     Ok(())

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use teleport_audit::{Error, Identity};
+use teleport_audit::{Error, Identity, SettingError};
 
 use crate::args::IdentityArgs;
 
@@ -11,11 +11,11 @@ pub(crate) fn load(path: Option<&std::path::Path>) -> Result<Identity, Error> {
     match path {
         Some(path) => Ok(Identity::from_identity_file(path)?),
         None => {
-            let text = std::env::var("TELEPORT_IDENTITY").map_err(|_| Error::Config {
+            let text = std::env::var("TELEPORT_IDENTITY").map_err(|_| Error::Setting(SettingError::Config {
                 field: "identity",
                 reason: "give --identity-file PATH, or put the identity file's contents in TELEPORT_IDENTITY"
                     .to_owned(),
-            })?;
+            }))?;
             Ok(Identity::from_identity_str(&text)?)
         }
     }
@@ -24,9 +24,11 @@ pub(crate) fn load(path: Option<&std::path::Path>) -> Result<Identity, Error> {
 pub(crate) fn run(args: IdentityArgs) -> Result<(), Error> {
     let identity = load(args.path.as_deref())?;
     let validity = identity.check_validity();
-    let mut summary = serde_json::to_value(identity.summary()).map_err(|e| Error::Config {
-        field: "identity",
-        reason: format!("the summary does not serialise: {e}"),
+    let mut summary = serde_json::to_value(identity.summary()).map_err(|e| {
+        Error::Setting(SettingError::Config {
+            field: "identity",
+            reason: format!("the summary does not serialise: {e}"),
+        })
     })?;
     if let Some(object) = summary.as_object_mut() {
         object.insert("valid_now".to_owned(), validity.is_ok().into());

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use teleport_audit::{Client, ClientConfig, ConnectionUpgrade, Error};
+use teleport_audit::{Client, ClientConfig, ConnectionUpgrade, Error, SettingError};
 
 use crate::args::{ConnectArgs, UpgradeArg};
 
@@ -27,11 +27,13 @@ pub(crate) fn client_config(args: &ConnectArgs) -> Result<ClientConfig, Error> {
         (None, None) => config,
     };
     if let Some(path) = &args.proxy_ca {
-        let pem = std::fs::read_to_string(path).map_err(|e| Error::ProxyCa {
-            reason: format!(
-                "cannot read {}: {e}",
-                teleport_audit::identity::secret_text::shown_path(path).display()
-            ),
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            Error::Setting(SettingError::ProxyCa {
+                reason: format!(
+                    "cannot read {}: {e}",
+                    teleport_audit::identity::secret_text::shown_path(path).display()
+                ),
+            })
         })?;
         config = config.proxy_ca_pem(pem);
     }

@@ -204,10 +204,10 @@ mod tests {
 
     #[test]
     fn library_errors_bring_their_code_and_advice() {
-        let error = teleport_audit::Error::InvalidCursor {
+        let error = teleport_audit::Error::Cursor(teleport_audit::CursorError::Invalid {
             reason: "the first run saved no cursor".to_owned(),
             source: None,
-        };
+        });
         let report = Report::of(&Failure::Audit(error));
         assert_eq!(report.code, Some("invalid_cursor"));
         assert!(

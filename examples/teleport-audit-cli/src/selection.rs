@@ -2,8 +2,8 @@
 //! types (`--types`, `--skip-types`, against the catalogue) and the time range
 //! (`--backfill-start`, `--until`).
 
-use teleport_audit::Error;
 use teleport_audit::types::type_list::{UnknownTypes, resolve_type_list};
+use teleport_audit::{Error, SettingError};
 
 use crate::args::TailArgs;
 
@@ -26,12 +26,14 @@ pub(crate) fn select(args: &TailArgs) -> Result<Selection, Error> {
         UnknownTypes::Refuse
     };
     let resolve = |field: &'static str, items: &[String]| {
-        let list = resolve_type_list(items, unknown).map_err(|error| Error::Config {
-            field,
-            reason: format!(
-                "{error}; with --allow-unknown-types, names newer than the catalogue are taken \
+        let list = resolve_type_list(items, unknown).map_err(|error| {
+            Error::Setting(SettingError::Config {
+                field,
+                reason: format!(
+                    "{error}; with --allow-unknown-types, names newer than the catalogue are taken \
                  as given"
-            ),
+                ),
+            })
         })?;
         if !list.unknown().is_empty() {
             tracing::warn!(
@@ -48,10 +50,10 @@ pub(crate) fn select(args: &TailArgs) -> Result<Selection, Error> {
     if let (Some(start), Some(until)) = (args.backfill_start, args.until)
         && until.time() < start.time()
     {
-        return Err(Error::Config {
+        return Err(Error::Setting(SettingError::Config {
             field: "--until",
             reason: format!("{until} is before the backfill start {start}"),
-        });
+        }));
     }
     Ok(selection)
 }

@@ -15,7 +15,7 @@ use futures::FutureExt as _;
 use futures::StreamExt as _;
 use teleport_audit::{
     AuditEvent, AuditEventStream, Client, ClientConfig, Error, ExponentialBackoff, Mode, Notice,
-    Notices, StreamConfig,
+    Notices, ServerError, StreamConfig,
 };
 use teleport_audit_sim::ca::IdentitySpec;
 use teleport_audit_sim::{Backend, SimCluster};
@@ -190,7 +190,7 @@ pub fn assert_stalled_by_timeouts(notice: &Notice, min_attempts: u32) {
             ..
         } => {
             assert!(
-                matches!(**last_error, Error::Timeout { .. }),
+                matches!(**last_error, Error::Server(ServerError::Timeout { .. })),
                 "{last_error:?}"
             );
             assert!(*attempts >= min_attempts, "{attempts} attempts");

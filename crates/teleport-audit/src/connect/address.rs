@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::Error;
+use crate::error::{Error, SettingError};
 
 /// Default port of a Teleport proxy's HTTPS/TLS-routing listener.
 pub const DEFAULT_PROXY_PORT: u16 = 443;
@@ -42,12 +42,14 @@ impl HostPort {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidAddress`] naming what is wrong: empty, an `http://` scheme (Teleport's proxy
+    /// [`SettingError::InvalidAddress`] naming what is wrong: empty, an `http://` scheme (Teleport's proxy
     /// only speaks TLS), a path, a bad port, an unclosed IPv6 bracket.
     pub fn parse(input: &str, default_port: u16) -> Result<Self, Error> {
-        let invalid = |reason: &'static str| Error::InvalidAddress {
-            input: shown(input),
-            reason,
+        let invalid = |reason: &'static str| {
+            Error::Setting(SettingError::InvalidAddress {
+                input: shown(input),
+                reason,
+            })
         };
         let mut rest = input.trim();
         if let Some(scheme_end) = rest.find("://") {
@@ -173,10 +175,10 @@ mod tests {
     /// The reason and the echoed input of a refused address.
     fn refused(input: &str) -> (&'static str, String) {
         match HostPort::parse(input, DEFAULT_PROXY_PORT) {
-            Err(Error::InvalidAddress {
+            Err(Error::Setting(SettingError::InvalidAddress {
                 reason,
                 input: echoed,
-            }) => (reason, echoed),
+            })) => (reason, echoed),
             other => panic!("expected InvalidAddress for {input:?}, got {other:?}"),
         }
     }

@@ -22,7 +22,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::prefixed::Prefixed;
 use super::verifier::{PresentedCertificate, RecordingVerifier};
-use crate::error::Error;
+use crate::error::{AuthError, ConnectError, Error, SettingError};
 
 /// The TLS settings for the Auth Service, built once per client and specialised per dial.
 #[derive(Clone)]
@@ -53,9 +53,11 @@ impl AuthTls {
             Arc::clone(base.crypto_provider()),
         )
         .build()
-        .map_err(|e| Error::Config {
-            field: "identity",
-            reason: format!("the identity's CA certificates cannot verify servers: {e}"),
+        .map_err(|e| {
+            Error::Setting(SettingError::Config {
+                field: "identity",
+                reason: format!("the identity's CA certificates cannot verify servers: {e}"),
+            })
         })?;
         Ok(Self {
             base: Arc::new(base),
@@ -108,18 +110,20 @@ impl AuthTls {
             }
             None => Arc::clone(&self.base),
         };
-        let server_name = ServerName::try_from(AUTH_SERVER_NAME).map_err(|_| Error::Config {
-            field: "server_name",
-            reason: "teleport.cluster.local is not a valid server name".to_owned(),
+        let server_name = ServerName::try_from(AUTH_SERVER_NAME).map_err(|_| {
+            Error::Setting(SettingError::Config {
+                field: "server_name",
+                reason: "teleport.cluster.local is not a valid server name".to_owned(),
+            })
         })?;
         let handshake = TlsConnector::from(config).connect(server_name, io);
         let stream = match tokio::time::timeout(timeout, handshake).await {
             Err(_) => {
-                return Err(Error::ConnectTimeout {
+                return Err(Error::Connect(ConnectError::Timeout {
                     addr: addr.to_owned(),
                     step: "TLS handshake with the Auth Service through",
                     after: timeout,
-                });
+                }));
             }
             Ok(Err(error)) => {
                 let refused = refused.lock().ok().and_then(|mut slot| slot.take());
@@ -130,13 +134,13 @@ impl AuthTls {
         match stream.get_ref().1.alpn_protocol() {
             Some(b"h2") => {}
             other => {
-                return Err(Error::NoHttp2 {
+                return Err(Error::Connect(ConnectError::NoHttp2 {
                     addr: addr.to_owned(),
                     negotiated: other.map_or_else(
                         || "none".to_owned(),
                         |p| String::from_utf8_lossy(p).into_owned(),
                     ),
-                });
+                }));
             }
         }
         first_flight(stream, addr, timeout.min(FIRST_FLIGHT_WAIT)).await
@@ -157,37 +161,41 @@ impl AuthTls {
         match tls_error {
             Some(source @ rustls::Error::InvalidCertificate(_)) => match refused {
                 Some(presented) if through_proxy && !presented.is_teleport_auth() => {
-                    Error::AlpnNotRouted {
+                    Error::Connect(ConnectError::AlpnNotRouted {
                         addr,
                         presented: presented.to_string(),
-                    }
+                    })
                 }
-                Some(presented) => Error::UntrustedServer {
+                Some(presented) => Error::Auth(AuthError::UntrustedServer {
                     addr,
                     presented: presented.to_string(),
                     source,
-                },
-                None => Error::UntrustedServer {
+                }),
+                None => Error::Auth(AuthError::UntrustedServer {
                     addr,
                     presented: "unknown".to_owned(),
                     source,
-                },
+                }),
             },
             Some(rustls::Error::AlertReceived(alert)) => {
-                alert_error(addr.clone(), &format!("{alert:?}")).unwrap_or(Error::Tls {
+                alert_error(addr.clone(), &format!("{alert:?}")).unwrap_or(Error::Connect(
+                    ConnectError::Tls {
+                        addr,
+                        source: rustls::Error::AlertReceived(alert),
+                    },
+                ))
+            }
+            Some(source) => Error::Connect(ConnectError::Tls { addr, source }),
+            None if is_closed(&error) && through_proxy => {
+                Error::Connect(ConnectError::UnknownCluster {
                     addr,
-                    source: rustls::Error::AlertReceived(alert),
+                    cluster: self.cluster.clone().unwrap_or_default(),
                 })
             }
-            Some(source) => Error::Tls { addr, source },
-            None if is_closed(&error) && through_proxy => Error::UnknownCluster {
+            None => Error::Connect(ConnectError::Network {
                 addr,
-                cluster: self.cluster.clone().unwrap_or_default(),
-            },
-            None => Error::Network {
-                addr,
-                source: error,
-            },
+                source: Arc::new(error),
+            }),
         }
     }
 }
@@ -202,7 +210,7 @@ const FIRST_FLIGHT_WAIT: Duration = Duration::from_secs(3);
 /// Teleport does for a certificate it accepts in TLS but not as an identity) only shows on the
 /// first read. Left to HTTP/2, it surfaces as whatever the first failing operation was, a broken
 /// pipe or a cancelled call. The Auth Service speaks first (its HTTP/2 SETTINGS), so waiting
-/// for its first bytes here makes a refusal a clear [`Error::CertificateRejected`]. A server
+/// for its first bytes here makes a refusal a clear [`AuthError::CertificateRejected`]. A server
 /// that waits for the client instead only costs the wait once per connection.
 async fn first_flight<S>(mut stream: S, addr: &str, wait: Duration) -> Result<Prefixed<S>, Error>
 where
@@ -211,10 +219,10 @@ where
     let mut first = vec![0u8; 4096];
     match tokio::time::timeout(wait, stream.read(&mut first)).await {
         Err(_) => Ok(Prefixed::new(Bytes::new(), stream)),
-        Ok(Ok(0)) => Err(Error::CertificateRejected {
+        Ok(Ok(0)) => Err(Error::Auth(AuthError::CertificateRejected {
             addr: addr.to_owned(),
             alert: "none; the connection was closed right after the handshake".to_owned(),
-        }),
+        })),
         Ok(Ok(n)) => {
             first.truncate(n);
             Ok(Prefixed::new(Bytes::from(first), stream))
@@ -229,10 +237,10 @@ where
                 });
             Err(alert
                 .and_then(|alert| alert_error(addr.to_owned(), &alert))
-                .unwrap_or(Error::Network {
+                .unwrap_or(Error::Connect(ConnectError::Network {
                     addr: addr.to_owned(),
-                    source: error,
-                }))
+                    source: Arc::new(error),
+                })))
         }
     }
 }
@@ -251,16 +259,16 @@ pub(crate) fn alert_error(addr: String, alert: &str) -> Option<Error> {
         AlertDescription::CertificateRequired,
     ];
     if rejected.iter().any(|known| format!("{known:?}") == alert) {
-        return Some(Error::CertificateRejected {
+        return Some(Error::Auth(AuthError::CertificateRejected {
             addr,
             alert: alert.to_owned(),
-        });
+        }));
     }
     if format!("{:?}", AlertDescription::NoApplicationProtocol) == alert {
-        return Some(Error::NoHttp2 {
+        return Some(Error::Connect(ConnectError::NoHttp2 {
             addr,
             negotiated: "none (the server refused every offered protocol)".to_owned(),
-        });
+        }));
     }
     None
 }

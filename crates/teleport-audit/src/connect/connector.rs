@@ -6,7 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper_util::rt::TokioIo;
@@ -16,38 +16,36 @@ use super::open_connections::Tracked;
 use crate::error::Error;
 
 /// The error tonic receives from [`Connector`]: it carries our [`Error`] through tonic's and
-/// hyper's error chain, to be taken back out by [`crate::rpc::status_to_error`].
+/// hyper's error chain, to be read back out by [`crate::rpc::status_to_error`]. Every reader
+/// gets the same typed error (a copy: [`Error`] is `Clone`), however often tonic or hyper hand
+/// the failure on.
 #[derive(Debug)]
 pub(crate) struct ConnectFailure {
-    summary: String,
-    error: Mutex<Option<Error>>,
+    error: Error,
 }
 
 impl ConnectFailure {
     pub(crate) fn new(error: Error) -> Self {
-        Self {
-            summary: error.to_string(),
-            error: Mutex::new(Some(error)),
-        }
+        Self { error }
     }
 
-    /// Takes the original error (once; later callers get `None` and use the summary).
-    pub(crate) fn take(&self) -> Option<Error> {
-        self.error.lock().ok().and_then(|mut slot| slot.take())
-    }
-
-    pub(crate) fn summary(&self) -> &str {
-        &self.summary
+    /// The original error.
+    pub(crate) fn error(&self) -> Error {
+        self.error.clone()
     }
 }
 
 impl fmt::Display for ConnectFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.summary)
+        fmt::Display::fmt(&self.error, f)
     }
 }
 
-impl std::error::Error for ConnectFailure {}
+impl std::error::Error for ConnectFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
 
 /// The tower service tonic uses to (re)connect: every call is one [`Dialer::dial`].
 #[derive(Clone, Debug)]
@@ -83,5 +81,52 @@ impl tower::Service<http::Uri> for Connector {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ConnectError;
+    use crate::rpc::status_to_error;
+    use crate::rpc_name::Rpc;
+
+    /// tonic and hyper may hand one failure to several callers (the eager connect and the calls
+    /// waiting on the channel): each gets the typed error, not a summary of it.
+    #[test]
+    fn every_reader_gets_the_typed_error() {
+        let failure = Arc::new(ConnectFailure::new(Error::Connect(ConnectError::Refused {
+            addr: "proxy.example.com:443".into(),
+            source: Arc::new(std::io::ErrorKind::ConnectionRefused.into()),
+        })));
+        let read = || {
+            let status = tonic::Status::from_error(Box::new(SharedFailure(Arc::clone(&failure))));
+            status_to_error(Rpc::Ping, status)
+        };
+        let (first, second) = (read(), read());
+        for error in [&first, &second] {
+            assert!(
+                matches!(error, Error::Connect(ConnectError::Refused { .. })),
+                "{error:?}"
+            );
+            assert_eq!(error.code(), "connection_refused");
+        }
+        assert_eq!(first.to_string(), second.to_string());
+    }
+
+    /// One failure seen from two places, as hyper's shared connect error is.
+    #[derive(Debug)]
+    struct SharedFailure(Arc<ConnectFailure>);
+
+    impl fmt::Display for SharedFailure {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection error")
+        }
+    }
+
+    impl std::error::Error for SharedFailure {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.0.as_ref())
+        }
     }
 }

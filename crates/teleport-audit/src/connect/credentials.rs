@@ -9,7 +9,7 @@ use teleport_identity::secret_text::shown_path;
 use teleport_identity::{AuthRoute, Identity};
 
 use super::auth_tls::AuthTls;
-use crate::error::Error;
+use crate::error::{AuthError, Error, SettingError};
 
 /// Where the identity comes from, as configured.
 #[derive(Clone)]
@@ -142,10 +142,10 @@ impl Credentials {
                 })
             }
             (None, None) => {
-                return Err(Error::Config {
+                return Err(Error::Setting(SettingError::Config {
                     field: "identity",
                     reason: "no identity (and no TLS configuration) given".to_owned(),
-                });
+                }));
             }
         };
         Ok(Self { kind })
@@ -190,9 +190,11 @@ impl Credentials {
                 Ok(tls.clone())
             }
             Kind::File(file) => {
-                let loaded = file.current().ok_or_else(|| Error::Config {
-                    field: "identity",
-                    reason: "the identity lock was poisoned by a panic".to_owned(),
+                let loaded = file.current().ok_or_else(|| {
+                    Error::Setting(SettingError::Config {
+                        field: "identity",
+                        reason: "the identity lock was poisoned by a panic".to_owned(),
+                    })
                 })?;
                 check_before_dial(&loaded.identity)?;
                 Ok(loaded.tls.clone())
@@ -239,10 +241,10 @@ fn reload(
 ) -> Result<(Arc<Identity>, AuthTls), Error> {
     let identity = Identity::from_identity_file(path)?;
     if identity.cluster_name() != cluster {
-        return Err(Error::ClusterMismatch {
+        return Err(Error::Auth(AuthError::ClusterMismatch {
             identity: identity.cluster_name().to_owned(),
             server: cluster.to_owned(),
-        });
+        }));
     }
     let tls = AuthTls::from_identity(&identity, route)?;
     Ok((Arc::new(identity), tls))

@@ -17,7 +17,7 @@ use super::prefixed::Prefixed;
 use super::proxy_tls::ProxyTls;
 use super::upgrade::{self, ConnectionUpgrade};
 use super::{BoxedIo, http_connect, proxy_clock, tcp};
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 
 /// The settings of every dial of a client, in one place: where to, as whom, through which HTTP
 /// proxy, whether to upgrade, which proxy certificate to trust, and how long to wait.
@@ -76,11 +76,11 @@ impl Dialer {
         tokio::time::timeout(timeout, self.hops())
             .await
             .unwrap_or_else(|_| {
-                Err(Error::ConnectTimeout {
+                Err(Error::Connect(ConnectError::Timeout {
                     addr: self.settings.route.addr().to_string(),
                     step: "dialing",
                     after: timeout,
-                })
+                }))
             })
     }
 

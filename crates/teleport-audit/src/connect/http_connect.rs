@@ -3,7 +3,7 @@
 //!
 //! hyper-util's `Tunnel` does the same exchange but keeps no status in its error (a 403 and a 502
 //! are both `TunnelUnsuccessful`), and the status decides whether a dial is worth retrying
-//! ([`Error::HttpProxy`]): so the request goes through hyper's client directly.
+//! ([`ConnectError::HttpProxy`]): so the request goes through hyper's client directly.
 
 use std::time::Duration;
 
@@ -17,14 +17,14 @@ use super::address::HostPort;
 use super::http_proxy::ProxyUrl;
 use super::http1::{self, Answer};
 use super::prefixed::Prefixed;
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 
 /// Asks `proxy` (already connected as `stream`) to open a tunnel to `target`; returns the
 /// tunnel.
 ///
 /// # Errors
 ///
-/// [`Error::HttpProxy`] with the proxy's status if it refused, [`Error::ConnectTimeout`] if it
+/// [`ConnectError::HttpProxy`] with the proxy's status if it refused, [`ConnectError::Timeout`] if it
 /// did not answer within `timeout`.
 pub(crate) async fn open(
     stream: TcpStream,
@@ -32,11 +32,13 @@ pub(crate) async fn open(
     target: &HostPort,
     timeout: Duration,
 ) -> Result<Prefixed<TcpStream>, Error> {
-    let failed = |status: Option<u16>, reason: String| Error::HttpProxy {
-        proxy: proxy.to_string(),
-        target: target.to_string(),
-        status,
-        reason,
+    let failed = |status: Option<u16>, reason: String| {
+        Error::Connect(ConnectError::HttpProxy {
+            proxy: proxy.to_string(),
+            target: target.to_string(),
+            status,
+            reason,
+        })
     };
     let mut request = Request::connect(target.to_string()).header(HOST, target.to_string());
     if let Some(credentials) = proxy.basic_auth() {
@@ -61,11 +63,11 @@ pub(crate) async fn open(
     tokio::time::timeout(timeout, exchange)
         .await
         .unwrap_or_else(|_| {
-            Err(Error::ConnectTimeout {
+            Err(Error::Connect(ConnectError::Timeout {
                 addr: proxy.to_string(),
                 step: "waiting for the HTTP proxy's CONNECT answer from",
                 after: timeout,
-            })
+            }))
         })
 }
 
@@ -124,7 +126,9 @@ mod tests {
             .await
             .unwrap_err();
         match &error {
-            Error::HttpProxy { status, .. } => (*status, error.is_retryable(), error.to_string()),
+            Error::Connect(ConnectError::HttpProxy { status, .. }) => {
+                (*status, error.is_retryable(), error.to_string())
+            }
             other => panic!("not an HttpProxy error: {other:?}"),
         }
     }

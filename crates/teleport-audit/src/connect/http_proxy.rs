@@ -15,7 +15,7 @@ use base64::Engine as _;
 use http::HeaderValue;
 
 use super::address::HostPort;
-use crate::error::Error;
+use crate::error::{Error, SettingError};
 
 /// Which HTTP proxy, if any, carries the connection to the Teleport proxy. Its `Debug` output
 /// hides credentials in a URL.
@@ -89,9 +89,11 @@ impl ProxyUrl {
     /// Parses `[http://][user[:password]@]host[:port][/]`. Go assumes `http://` when the scheme
     /// is missing; so do we. Other schemes are refused with a clear error.
     pub(crate) fn parse(input: &str) -> Result<Self, Error> {
-        let invalid = |reason: String| Error::Config {
-            field: "http_proxy",
-            reason,
+        let invalid = |reason: String| {
+            Error::Setting(SettingError::Config {
+                field: "http_proxy",
+                reason,
+            })
         };
         let trimmed = input.trim();
         let rest = match trimmed.split_once("://") {

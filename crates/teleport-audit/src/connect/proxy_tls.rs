@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
 use super::address::HostPort;
-use crate::error::Error;
+use crate::error::{ConnectError, Error, SettingError};
 
 /// TLS settings for the proxy's public (web) certificate.
 #[derive(Clone, Debug)]
@@ -28,8 +28,10 @@ impl ProxyTls {
         let provider = teleport_identity::crypto_provider()?;
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| Error::ProxyCa {
-                reason: format!("no TLS versions available: {e}"),
+            .map_err(|e| {
+                Error::Setting(SettingError::ProxyCa {
+                    reason: format!("no TLS versions available: {e}"),
+                })
             })?;
         // Insecure: any certificate; the roots then serve only to check signatures, and the
         // extra CA is not read (as before this setter's name said so).
@@ -43,8 +45,10 @@ impl ProxyTls {
             Arc::clone(&provider),
         )
         .build()
-        .map_err(|e| Error::ProxyCa {
-            reason: format!("the trusted roots cannot verify servers: {e}"),
+        .map_err(|e| {
+            Error::Setting(SettingError::ProxyCa {
+                reason: format!("the trusted roots cannot verify servers: {e}"),
+            })
         })?;
         let config = builder
             .dangerous()
@@ -78,9 +82,11 @@ impl ProxyTls {
         self.connector(b"http/1.1")
             .connect(server_name(proxy)?, io)
             .await
-            .map_err(|source| Error::Network {
-                addr: proxy.to_string(),
-                source,
+            .map_err(|source| {
+                Error::Connect(ConnectError::Network {
+                    addr: proxy.to_string(),
+                    source: Arc::new(source),
+                })
             })
     }
 }
@@ -106,18 +112,22 @@ fn trusted_roots(
     let mut pinned = Vec::new();
     if let Some(pem) = extra_ca_pem {
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let cert = cert.map_err(|e| Error::ProxyCa {
-                reason: format!("not PEM: {e}"),
+            let cert = cert.map_err(|e| {
+                Error::Setting(SettingError::ProxyCa {
+                    reason: format!("not PEM: {e}"),
+                })
             })?;
-            roots.add(cert.clone()).map_err(|e| Error::ProxyCa {
-                reason: format!("not a usable CA certificate: {e}"),
+            roots.add(cert.clone()).map_err(|e| {
+                Error::Setting(SettingError::ProxyCa {
+                    reason: format!("not a usable CA certificate: {e}"),
+                })
             })?;
             pinned.push(cert);
         }
         if pinned.is_empty() {
-            return Err(Error::ProxyCa {
+            return Err(Error::Setting(SettingError::ProxyCa {
                 reason: "no CERTIFICATE block found".to_owned(),
-            });
+            }));
         }
     }
     Ok((roots, pinned))
@@ -185,9 +195,11 @@ impl ServerCertVerifier for ProxyCertificates {
 
 /// The proxy's host as a TLS server name.
 pub(crate) fn server_name(proxy: &HostPort) -> Result<ServerName<'static>, Error> {
-    ServerName::try_from(proxy.host().to_owned()).map_err(|_| Error::InvalidAddress {
-        input: proxy.to_string(),
-        reason: "the host is neither a DNS name nor an IP address",
+    ServerName::try_from(proxy.host().to_owned()).map_err(|_| {
+        Error::Setting(SettingError::InvalidAddress {
+            input: proxy.to_string(),
+            reason: "the host is neither a DNS name nor an IP address",
+        })
     })
 }
 
@@ -263,7 +275,10 @@ mod tests {
     #[test]
     fn extra_ca_must_be_pem_certificates() {
         let error = ProxyTls::new(Some("not pem at all"), false).unwrap_err();
-        assert!(matches!(error, Error::ProxyCa { .. }), "{error:?}");
+        assert!(
+            matches!(error, Error::Setting(SettingError::ProxyCa { .. })),
+            "{error:?}"
+        );
         assert!(
             error.to_string().contains("no CERTIFICATE block"),
             "{error}"

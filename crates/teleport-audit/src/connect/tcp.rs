@@ -1,21 +1,24 @@
 //! TCP: resolve the host, connect to each address in turn, map failures to specific errors.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
 use super::address::HostPort;
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 
 /// Resolves `target` and connects to the first address that accepts, within `timeout` overall.
 pub(crate) async fn connect(target: &HostPort, timeout: Duration) -> Result<TcpStream, Error> {
     let attempt = async {
         let addrs = tokio::net::lookup_host((target.host(), target.port()))
             .await
-            .map_err(|source| Error::Resolve {
-                host: target.host().to_owned(),
-                source,
+            .map_err(|source| {
+                Error::Connect(ConnectError::Resolve {
+                    host: target.host().to_owned(),
+                    source: Arc::new(source),
+                })
             })?;
         let mut last_error = None;
         for addr in addrs {
@@ -30,33 +33,36 @@ pub(crate) async fn connect(target: &HostPort, timeout: Duration) -> Result<TcpS
         }
         Err(match last_error {
             Some(source) => map_connect_error(target, source),
-            None => Error::Resolve {
+            None => Error::Connect(ConnectError::Resolve {
                 host: target.host().to_owned(),
-                source: io::Error::new(io::ErrorKind::NotFound, "no addresses found"),
-            },
+                source: Arc::new(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no addresses found",
+                )),
+            }),
         })
     };
     tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or_else(|_| {
-            Err(Error::ConnectTimeout {
+            Err(Error::Connect(ConnectError::Timeout {
                 addr: target.to_string(),
                 step: "connecting to",
                 after: timeout,
-            })
+            }))
         })
 }
 
 fn map_connect_error(target: &HostPort, source: io::Error) -> Error {
     match source.kind() {
-        io::ErrorKind::ConnectionRefused => Error::Refused {
+        io::ErrorKind::ConnectionRefused => Error::Connect(ConnectError::Refused {
             addr: target.to_string(),
-            source,
-        },
-        _ => Error::Network {
+            source: Arc::new(source),
+        }),
+        _ => Error::Connect(ConnectError::Network {
             addr: target.to_string(),
-            source,
-        },
+            source: Arc::new(source),
+        }),
     }
 }
 
@@ -73,7 +79,10 @@ mod tests {
         let error = connect(&HostPort::new("127.0.0.1", port), Duration::from_secs(5))
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Refused { .. }), "{error:?}");
+        assert!(
+            matches!(error, Error::Connect(ConnectError::Refused { .. })),
+            "{error:?}"
+        );
         assert!(error.is_retryable());
     }
 
@@ -86,7 +95,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(error, Error::Resolve { host: ref named, .. } if *named == host),
+            matches!(error, Error::Connect(ConnectError::Resolve { host: ref named, .. }) if *named == host),
             "{error:?}"
         );
     }

@@ -287,7 +287,7 @@ struct DateWire {
 mod tests {
     use super::super::{Cursor, Position};
     use super::*;
-    use crate::error::Error;
+    use crate::error::{CursorError, Error};
     use crate::mode::Mode;
     use proptest::prelude::*;
     use time::macros::{date, datetime};
@@ -418,7 +418,9 @@ mod tests {
 
     fn reason(text: &str) -> String {
         match Cursor::from_json(text) {
-            Err(Error::InvalidCursor { reason, .. }) => reason,
+            Err(Error::Cursor(CursorError::Invalid { reason, source })) => {
+                crate::error::tests::why(reason, source)
+            }
             other => panic!("expected InvalidCursor, got {other:?}"),
         }
     }

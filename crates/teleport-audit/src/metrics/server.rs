@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::StreamMetrics;
-use crate::error::Error;
+use crate::error::{Error, SettingError};
 
 /// The `Content-Type` of the OpenMetrics text format, served to scrapers that ask for it
 /// (Prometheus does); others get the Prometheus text format
@@ -55,14 +55,16 @@ impl MetricsServer {
     ///
     /// # Errors
     ///
-    /// [`Error::Listen`]: the port is in use, below 1024 without privileges, or the address is
+    /// [`SettingError::Listen`]: the port is in use, below 1024 without privileges, or the address is
     /// not this machine's (the source's [`std::io::Error::kind`] says which, and
     /// [`Error::advice`] fits it).
     pub async fn bind(addr: SocketAddr) -> Result<MetricsServer, Error> {
-        let listen_error = |source| Error::Listen {
-            what: "metrics server",
-            addr,
-            source,
+        let listen_error = |source| {
+            Error::Setting(SettingError::Listen {
+                what: "metrics server",
+                addr,
+                source: Arc::new(source),
+            })
         };
         let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
         let local_addr = listener.local_addr().map_err(listen_error)?;
@@ -345,7 +347,7 @@ mod tests {
             "{}",
             error.advice()
         );
-        let Error::Listen { source, .. } = &error else {
+        let Error::Setting(SettingError::Listen { source, .. }) = &error else {
             panic!("{error:?}");
         };
         assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
@@ -357,7 +359,7 @@ mod tests {
         let error = MetricsServer::bind("192.0.2.1:9464".parse().unwrap())
             .await
             .unwrap_err();
-        let Error::Listen { source, .. } = &error else {
+        let Error::Setting(SettingError::Listen { source, .. }) = &error else {
             panic!("{error:?}");
         };
         assert_eq!(source.kind(), std::io::ErrorKind::AddrNotAvailable);

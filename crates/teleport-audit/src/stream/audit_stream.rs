@@ -16,7 +16,7 @@ use super::search::SearchMachine;
 use super::time_math::{later, utc};
 use crate::client::Client;
 use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition};
-use crate::error::Error;
+use crate::error::{CursorError, Error};
 use crate::mode::Mode;
 use crate::notice::Notices;
 use crate::stats::{StatsHandle, StreamStats};
@@ -278,10 +278,12 @@ impl AuditEventStream {
 fn same_cluster(start: &Start, cluster: &str) -> Result<(), Error> {
     match start {
         Start::Resume(cursor) => match cursor.cluster() {
-            Some(taken_on) if taken_on != cluster => Err(Error::CursorFromOtherCluster {
-                cursor: taken_on.to_owned(),
-                client: cluster.to_owned(),
-            }),
+            Some(taken_on) if taken_on != cluster => {
+                Err(Error::Cursor(CursorError::FromOtherCluster {
+                    cursor: taken_on.to_owned(),
+                    client: cluster.to_owned(),
+                }))
+            }
             _ => Ok(()),
         },
         Start::Now | Start::At(_) => Ok(()),
@@ -298,12 +300,12 @@ fn not_ahead(start: &Start, server_offset: Option<time::Duration>) -> Result<(),
     let (server_now, tolerance) =
         super::server_time::cursor_bound(utc(OffsetDateTime::now_utc()), server_offset);
     if time > later(server_now, tolerance) {
-        return Err(Error::CursorAhead {
+        return Err(Error::Cursor(CursorError::Ahead {
             field,
             time,
             server_now,
             tolerance,
-        });
+        }));
     }
     Ok(())
 }

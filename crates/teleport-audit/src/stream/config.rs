@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::backoff::{Backoff, ExponentialBackoff};
 use crate::cursor::Cursor;
+use crate::error::{CursorError, Error, SettingError};
 use crate::mode::Mode;
 
 /// Teleport refuses pages over this many events.
@@ -351,11 +352,12 @@ impl StreamConfig {
     ///
     /// # Errors
     ///
-    /// [`crate::Error::Config`] naming the first setting out of range (`page_size` outside
+    /// [`SettingError::Config`] naming the first setting out of range (`page_size` outside
     /// 1..=10000, an end time before the backfill start, ...).
-    pub fn validate(&self) -> Result<(), crate::Error> {
-        let invalid =
-            |field: &'static str, reason: String| Err(crate::Error::Config { field, reason });
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |field: &'static str, reason: String| {
+            Err(Error::Setting(SettingError::Config { field, reason }))
+        };
         if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
             return invalid(
                 "page_size",
@@ -411,24 +413,24 @@ impl StreamConfig {
         }
         if let Start::Resume(cursor) = &self.start {
             if cursor.event_types != self.event_types {
-                return Err(crate::Error::InvalidCursor {
+                return Err(Error::Cursor(CursorError::Invalid {
                     reason: format!(
                         "the cursor was taken with event types {:?} but the stream asks for {:?}",
                         cursor.event_types, self.event_types
                     ),
                     source: None,
-                });
+                }));
             }
             let taken_in = cursor.mode();
             if self.mode != Mode::Auto && self.mode != taken_in {
-                return Err(crate::Error::InvalidCursor {
+                return Err(Error::Cursor(CursorError::Invalid {
                     reason: format!(
                         "the cursor was taken in {taken_in} mode but the stream is set to {} mode; \
                          resume it in {taken_in} (or auto) mode, or start a new stream from a backfill time",
                         self.mode
                     ),
                     source: None,
-                });
+                }));
             }
         }
         Ok(())
@@ -466,10 +468,10 @@ mod tests {
         assert!(
             matches!(
                 e,
-                crate::Error::Config {
+                Error::Setting(SettingError::Config {
                     field: "page_size",
                     ..
-                }
+                })
             ),
             "{e:?}"
         );
@@ -486,10 +488,10 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             e,
-            crate::Error::Config {
+            Error::Setting(SettingError::Config {
                 field: "max_receive_size_limit",
                 ..
-            }
+            })
         ));
         let e = StreamConfig::default()
             .backfill_start(datetime!(2025-02-01 0:00 UTC))
@@ -498,10 +500,10 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             e,
-            crate::Error::Config {
+            Error::Setting(SettingError::Config {
                 field: "end_time",
                 ..
-            }
+            })
         ));
     }
 
@@ -513,7 +515,10 @@ mod tests {
             .resume_from(cursor.clone())
             .validate()
             .unwrap_err();
-        assert!(matches!(e, crate::Error::InvalidCursor { .. }), "{e:?}");
+        assert!(
+            matches!(e, Error::Cursor(CursorError::Invalid { .. })),
+            "{e:?}"
+        );
         let ok = StreamConfig::default()
             .event_types(["user.login"])
             .resume_from(cursor)
@@ -524,7 +529,7 @@ mod tests {
     #[test]
     fn export_settings_are_checked() {
         let field = |config: StreamConfig| match config.validate() {
-            Err(crate::Error::Config { field, .. }) => field,
+            Err(Error::Setting(SettingError::Config { field, .. })) => field,
             other => panic!("expected a config error, got {other:?}"),
         };
         assert_eq!(

@@ -25,5 +25,4 @@ pub use config::{
     DEFAULT_STALL_REPORT_AFTER, DEFAULT_WINDOW, MAX_EXPORT_CONCURRENCY, MAX_EXPORT_LOOKBACK,
     MAX_PAGE_SIZE, StreamConfig,
 };
-pub(crate) use export::{EXPORT_RPC, LIST_RPC};
 pub use server_time::{CURSOR_AHEAD_TOLERANCE, MAX_CLOCK_SKEW};

@@ -140,6 +140,8 @@ fn log(notice: &Notice) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Error, ServerError};
+    use crate::rpc_name::Rpc;
     use std::time::Duration;
 
     fn at(secs: i64) -> OffsetDateTime {
@@ -171,10 +173,10 @@ mod tests {
         let notifier = Notifier::new(stats.clone());
         let mut notices = notifier.subscribe();
         let part = notifier.register();
-        let last_error = Arc::new(crate::Error::Timeout {
-            rpc: "X",
+        let last_error = Arc::new(Error::Server(ServerError::Timeout {
+            rpc: Rpc::GetUnstructuredEvents,
             after: Duration::from_secs(1),
-        });
+        }));
         for _ in 0..2 {
             notifier.notice(
                 part,
@@ -232,10 +234,10 @@ mod tests {
                 since: at(5),
                 stalled_for: Duration::from_secs(60),
                 attempts: 3,
-                last_error: Arc::new(crate::Error::Timeout {
-                    rpc: "X",
+                last_error: Arc::new(Error::Server(ServerError::Timeout {
+                    rpc: Rpc::GetUnstructuredEvents,
                     after: Duration::from_secs(1),
-                }),
+                })),
             },
         );
         assert!(stats.get().stalled_since.is_some());

@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 use tonic::transport::Channel;
 use tower::ServiceExt as _;
 
-use super::page::{Content, Page, PageItem, PageRequest, SEARCH_RPC, from_timestamp};
-use crate::error::Error;
+use super::page::{Content, Page, PageItem, PageRequest, from_timestamp};
+use crate::error::{Error, ServerError, SettingError};
 use crate::rpc;
+use crate::rpc_name::Rpc;
 
 const SEARCH_PATH: &str = "/teleport.auditlog.v1.AuditLogService/GetUnstructuredEvents";
 const EXPORT_PATH: &str = "/teleport.auditlog.v1.AuditLogService/ExportUnstructuredEvents";
@@ -26,11 +27,11 @@ const SMALL_FIELD_CAP: u64 = 1024 * 1024;
 /// Whether the error is tonic refusing a message over the receive limit; with the size found.
 pub(crate) fn too_large(error: &Error) -> Option<Option<usize>> {
     match error {
-        Error::Rpc {
+        Error::Server(ServerError::Status {
             code: tonic::Code::OutOfRange,
             message,
             ..
-        } if message.contains("message length too large") => Some(
+        }) if message.contains("message length too large") => Some(
             message
                 .split("found ")
                 .nth(1)
@@ -62,10 +63,10 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
     let timeout = request.timeout;
     let fallback_time = request.from;
     match tokio::time::timeout(timeout, call(channel, wire.encode_to_vec(), fallback_time)).await {
-        Err(_) => Err(Error::Timeout {
-            rpc: SEARCH_RPC,
+        Err(_) => Err(Error::Server(ServerError::Timeout {
+            rpc: Rpc::GetUnstructuredEvents,
             after: timeout,
-        }),
+        })),
         Ok(result) => result.map(|(items, last_key)| Page {
             items: items
                 .into_iter()
@@ -101,7 +102,7 @@ async fn call(
     message: Vec<u8>,
     fallback_time: OffsetDateTime,
 ) -> Result<ProbeItems, Error> {
-    let mut reader = open(channel, SEARCH_RPC, SEARCH_PATH, message).await?;
+    let mut reader = open(channel, Rpc::GetUnstructuredEvents, SEARCH_PATH, message).await?;
     let parsed = parse_message(&mut reader, fallback_time, "last_key is not UTF-8").await?;
     // Drain to the trailers: the call only succeeded if grpc-status says so.
     reader.drain().await?;
@@ -126,7 +127,7 @@ pub(crate) struct SkippedExportEvent {
 /// event.
 pub(crate) async fn probe_export(
     channel: Channel,
-    rpc: &'static str,
+    rpc: Rpc,
     request: Vec<u8>,
     timeout: std::time::Duration,
     fallback_time: OffsetDateTime,
@@ -154,10 +155,10 @@ pub(crate) async fn probe_export(
         }))
     };
     match tokio::time::timeout(timeout, read).await {
-        Err(_) => Err(Error::Timeout {
+        Err(_) => Err(Error::Server(ServerError::Timeout {
             rpc,
             after: timeout,
-        }),
+        })),
         Ok(result) => result,
     }
 }
@@ -166,7 +167,7 @@ pub(crate) async fn probe_export(
 /// once the headers say the call was accepted.
 async fn open(
     channel: Channel,
-    rpc: &'static str,
+    rpc: Rpc,
     path: &str,
     message: Vec<u8>,
 ) -> Result<BodyReader, Error> {
@@ -187,9 +188,11 @@ async fn open(
         .body(tonic::body::Body::new(http_body_util::Full::new(
             Bytes::from(framed),
         )))
-        .map_err(|e| Error::Config {
-            field: "probe",
-            reason: e.to_string(),
+        .map_err(|e| {
+            Error::Setting(SettingError::Config {
+                field: "probe",
+                reason: e.to_string(),
+            })
         })?;
     let response = channel
         .oneshot(request)
@@ -211,7 +214,7 @@ async fn open(
 }
 
 struct BodyReader {
-    rpc: &'static str,
+    rpc: Rpc,
     body: tonic::body::Body,
     chunk: Bytes,
     /// Bytes consumed from the body so far.
@@ -221,11 +224,11 @@ struct BodyReader {
 
 impl BodyReader {
     fn malformed(&self, what: &str) -> Error {
-        Error::Rpc {
+        Error::Server(ServerError::Status {
             rpc: self.rpc,
             code: tonic::Code::Internal,
             message: format!("malformed response while skipping an oversized event: {what}"),
-        }
+        })
     }
 
     /// The call's status from the trailers, once the body has been read to its end.
@@ -447,23 +450,23 @@ mod tests {
 
     #[test]
     fn recognises_tonic_s_size_error() {
-        let error = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
+        let error = Error::Server(ServerError::Status {
+            rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::OutOfRange,
             message: "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes".into(),
-        };
+        });
         assert_eq!(too_large(&error), Some(Some(5_242_880)));
-        let other = Error::Rpc {
-            rpc: "GetUnstructuredEvents",
+        let other = Error::Server(ServerError::Status {
+            rpc: Rpc::GetUnstructuredEvents,
             code: tonic::Code::OutOfRange,
             message: "time out of range".into(),
-        };
+        });
         assert_eq!(too_large(&other), None);
     }
 
     fn reader(body: Vec<u8>) -> BodyReader {
         BodyReader {
-            rpc: "GetUnstructuredEvents",
+            rpc: Rpc::GetUnstructuredEvents,
             body: tonic::body::Body::new(http_body_util::Full::new(Bytes::from(body))),
             chunk: Bytes::new(),
             position: 0,

@@ -11,9 +11,7 @@ use tonic::transport::Channel;
 
 use crate::error::Error;
 use crate::rpc;
-
-/// The RPC name used in errors and logs.
-pub(crate) const SEARCH_RPC: &str = "GetUnstructuredEvents";
+use crate::rpc_name::Rpc;
 
 /// Oldest first. Despite the enum's names, Teleport's server casts the wire value to its own
 /// `types.EventOrder`, where 0 is ascending and 1 descending, and its Go client sends
@@ -91,7 +89,7 @@ pub(crate) enum Content {
 pub(crate) async fn fetch(channel: Channel, request: PageRequest) -> Result<Page, Error> {
     let mut client = SearchClient::new(channel).max_decoding_message_size(request.max_receive);
     let response = rpc::with_timeout(
-        SEARCH_RPC,
+        Rpc::GetUnstructuredEvents,
         request.timeout,
         client.get_unstructured_events(request.to_wire()),
     )

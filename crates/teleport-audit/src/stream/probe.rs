@@ -14,7 +14,7 @@ use super::notify::Notifier;
 use super::retry::{Retrier, Verdict};
 use super::task::{self, Task};
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Error, ServerError};
 use crate::mode::Mode;
 
 /// What the probe's answer means.
@@ -42,7 +42,7 @@ pub(crate) fn decide(answer: Result<Vec<String>, Error>) -> Decision {
             );
             Decision::Export
         }
-        Err(Error::Unimplemented { message, .. }) => {
+        Err(Error::Server(ServerError::Unimplemented { message, .. })) => {
             tracing::info!("{}", fallback_message(&message));
             Decision::Search
         }
@@ -149,7 +149,8 @@ impl Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::export::LIST_RPC;
+    use crate::error::PermissionError;
+    use crate::rpc_name::Rpc;
 
     #[test]
     fn both_forms_of_unimplemented_mean_search() {
@@ -157,10 +158,10 @@ mod tests {
             "unknown method GetEventExportChunks for service teleport.auditlog.v1.AuditLogService",
             "export not supported by this backend (dynamo)",
         ] {
-            let answer = Err(Error::Unimplemented {
-                rpc: LIST_RPC,
+            let answer = Err(Error::Server(ServerError::Unimplemented {
+                rpc: Rpc::GetEventExportChunks,
                 message: message.to_owned(),
-            });
+            }));
             assert!(matches!(decide(answer), Decision::Search));
         }
         assert!(matches!(decide(Ok(Vec::new())), Decision::Export));
@@ -172,16 +173,15 @@ mod tests {
 
     #[test]
     fn other_answers_are_retried_or_fatal() {
-        let unavailable = Err(Error::Unavailable {
-            rpc: LIST_RPC,
+        let unavailable = Err(Error::Server(ServerError::Unavailable {
+            rpc: Rpc::GetEventExportChunks,
             message: "down".into(),
-            source: None,
-        });
+        }));
         assert!(matches!(decide(unavailable), Decision::Retry(_)));
-        let denied = Err(Error::PermissionDenied {
-            rpc: LIST_RPC,
+        let denied = Err(Error::Permission(PermissionError {
+            rpc: Rpc::GetEventExportChunks,
             message: "access denied to perform action \"list\" on \"event\"".into(),
-        });
+        }));
         assert!(matches!(decide(denied), Decision::Fatal(_)));
     }
 

@@ -140,7 +140,10 @@ impl Drop for Retrier {
 mod tests {
     use super::*;
     use crate::backoff::ExponentialBackoff;
+    use crate::error::PermissionError;
+    use crate::error::ServerError;
     use crate::notice::Notices;
+    use crate::rpc_name::Rpc;
     use crate::stats::StatsHandle;
     use futures::FutureExt as _;
     use futures::StreamExt as _;
@@ -159,11 +162,10 @@ mod tests {
     }
 
     fn unavailable() -> Error {
-        Error::Unavailable {
-            rpc: "X",
+        Error::Server(ServerError::Unavailable {
+            rpc: Rpc::GetUnstructuredEvents,
             message: "down".into(),
-            source: None,
-        }
+        })
     }
 
     /// The notices sent so far.
@@ -251,13 +253,13 @@ mod tests {
     #[test]
     fn a_fatal_error_is_not_retried() {
         let (mut retrier, stats, mut notices) = retrier(Duration::ZERO);
-        let denied = Error::PermissionDenied {
-            rpc: "X",
+        let denied = Error::Permission(PermissionError {
+            rpc: Rpc::GetUnstructuredEvents,
             message: "no".into(),
-        };
+        });
         assert!(matches!(
             retrier.failed(denied, "test"),
-            Verdict::Fatal(Error::PermissionDenied { .. })
+            Verdict::Fatal(Error::Permission(PermissionError { .. }))
         ));
         assert_eq!(stats.get().retries, 0);
         assert_eq!(stats.get().last_error, Some("permission_denied"));

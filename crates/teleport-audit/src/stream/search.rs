@@ -36,7 +36,7 @@ use super::task::{self, Task};
 use super::time_math::utc;
 use crate::client::Client;
 use crate::cursor::SearchPosition;
-use crate::error::Error;
+use crate::error::{Error, ServerError};
 use crate::stats::StatsHandle;
 
 /// The search mode of an [`crate::AuditEventStream`].
@@ -416,7 +416,7 @@ impl SearchMachine {
             return self.on_too_large(request, found);
         }
         // A page key the server refuses (expired, or from another backend).
-        if matches!(error, Error::InvalidArgument { .. })
+        if matches!(error, Error::Server(ServerError::InvalidArgument { .. }))
             && !request.key.is_empty()
             && let Some(fetch) = self.core.continue_without_key()
         {

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use tokio::task::{JoinError, JoinHandle};
 
-use crate::error::Error;
+use crate::error::{Error, InternalError};
 
 /// A spawned task, aborted if dropped (so a dropped stream leaves no calls running).
 pub(crate) struct Task<T>(JoinHandle<T>);
@@ -34,7 +34,7 @@ impl<T> Drop for Task<T> {
 
 /// The error for a task of the stream's own that ended without its result: it panicked (being
 /// cancelled takes dropping its [`Task`], after which nobody polls it). Fatal
-/// ([`Error::TaskFailed`]): retrying would panic again, forever. The panic's own message is
+/// ([`InternalError::TaskFailed`]): retrying would panic again, forever. The panic's own message is
 /// printed by the panic hook, not here.
 pub(crate) fn failed(task: &'static str, error: &JoinError) -> Error {
     tracing::error!(
@@ -42,7 +42,7 @@ pub(crate) fn failed(task: &'static str, error: &JoinError) -> Error {
         panicked = error.is_panic(),
         "a task of the stream failed"
     );
-    Error::TaskFailed { task }
+    Error::Internal(InternalError::TaskFailed { task })
 }
 
 #[cfg(test)]
@@ -59,7 +59,10 @@ mod tests {
         let joined = std::future::poll_fn(|cx| task.poll(cx)).await;
         let error = failed("page fetch", &joined.unwrap_err());
         assert!(
-            matches!(error, Error::TaskFailed { task: "page fetch" }),
+            matches!(
+                error,
+                Error::Internal(InternalError::TaskFailed { task: "page fetch" })
+            ),
             "{error:?}"
         );
         assert!(error.is_fatal() && !error.is_retryable());

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::super::address::HostPort;
 use super::super::proxy_tls::{ProxyTls, server_name};
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 
 /// The ALPN value Teleport's client offers in its test dial.
 const TEST_ALPN: &[u8] = b"teleport-reversetunnel";
@@ -100,7 +100,7 @@ where
 ///
 /// # Errors
 ///
-/// [`Error::ConnectTimeout`] when the proxy does not finish the TLS handshake in time.
+/// [`ConnectError::Timeout`] when the proxy does not finish the TLS handshake in time.
 pub(crate) async fn required<IO>(
     io: IO,
     proxy: &HostPort,
@@ -142,11 +142,11 @@ where
         }
         // A proxy that does not answer a TLS handshake in time will not answer the real dial
         // either: report it now rather than spend a second timeout on that dial.
-        Err(_) => Err(Error::ConnectTimeout {
+        Err(_) => Err(Error::Connect(ConnectError::Timeout {
             addr: proxy.to_string(),
             step: "TLS handshake with the proxy at",
             after: timeout,
-        }),
+        })),
     }
 }
 

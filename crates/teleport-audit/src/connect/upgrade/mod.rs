@@ -18,6 +18,7 @@ mod ping_conn;
 mod request;
 mod websocket;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -32,7 +33,7 @@ use super::BoxedIo;
 use super::address::HostPort;
 use super::http1::{self, Answer};
 use super::proxy_tls::{ProxyTls, server_name};
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 
 /// Whether to tunnel through the proxy's WebSocket connection upgrade.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,8 +66,8 @@ const UPGRADE_PATH: &str = "/webapi/connectionupgrade";
 ///
 /// # Errors
 ///
-/// [`Error::Upgrade`] (with the proxy's status, if it answered), [`Error::ConnectTimeout`],
-/// [`Error::InvalidAddress`] for a host that is not a TLS server name.
+/// [`ConnectError::Upgrade`] (with the proxy's status, if it answered), [`ConnectError::Timeout`],
+/// [`SettingError::InvalidAddress`](crate::error::SettingError::InvalidAddress) for a host that is not a TLS server name.
 pub(crate) async fn tunnel<IO>(
     io: IO,
     proxy: &HostPort,
@@ -76,10 +77,13 @@ pub(crate) async fn tunnel<IO>(
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let failed = |status: Option<u16>, reason: String| Error::Upgrade {
-        addr: proxy.to_string(),
-        status,
-        reason,
+    let failed = |status: Option<u16>, reason: String| {
+        Error::Connect(ConnectError::Upgrade {
+            addr: proxy.to_string(),
+            status,
+            reason,
+            source: None,
+        })
     };
     let name = server_name(proxy)?;
     let exchange = async {
@@ -87,11 +91,11 @@ where
             .connector(b"http/1.1")
             .connect(name, io)
             .await
-            .map_err(|e| {
-                failed(
-                    None,
-                    format!("TLS to the proxy's public certificate failed: {e}"),
-                )
+            .map_err(|e| ConnectError::Upgrade {
+                addr: proxy.to_string(),
+                status: None,
+                reason: "TLS to the proxy's public certificate failed".to_owned(),
+                source: Some(Arc::new(e)),
             })?;
         let key = generate_key();
         let (head, stream) = match http1::exchange(outer, request::request(proxy, &key)).await {
@@ -130,10 +134,10 @@ where
     tokio::time::timeout(timeout, exchange)
         .await
         .unwrap_or_else(|_| {
-            Err(Error::ConnectTimeout {
+            Err(Error::Connect(ConnectError::Timeout {
                 addr: proxy.to_string(),
                 step: "connection upgrade with",
                 after: timeout,
-            })
+            }))
         })
 }

@@ -13,12 +13,13 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 use super::export_core::ChunkJob;
-use super::listing::{EXPORT_RPC, date_timestamp};
+use super::listing::date_timestamp;
 use super::msg::Msg;
 use crate::cursor::date_text;
-use crate::error::Error;
+use crate::error::{CursorError, Error, ServerError};
 use crate::notice::Notice;
 use crate::rpc::{self, status_to_error};
+use crate::rpc_name::Rpc;
 use crate::stats::StatsHandle;
 use crate::stream::config::StreamConfig;
 use crate::stream::notify::Notifier;
@@ -142,18 +143,20 @@ impl Reader {
             match error {
                 // The chunk is gone (Teleport answers NotFound for a chunk file it cannot
                 // find, e.g. removed by retention): nothing left to read in it.
-                Error::Rpc {
+                Error::Server(ServerError::Status {
                     code: tonic::Code::NotFound,
                     message,
                     ..
-                } => {
+                }) => {
                     return self
                         .skip(format!("the server no longer has it (NotFound: {message})"))
                         .await;
                 }
                 // The server refuses the stored position: no safe way to go on in this chunk.
-                Error::InvalidArgument { message, .. } if !self.position.is_empty() => {
-                    let error = Error::InvalidCursor {
+                Error::Server(ServerError::InvalidArgument { message, .. })
+                    if !self.position.is_empty() =>
+                {
+                    let error = Error::Cursor(CursorError::Invalid {
                         reason: format!(
                             "the server refused the stored position {:?} in export chunk {} of {}: {message}",
                             self.position,
@@ -161,7 +164,7 @@ impl Reader {
                             date_text(self.job.date)
                         ),
                         source: None,
-                    };
+                    });
                     return self.stop(error).await;
                 }
                 error => match self.retrier.failed(error, "export chunk read") {
@@ -186,7 +189,7 @@ impl Reader {
         let mut client = AuditLogServiceClient::new(self.shared.channel.clone())
             .max_decoding_message_size(self.limit);
         let mut stream = rpc::with_timeout(
-            EXPORT_RPC,
+            Rpc::ExportUnstructuredEvents,
             timeout,
             client.export_unstructured_events(self.request()),
         )
@@ -195,12 +198,14 @@ impl Reader {
         loop {
             let message = match tokio::time::timeout(timeout, stream.message()).await {
                 Err(_) => {
-                    return Err(Error::Timeout {
-                        rpc: EXPORT_RPC,
+                    return Err(Error::Server(ServerError::Timeout {
+                        rpc: Rpc::ExportUnstructuredEvents,
                         after: timeout,
-                    });
+                    }));
                 }
-                Ok(Err(status)) => return Err(status_to_error(EXPORT_RPC, status)),
+                Ok(Err(status)) => {
+                    return Err(status_to_error(Rpc::ExportUnstructuredEvents, status));
+                }
                 Ok(Ok(None)) => {
                     self.retrier.succeeded();
                     return Ok(CallEnd::Ended);
@@ -250,7 +255,7 @@ impl Reader {
         }
         let skipped = oversized::probe_export(
             self.shared.channel.clone(),
-            EXPORT_RPC,
+            Rpc::ExportUnstructuredEvents,
             self.request().encode_to_vec(),
             self.shared.request_timeout,
             self.fallback_time,

@@ -7,14 +7,10 @@ use teleport_audit_proto::auditlog::v1::audit_log_service_client::AuditLogServic
 use time::Date;
 use tonic::transport::Channel;
 
-use crate::error::Error;
+use crate::error::{Error, ServerError};
 use crate::rpc;
+use crate::rpc_name::Rpc;
 use crate::stream::page::timestamp;
-
-/// The chunk listing RPC's name, in errors and logs.
-pub(crate) const LIST_RPC: &str = "GetEventExportChunks";
-/// The chunk streaming RPC's name, in errors and logs.
-pub(crate) const EXPORT_RPC: &str = "ExportUnstructuredEvents";
 
 /// The wire form of a UTC date: its midnight (Teleport reads the timestamp's UTC date).
 pub(super) fn date_timestamp(date: Date) -> prost_types::Timestamp {
@@ -35,13 +31,13 @@ pub(crate) async fn list_chunks(
         let mut stream = client
             .get_event_export_chunks(request)
             .await
-            .map_err(|status| rpc::status_to_error(LIST_RPC, status))?
+            .map_err(|status| rpc::status_to_error(Rpc::GetEventExportChunks, status))?
             .into_inner();
         let mut names = Vec::new();
         while let Some(chunk) = stream
             .message()
             .await
-            .map_err(|status| rpc::status_to_error(LIST_RPC, status))?
+            .map_err(|status| rpc::status_to_error(Rpc::GetEventExportChunks, status))?
         {
             if !chunk.chunk.is_empty() {
                 names.push(chunk.chunk);
@@ -50,10 +46,10 @@ pub(crate) async fn list_chunks(
         Ok(names)
     };
     match tokio::time::timeout(timeout, call).await {
-        Err(_) => Err(Error::Timeout {
-            rpc: LIST_RPC,
+        Err(_) => Err(Error::Server(ServerError::Timeout {
+            rpc: Rpc::GetEventExportChunks,
             after: timeout,
-        }),
+        })),
         Ok(result) => result,
     }
 }

@@ -38,10 +38,11 @@ use super::notify::Notifier;
 use super::task::Task;
 use crate::client::Client;
 use crate::cursor::ExportPosition;
-use crate::error::Error;
+use crate::error::{Error, ServerError};
+use crate::rpc_name::Rpc;
 use crate::stats::StatsHandle;
 
-pub(crate) use listing::{EXPORT_RPC, LIST_RPC, list_chunks};
+pub(crate) use listing::list_chunks;
 
 /// Messages between the driver and its readers and the consumer, at most this many queued.
 /// Memory: this many events read ahead, plus one message per open chunk stream in tonic's
@@ -118,11 +119,11 @@ impl ExportMachine {
             let Some(msg) = std::task::ready!(self.rx.poll_recv(cx)) else {
                 // The driver always says why it stops; a closed queue without that is a bug.
                 self.end();
-                return Poll::Ready(Some(Err(Error::Rpc {
-                    rpc: EXPORT_RPC,
+                return Poll::Ready(Some(Err(Error::Server(ServerError::Status {
+                    rpc: Rpc::ExportUnstructuredEvents,
                     code: tonic::Code::Internal,
                     message: "the export task ended without a reason".to_owned(),
-                })));
+                }))));
             };
             if let Some(output) = self.apply(msg) {
                 return Poll::Ready(output);
