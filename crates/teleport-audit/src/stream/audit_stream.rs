@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 
 use super::config::{Start, StreamConfig};
 use super::export::ExportMachine;
+use super::mode_probe::{ModeProbe, Step};
 use super::notify::Notifier;
-use super::probe::{Probe, Step};
 use super::search::SearchMachine;
 use super::time_math::{later, utc};
 use crate::client::Client;
@@ -70,7 +70,7 @@ pub struct AuditEventStream {
 enum Machine {
     /// Asking the cluster whether it serves export ([`Mode::Auto`]).
     Probing {
-        probe: Probe,
+        probe: ModeProbe,
         client: Client,
         config: Box<StreamConfig>,
         from: OffsetDateTime,
@@ -164,7 +164,7 @@ impl AuditEventStream {
                         &notifier,
                     ),
                     _ => Machine::Probing {
-                        probe: Probe::new(&client, &config, notifier.clone()),
+                        probe: ModeProbe::new(&client, &config, notifier.clone()),
                         client,
                         config: Box::new(config),
                         from,

@@ -7,22 +7,17 @@
 //! then tells where to resume; for export, the first streamed message's `cursor` (which follows
 //! the event in the message) does. Memory stays at a few KiB however large the event is.
 
-use bytes::{Buf, Bytes};
-use http_body_util::BodyExt as _;
 use prost::Message as _;
 use time::OffsetDateTime;
 use tonic::transport::Channel;
-use tower::ServiceExt as _;
 
 use super::page::{Content, Page, PageItem, PageRequest, from_timestamp};
-use crate::error::{Error, ServerError, SettingError};
-use crate::rpc;
+use super::raw_call::{BodyReader, open};
+use crate::error::{Error, ServerError};
 use crate::rpc_name::Rpc;
 
 const SEARCH_PATH: &str = "/teleport.auditlog.v1.AuditLogService/GetUnstructuredEvents";
 const EXPORT_PATH: &str = "/teleport.auditlog.v1.AuditLogService/ExportUnstructuredEvents";
-/// Cap for the small fields we keep (ids, keys, timestamps, export cursors).
-const SMALL_FIELD_CAP: u64 = 1024 * 1024;
 
 /// Whether the error is tonic refusing a message over the receive limit; with the size found.
 pub(crate) fn too_large(error: &Error) -> Option<Option<usize>> {
@@ -57,7 +52,10 @@ pub(crate) fn raised_limit(current: usize, found: Option<usize>, ceiling: usize)
 }
 
 /// Searches one event at the request's position and reports it as skipped.
-pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page, Error> {
+pub(crate) async fn skipped_search_page(
+    channel: Channel,
+    request: PageRequest,
+) -> Result<Page, Error> {
     let mut wire = request.to_wire();
     wire.limit = 1;
     let timeout = request.timeout;
@@ -70,11 +68,11 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
         Ok(result) => result.map(|(items, last_key)| Page {
             items: items
                 .into_iter()
-                .map(|probed| PageItem {
-                    id: probed.id,
-                    time: probed.time,
+                .map(|envelope| PageItem {
+                    id: envelope.id,
+                    time: envelope.time,
                     content: Content::Oversized {
-                        size: probed.size,
+                        size: envelope.size,
                         limit: request.max_receive,
                     },
                 })
@@ -87,7 +85,7 @@ pub(crate) async fn probe(channel: Channel, request: PageRequest) -> Result<Page
 
 /// What the envelope of an event too large to receive says about it.
 #[derive(Debug)]
-struct Probed {
+struct Envelope {
     event_type: String,
     id: String,
     time: OffsetDateTime,
@@ -95,13 +93,13 @@ struct Probed {
     size: usize,
 }
 
-type ProbeItems = (Vec<Probed>, String);
+type Envelopes = (Vec<Envelope>, String);
 
 async fn call(
     channel: Channel,
     message: Vec<u8>,
     fallback_time: OffsetDateTime,
-) -> Result<ProbeItems, Error> {
+) -> Result<Envelopes, Error> {
     let mut reader = open(channel, Rpc::GetUnstructuredEvents, SEARCH_PATH, message).await?;
     let parsed = parse_message(&mut reader, fallback_time, "last_key is not UTF-8").await?;
     // Drain to the trailers: the call only succeeded if grpc-status says so.
@@ -125,7 +123,7 @@ pub(crate) struct SkippedExportEvent {
 /// Opens the export call `request` raw and reads only its first streamed message, keeping the
 /// event's id, time and size and the cursor after it. `None` when the chunk has no further
 /// event.
-pub(crate) async fn probe_export(
+pub(crate) async fn skipped_export_event(
     channel: Channel,
     rpc: Rpc,
     request: Vec<u8>,
@@ -143,14 +141,14 @@ pub(crate) async fn probe_export(
         let (mut events, cursor) =
             parse_message(&mut reader, fallback_time, "an export cursor is not UTF-8").await?;
         // The rest of the chunk is not read: dropping the body cancels the call.
-        let probed = events
+        let envelope = events
             .pop()
             .ok_or_else(|| reader.malformed("a message without event"))?;
         Ok(Some(SkippedExportEvent {
-            event_type: probed.event_type,
-            id: probed.id,
-            time: probed.time,
-            size: probed.size,
+            event_type: envelope.event_type,
+            id: envelope.id,
+            time: envelope.time,
+            size: envelope.size,
             cursor,
         }))
     };
@@ -163,210 +161,6 @@ pub(crate) async fn probe_export(
     }
 }
 
-/// Sends one gRPC request (`message`, unframed) to `path` and returns the response body to read,
-/// once the headers say the call was accepted.
-async fn open(
-    channel: Channel,
-    rpc: Rpc,
-    path: &str,
-    message: Vec<u8>,
-) -> Result<BodyReader, Error> {
-    let mut framed = Vec::with_capacity(message.len() + 5);
-    framed.push(0); // not compressed
-    framed.extend_from_slice(
-        &u32::try_from(message.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    framed.extend_from_slice(&message);
-
-    let request = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(format!("http://teleport.cluster.local{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(tonic::body::Body::new(http_body_util::Full::new(
-            Bytes::from(framed),
-        )))
-        .map_err(|e| {
-            Error::Setting(SettingError::Config {
-                field: "probe",
-                reason: e.to_string(),
-            })
-        })?;
-    let response = channel
-        .oneshot(request)
-        .await
-        .map_err(|e| rpc::status_to_error(rpc, tonic::Status::from_error(Box::new(e))))?;
-    // A "trailers-only" answer carries the status in the headers.
-    if let Some(status) = tonic::Status::from_header_map(response.headers())
-        && status.code() != tonic::Code::Ok
-    {
-        return Err(rpc::status_to_error(rpc, status));
-    }
-    Ok(BodyReader {
-        rpc,
-        body: response.into_body(),
-        chunk: Bytes::new(),
-        position: 0,
-        trailers: None,
-    })
-}
-
-struct BodyReader {
-    rpc: Rpc,
-    body: tonic::body::Body,
-    chunk: Bytes,
-    /// Bytes consumed from the body so far.
-    position: u64,
-    trailers: Option<http::HeaderMap>,
-}
-
-impl BodyReader {
-    fn malformed(&self, what: &str) -> Error {
-        Error::Server(ServerError::Status {
-            rpc: self.rpc,
-            code: tonic::Code::Internal,
-            message: format!("malformed response while skipping an oversized event: {what}"),
-        })
-    }
-
-    /// The call's status from the trailers, once the body has been read to its end.
-    fn check_trailers(&self) -> Result<(), Error> {
-        match self
-            .trailers
-            .as_ref()
-            .and_then(tonic::Status::from_header_map)
-        {
-            Some(status) if status.code() != tonic::Code::Ok => {
-                Err(rpc::status_to_error(self.rpc, status))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Reads a gRPC frame header; returns the message length.
-    async fn frame_header(&mut self) -> Result<u64, Error> {
-        if self.byte().await? != 0 {
-            return Err(self.malformed("a compressed message (none was asked for)"));
-        }
-        let mut len_bytes = [0u8; 4];
-        for byte in &mut len_bytes {
-            *byte = self.byte().await?;
-        }
-        Ok(u64::from(u32::from_be_bytes(len_bytes)))
-    }
-
-    /// Makes at least one byte available; false at the end of the body.
-    async fn fill(&mut self) -> Result<bool, Error> {
-        while self.chunk.is_empty() {
-            match self.body.frame().await {
-                None => return Ok(false),
-                Some(Err(status)) => return Err(rpc::status_to_error(self.rpc, status)),
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => self.chunk = data,
-                    Err(frame) => {
-                        if let Ok(trailers) = frame.into_trailers() {
-                            self.trailers = Some(trailers);
-                        }
-                    }
-                },
-            }
-        }
-        Ok(true)
-    }
-
-    async fn byte(&mut self) -> Result<u8, Error> {
-        if !self.fill().await? {
-            return Err(self.malformed("the response ended early"));
-        }
-        self.position += 1;
-        Ok(self.chunk.get_u8())
-    }
-
-    async fn varint(&mut self) -> Result<u64, Error> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte().await?;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(self.malformed("a varint is longer than 10 bytes"))
-    }
-
-    async fn bytes(&mut self, len: u64) -> Result<Vec<u8>, Error> {
-        if len > SMALL_FIELD_CAP {
-            return Err(self.malformed("a small field is over 1 MiB"));
-        }
-        let mut out = Vec::with_capacity(len as usize);
-        while (out.len() as u64) < len {
-            if !self.fill().await? {
-                return Err(self.malformed("the response ended early"));
-            }
-            let take = self.chunk.len().min(len as usize - out.len());
-            out.extend_from_slice(&self.chunk[..take]);
-            self.chunk.advance(take);
-            self.position += take as u64;
-        }
-        Ok(out)
-    }
-
-    async fn skip(&mut self, mut len: u64) -> Result<(), Error> {
-        while len > 0 {
-            if !self.fill().await? {
-                return Err(self.malformed("the response ended early"));
-            }
-            let take = (self.chunk.len() as u64).min(len);
-            self.chunk.advance(take as usize);
-            self.position += take;
-            len -= take;
-        }
-        Ok(())
-    }
-
-    /// Skips a field's value of `wire_type`.
-    async fn skip_field(&mut self, wire_type: u64) -> Result<(), Error> {
-        match wire_type {
-            0 => self.varint().await.map(drop),
-            1 => self.skip(8).await,
-            2 => {
-                let len = self.varint().await?;
-                self.skip(len).await
-            }
-            5 => self.skip(4).await,
-            _ => Err(self.malformed("unsupported wire type")),
-        }
-    }
-
-    /// Where a message of `len` bytes starting at the position ends (the length is the
-    /// server's: it may be anything).
-    fn end_of(&self, len: u64) -> Result<u64, Error> {
-        self.position
-            .checked_add(len)
-            .ok_or_else(|| self.malformed("a length runs past any message"))
-    }
-
-    /// Checks that a message ending at `end` ended exactly at the position.
-    fn check_end(&self, end: u64) -> Result<(), Error> {
-        if self.position == end {
-            Ok(())
-        } else {
-            Err(self.malformed("a field runs past its message"))
-        }
-    }
-
-    async fn drain(&mut self) -> Result<(), Error> {
-        loop {
-            self.chunk.clear();
-            if !self.fill().await? {
-                return Ok(());
-            }
-        }
-    }
-}
-
 /// Parses one gRPC frame holding a message with events in field 1 and a position string in
 /// field 2 (`EventsUnstructured`'s `last_key`, `ExportEventUnstructured`'s `cursor`), keeping
 /// only what identifies the events; `bad_position` is the error for a position that is not UTF-8.
@@ -374,12 +168,12 @@ async fn parse_message(
     reader: &mut BodyReader,
     fallback_time: OffsetDateTime,
     bad_position: &'static str,
-) -> Result<ProbeItems, Error> {
+) -> Result<Envelopes, Error> {
     let len = reader.frame_header().await?;
     let end = reader.end_of(len)?;
     let mut items = Vec::new();
     let mut position = String::new();
-    while reader.position < end {
+    while reader.position() < end {
         let key = reader.varint().await?;
         match (key >> 3, key & 7) {
             (1, 2) => {
@@ -402,13 +196,13 @@ async fn parse_item(
     reader: &mut BodyReader,
     len: u64,
     fallback_time: OffsetDateTime,
-) -> Result<Probed, Error> {
+) -> Result<Envelope, Error> {
     let end = reader.end_of(len)?;
     let mut event_type = String::new();
     let mut id = String::new();
     let mut time = None;
     let mut size = 0usize;
-    while reader.position < end {
+    while reader.position() < end {
         let key = reader.varint().await?;
         match (key >> 3, key & 7) {
             (1, 2) => {
@@ -436,7 +230,7 @@ async fn parse_item(
         }
     }
     reader.check_end(end)?;
-    Ok(Probed {
+    Ok(Envelope {
         event_type,
         id,
         time: time.unwrap_or(fallback_time),
@@ -465,13 +259,10 @@ mod tests {
     }
 
     fn reader(body: Vec<u8>) -> BodyReader {
-        BodyReader {
-            rpc: Rpc::GetUnstructuredEvents,
-            body: tonic::body::Body::new(http_body_util::Full::new(Bytes::from(body))),
-            chunk: Bytes::new(),
-            position: 0,
-            trailers: None,
-        }
+        BodyReader::new(
+            Rpc::GetUnstructuredEvents,
+            tonic::body::Body::new(http_body_util::Full::new(bytes::Bytes::from(body))),
+        )
     }
 
     /// A gRPC frame around `message`.

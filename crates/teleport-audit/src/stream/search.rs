@@ -308,14 +308,14 @@ impl SearchMachine {
             "audit_page",
             limit = request.limit,
             resumed = !request.key.is_empty(),
-            probe = skip_oversized,
+            skip_oversized,
         );
         let channel = self.channel.clone();
         let request = request.clone();
         Task::spawn(
             async move {
                 if skip_oversized {
-                    oversized::probe(channel, request).await
+                    oversized::skipped_search_page(channel, request).await
                 } else {
                     page::fetch(channel, request).await
                 }

@@ -253,7 +253,7 @@ impl Reader {
             );
             return Ok(None);
         }
-        let skipped = oversized::probe_export(
+        let skipped = oversized::skipped_export_event(
             self.shared.channel.clone(),
             Rpc::ExportUnstructuredEvents,
             self.request().encode_to_vec(),

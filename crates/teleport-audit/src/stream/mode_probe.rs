@@ -57,7 +57,7 @@ fn fallback_message(server_message: &str) -> String {
 }
 
 /// Asking the cluster which mode to use.
-pub(crate) struct Probe {
+pub(crate) struct ModeProbe {
     channel: tonic::transport::Channel,
     timeout: Duration,
     retrier: Retrier,
@@ -78,20 +78,20 @@ pub(crate) enum Step {
     Fatal(Error),
 }
 
-impl std::fmt::Debug for Probe {
+impl std::fmt::Debug for ModeProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.state {
             State::Ask => "ask",
             State::Asking(_) => "asking",
             State::Waiting(_) => "waiting",
         };
-        f.debug_struct("Probe")
+        f.debug_struct("ModeProbe")
             .field("state", &state)
             .finish_non_exhaustive()
     }
 }
 
-impl Probe {
+impl ModeProbe {
     pub(crate) fn new(client: &Client, config: &StreamConfig, notifier: Notifier) -> Self {
         Self {
             channel: client.channel().clone(),
