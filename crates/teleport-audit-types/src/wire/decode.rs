@@ -323,16 +323,10 @@ impl<'a, 's> Decoder<'a, 's> {
         for &(start, end) in parts {
             let mut pos = start;
             while pos < end {
-                let range = if self.input[pos] == FIELD_1_BYTES {
-                    // The usual key, read as `read_field` would, without the general dispatch.
-                    pos += 1;
-                    self.read_length_delimited(&mut pos, end)?
-                } else {
-                    let field = self.read_field(&mut pos, end)?;
-                    if field.number != 1 {
-                        continue;
-                    }
-                    self.expect_bytes(&field, "google.protobuf.Struct.fields")?
+                let Some(range) =
+                    self.read_field_1(&mut pos, end, "google.protobuf.Struct.fields")?
+                else {
+                    continue;
                 };
                 let entry = self.read_entry(range, seq)?;
                 self.entries.push(entry);
@@ -606,15 +600,10 @@ impl<'a, 's> Decoder<'a, 's> {
         for &(start, end) in parts {
             let mut pos = start;
             while pos < end {
-                let range = if self.input[pos] == FIELD_1_BYTES {
-                    pos += 1;
-                    self.read_length_delimited(&mut pos, end)?
-                } else {
-                    let field = self.read_field(&mut pos, end)?;
-                    if field.number != 1 {
-                        continue;
-                    }
-                    self.expect_bytes(&field, "google.protobuf.ListValue.values")?
+                let Some(range) =
+                    self.read_field_1(&mut pos, end, "google.protobuf.ListValue.values")?
+                else {
+                    continue;
                 };
                 if index > 0 {
                     out.push(b',');
@@ -636,6 +625,27 @@ impl<'a, 's> Decoder<'a, 's> {
             });
         }
         Ok(())
+    }
+
+    /// Reads the field at `pos` of a message whose only known field is `repeated <message> name
+    /// = 1` (`Struct.fields`, `ListValue.values`): the range of its payload, or `None` for any
+    /// other field (skipped). The usual key, one byte, is read without the general dispatch.
+    #[inline(always)]
+    fn read_field_1(
+        &self,
+        pos: &mut usize,
+        end: usize,
+        name: &'static str,
+    ) -> Result<Option<Span>, Fault> {
+        if self.input[*pos] == FIELD_1_BYTES {
+            *pos += 1;
+            return self.read_length_delimited(pos, end).map(Some);
+        }
+        let field = self.read_field(pos, end)?;
+        if field.number != 1 {
+            return Ok(None);
+        }
+        self.expect_bytes(&field, name).map(Some)
     }
 
     /// Reads one field (key and payload) starting at `pos`, skipping over groups whole.
