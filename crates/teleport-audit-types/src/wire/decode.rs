@@ -88,16 +88,20 @@ fn key_prefix(key: &[u8]) -> u64 {
         })
 }
 
-/// Scratch space of a decoder (the pending entries of the objects being written and the JSON
-/// path), kept per thread so that decoding an event allocates nothing but its output.
+/// Scratch space of a decoder (the pending entries of the objects being written, the JSON path,
+/// and a buffer for output of unknown length), kept per thread so that decoding an event
+/// allocates nothing but its output.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     entries: Vec<Entry>,
     path: Vec<Step>,
+    pub(crate) text: Vec<u8>,
 }
 
 /// Entries kept in a thread's scratch space between calls; a rare huge Struct's space is freed.
 const SCRATCH_KEPT: usize = 4096;
+/// Bytes of output buffer kept in a thread's scratch space between calls.
+const SCRATCH_TEXT_KEPT: usize = 1 << 20;
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -110,8 +114,11 @@ impl Scratch {
             Ok(mut scratch) => {
                 scratch.entries.clear();
                 scratch.path.clear();
+                scratch.text.clear();
                 let result = f(&mut scratch);
-                if scratch.entries.capacity() > SCRATCH_KEPT {
+                if scratch.entries.capacity() > SCRATCH_KEPT
+                    || scratch.text.capacity() > SCRATCH_TEXT_KEPT
+                {
                     *scratch = Scratch::default();
                 }
                 result
