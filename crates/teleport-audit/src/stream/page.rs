@@ -86,7 +86,10 @@ pub(crate) enum Content {
     Encoded(Bytes),
     Event(AuditEvent),
     Malformed(EventError),
-    Oversized { size: usize, limit: usize },
+    Oversized {
+        size: usize,
+        limit: usize,
+    },
 }
 
 impl Content {
