@@ -102,10 +102,11 @@ impl Content {
     }
 }
 
-/// Fetches one page and decodes its events (off the consumer's task: this runs spawned).
+/// Fetches one page (off the consumer's task: this runs spawned).
 ///
 /// The page is read as a [`teleport_audit_proto::SearchPage`]: each event's Struct bytes are a
-/// slice of the received message, turned into JSON text without being copied first.
+/// slice of the received message, turned into JSON text without being copied first, when the
+/// event is delivered ([`Content::Encoded`]).
 pub(crate) async fn fetch(channel: Channel, request: PageRequest) -> Result<Page, Error> {
     let mut client = SearchClient::new(channel).max_decoding_message_size(request.max_receive);
     let response = rpc::with_timeout(
