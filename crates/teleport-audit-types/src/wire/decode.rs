@@ -88,16 +88,20 @@ fn key_prefix(key: &[u8]) -> u64 {
         })
 }
 
-/// Scratch space of a decoder (the pending entries of the objects being written and the JSON
-/// path), kept per thread so that decoding an event allocates nothing but its output.
+/// Scratch space of a decoder (the pending entries of the objects being written, the JSON path,
+/// and a buffer for output of unknown length), kept per thread so that decoding an event
+/// allocates nothing but its output.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     entries: Vec<Entry>,
     path: Vec<Step>,
+    pub(crate) text: Vec<u8>,
 }
 
 /// Entries kept in a thread's scratch space between calls; a rare huge Struct's space is freed.
 const SCRATCH_KEPT: usize = 4096;
+/// Bytes of output buffer kept in a thread's scratch space between calls.
+const SCRATCH_TEXT_KEPT: usize = 1 << 20;
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -110,8 +114,11 @@ impl Scratch {
             Ok(mut scratch) => {
                 scratch.entries.clear();
                 scratch.path.clear();
+                scratch.text.clear();
                 let result = f(&mut scratch);
-                if scratch.entries.capacity() > SCRATCH_KEPT {
+                if scratch.entries.capacity() > SCRATCH_KEPT
+                    || scratch.text.capacity() > SCRATCH_TEXT_KEPT
+                {
                     *scratch = Scratch::default();
                 }
                 result
@@ -323,16 +330,10 @@ impl<'a, 's> Decoder<'a, 's> {
         for &(start, end) in parts {
             let mut pos = start;
             while pos < end {
-                let range = if self.input[pos] == FIELD_1_BYTES {
-                    // The usual key, read as `read_field` would, without the general dispatch.
-                    pos += 1;
-                    self.read_length_delimited(&mut pos, end)?
-                } else {
-                    let field = self.read_field(&mut pos, end)?;
-                    if field.number != 1 {
-                        continue;
-                    }
-                    self.expect_bytes(&field, "google.protobuf.Struct.fields")?
+                let Some(range) =
+                    self.read_field_1(&mut pos, end, "google.protobuf.Struct.fields")?
+                else {
+                    continue;
                 };
                 let entry = self.read_entry(range, seq)?;
                 self.entries.push(entry);
@@ -606,15 +607,10 @@ impl<'a, 's> Decoder<'a, 's> {
         for &(start, end) in parts {
             let mut pos = start;
             while pos < end {
-                let range = if self.input[pos] == FIELD_1_BYTES {
-                    pos += 1;
-                    self.read_length_delimited(&mut pos, end)?
-                } else {
-                    let field = self.read_field(&mut pos, end)?;
-                    if field.number != 1 {
-                        continue;
-                    }
-                    self.expect_bytes(&field, "google.protobuf.ListValue.values")?
+                let Some(range) =
+                    self.read_field_1(&mut pos, end, "google.protobuf.ListValue.values")?
+                else {
+                    continue;
                 };
                 if index > 0 {
                     out.push(b',');
@@ -636,6 +632,27 @@ impl<'a, 's> Decoder<'a, 's> {
             });
         }
         Ok(())
+    }
+
+    /// Reads the field at `pos` of a message whose only known field is `repeated <message> name
+    /// = 1` (`Struct.fields`, `ListValue.values`): the range of its payload, or `None` for any
+    /// other field (skipped). The usual key, one byte, is read without the general dispatch.
+    #[inline(always)]
+    fn read_field_1(
+        &self,
+        pos: &mut usize,
+        end: usize,
+        name: &'static str,
+    ) -> Result<Option<Span>, Fault> {
+        if self.input[*pos] == FIELD_1_BYTES {
+            *pos += 1;
+            return self.read_length_delimited(pos, end).map(Some);
+        }
+        let field = self.read_field(pos, end)?;
+        if field.number != 1 {
+            return Ok(None);
+        }
+        self.expect_bytes(&field, name).map(Some)
     }
 
     /// Reads one field (key and payload) starting at `pos`, skipping over groups whole.

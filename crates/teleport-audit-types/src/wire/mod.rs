@@ -76,20 +76,21 @@ pub fn struct_to_json(encoded_struct: &[u8], out: &mut Vec<u8>) -> Result<(), Wi
     result
 }
 
-/// Like [`struct_to_json`], telling `sink` about each top-level field as it is written.
-pub(crate) fn struct_to_json_with(
+/// Like [`struct_to_json`], telling `sink` about each top-level field as it is written, and
+/// returning the JSON text in an allocation of exactly its size: the text is written first into
+/// this thread's reused buffer, then copied once (instead of growing, then shrinking, a fresh
+/// buffer).
+pub(crate) fn struct_to_json_exact(
     encoded_struct: &[u8],
-    out: &mut Vec<u8>,
     sink: &mut dyn TopLevelSink,
-) -> Result<(), WireError> {
-    let mark = out.len();
-    let result = Scratch::with(|scratch| {
-        Decoder::new(encoded_struct, scratch, Some(sink)).write_top_level(out)
-    });
-    if result.is_err() {
-        out.truncate(mark);
-    }
-    result
+) -> Result<Box<[u8]>, WireError> {
+    Scratch::with(|scratch| {
+        let mut out = std::mem::take(&mut scratch.text);
+        let result = Decoder::new(encoded_struct, scratch, Some(sink)).write_top_level(&mut out);
+        let text = result.map(|()| Box::from(out.as_slice()));
+        scratch.text = out;
+        text
+    })
 }
 
 /// Encodes a JSON object as a `google.protobuf.Struct` (what a Teleport server puts on the wire).

@@ -1,6 +1,6 @@
-//! What the caller receives for an event the stream accepted (both modes): the event itself,
-//! counted in the stats; or nothing: an event of a skipped type is counted as filtered, a
-//! malformed or oversized one is reported as a [`Notice`].
+//! What the caller receives for an event the stream accepted (both modes): the event itself
+//! (decoded here if it arrived encoded), counted in the stats; or nothing: an event of a skipped
+//! type is counted as filtered, a malformed or oversized one is reported as a [`Notice`].
 
 use std::sync::Arc;
 
@@ -16,6 +16,10 @@ use crate::notice::Notice;
 pub(crate) fn output(item: PageItem, notifier: &Notifier, skip: &[String]) -> Option<AuditEvent> {
     let PageItem { id, time, content } = item;
     let notice = match content {
+        Content::Encoded(payload) => {
+            let content = Content::from_decoded(AuditEvent::from_struct_bytes(&payload));
+            return output(PageItem { id, time, content }, notifier, skip);
+        }
         Content::Event(event) if skips(skip, event.event_type()) => {
             notifier.stats().update(|s| s.events_filtered += 1);
             return None;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use teleport_audit_proto::auditlog::v1::{EventUnstructured, GetUnstructuredEventsRequest, Order};
 use teleport_audit_proto::{RawStruct, SearchClient, SearchPageEvent};
 use teleport_audit_types::{AuditEvent, EventError};
@@ -73,19 +74,37 @@ pub(crate) struct PageItem {
 }
 
 /// What arrived for one event.
-// Nearly every item is an `Event`; boxing it would add an allocation per event for nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Content {
+    /// The event's encoded Struct (a slice of the received page), not decoded yet: a search
+    /// page's event whose id and time the envelope gives is decoded only when it is delivered
+    /// ([`super::delivery::output`]), on the consumer's task, right before the caller handles
+    /// it. So a duplicate is never decoded, and the event's memory is allocated and freed on
+    /// one thread while it is in the cache.
+    Encoded(Bytes),
     Event(AuditEvent),
     Malformed(EventError),
-    Oversized { size: usize, limit: usize },
+    Oversized {
+        size: usize,
+        limit: usize,
+    },
 }
 
-/// Fetches one page and decodes its events (off the consumer's task: this runs spawned).
+impl Content {
+    /// The content of a decoded payload.
+    pub(crate) fn from_decoded(decoded: Result<AuditEvent, EventError>) -> Self {
+        match decoded {
+            Ok(parsed) => Self::Event(parsed),
+            Err(error) => Self::Malformed(error),
+        }
+    }
+}
+
+/// Fetches one page (off the consumer's task: this runs spawned).
 ///
 /// The page is read as a [`teleport_audit_proto::SearchPage`]: each event's Struct bytes are a
-/// slice of the received message, turned into JSON text without being copied first.
+/// slice of the received message, turned into JSON text without being copied first, when the
+/// event is delivered ([`Content::Encoded`]).
 pub(crate) async fn fetch(channel: Channel, request: PageRequest) -> Result<Page, Error> {
     let mut client = SearchClient::new(channel).max_decoding_message_size(request.max_receive);
     let response = rpc::with_timeout(
@@ -118,9 +137,23 @@ impl PageItem {
         Self::decode(event.id, event.time, payload, fallback_time)
     }
 
-    /// Decodes an event of a search page (see [`Self::decode`]).
+    /// An event of a search page: its payload left [`Content::Encoded`] when the envelope
+    /// gives its id and time (what the stream needs to place it), else decoded now (see
+    /// [`Self::decode`]).
     pub(crate) fn from_search(event: SearchPageEvent, fallback_time: OffsetDateTime) -> Self {
-        Self::decode(event.id, event.time, &event.unstructured, fallback_time)
+        let SearchPageEvent {
+            id,
+            time,
+            unstructured,
+        } = event;
+        match time.and_then(from_timestamp) {
+            Some(time) if !id.is_empty() => Self {
+                id,
+                time,
+                content: Content::Encoded(unstructured),
+            },
+            _ => Self::decode(id, time, &unstructured, fallback_time),
+        }
     }
 
     /// Decodes the payload; the time and id come from the envelope, else from the JSON.
@@ -146,10 +179,7 @@ impl PageItem {
                 Err(_) => content_id(payload),
             }
         };
-        let content = match decoded {
-            Ok(parsed) => Content::Event(parsed),
-            Err(error) => Content::Malformed(error),
-        };
+        let content = Content::from_decoded(decoded);
         Self { id, time, content }
     }
 }
@@ -245,9 +275,21 @@ mod tests {
             let mut read = teleport_audit_proto::SearchPage::decode(wire).unwrap();
             let fallback = datetime!(2025-01-01 0:00 UTC);
             let ours = PageItem::from_search(read.items.remove(0), fallback);
+            let envelope_complete = !event.id.is_empty() && event.time.is_some();
             let generated = PageItem::from_wire(event, fallback);
             assert_eq!((&ours.id, ours.time), (&generated.id, generated.time));
-            match (ours.content, generated.content) {
+            // Left encoded exactly when the envelope places the event; decoded on delivery.
+            let ours = match ours.content {
+                Content::Encoded(payload) => {
+                    assert!(envelope_complete);
+                    Content::from_decoded(AuditEvent::from_struct_bytes(&payload))
+                }
+                decoded => {
+                    assert!(!envelope_complete);
+                    decoded
+                }
+            };
+            match (ours, generated.content) {
                 (Content::Event(a), Content::Event(b)) => assert_eq!(a.as_json(), b.as_json()),
                 (Content::Malformed(a), Content::Malformed(b)) => {
                     assert_eq!(a.to_string(), b.to_string());

@@ -101,8 +101,6 @@ enum AfterWait {
 }
 
 /// What one step leads to.
-// Returned, never stored; boxing the event would add an allocation per event for nothing.
-#[allow(clippy::large_enum_variant)]
 enum Step {
     /// Go on with this state.
     Next(State),
