@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use super::chunk::{self, Ending, Filter, Shared};
-use super::export_core::{Action, ChunkJob, ExportCore, Kind, Progress, Settings};
+use super::export_core::{Action, ChunkJob, ExportCore, Kind, Progress, Settings, server_date};
 use super::listing::list_chunks;
 use super::msg::Msg;
 use crate::client::Client;
@@ -44,6 +44,8 @@ pub(super) struct Driver {
     retrier: Retrier,
     /// Where the core's clock is at zero.
     origin: Instant,
+    /// The proxy's clock minus this machine's, if the proxy told it.
+    clock_offset: Option<time::Duration>,
 }
 
 enum State {
@@ -94,6 +96,7 @@ impl Driver {
             core: ExportCore::new(settings, position, start_now),
             readers: JoinSet::new(),
             origin: Instant::now(),
+            clock_offset: client.server_clock_offset(),
         }
     }
 
@@ -130,6 +133,11 @@ impl Driver {
         }
     }
 
+    /// The server's date now ([`server_date`]).
+    fn today(&self) -> Date {
+        server_date(now(), self.clock_offset)
+    }
+
     /// The core's clock now.
     fn clock(&self) -> Duration {
         Instant::now().saturating_duration_since(self.origin)
@@ -137,7 +145,7 @@ impl Driver {
 
     /// Asks the core what to do, and starts doing it.
     fn plan(&mut self) -> State {
-        match self.core.next_action(self.clock(), now().date()) {
+        match self.core.next_action(self.clock(), self.today()) {
             Action::Read(jobs) => {
                 for job in jobs {
                     self.start_reader(job);
@@ -209,7 +217,7 @@ impl Driver {
             started,
             listed_at,
             self.clock(),
-            listed_at.date(),
+            server_date(listed_at, self.clock_offset),
         );
         for (date, new) in taken.new_chunks {
             tracing::debug!(
@@ -247,7 +255,7 @@ impl Driver {
     async fn reader_finished(&mut self, joined: Result<(Date, u64, Ending), JoinError>) -> State {
         match joined {
             Ok((date, round, Ending::Done)) => {
-                let progress = self.core.reader_done(date, round, now().date());
+                let progress = self.core.reader_done(date, round, self.today());
                 self.report(progress).await
             }
             Ok((_, _, Ending::Stop)) => State::Done,

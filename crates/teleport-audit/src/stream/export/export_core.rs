@@ -198,6 +198,17 @@ pub(super) fn start_from(
     }
 }
 
+/// The server's date at this machine's `now`: by the proxy's clock when it told it, else by this
+/// machine's. The dates to list follow the server's calendar: its events are stamped by its
+/// clock, so a client clock an hour behind must not keep the stream on yesterday for the first
+/// hour of the server's day (with an end time there, the new date was never listed at all).
+pub(super) fn server_date(now: OffsetDateTime, offset: Option<time::Duration>) -> Date {
+    offset
+        .and_then(|offset| now.checked_add(offset))
+        .unwrap_or(now)
+        .date()
+}
+
 fn next_day(date: Date) -> Date {
     date.next_day().unwrap_or(date)
 }

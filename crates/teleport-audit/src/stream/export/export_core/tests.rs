@@ -613,3 +613,21 @@ fn the_end_is_not_reached_before_its_date_was_listed() {
         }
     );
 }
+
+#[test]
+fn the_dates_follow_the_server_s_calendar() {
+    let late = datetime!(2025-12-02 23:30 UTC);
+    let hour = time::Duration::hours(1);
+    // A client an hour behind: the server is already on the next day.
+    assert_eq!(server_date(late, Some(hour)), day(1));
+    // A client an hour ahead, just after its midnight: the server is still on the day before.
+    assert_eq!(
+        server_date(datetime!(2025-12-03 00:30 UTC), Some(-hour)),
+        TODAY
+    );
+    assert_eq!(server_date(late, Some(time::Duration::ZERO)), TODAY);
+    // Without the server's clock, this machine's date.
+    assert_eq!(server_date(late, None), TODAY);
+    // An offset that overflows the calendar falls back to this machine's date.
+    assert_eq!(server_date(late, Some(time::Duration::MAX)), TODAY);
+}
