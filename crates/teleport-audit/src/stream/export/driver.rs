@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use super::chunk::{self, Ending, Filter, Shared};
-use super::export_core::{Action, ChunkJob, ExportCore, Kind, Progress, Settings, server_date};
+use super::export_core::{Action, ChunkJob, ExportCore, Kind, Progress, Settings};
 use super::listing::list_chunks;
 use super::msg::Msg;
 use crate::client::Client;
@@ -44,8 +44,6 @@ pub(super) struct Driver {
     retrier: Retrier,
     /// Where the core's clock is at zero.
     origin: Instant,
-    /// The proxy's clock minus this machine's, if the proxy told it.
-    clock_offset: Option<time::Duration>,
 }
 
 enum State {
@@ -96,7 +94,6 @@ impl Driver {
             core: ExportCore::new(settings, position, start_now),
             readers: JoinSet::new(),
             origin: Instant::now(),
-            clock_offset: client.server_clock_offset(),
         }
     }
 
@@ -133,9 +130,9 @@ impl Driver {
         }
     }
 
-    /// The server's date now ([`server_date`]).
+    /// The server's date now ([`ExportCore::today`]).
     fn today(&self) -> Date {
-        server_date(now(), self.clock_offset)
+        self.core.today(now())
     }
 
     /// The core's clock now.
@@ -217,7 +214,7 @@ impl Driver {
             started,
             listed_at,
             self.clock(),
-            server_date(listed_at, self.clock_offset),
+            self.core.today(listed_at),
         );
         for (date, new) in taken.new_chunks {
             tracing::debug!(

@@ -5,7 +5,8 @@
 //! lists dates, waits), and hands the outcome back ([`ExportCore::listed`],
 //! [`ExportCore::listing_failed`], [`ExportCore::reader_done`]); the core answers with the
 //! [`Progress`] to queue for the consumer. Times are arguments, never read here: this machine's
-//! wall clock (`OffsetDateTime`, its UTC date is "today") and the driver's monotonic clock for
+//! wall clock (`OffsetDateTime`; "today" is the server's UTC date at that time,
+//! [`ExportCore::today`]) and the driver's monotonic clock for
 //! polls and retries (a `Duration` since the core was made).
 //!
 //! The rules (`docs/cursor.md`, section "Export mode"):
@@ -20,7 +21,7 @@
 //! - **New chunks.** A chunk is known by the hash of its name: one seen before (read, being
 //!   read, waiting, or taken as read) is not read again. At most `concurrency` chunks are read at
 //!   once, in the order found.
-//! - **Start from now.** The first listing of every date up to this machine's today takes every
+//! - **Start from now.** The first listing of every date up to the server's today takes every
 //!   chunk it finds as read, and the stream starts from the server's time of that listing
 //!   ([`start_from`]), beginning a date early (this machine's date may not be the server's).
 //! - **Caught up.** Every listing is a round covering its start (or the midnight of the next
@@ -169,7 +170,7 @@ struct Listing {
     started: OffsetDateTime,
     /// When it ended, by this machine's clock.
     listed_at: OffsetDateTime,
-    /// This machine's date then.
+    /// The server's date then ([`ExportCore::today`]).
     today: Date,
 }
 
@@ -217,7 +218,7 @@ fn next_day(date: Date) -> Date {
 #[derive(Debug)]
 pub(super) struct ExportCore {
     settings: Settings,
-    /// The stream starts from now and the first listing of this machine's today has not
+    /// The stream starts from now and the first listing of the server's today has not
     /// happened yet.
     start_now: bool,
     /// The next date to list for the first time.
@@ -285,7 +286,7 @@ impl ExportCore {
         }
     }
 
-    /// What to do now, at `clock` on the driver's clock and on this machine's date `today`:
+    /// What to do now, at `clock` on the driver's clock and on the server's date `today`:
     /// start the chunks that may start, else the listing that is due, else finish or wait.
     pub(super) fn next_action(&mut self, clock: Duration, today: Date) -> Action {
         let free = self.settings.concurrency.saturating_sub(self.reading);
@@ -313,6 +314,12 @@ impl ExportCore {
             until,
             late_events_until,
         }
+    }
+
+    /// The server's date at this machine's time `now` ([`server_date`] with the proxy's clock
+    /// offset): what the driver passes as `today`.
+    pub(super) fn today(&self, now: OffsetDateTime) -> Date {
+        server_date(now, self.settings.clock_offset)
     }
 
     /// The newest date to list: today, or the end time's date.
@@ -416,7 +423,7 @@ impl ExportCore {
                 // new to the log; the time filter only keeps out what is clearly older, and
                 // allows for this machine's clock being off the server's (events are stamped by
                 // the server's), so that a clock ahead does not drop the first new events.
-                // Every date up to this machine's today is taken in this way.
+                // Every date up to the server's today is taken in this way.
                 self.start_now = date < today;
                 taken.progress.push(Progress::Listed {
                     date,
@@ -454,7 +461,7 @@ impl ExportCore {
     }
 
     /// A reader of a chunk of `date` found by listing round `round` read it to its end (on this
-    /// machine's date `today`).
+    /// server's date `today`).
     pub(super) fn reader_done(&mut self, date: Date, round: u64, today: Date) -> Vec<Progress> {
         self.reading = self.reading.saturating_sub(1);
         if let Some(work) = self.dates.get_mut(&date) {
