@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::body::ServedEvent;
 use super::{EventStore, StoreInner};
 use crate::generate::recording::{self as rec, AuditCopy};
-use crate::generate::{self, GROUP_LEN, GenInput, RECORDED_POS, SESSIONS_SALT, UPLOAD_POS};
+use crate::generate::{self, GROUP_LEN, RECORDED_POS, SESSIONS_SALT, UPLOAD_POS};
 use crate::json::{Nanos, from_nanos};
 use crate::recordings::{RecordedSession, RecordingKind, RecordingSettings};
 use crate::uid::Uid;
@@ -172,16 +172,7 @@ impl StoreInner {
             Some(_) => {}
         }
         let audit = RECORDED_POS.map(|pos| {
-            let idx = found.group * GROUP_LEN + pos;
-            let time = series.time(seed, idx);
-            let generated = generate::generate(&GenInput {
-                seed,
-                salt: found.salt,
-                idx,
-                time,
-                group_start: series.group_start(seed, idx),
-                cluster: &self.cluster,
-            });
+            let (time, generated) = self.generate_at(series, found.group * GROUP_LEN + pos);
             AuditCopy {
                 time,
                 json: serde_json::from_str(&generated.json).unwrap_or_default(),
