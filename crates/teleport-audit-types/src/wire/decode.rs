@@ -99,6 +99,12 @@ fn key_prefix(key: &[u8]) -> u64 {
 /// then by place, so that of two entries with the same key the last on the wire comes last.
 fn sort_entries(order: &mut [SortKey], entries: &[Entry], input: &[u8]) {
     order.sort_unstable();
+    if !order
+        .windows(2)
+        .any(|pair| pair[0].prefix == pair[1].prefix)
+    {
+        return;
+    }
     // Keys that share their first 8 bytes are in place order; order them by their bytes. A
     // stable sort keeps place order among equal keys.
     let key_of = |key: &SortKey| {
