@@ -107,7 +107,15 @@ fn read_timestamp(bytes: &[u8]) -> Option<prost_types::Timestamp> {
 
 /// A varint at the start of `bytes` and its length, as prost reads one (at most 10 bytes, the
 /// last at most 1); `None` when there is none.
+#[inline(always)]
 fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    match bytes.first() {
+        Some(&byte) if byte < 0x80 => Some((u64::from(byte), 1)),
+        _ => long_varint(bytes),
+    }
+}
+
+fn long_varint(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (index, &byte) in bytes.iter().take(10).enumerate() {
         if index == 9 && byte > 1 {

@@ -54,6 +54,9 @@ struct PendingIds {
     index: Vec<PendingId>,
 }
 
+/// Ids a second's [`PendingIds`] makes room for when it gets its first.
+const FIRST_IDS: usize = 16;
+
 /// Where one pending id is in [`PendingIds::text`].
 #[derive(Clone, Copy, Debug)]
 struct PendingId {
@@ -98,6 +101,11 @@ impl PendingIds {
 
     /// Records `id` at `at`, the place [`Self::find`] gave for it.
     fn insert(&mut self, at: usize, id: &str) {
+        if self.index.is_empty() {
+            // Room for a few ids at once, rather than growing through 8, 16, 32... bytes.
+            self.text.reserve(id.len() * FIRST_IDS);
+            self.index.reserve(FIRST_IDS);
+        }
         let start = self.text.len();
         self.text.push_str(id);
         let entry = PendingId {
