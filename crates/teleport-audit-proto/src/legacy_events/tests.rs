@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::table::{Kind, MESSAGES, Msg, VARIANTS};
-use super::value::struct_to_serde;
+use super::value::{self, struct_to_serde};
 use super::*;
 
 /// The event types of session recordings (what the simulated cluster generates, and more).
@@ -291,4 +291,42 @@ fn table_is_sorted_and_complete() {
     assert!(VARIANTS.windows(2).all(|w| w[0].number < w[1].number));
     // Teleport 14.2.3's OneOf has 136 variants.
     assert_eq!(VARIANTS.len(), 136);
+}
+
+proptest! {
+    /// Any bytes: a result, never a panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = oneof_to_struct(&bytes);
+    }
+
+    /// A valid event with bytes flipped, cut or inserted: a result, never a panic; and what
+    /// decodes is a valid Struct.
+    #[test]
+    fn damaged_events_never_panic(
+        seed in 1u64..,
+        which in 0..RECORDING_TYPES.len(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..8),
+    ) {
+        let event_type = RECORDING_TYPES[which];
+        let mut g = Gen(seed);
+        let mut event = Map::new();
+        g.fields(variant_msg(event_type), &mut event, 0);
+        event.insert("event".into(), json!(event_type));
+        let mut bytes = json_to_oneof(&event).expect("encodes");
+        for (at, byte, op) in edits {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = at % bytes.len();
+            match op {
+                0 => bytes[at] = byte,
+                1 => bytes.truncate(at),
+                _ => bytes.insert(at, byte),
+            }
+        }
+        if let Ok(encoded) = oneof_to_struct(&bytes) {
+            prop_assert!(value::decode_struct(&encoded, 0).is_ok());
+        }
+    }
 }
