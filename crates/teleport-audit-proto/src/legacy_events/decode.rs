@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::MAX_DEPTH;
 use super::error::{Malformed, OneOfError};
-use super::table::{Field, Kind, MESSAGES, Msg, VARIANTS, Variant};
+use super::table::{Field, Kind, Msg, VARIANTS, Variant};
 use super::time;
 use super::value::{Json, decode_struct, go_string};
 use super::wire::{Fields, Raw, WireType, unpack};
@@ -47,7 +47,7 @@ pub(crate) fn decode_oneof(
     let Some((variant, body)) = chosen else {
         return Err(unknown.map_or(OneOfError::Empty, OneOfError::UnknownVariant));
     };
-    let msg = message(variant.msg)?;
+    let msg = Msg::at(variant.msg)?;
     let mut object = object(msg, &[body], 1)?;
     if variant.name == PRINT_VARIANT {
         // `ToUnstructured` adds the raw bytes (`Data`, `json:"-"`) as standard base64.
@@ -55,15 +55,6 @@ pub(crate) fn decode_oneof(
         object.insert("data".to_string(), Json::String(STANDARD.encode(data)));
     }
     Ok((variant, object))
-}
-
-fn message(index: u16) -> Result<&'static Msg, OneOfError> {
-    // The table is generated with valid indexes; a miss would be a build bug, reported, not a panic.
-    MESSAGES
-        .get(usize::from(index))
-        .ok_or(OneOfError::Unrepresentable(
-            "a message missing from the generated table",
-        ))
 }
 
 /// The last value of the message's `json:"-"` bytes field (`SessionPrint.Data`).
@@ -191,7 +182,7 @@ fn collect(
         if let Kind::Embed { msg: child } = field.kind {
             let child_segments: Vec<&[u8]> = raws.iter().filter_map(len_bytes).collect();
             collect(
-                message(child)?,
+                Msg::at(child)?,
                 &child_segments,
                 level + 1,
                 depth + 1,
@@ -255,7 +246,7 @@ fn field_value(field: &Field, raws: &[Raw<'_>], depth: usize) -> Result<Option<J
                 nil(field)
             } else {
                 // A struct value is never empty for omitempty.
-                Some(Json::Object(object(message(msg)?, &segments, depth + 1)?))
+                Some(Json::Object(object(Msg::at(msg)?, &segments, depth + 1)?))
             }
         }
         Kind::Embed { .. } => None,
@@ -336,7 +327,7 @@ fn field_value(field: &Field, raws: &[Raw<'_>], depth: usize) -> Result<Option<J
 fn single(kind: Kind, raw: &Raw<'_>, depth: usize) -> Result<Json, OneOfError> {
     Ok(match kind {
         Kind::Message { msg, .. } => Json::Object(object(
-            message(msg)?,
+            Msg::at(msg)?,
             &[len_bytes(raw).unwrap_or_default()],
             depth + 1,
         )?),

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::MAX_DEPTH;
 use super::decode::PRINT_VARIANT;
 use super::error::OneOfError;
-use super::table::{Field, Kind, MESSAGES, Msg, VARIANTS};
+use super::table::{Field, Kind, Msg, VARIANTS};
 use super::time;
 use super::value::{Json, encode_struct};
 use super::wire::Writer;
@@ -70,7 +70,7 @@ pub(crate) fn encode_oneof(event: &Map<String, Value>) -> Result<Vec<u8>, OneOfE
         .iter()
         .find(|v| v.name == name)
         .ok_or_else(unknown)?;
-    let msg = MESSAGES.get(usize::from(variant.msg)).ok_or_else(unknown)?;
+    let msg = Msg::at(variant.msg)?;
     let mut body = encode_message(msg, event, 1)?;
     if variant.name == PRINT_VARIANT {
         let hidden = msg
@@ -117,11 +117,7 @@ fn encode_message(
             continue;
         }
         if let Kind::Embed { msg: child } = field.kind {
-            let child = MESSAGES
-                .get(usize::from(child))
-                .ok_or(OneOfError::Unrepresentable(
-                    "a message missing from the generated table",
-                ))?;
+            let child = Msg::at(child)?;
             let inner = encode_message(child, object, depth + 1)?;
             if !inner.buf.is_empty() {
                 w.bytes_field(field.number, &inner.buf);
@@ -272,11 +268,7 @@ fn encode_value(
         }
         Kind::Message { msg, .. } => {
             let object = value.as_object().ok_or_else(|| invalid(key, "an object"))?;
-            let child = MESSAGES
-                .get(usize::from(msg))
-                .ok_or(OneOfError::Unrepresentable(
-                    "a message missing from the generated table",
-                ))?;
+            let child = Msg::at(msg)?;
             let inner = encode_message(child, object, depth + 1)?;
             w.bytes_field(n, &inner.buf);
         }

@@ -3,6 +3,8 @@
 //! gogo-generated struct (JSON key, `omitempty`, flattening of embedded structs, and the special
 //! Go types behind gogoproto options).
 
+use super::error::OneOfError;
+
 /// One message (the generated file names each in a comment).
 #[derive(Debug)]
 pub(crate) struct Msg {
@@ -104,6 +106,18 @@ pub(crate) struct Variant {
     pub(crate) name: &'static str,
     /// Its message, an index into [`MESSAGES`].
     pub(crate) msg: u16,
+}
+
+impl Msg {
+    /// The message at `index` in [`MESSAGES`]. The generated indexes are valid; a miss would be
+    /// a bug of `build.rs`, reported as an error rather than a panic.
+    pub(crate) fn at(index: u16) -> Result<&'static Msg, OneOfError> {
+        MESSAGES
+            .get(usize::from(index))
+            .ok_or(OneOfError::Unrepresentable(
+                "a message missing from the generated table",
+            ))
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/oneof_table.rs"));

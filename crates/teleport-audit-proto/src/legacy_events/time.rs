@@ -22,23 +22,12 @@ pub(crate) fn format(seconds: i64, nanos: i32) -> Result<String, OneOfError> {
     if !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) || !(0..1_000_000_000).contains(&nanos) {
         return Err(bad);
     }
-    let t = OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| bad)?;
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    if nanos > 0 {
-        let digits = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    out.push('Z');
-    Ok(out)
+    // `time`'s RFC 3339 writes UTC as `Z` and the fraction without trailing zeros, as Go does.
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .and_then(|t| t.replace_nanosecond(nanos as u32))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .ok_or(bad)
 }
 
 /// Parses an RFC 3339 time (any offset) into seconds and nanoseconds since the Unix epoch.

@@ -65,16 +65,7 @@ impl<'a> Fields<'a> {
             WireType::Varint => Raw::Varint(self.varint()?),
             WireType::Fixed64 => Raw::Fixed64(u64::from_le_bytes(self.take_array()?)),
             WireType::Fixed32 => Raw::Fixed32(u32::from_le_bytes(self.take_array()?)),
-            WireType::Len => {
-                let len = self.varint()?;
-                let len = usize::try_from(len)
-                    .ok()
-                    .filter(|&l| l <= self.rest.len())
-                    .ok_or(OneOfError::Malformed(Malformed::Truncated))?;
-                let (value, rest) = self.rest.split_at(len);
-                self.rest = rest;
-                Raw::Len(value)
-            }
+            WireType::Len => Raw::Len(self.take_len()?),
             WireType::StartGroup => {
                 self.skip_group(number)?;
                 Raw::Group
@@ -87,6 +78,18 @@ impl<'a> Fields<'a> {
     fn varint(&mut self) -> Result<u64, OneOfError> {
         let (value, used) = read_varint(self.rest)?;
         self.rest = self.rest.get(used..).unwrap_or_default();
+        Ok(value)
+    }
+
+    /// A length-delimited value: its length (checked against what is left), then its bytes.
+    fn take_len(&mut self) -> Result<&'a [u8], OneOfError> {
+        let len = self.varint()?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= self.rest.len())
+            .ok_or(OneOfError::Malformed(Malformed::Truncated))?;
+        let (value, rest) = self.rest.split_at(len);
+        self.rest = rest;
         Ok(value)
     }
 
@@ -122,12 +125,7 @@ impl<'a> Fields<'a> {
                     self.take_array::<4>()?;
                 }
                 WireType::Len => {
-                    let len = self.varint()?;
-                    let len = usize::try_from(len)
-                        .ok()
-                        .filter(|&l| l <= self.rest.len())
-                        .ok_or(OneOfError::Malformed(Malformed::Truncated))?;
-                    self.rest = self.rest.get(len..).unwrap_or_default();
+                    self.take_len()?;
                 }
                 WireType::StartGroup => open.push(field),
                 WireType::EndGroup => {

@@ -173,6 +173,26 @@ fn timestamp_nanos(ts: Option<&Timestamp>) -> Nanos {
     })
 }
 
+/// One session RPC (unstructured or legacy): admits the call (`session` `read`), then streams
+/// the recording the request names (`target` gives its session id and start index), each event
+/// made by `encode`.
+async fn session_rpc<R, T, F>(
+    shared: &Arc<Shared>,
+    rpc: Rpc,
+    request: Request<R>,
+    target: impl FnOnce(R) -> (String, i32),
+    encode: F,
+) -> Result<Response<ReceiverStream<Result<T, Status>>>, Status>
+where
+    T: Send + 'static,
+    F: FnMut(RecordedEvent, bool) -> Result<T, Status> + Send + 'static,
+{
+    let info = begin(shared, rpc, &request, Need::Sessions).await?;
+    let (sid, start_index) = target(request.into_inner());
+    let stream = recordings::serve(shared, rpc, info, &sid, i64::from(start_index), encode)?;
+    Ok(Response::new(stream))
+}
+
 /// A recording event as `StreamUnstructuredSessionEvents` sends it: `id` is the event's `uid`,
 /// or for events without one (`print`) the hex SHA-256 of its JSON, as Teleport's
 /// `computeEventID` does.
@@ -328,19 +348,14 @@ impl AuditLogService for AuditService {
         &self,
         request: Request<pb::StreamUnstructuredSessionEventsRequest>,
     ) -> Result<Response<Self::StreamUnstructuredSessionEventsStream>, Status> {
-        const RPC: Rpc = Rpc::StreamUnstructuredSessionEvents;
-        let shared = &self.shared;
-        let info = begin(shared, RPC, &request, Need::Sessions).await?;
-        let req = request.into_inner();
-        let stream = recordings::serve(
-            shared,
-            RPC,
-            info,
-            &req.session_id,
-            i64::from(req.start_index),
+        session_rpc(
+            &self.shared,
+            Rpc::StreamUnstructuredSessionEvents,
+            request,
+            |r| (r.session_id, r.start_index),
             recorded_to_proto,
-        )?;
-        Ok(Response::new(stream))
+        )
+        .await
     }
 
     async fn get_event_export_chunks(
@@ -462,18 +477,13 @@ impl AuthService for PingService {
         &self,
         request: Request<StreamSessionEventsRequest>,
     ) -> Result<Response<Self::StreamSessionEventsStream>, Status> {
-        const RPC: Rpc = Rpc::StreamSessionEvents;
-        let shared = &self.shared;
-        let info = begin(shared, RPC, &request, Need::Sessions).await?;
-        let req = request.into_inner();
-        let stream = recordings::serve(
-            shared,
-            RPC,
-            info,
-            &req.session_id,
-            i64::from(req.start_index),
+        session_rpc(
+            &self.shared,
+            Rpc::StreamSessionEvents,
+            request,
+            |r| (r.session_id, r.start_index),
             recorded_to_oneof,
-        )?;
-        Ok(Response::new(stream))
+        )
+        .await
     }
 }
