@@ -5,6 +5,7 @@
 // events.ToUnstructured).
 //
 //	cd crates/teleport-audit-proto/golden && GOFLAGS=-mod=mod go run . > ../tests/data/oneof_golden.ndjson
+//	GOFLAGS=-mod=mod go run -modfile=go13.mod . > ../tests/data/oneof_golden_13.ndjson   # 13.3.8
 //
 // Each line: {"name", "oneof_b64", and "json" (protojson of the Struct) or "error"}.
 // The events: for every variant, an empty one (Go's zero values), and two with every field set

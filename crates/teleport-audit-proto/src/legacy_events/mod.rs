@@ -10,6 +10,13 @@
 //! the bytes, so the client reads a recording event exactly like a search event (the same
 //! `teleport_audit_types::AuditEvent::from_struct_bytes`).
 //!
+//! Which Go client: a 14.2.3 one (the vendored `events.proto` is 14.2.3's, a superset of
+//! 13.3.8's). On events from a 13.x server the only difference from a 13.3.8 Go client is three
+//! fields 14.2.3 added without `omitempty`, which come out as zero values: `KubeRequest`'s
+//! `"sid": ""`, `WindowsDesktopSessionStart`'s `"allow_user_creation": false` and
+//! `InstanceJoin`'s `"token_expires": "0001-01-01T00:00:00Z"` (`tests/oneof_golden.rs` checks
+//! both versions' Go output, from `golden/main.go`).
+//!
 //! How: `build.rs` reads the vendored `events.proto` (with its gogoproto options) and generates a
 //! table of every message `OneOf` reaches (`table.rs`); a generic wire walker (`decode.rs`)
 //! applies Go's rules for each field. No prost structs are generated for `events.proto`.
