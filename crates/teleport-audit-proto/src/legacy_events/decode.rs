@@ -19,7 +19,7 @@ use super::MAX_DEPTH;
 use super::error::{Malformed, OneOfError};
 use super::table::{Field, Kind, Msg, VARIANTS, Variant};
 use super::time;
-use super::value::{Json, decode_struct, go_string};
+use super::value::{Budget, Json, decode_struct, go_string};
 use super::wire::{Fields, Raw, WireType, unpack};
 
 /// The variant whose extra `data` key `ToUnstructured` adds.
@@ -48,7 +48,8 @@ pub(crate) fn decode_oneof(
         return Err(unknown.map_or(OneOfError::Empty, OneOfError::UnknownVariant));
     };
     let msg = Msg::at(variant.msg)?;
-    let mut object = object(msg, &[body], 1)?;
+    let mut budget = Budget::for_input(bytes.len());
+    let mut object = object(msg, &[body], 1, &mut budget)?;
     if variant.name == PRINT_VARIANT {
         // `ToUnstructured` adds the raw bytes (`Data`, `json:"-"`) as standard base64.
         let data = hidden_bytes(msg, body)?;
@@ -93,9 +94,10 @@ fn object(
     msg: &Msg,
     segments: &[&[u8]],
     depth: usize,
+    budget: &mut Budget,
 ) -> Result<BTreeMap<String, Json>, OneOfError> {
     let mut entries = Vec::new();
-    collect(msg, segments, 0, depth, &mut entries)?;
+    collect(msg, segments, 0, depth, &mut entries, budget)?;
     Ok(resolve(entries))
 }
 
@@ -170,6 +172,7 @@ fn collect(
     level: usize,
     depth: usize,
     entries: &mut Vec<Entry>,
+    budget: &mut Budget,
 ) -> Result<(), OneOfError> {
     if depth > MAX_DEPTH {
         return Err(OneOfError::TooDeep);
@@ -187,14 +190,16 @@ fn collect(
                 level + 1,
                 depth + 1,
                 entries,
+                budget,
             )?;
             continue;
         }
+        budget.spend()?;
         entries.push(Entry {
             name: field.json,
             level,
             tagged: field.tagged,
-            value: field_value(field, raws, depth)?,
+            value: field_value(field, raws, depth, budget)?,
         });
     }
     Ok(())
@@ -218,17 +223,22 @@ fn unless_empty(field: &Field, empty: bool, value: Json) -> Option<Json> {
 }
 
 /// The JSON of one (non-embedded) field from its occurrences on the wire.
-fn field_value(field: &Field, raws: &[Raw<'_>], depth: usize) -> Result<Option<Json>, OneOfError> {
+fn field_value(
+    field: &Field,
+    raws: &[Raw<'_>],
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Option<Json>, OneOfError> {
     if field.repeated {
         let mut items = Vec::new();
         for raw in raws {
             match (raw, wire_type_of(field.kind)) {
                 (Raw::Len(packed), wire) if wire != WireType::Len => {
                     for item in unpack(packed, wire) {
-                        items.push(single(field.kind, &item?, depth)?);
+                        items.push(single(field.kind, &item?, depth, budget)?);
                     }
                 }
-                _ => items.push(single(field.kind, raw, depth)?),
+                _ => items.push(single(field.kind, raw, depth, budget)?),
             }
         }
         // gogo leaves a slice with no elements nil.
@@ -246,7 +256,12 @@ fn field_value(field: &Field, raws: &[Raw<'_>], depth: usize) -> Result<Option<J
                 nil(field)
             } else {
                 // A struct value is never empty for omitempty.
-                Some(Json::Object(object(Msg::at(msg)?, &segments, depth + 1)?))
+                Some(Json::Object(object(
+                    Msg::at(msg)?,
+                    &segments,
+                    depth + 1,
+                    budget,
+                )?))
             }
         }
         Kind::Embed { .. } => None,
@@ -260,14 +275,14 @@ fn field_value(field: &Field, raws: &[Raw<'_>], depth: usize) -> Result<Option<J
             if segments.is_empty() && nullable {
                 nil(field)
             } else {
-                Some(decode_struct(&concat(&segments), depth + 1)?)
+                Some(decode_struct(&concat(&segments), depth + 1, budget)?)
             }
         }
         Kind::Traits => {
             // `Traits.Unmarshal` replaces the map, unless the occurrence has no entries.
             let mut traits = None;
             for raw in raws {
-                let map = label_values(len_bytes(raw).unwrap_or_default())?;
+                let map = label_values(len_bytes(raw).unwrap_or_default(), budget)?;
                 if !map.is_empty() {
                     traits = Some(map);
                 }
@@ -284,6 +299,7 @@ fn field_value(field: &Field, raws: &[Raw<'_>], depth: usize) -> Result<Option<J
         Kind::StringMap => {
             let mut map = BTreeMap::new();
             for raw in raws {
+                budget.spend()?;
                 let (key, value) = string_entry(len_bytes(raw).unwrap_or_default())?;
                 map.insert(key, Json::String(value));
             }
@@ -324,12 +340,19 @@ fn field_value(field: &Field, raws: &[Raw<'_>], depth: usize) -> Result<Option<J
 }
 
 /// One element of a repeated field.
-fn single(kind: Kind, raw: &Raw<'_>, depth: usize) -> Result<Json, OneOfError> {
+fn single(
+    kind: Kind,
+    raw: &Raw<'_>,
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Json, OneOfError> {
+    budget.spend()?;
     Ok(match kind {
         Kind::Message { msg, .. } => Json::Object(object(
             Msg::at(msg)?,
             &[len_bytes(raw).unwrap_or_default()],
             depth + 1,
+            budget,
         )?),
         Kind::String => Json::String(go_string(len_bytes(raw).unwrap_or_default())),
         Kind::Bytes => Json::String(STANDARD.encode(len_bytes(raw).unwrap_or_default())),
@@ -431,7 +454,7 @@ fn string_entry(bytes: &[u8]) -> Result<(String, String), OneOfError> {
 
 /// A `wrappers.LabelValues` as Go's `wrappers.Traits` (`map[string][]string`): a key whose list
 /// is empty holds a nil slice, written `null`.
-fn label_values(bytes: &[u8]) -> Result<BTreeMap<String, Json>, OneOfError> {
+fn label_values(bytes: &[u8], budget: &mut Budget) -> Result<BTreeMap<String, Json>, OneOfError> {
     let mut map = BTreeMap::new();
     let mut fields = Fields::new(bytes);
     while let Some((number, raw)) = fields.next_field()? {
@@ -452,7 +475,10 @@ fn label_values(bytes: &[u8]) -> Result<BTreeMap<String, Json>, OneOfError> {
                     let mut list_fields = Fields::new(list);
                     while let Some((m, raw)) = list_fields.next_field()? {
                         match (m, raw) {
-                            (1, Raw::Len(s)) => values.push(Json::String(go_string(s))),
+                            (1, Raw::Len(s)) => {
+                                budget.spend()?;
+                                values.push(Json::String(go_string(s)));
+                            }
                             (1, _) => return Err(OneOfError::Malformed(Malformed::FieldWireType)),
                             _ => {}
                         }
@@ -462,6 +488,7 @@ fn label_values(bytes: &[u8]) -> Result<BTreeMap<String, Json>, OneOfError> {
                 _ => {}
             }
         }
+        budget.spend()?;
         let value = if values.is_empty() {
             Json::Null
         } else {

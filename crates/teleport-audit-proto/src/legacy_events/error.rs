@@ -24,6 +24,11 @@ pub enum OneOfError {
         super::MAX_DEPTH
     )]
     TooDeep,
+    /// The event would make more JSON values than its size allows (one per two bytes, plus
+    /// 4096): a hostile message of many empty nested messages, each of which Go writes as a
+    /// whole object.
+    #[error("the session recording event would make too large a JSON document")]
+    TooLarge,
     /// The event decodes, but Go's `encoding/json` cannot write it (so `ToUnstructured` fails):
     /// a NaN or infinite number, or a `google.protobuf.Value` without a kind.
     #[error("the session recording event cannot be written as JSON: {0}")]

@@ -50,7 +50,8 @@ pub const MAX_DEPTH: usize = 100;
 ///
 /// [`OneOfError::Empty`] when no event is set, [`OneOfError::UnknownVariant`] for an event kind
 /// this build does not know, [`OneOfError::Malformed`] for bytes that are not a valid encoding,
-/// [`OneOfError::Unrepresentable`] for values Go cannot write as JSON, [`OneOfError::TooDeep`].
+/// [`OneOfError::Unrepresentable`] for values Go cannot write as JSON, [`OneOfError::TooDeep`],
+/// [`OneOfError::TooLarge`].
 pub fn oneof_to_struct(bytes: &[u8]) -> Result<Vec<u8>, OneOfError> {
     let (_, object) = decode::decode_oneof(bytes)?;
     Ok(value::encode_struct(&object))

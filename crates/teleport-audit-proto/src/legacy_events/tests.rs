@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::table::{Kind, MESSAGES, Msg, VARIANTS};
 use super::value::{self, struct_to_serde};
+use super::wire;
 use super::*;
 
 /// The event types of session recordings (what the simulated cluster generates, and more).
@@ -326,7 +327,30 @@ proptest! {
             }
         }
         if let Ok(encoded) = oneof_to_struct(&bytes) {
-            prop_assert!(value::decode_struct(&encoded, 0).is_ok());
+            prop_assert!(value::decode_struct(&encoded, 0, &mut value::Budget::for_input(encoded.len())).is_ok());
         }
     }
+}
+
+#[test]
+fn many_empty_nested_messages_are_refused_not_amplified() {
+    // OktaResourcesUpdate (OneOf field 122): its embedded OktaResourcesUpdatedMetadata (field 3)
+    // with 100,000 empty `added_resources` (field 4) entries, two bytes each, each of which Go
+    // writes as a whole object.
+    let mut updated = Vec::new();
+    for _ in 0..100_000 {
+        updated.extend_from_slice(&[0x22, 0x00]);
+    }
+    let mut body = wire::Writer::default();
+    body.bytes_field(3, &updated);
+    let mut oneof = wire::Writer::default();
+    oneof.bytes_field(122, &body.buf);
+    assert_eq!(oneof_to_struct(&oneof.buf), Err(OneOfError::TooLarge));
+    // A few of them are fine.
+    let mut few = wire::Writer::default();
+    few.bytes_field(3, &updated[..20]);
+    let mut oneof = wire::Writer::default();
+    oneof.bytes_field(122, &few.buf);
+    let back = struct_to_serde(&oneof_to_struct(&oneof.buf).unwrap());
+    assert_eq!(back["added_resources"].as_array().map(Vec::len), Some(10));
 }

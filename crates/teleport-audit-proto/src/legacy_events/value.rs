@@ -20,6 +20,30 @@ pub(crate) enum Json {
     Object(BTreeMap<String, Json>),
 }
 
+/// How many more JSON values (keys, list items, scalars) one event may make. Go's `json.Marshal`
+/// writes a full object for every empty occurrence of a nested message, so a hostile server's
+/// two bytes could otherwise become a few kilobytes of JSON each.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    /// The budget for an event of `len` bytes: one value per two bytes (no real event comes
+    /// close: a value takes at least two bytes on the wire, most take many more), plus 4096.
+    pub(crate) fn for_input(len: usize) -> Budget {
+        Budget {
+            left: len / 2 + 4096,
+        }
+    }
+
+    /// Takes one value from the budget.
+    pub(crate) fn spend(&mut self) -> Result<(), OneOfError> {
+        self.left = self.left.checked_sub(1).ok_or(OneOfError::TooLarge)?;
+        Ok(())
+    }
+}
+
 /// A Go string as `encoding/json` writes it: each byte of an invalid UTF-8 sequence becomes
 /// U+FFFD (Go decodes invalid UTF-8 one byte at a time).
 pub(crate) fn go_string(bytes: &[u8]) -> String {
@@ -86,7 +110,11 @@ fn len_of<'a>(raw: Raw<'a>) -> Result<&'a [u8], OneOfError> {
 
 /// Reads an event's `google.protobuf.Struct` field as Teleport's `events.Struct.MarshalJSON`
 /// writes it (gogo's map decoding: the last entry of a key wins).
-pub(crate) fn decode_struct(bytes: &[u8], depth: usize) -> Result<Json, OneOfError> {
+pub(crate) fn decode_struct(
+    bytes: &[u8],
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Json, OneOfError> {
     if depth > MAX_DEPTH {
         return Err(OneOfError::TooDeep);
     }
@@ -111,16 +139,18 @@ pub(crate) fn decode_struct(bytes: &[u8], depth: usize) -> Result<Json, OneOfErr
         let value = value.ok_or(OneOfError::Unrepresentable(
             "a google.protobuf.Struct field without a value",
         ))?;
-        object.insert(go_string(key), decode_value(value, depth + 1)?);
+        budget.spend()?;
+        object.insert(go_string(key), decode_value(value, depth + 1, budget)?);
     }
     Ok(Json::Object(object))
 }
 
 /// Reads one `google.protobuf.Value` (its `kind` oneof: the last one on the wire wins).
-fn decode_value(bytes: &[u8], depth: usize) -> Result<Json, OneOfError> {
+fn decode_value(bytes: &[u8], depth: usize, budget: &mut Budget) -> Result<Json, OneOfError> {
     if depth > MAX_DEPTH {
         return Err(OneOfError::TooDeep);
     }
+    budget.spend()?;
     let mut kind = None;
     let mut fields = Fields::new(bytes);
     while let Some((number, raw)) = fields.next_field()? {
@@ -129,8 +159,8 @@ fn decode_value(bytes: &[u8], depth: usize) -> Result<Json, OneOfError> {
             (VALUE_NUMBER, Raw::Fixed64(bits)) => Json::Number(f64::from_bits(bits)),
             (VALUE_STRING, Raw::Len(s)) => Json::String(go_string(s)),
             (VALUE_BOOL, Raw::Varint(b)) => Json::Bool(b != 0),
-            (VALUE_STRUCT, Raw::Len(s)) => decode_struct(s, depth + 1)?,
-            (VALUE_LIST, Raw::Len(l)) => decode_list(l, depth + 1)?,
+            (VALUE_STRUCT, Raw::Len(s)) => decode_struct(s, depth + 1, budget)?,
+            (VALUE_LIST, Raw::Len(l)) => decode_list(l, depth + 1, budget)?,
             (VALUE_NULL..=VALUE_LIST, _) => {
                 return Err(OneOfError::Malformed(Malformed::FieldWireType));
             }
@@ -149,12 +179,12 @@ fn decode_value(bytes: &[u8], depth: usize) -> Result<Json, OneOfError> {
     }
 }
 
-fn decode_list(bytes: &[u8], depth: usize) -> Result<Json, OneOfError> {
+fn decode_list(bytes: &[u8], depth: usize, budget: &mut Budget) -> Result<Json, OneOfError> {
     let mut items = Vec::new();
     let mut fields = Fields::new(bytes);
     while let Some((number, raw)) = fields.next_field()? {
         if number == LIST_VALUES {
-            items.push(decode_value(len_of(raw)?, depth + 1)?);
+            items.push(decode_value(len_of(raw)?, depth + 1, budget)?);
         }
     }
     Ok(Json::List(items))
@@ -174,7 +204,7 @@ pub(crate) fn struct_to_serde(bytes: &[u8]) -> serde_json::Value {
             Json::Object(o) => o.into_iter().map(|(k, v)| (k, convert(v))).collect(),
         }
     }
-    convert(decode_struct(bytes, 0).expect("a valid Struct"))
+    convert(decode_struct(bytes, 0, &mut Budget::for_input(bytes.len())).expect("a valid Struct"))
 }
 
 #[cfg(test)]
@@ -202,7 +232,10 @@ mod tests {
             Json::List(vec![Json::Object(inner), Json::Number(1e300)]),
         );
         let bytes = encode_struct(&object);
-        assert_eq!(decode_struct(&bytes, 0), Ok(Json::Object(object)));
+        assert_eq!(
+            decode_struct(&bytes, 0, &mut Budget::for_input(1 << 20)),
+            Ok(Json::Object(object))
+        );
     }
 
     #[test]
@@ -210,19 +243,19 @@ mod tests {
         // An entry "k" whose Value has no kind.
         let no_kind = [0x0a, 0x05, 0x0a, 0x01, b'k', 0x12, 0x00];
         assert!(matches!(
-            decode_struct(&no_kind, 0),
+            decode_struct(&no_kind, 0, &mut Budget::for_input(1 << 20)),
             Err(OneOfError::Unrepresentable(_))
         ));
         // An entry without a value at all.
         let no_value = [0x0a, 0x03, 0x0a, 0x01, b'k'];
         assert!(matches!(
-            decode_struct(&no_value, 0),
+            decode_struct(&no_value, 0, &mut Budget::for_input(1 << 20)),
             Err(OneOfError::Unrepresentable(_))
         ));
         let mut object = BTreeMap::new();
         object.insert("nan".to_string(), Json::Number(f64::NAN));
         assert!(matches!(
-            decode_struct(&encode_struct(&object), 0),
+            decode_struct(&encode_struct(&object), 0, &mut Budget::for_input(1 << 20)),
             Err(OneOfError::Unrepresentable(_))
         ));
     }
@@ -236,7 +269,7 @@ mod tests {
         let mut object = BTreeMap::new();
         object.insert("deep".to_string(), value);
         assert_eq!(
-            decode_struct(&encode_struct(&object), 0),
+            decode_struct(&encode_struct(&object), 0, &mut Budget::for_input(1 << 20)),
             Err(OneOfError::TooDeep)
         );
     }
