@@ -80,7 +80,7 @@ fn of_kind(sessions: &[RecordedSession], kind: RecordingKind) -> RecordedSession
 
 fn is_std_base64(text: &str) -> bool {
     !text.is_empty()
-        && text.len() % 4 == 0
+        && text.len().is_multiple_of(4)
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')

@@ -60,7 +60,7 @@ impl PingService {
 
 /// Which permission a call needs.
 #[derive(Clone, Copy)]
-enum Need {
+pub(super) enum Need {
     /// `event` `list` and `read`.
     Events,
     /// `session` `read`.
@@ -70,7 +70,7 @@ enum Need {
 }
 
 /// Starts a call: counts it, applies injected failures and stalls, checks permissions.
-async fn begin<T>(
+pub(super) async fn begin<T>(
     shared: &Shared,
     rpc: Rpc,
     req: &Request<T>,

@@ -178,7 +178,7 @@ impl Recording {
             2 => copy(join),
             _ if ei + 1 == last => copy(leave),
             _ if ei >= last => copy(end),
-            _ if self.plan.enhanced && ei % 8 == 0 => self.command(ei),
+            _ if self.plan.enhanced && ei.is_multiple_of(8) => self.command(ei),
             _ => self.print(ei),
         }
     }

@@ -756,6 +756,21 @@ impl StoreInner {
         }
     }
 
+    /// Event `idx` of `series`: its time and generated JSON.
+    pub(crate) fn generate_at(&self, series: &Series, idx: u64) -> (Nanos, generate::Generated) {
+        let seed = self.rules.seed;
+        let time = series.time(seed, idx);
+        let generated = generate::generate(&GenInput {
+            seed,
+            salt: series.salt,
+            idx,
+            time,
+            group_start: series.group_start(seed, idx),
+            cluster: &self.cluster,
+        });
+        (time, generated)
+    }
+
     fn generate_block(
         &self,
         series: &Series,
@@ -765,15 +780,7 @@ impl StoreInner {
         let first = block_no * BLOCK;
         (first..first + BLOCK)
             .map(|idx| {
-                let time = series.time(seed, idx);
-                let generated = generate::generate(&GenInput {
-                    seed,
-                    salt: series.salt,
-                    idx,
-                    time,
-                    group_start: series.group_start(seed, idx),
-                    cluster: &self.cluster,
-                });
+                let (_, generated) = self.generate_at(series, idx);
                 let event_type = generate::placement(seed, series.salt, idx).event_type();
                 let uid = generate::uid(seed, series.salt, idx);
                 EventBody::encode(event_type, &uid, generated.ei, &generated.json).map(Arc::new)

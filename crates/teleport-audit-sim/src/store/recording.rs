@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::body::ServedEvent;
 use super::{EventStore, StoreInner};
 use crate::generate::recording::{self as rec, AuditCopy};
-use crate::generate::{self, GROUP_LEN, GenInput, RECORDED_POS, SESSIONS_SALT, UPLOAD_POS};
+use crate::generate::{self, GROUP_LEN, RECORDED_POS, SESSIONS_SALT, UPLOAD_POS};
 use crate::json::{Nanos, from_nanos};
 use crate::recordings::{RecordedSession, RecordingKind, RecordingSettings};
 use crate::uid::Uid;
@@ -172,16 +172,7 @@ impl StoreInner {
             Some(_) => {}
         }
         let audit = RECORDED_POS.map(|pos| {
-            let idx = found.group * GROUP_LEN + pos;
-            let time = series.time(seed, idx);
-            let generated = generate::generate(&GenInput {
-                seed,
-                salt: found.salt,
-                idx,
-                time,
-                group_start: series.group_start(seed, idx),
-                cluster: &self.cluster,
-            });
+            let (time, generated) = self.generate_at(series, found.group * GROUP_LEN + pos);
             AuditCopy {
                 time,
                 json: serde_json::from_str(&generated.json).unwrap_or_default(),
@@ -283,5 +274,134 @@ impl EventStore {
         let state = inner.read();
         let found = inner.locate(&state, sid)?;
         inner.describe(&state, &found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::store::StoreConfig;
+    use crate::{Backend, Clock};
+
+    /// Ten recorded sessions over the hour after 10:00, the clock at `now`.
+    fn sessions_store(now: time::OffsetDateTime) -> (EventStore, Clock) {
+        let clock = Clock::manual(now);
+        let store = EventStore::new(StoreConfig {
+            seed: 5,
+            cluster: "sim.test".into(),
+            clock: clock.clone(),
+            backend: Backend::Immediate,
+            backlog: Some((
+                0,
+                datetime!(2024-03-10 10:00 UTC),
+                datetime!(2024-03-10 11:00 UTC),
+            )),
+            live_rate: 0.0,
+            cache_bytes: 1 << 20,
+            final_page_key_probability: 0.0,
+            sessions: 10,
+            recordings: Some(
+                RecordingSettings::default()
+                    .large_events(300)
+                    .late_upload_delay(Duration::from_secs(30)),
+            ),
+        })
+        .unwrap();
+        (store, clock)
+    }
+
+    fn open(store: &EventStore, sid: &str, from: i64) -> Result<Recording, RecordingMissing> {
+        store.inner().recording(sid, from)
+    }
+
+    #[test]
+    fn a_recording_exists_from_its_upload_and_a_late_one_from_the_delay_after() {
+        // The clock before the sessions: nothing is uploaded yet (a missing one never is).
+        let (store, clock) = sessions_store(datetime!(2024-03-10 09:00 UTC));
+        let sessions = store.recorded_sessions();
+        assert_eq!(sessions.len(), 10);
+        for s in &sessions {
+            let want = if s.kind == RecordingKind::Missing {
+                RecordingMissing::NotFound
+            } else {
+                RecordingMissing::NotYet
+            };
+            assert_eq!(open(&store, &s.sid, 0).err(), Some(want), "{s:?}");
+        }
+        clock.advance(Duration::from_secs(2 * 3600));
+        for s in &sessions {
+            let opened = open(&store, &s.sid, 0);
+            match s.kind {
+                RecordingKind::Missing => {
+                    assert_eq!(opened.err(), Some(RecordingMissing::NotFound));
+                    assert_eq!(s.available_at, None);
+                }
+                kind => {
+                    let delay = if kind == RecordingKind::Late { 30 } else { 0 };
+                    assert_eq!(
+                        s.available_at,
+                        Some(s.uploaded_at + time::Duration::seconds(delay)),
+                        "{s:?}"
+                    );
+                    assert_eq!(opened.unwrap().remaining(), s.served, "{s:?}");
+                }
+            }
+        }
+
+        // Uploaded before the cluster started: late from the start.
+        let (store, clock) = sessions_store(datetime!(2024-03-10 12:00 UTC));
+        let late = store
+            .recorded_sessions()
+            .into_iter()
+            .find(|s| s.kind == RecordingKind::Late)
+            .unwrap();
+        assert_eq!(late.available_at, Some(datetime!(2024-03-10 12:00:30 UTC)));
+        assert_eq!(
+            open(&store, &late.sid, 0).err(),
+            Some(RecordingMissing::NotYet)
+        );
+        clock.advance(Duration::from_secs(30));
+        let events = open(&store, &late.sid, 0).unwrap().count() as u64;
+        assert_eq!(events, late.events);
+    }
+
+    #[test]
+    fn events_come_from_the_start_index_then_the_fault() {
+        let (store, _clock) = sessions_store(datetime!(2024-03-10 12:00 UTC));
+        let sessions = store.recorded_sessions();
+        let large = &sessions[0];
+        assert_eq!((large.kind, large.events), (RecordingKind::Large, 300));
+        let tail: Vec<i64> = open(&store, &large.sid, 290)
+            .unwrap()
+            .map(|e| e.unwrap().ei)
+            .collect();
+        assert_eq!(tail, (290..300).collect::<Vec<_>>());
+        let corrupt = sessions
+            .iter()
+            .find(|s| s.kind == RecordingKind::Corrupt)
+            .unwrap();
+        let items: Vec<_> = open(&store, &corrupt.sid, 0).unwrap().collect();
+        assert_eq!(items.len() as u64, corrupt.served + 1);
+        assert!(matches!(items.last(), Some(Err(RecordingFault::Truncated))));
+        assert!(items[..items.len() - 1].iter().all(Result::is_ok));
+        let empty = sessions
+            .iter()
+            .find(|s| s.kind == RecordingKind::Empty)
+            .unwrap();
+        assert_eq!(open(&store, &empty.sid, 0).unwrap().count(), 0);
+        // Ids the store never generated, and sessions that are not recorded.
+        assert!(matches!(
+            open(&store, "", 0),
+            Err(RecordingMissing::NotFound)
+        ));
+        let not_recorded = generate::sid(5, 0, 3).to_string();
+        assert!(matches!(
+            open(&store, &not_recorded, 0),
+            Err(RecordingMissing::NotFound)
+        ));
     }
 }
