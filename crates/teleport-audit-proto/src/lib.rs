@@ -11,6 +11,7 @@
 //! A search page can also be read without copying its events at all: [`SearchClient`] answers with
 //! a [`SearchPage`], whose payloads are slices of the received message.
 
+pub mod legacy_events;
 mod raw_struct;
 mod search_page;
 
