@@ -13,7 +13,7 @@ use std::time::Instant;
 use futures::Stream;
 use teleport_audit_types::AuditEvent;
 
-use super::call::{Call, CallError, RawEvent};
+use super::call::{Call, CallError, RawEvent, sid_field};
 use super::config::{SessionEventsConfig, is_session_id};
 use super::core::{Admission, CorruptReason, Decision, Failure, SessionCore, skipped};
 use crate::backoff::Backoff;
@@ -189,10 +189,7 @@ impl Reader {
         next_index: Arc<AtomicI64>,
         notifier: Notifier,
     ) -> Self {
-        let sid_field = teleport_audit_types::wire::json_to_struct(
-            &serde_json::json!({ "sid": &*session_id }).to_string(),
-        )
-        .unwrap_or_default();
+        let sid_field = sid_field(&session_id);
         Self {
             core: SessionCore::new(
                 config.start_index,
@@ -241,7 +238,7 @@ impl Reader {
             if skipped(&self.config.skip_types, &received.event_type) {
                 continue;
             }
-            match self.event(received) {
+            match received.into_event(&self.sid_field) {
                 Ok(event) => return Some(Ok(event)),
                 Err(source) => {
                     self.current = None;
@@ -383,22 +380,6 @@ impl Reader {
         }
     }
 
-    /// The event to yield: decoded (if not yet), with `sid` added when it has none.
-    fn event(&self, raw: RawEvent) -> Result<AuditEvent, SharedError> {
-        let decoded = match raw.decoded {
-            Some(event) => event,
-            None => AuditEvent::from_struct_bytes(&raw.payload).map_err(shared)?,
-        };
-        if decoded.get("sid").is_some() {
-            return Ok(decoded);
-        }
-        // A Struct's fields are a repeated map entry: the two encodings one after the other
-        // are the event with one more field (the JSON's keys stay sorted).
-        let mut payload = raw.payload;
-        payload.extend_from_slice(&self.sid_field);
-        AuditEvent::from_struct_bytes(&payload).map_err(shared)
-    }
-
     /// [`ServerError::RecordingCorrupt`] at the next index, for `reason` (our words).
     fn corrupt(&self, reason: String, source: Option<SharedError>) -> Error {
         Error::Server(ServerError::RecordingCorrupt {
@@ -409,8 +390,4 @@ impl Reader {
             source,
         })
     }
-}
-
-fn shared(error: teleport_audit_types::EventError) -> SharedError {
-    Arc::new(error)
 }
