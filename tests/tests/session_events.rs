@@ -356,3 +356,36 @@ async fn the_server_failing_to_read_the_recording_is_retried_once_then_corrupt()
     }
     assert!(std::error::Error::source(&error).is_some());
 }
+
+/// Teleport downloads the whole recording before its first event: a call that stays silent
+/// past the first-event timeout is given up and made again, and a long failure is a stall
+/// notice, then a recovery.
+#[tokio::test]
+async fn a_silent_call_times_out_and_a_long_failure_is_a_stall_notice() {
+    let sim = cluster("18.2.0").await;
+    let sid = longest_session(&sim);
+    let want = expected(&sim, &sid).await;
+    let client = connect(&sim).await;
+    sim.faults()
+        .stall_next_on(SimRpc::StreamUnstructuredSessionEvents, 1);
+    sim.faults()
+        .fail_next_on(SimRpc::StreamUnstructuredSessionEvents, Code::Unavailable, 2);
+    let config = fast()
+        .first_event_timeout(Duration::from_millis(300))
+        .stall_report_after(Duration::ZERO);
+    let mut stream = client.session_events(&sid, config);
+    let mut notices = stream.notices();
+    let mut got = Vec::new();
+    while let Some(event) = stream.try_next().await.unwrap() {
+        got.push(event);
+    }
+    assert_eq!(indexed(&got), want);
+    drop(stream);
+    let mut codes = Vec::new();
+    while let Some(notice) = futures::StreamExt::next(&mut notices).await {
+        codes.push(notice.code());
+    }
+    assert!(codes.contains(&"stalled"), "{codes:?}");
+    assert_eq!(codes.last(), Some(&"stall_recovered"), "{codes:?}");
+    assert!(sim.rpc_stats().calls(SimRpc::StreamUnstructuredSessionEvents) >= 4);
+}
