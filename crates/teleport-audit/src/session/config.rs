@@ -15,7 +15,9 @@ pub const DEFAULT_RECORDING_WAIT: Duration = Duration::from_secs(10 * 60);
 /// from its storage before it sends the first event, so the first answer may take long.
 pub const DEFAULT_FIRST_EVENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// Default [`SessionEventsConfig::max_event_size`]: gRPC's usual receive limit.
+/// Default [`SessionEventsConfig::max_event_size`]: gRPC's usual receive limit, the one
+/// Teleport's own Go client reads recordings with (grpc-go's default; its api client sets no
+/// other).
 pub const DEFAULT_MAX_SESSION_EVENT_SIZE: usize = DEFAULT_MAX_RECEIVE_SIZE;
 
 /// Settings of [`crate::Client::session_events`].

@@ -66,6 +66,7 @@ impl Client {
 ///   once, then the stream ends.
 /// - **Memory.** One event at a time, each at most [`SessionEventsConfig::max_event_size`]: a
 ///   recording of any length is read in constant memory.
+#[must_use = "a stream does nothing unless polled"]
 pub struct SessionEventStream {
     inner: Pin<Box<dyn Stream<Item = Result<AuditEvent, Error>> + Send>>,
     session_id: Arc<str>,
@@ -383,5 +384,17 @@ impl Reader {
             reason,
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream can be handed to a spawned task.
+    #[test]
+    fn the_stream_is_send_and_static() {
+        fn spawnable<T: Send + 'static>() {}
+        spawnable::<SessionEventStream>();
     }
 }
