@@ -368,8 +368,11 @@ async fn a_silent_call_times_out_and_a_long_failure_is_a_stall_notice() {
     let client = connect(&sim).await;
     sim.faults()
         .stall_next_on(SimRpc::StreamUnstructuredSessionEvents, 1);
-    sim.faults()
-        .fail_next_on(SimRpc::StreamUnstructuredSessionEvents, Code::Unavailable, 2);
+    sim.faults().fail_next_on(
+        SimRpc::StreamUnstructuredSessionEvents,
+        Code::Unavailable,
+        2,
+    );
     let config = fast()
         .first_event_timeout(Duration::from_millis(300))
         .stall_report_after(Duration::ZERO);
@@ -387,5 +390,9 @@ async fn a_silent_call_times_out_and_a_long_failure_is_a_stall_notice() {
     }
     assert!(codes.contains(&"stalled"), "{codes:?}");
     assert_eq!(codes.last(), Some(&"stall_recovered"), "{codes:?}");
-    assert!(sim.rpc_stats().calls(SimRpc::StreamUnstructuredSessionEvents) >= 4);
+    assert!(
+        sim.rpc_stats()
+            .calls(SimRpc::StreamUnstructuredSessionEvents)
+            >= 4
+    );
 }
