@@ -59,7 +59,7 @@ pub(crate) enum Start {
     Resume(Box<Cursor>),
 }
 
-type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
+pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
 
 /// Settings of an [`crate::AuditEventStream`].
 ///
