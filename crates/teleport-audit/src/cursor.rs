@@ -85,6 +85,7 @@
 //! The full description and the size bound are in `docs/cursor.md`.
 
 mod export;
+mod sessions;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -98,6 +99,8 @@ use crate::error::{CursorError, Error, NOT_A_CURSOR};
 use crate::mode::Mode;
 
 pub(crate) use export::{ExportPosition, chunk_hash, date_text};
+pub use sessions::{FINISHED_SESSIONS_KEPT, MAX_SESSION_ID_LEN, MAX_SESSIONS_IN_PROGRESS};
+pub(crate) use sessions::{MAX_START_INDEX, PendingSession, SessionsPosition, valid_session_id};
 
 /// The only cursor format version this library writes and reads.
 pub const CURSOR_VERSION: u32 = 1;
@@ -111,6 +114,9 @@ pub struct Cursor {
     /// The event-type filter the cursor was taken with, sorted.
     pub(crate) event_types: Vec<String>,
     pub(crate) position: Position,
+    /// Session recordings mode: the sessions in progress and those finished lately (empty
+    /// without it).
+    pub(crate) sessions: SessionsPosition,
 }
 
 /// Where a stream is, in the terms of the API it reads.
@@ -151,6 +157,7 @@ impl fmt::Debug for Cursor {
                 .field("seen", &search.seen.len())
                 .field("scan", &search.scan)
                 .field("event_types", &self.event_types)
+                .field("sessions", &self.sessions)
                 .finish(),
             Position::Export(export) => f
                 .debug_struct("Cursor")
@@ -158,6 +165,7 @@ impl fmt::Debug for Cursor {
                 .field("mode", &Mode::Export)
                 .field("export", export)
                 .field("event_types", &self.event_types)
+                .field("sessions", &self.sessions)
                 .finish(),
         }
     }
@@ -170,6 +178,7 @@ impl Cursor {
             cluster: None,
             event_types: Vec::new(),
             position: Position::Search(SearchPosition::starting_at(time)),
+            sessions: SessionsPosition::default(),
         }
     }
 
@@ -392,14 +401,26 @@ fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, String> {
 
 impl Serialize for Cursor {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// A position's fields, then the sessions part's (when there is one).
+        #[derive(Serialize)]
+        struct WithSessions<W> {
+            #[serde(flatten)]
+            position: W,
+            #[serde(flatten)]
+            sessions: sessions::SessionsWire,
+        }
+        let sessions = self.sessions.to_wire();
         match &self.position {
-            Position::Search(search) => {
-                search_to_wire(search, self.cluster.clone(), &self.event_types)
-                    .serialize(serializer)
+            Position::Search(search) => WithSessions {
+                position: search_to_wire(search, self.cluster.clone(), &self.event_types),
+                sessions,
             }
-            Position::Export(export) => export
-                .to_wire(self.cluster.clone(), &self.event_types)
-                .serialize(serializer),
+            .serialize(serializer),
+            Position::Export(export) => WithSessions {
+                position: export.to_wire(self.cluster.clone(), &self.event_types),
+                sessions,
+            }
+            .serialize(serializer),
         }
     }
 }
@@ -497,6 +518,9 @@ impl<'de> Deserialize<'de> for Cursor {
                 )));
             }
         };
+        // No `sessions` and `finished`: a cursor without session recordings (or written before
+        // they existed).
+        let sessions = SessionsPosition::take_from(&mut value).map_err(D::Error::custom)?;
         // No `mode` is a search cursor (the format before export mode existed).
         let mode = value
             .as_object_mut()
@@ -510,6 +534,7 @@ impl<'de> Deserialize<'de> for Cursor {
                     cluster: None,
                     event_types: normalise_types(types),
                     position: Position::Export(position),
+                    sessions: SessionsPosition::default(),
                 }
             }
             Some(_) => {
@@ -520,6 +545,7 @@ impl<'de> Deserialize<'de> for Cursor {
             }
         };
         cursor.cluster = cluster;
+        cursor.sessions = sessions;
         Ok(cursor)
     }
 }
@@ -580,6 +606,7 @@ fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
             seen,
             scan,
         }),
+        sessions: SessionsPosition::default(),
     })
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use teleport_audit_types::AuditEvent;
 
-use super::config::skips;
+use super::type_set::skips;
 use super::notify::Notifier;
 use super::page::{Content, PageItem};
 use crate::notice::Notice;
