@@ -420,6 +420,40 @@ mod tests {
             "export chunk c-1 of 2025-12-02: gone; skipped"
         );
         assert!(chunk.source().is_none());
+        let missing = Notice::RecordingMissing {
+            session_id: "s-1".into(),
+            waited: Duration::from_secs(600),
+            last_error: Arc::new(Error::Server(ServerError::Timeout {
+                rpc: Rpc::GetUnstructuredEvents,
+                after: Duration::from_secs(30),
+            })),
+        };
+        assert_eq!(missing.code(), "recording_missing");
+        assert_eq!(
+            missing.to_string(),
+            "the recording of session s-1 is still missing 10m after its upload; given up"
+        );
+        assert!(missing.source().is_some());
+        assert!(missing.advice().contains("recording_wait"));
+        let corrupt = Notice::RecordingCorrupt {
+            session_id: "s-2".into(),
+            next_index: 42,
+            error: Arc::new(Error::Server(ServerError::Timeout {
+                rpc: Rpc::GetUnstructuredEvents,
+                after: Duration::from_secs(30),
+            })),
+        };
+        assert_eq!(corrupt.code(), "recording_corrupt");
+        assert_eq!(
+            corrupt.to_string(),
+            "the recording of session s-2 cannot be read past index 42; the rest is given up"
+        );
+        let no_sid = Notice::UploadWithoutSession {
+            id: "u-1".into(),
+            time: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(no_sid.code(), "upload_without_session");
+        assert!(no_sid.source().is_none());
         assert_eq!(
             skipped(1).to_string(),
             "event e-1 at 1970-01-01 0:00:00.0 +00:00:00 is 10 bytes, over the receive limit of 5 bytes; skipped"
