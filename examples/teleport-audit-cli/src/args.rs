@@ -162,6 +162,51 @@ pub(crate) struct TailArgs {
     /// succeeds a call every poll (2s in search mode, 15s in export mode).
     #[arg(long, value_parser = parse_duration, default_value = "5m", value_name = "DURATION")]
     pub(crate) health_stall_bound: Duration,
+    /// After each session.upload event, also write that session's recording events (commands,
+    /// Kubernetes exec, database queries, desktop session metadata, port forwards), each with
+    /// the session's "sid". The cursor file covers the sessions in progress: a restart resumes
+    /// inside a recording. A recording missing after --recording-wait, or corrupt, is a warning
+    /// naming the session (recording_missing, recording_corrupt) and the stream goes on.
+    #[arg(long)]
+    pub(crate) session_recordings: bool,
+    /// Recording event types not written, comma separated: "none" (or an empty value) writes
+    /// every type. The default skips print: the raw terminal output of the session (whatever
+    /// was typed or shown, secrets included).
+    #[arg(long, value_name = "TYPES", default_value = "print", value_parser = session_types, requires = "session_recordings")]
+    pub(crate) skip_session_types: SessionTypes,
+    /// Only the session metadata events of each recording (start, end, join, leave), none of
+    /// its contents.
+    #[arg(long, requires = "session_recordings")]
+    pub(crate) session_metadata_only: bool,
+    /// Recordings read at the same time (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), requires = "session_recordings")]
+    pub(crate) session_concurrency: u16,
+    /// How long a recording not uploaded yet is waited for, from its session.upload event.
+    #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION", requires = "session_recordings")]
+    pub(crate) recording_wait: Duration,
+}
+
+/// A `--skip-session-types` list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SessionTypes(pub(crate) Vec<String>);
+
+/// `--skip-session-types`: comma-separated type names (spaces around them allowed); "none" or
+/// nothing: no type.
+pub(crate) fn session_types(text: &str) -> Result<SessionTypes, String> {
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("none") {
+        return Ok(SessionTypes(Vec::new()));
+    }
+    let mut types = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "{name:?} is not an event type name; give names separated by commas (print,resize), or none"
+            ));
+        }
+        types.push(name.to_owned());
+    }
+    Ok(SessionTypes(types))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -276,4 +321,46 @@ pub(crate) enum SimBackendArg {
     Athena,
     /// The file backend of a self-hosted cluster: visible at once; search only.
     File,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_session_types_is_a_comma_list_or_none() {
+        let types = |text: &str| session_types(text).map(|t| t.0);
+        assert_eq!(types("print").unwrap(), ["print"]);
+        assert_eq!(
+            types(" print , desktop.recording").unwrap(),
+            ["print", "desktop.recording"]
+        );
+        assert!(types("none").unwrap().is_empty());
+        assert!(types("NONE").unwrap().is_empty());
+        assert!(types("").unwrap().is_empty());
+        assert!(types("print,,resize").unwrap_err().contains("not an event type"));
+        assert!(types("pr int").unwrap_err().contains("not an event type"));
+    }
+
+    #[test]
+    fn session_flags_need_session_recordings() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["teleport-audit", "tail", "--proxy", "p:443"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        assert!(parse(&["--skip-session-types", "none"]).is_err());
+        assert!(parse(&["--session-concurrency", "8"]).is_err());
+        let cli = parse(&["--session-recordings", "--session-concurrency", "8"]).unwrap();
+        let Command::Tail(tail) = cli.command else {
+            panic!("not tail")
+        };
+        assert!(tail.session_recordings);
+        assert_eq!(tail.session_concurrency, 8);
+        assert_eq!(tail.skip_session_types.0, ["print"]);
+        assert_eq!(tail.recording_wait, Duration::from_secs(600));
+        assert!(parse(&["--session-recordings", "--session-concurrency", "0"]).is_err());
+    }
 }
