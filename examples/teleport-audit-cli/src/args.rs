@@ -338,7 +338,11 @@ mod tests {
         assert!(types("none").unwrap().is_empty());
         assert!(types("NONE").unwrap().is_empty());
         assert!(types("").unwrap().is_empty());
-        assert!(types("print,,resize").unwrap_err().contains("not an event type"));
+        assert!(
+            types("print,,resize")
+                .unwrap_err()
+                .contains("not an event type")
+        );
         assert!(types("pr int").unwrap_err().contains("not an event type"));
     }
 

@@ -230,9 +230,9 @@ mod tests {
         );
         // Export cursors carry them the same way.
         let mut export = cursor.clone();
-        export.position = super::super::Position::Export(super::super::ExportPosition::starting_at(
-            datetime!(2025-12-01 00:00 UTC),
-        ));
+        export.position = super::super::Position::Export(
+            super::super::ExportPosition::starting_at(datetime!(2025-12-01 00:00 UTC)),
+        );
         assert_eq!(Cursor::from_json(&export.to_json()).unwrap(), export);
     }
 
@@ -248,20 +248,26 @@ mod tests {
     fn bad_sessions_are_refused_with_the_field() {
         let base = r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","#;
         let t = |rest: &str| reason(&format!("{base}{rest}}}"));
-        assert!(t(r#""sessions":[{"sid":"","next":0,"uploaded":"2025-01-01T00:00:00Z"}]"#)
-            .starts_with("sessions[0].sid"));
+        assert!(
+            t(r#""sessions":[{"sid":"","next":0,"uploaded":"2025-01-01T00:00:00Z"}]"#)
+                .starts_with("sessions[0].sid")
+        );
         assert!(
             t(r#""sessions":[{"sid":"a b","next":0,"uploaded":"2025-01-01T00:00:00Z"}]"#)
                 .contains("not a session id")
         );
-        assert!(t(r#""sessions":[{"sid":"a","next":-1,"uploaded":"2025-01-01T00:00:00Z"}]"#)
-            .starts_with("sessions[0].next"));
+        assert!(
+            t(r#""sessions":[{"sid":"a","next":-1,"uploaded":"2025-01-01T00:00:00Z"}]"#)
+                .starts_with("sessions[0].next")
+        );
         assert!(
             t(r#""sessions":[{"sid":"a","next":2147483648,"uploaded":"2025-01-01T00:00:00Z"}]"#)
                 .contains("not a recording index")
         );
-        assert!(t(r#""sessions":[{"sid":"a","next":0,"uploaded":"soon"}]"#)
-            .starts_with("sessions[0].uploaded"));
+        assert!(
+            t(r#""sessions":[{"sid":"a","next":0,"uploaded":"soon"}]"#)
+                .starts_with("sessions[0].uploaded")
+        );
         assert!(t(r#""sessions":[{"sid":"a","next":0,"uploaded":"2025-01-01T00:00:00Z"},{"sid":"a","next":1,"uploaded":"2025-01-01T00:00:00Z"}]"#)
             .contains("repeats"));
         assert!(
@@ -282,7 +288,9 @@ mod tests {
         let finished: Vec<String> = (0..=FINISHED_SESSIONS_KEPT)
             .map(|n| format!(r#""f{n}""#))
             .collect();
-        assert!(t(&format!(r#""finished":[{}]"#, finished.join(","))).contains("more than the 256"));
+        assert!(
+            t(&format!(r#""finished":[{}]"#, finished.join(","))).contains("more than the 256")
+        );
         // A long invalid id is quoted shortened.
         let long = "x".repeat(500);
         let text = t(&format!(

@@ -292,7 +292,8 @@ impl AuditEventStream {
             notifier,
             ..
         } = self;
-        let mut audit = |cx: &mut Context<'_>| poll_machine(machine, cx, cluster, event_types, notifier);
+        let mut audit =
+            |cx: &mut Context<'_>| poll_machine(machine, cx, cluster, event_types, notifier);
         match recordings {
             Some(recordings) => recordings.poll_next(cx, &mut audit),
             None => audit(cx),

@@ -498,7 +498,10 @@ mod tests {
         let config = StreamConfig::default().resume_from(cursor);
         match config.validate() {
             Err(Error::Cursor(CursorError::Invalid { reason, .. })) => {
-                assert!(reason.contains("1 session recordings in progress"), "{reason}");
+                assert!(
+                    reason.contains("1 session recordings in progress"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -509,11 +512,15 @@ mod tests {
                 .is_ok()
         );
         // Only finished sessions: nothing would be lost.
-        let cursor = Cursor::from_json(
-            r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","finished":["a"]}"#,
-        )
-        .unwrap();
-        assert!(StreamConfig::default().resume_from(cursor).validate().is_ok());
+        let cursor =
+            Cursor::from_json(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","finished":["a"]}"#)
+                .unwrap();
+        assert!(
+            StreamConfig::default()
+                .resume_from(cursor)
+                .validate()
+                .is_ok()
+        );
         // Bad recordings settings are the stream's settings errors.
         assert!(
             StreamConfig::default()

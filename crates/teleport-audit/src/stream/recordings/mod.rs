@@ -156,9 +156,11 @@ impl Recordings {
     fn open_due(&mut self, fired: Option<OffsetDateTime>) {
         let now = fired.map_or(self.now(), |fired| fired.max(self.now()));
         while let Some(open) = self.core.open_next(now) {
-            let stream =
-                self.source
-                    .open(&open.sid, open.start_index, &self.core.settings().skip_types);
+            let stream = self.source.open(
+                &open.sid,
+                open.start_index,
+                &self.core.settings().skip_types,
+            );
             self.open.push((open.sid, stream));
         }
     }
@@ -269,7 +271,7 @@ impl Recordings {
                     time: event.time(),
                 },
             ),
-            Upload::NotAnUpload | Upload::Duplicate => {}
+            Upload::Unrelated | Upload::Duplicate => {}
         }
     }
 

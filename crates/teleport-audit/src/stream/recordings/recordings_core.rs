@@ -46,7 +46,7 @@ const MAX_RETRY: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Upload {
     /// Not a `session.upload`.
-    NotAnUpload,
+    Unrelated,
     /// A new pending session.
     Added,
     /// The session is pending or finished already.
@@ -168,7 +168,7 @@ impl RecordingsCore {
         time: OffsetDateTime,
     ) -> Upload {
         if event_type != SESSION_UPLOAD {
-            return Upload::NotAnUpload;
+            return Upload::Unrelated;
         }
         let Some(sid) = sid.filter(|sid| valid_session_id(sid)) else {
             return Upload::InvalidSessionId;

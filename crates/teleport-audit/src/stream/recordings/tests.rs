@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::task::Poll;
 
-use futures::{FutureExt as _, StreamExt as _};
 use futures::stream;
+use futures::{FutureExt as _, StreamExt as _};
 
 use super::*;
 use crate::error::ServerError;
@@ -204,9 +204,16 @@ fn recording_events_follow_their_upload_and_print_is_skipped() {
         "a",
         script(&[("session.start", 0), ("print", 1), ("session.end", 2)]),
     )]);
-    let (mut recordings, _, stats) =
-        driver(&double, SessionRecordings::default(), SessionsPosition::default());
-    let mut audit = Audit::new(vec![audit("user.login", "u1"), upload("a"), audit("user.login", "u2")]);
+    let (mut recordings, _, stats) = driver(
+        &double,
+        SessionRecordings::default(),
+        SessionsPosition::default(),
+    );
+    let mut audit = Audit::new(vec![
+        audit("user.login", "u1"),
+        upload("a"),
+        audit("user.login", "u2"),
+    ]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(
         got,
@@ -251,8 +258,11 @@ fn the_audit_stream_is_not_read_while_max_pending_sessions_are_in_progress() {
 #[test]
 fn a_duplicate_upload_is_delivered_but_its_recording_is_not_read_again() {
     let double = with_scripts(&[("a", script(&[("session.start", 0)]))]);
-    let (mut recordings, _, _) =
-        driver(&double, SessionRecordings::default(), SessionsPosition::default());
+    let (mut recordings, _, _) = driver(
+        &double,
+        SessionRecordings::default(),
+        SessionsPosition::default(),
+    );
     let mut audit = Audit::new(vec![upload("a"), upload("a")]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(
@@ -307,8 +317,11 @@ async fn a_recording_not_found_yet_frees_its_slot_and_is_asked_for_again() {
         }],
         finished: VecDeque::new(),
     };
-    let (mut recordings, _, _) =
-        driver(&double, SessionRecordings::default().concurrency(1), position);
+    let (mut recordings, _, _) = driver(
+        &double,
+        SessionRecordings::default().concurrency(1),
+        position,
+    );
     let mut audit = Audit::new(vec![upload("b")]);
     audit.hang = true;
     let got = drain(&mut recordings, &mut audit, 100);
@@ -322,7 +335,10 @@ async fn a_recording_not_found_yet_frees_its_slot_and_is_asked_for_again() {
     assert_eq!(recordings.position().pending[0].sid, "late");
     // Its retry time comes (5 s): opened again, found this time.
     tokio::time::advance(std::time::Duration::from_secs(4)).await;
-    assert_eq!(drain(&mut recordings, &mut audit, 100), Vec::<String>::new());
+    assert_eq!(
+        drain(&mut recordings, &mut audit, 100),
+        Vec::<String>::new()
+    );
     tokio::time::advance(std::time::Duration::from_secs(2)).await;
     assert_eq!(
         drain(&mut recordings, &mut audit, 100),
@@ -336,8 +352,11 @@ fn a_corrupt_recording_keeps_the_events_before_the_damage() {
     let mut bad = script(&[("session.start", 0), ("resize", 1)]);
     bad.end = Some(Failure::Corrupt);
     let double = with_scripts(&[("bad", bad)]);
-    let (mut recordings, mut notices, _) =
-        driver(&double, SessionRecordings::default(), SessionsPosition::default());
+    let (mut recordings, mut notices, _) = driver(
+        &double,
+        SessionRecordings::default(),
+        SessionsPosition::default(),
+    );
     let mut audit = Audit::new(vec![upload("bad"), audit("user.login", "u1")]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(
@@ -365,8 +384,11 @@ fn a_fatal_recording_error_ends_the_stream_and_keeps_the_session() {
     let mut denied = script(&[("session.start", 0)]);
     denied.end = Some(Failure::Fatal);
     let double = with_scripts(&[("a", denied)]);
-    let (mut recordings, _, _) =
-        driver(&double, SessionRecordings::default(), SessionsPosition::default());
+    let (mut recordings, _, _) = driver(
+        &double,
+        SessionRecordings::default(),
+        SessionsPosition::default(),
+    );
     let mut audit = Audit::new(vec![upload("a"), audit("user.login", "u1")]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(got.len(), 4, "{got:?}");
@@ -378,7 +400,12 @@ fn a_fatal_recording_error_ends_the_stream_and_keeps_the_session() {
 
 #[test]
 fn a_resumed_position_reads_each_recording_from_its_index() {
-    let events = [("session.start", 0), ("resize", 1), ("resize", 2), ("session.end", 3)];
+    let events = [
+        ("session.start", 0),
+        ("resize", 1),
+        ("resize", 2),
+        ("session.end", 3),
+    ];
     let double = with_scripts(&[("a", script(&events)), ("b", script(&events))]);
     let settings = SessionRecordings::default().concurrency(2);
     let (mut first, _, _) = driver(&double, settings.clone(), SessionsPosition::default());
@@ -394,8 +421,16 @@ fn a_resumed_position_reads_each_recording_from_its_index() {
     all.sort();
     let mut expected: Vec<String> = ["a", "b"]
         .iter()
-        .flat_map(|sid| events.iter().map(move |(kind, ei)| format!("{sid}:{kind}:{ei}")))
-        .chain(["audit:session.upload".to_owned(), "audit:session.upload".to_owned(), "audit:user.login".to_owned()])
+        .flat_map(|sid| {
+            events
+                .iter()
+                .map(move |(kind, ei)| format!("{sid}:{kind}:{ei}"))
+        })
+        .chain([
+            "audit:session.upload".to_owned(),
+            "audit:session.upload".to_owned(),
+            "audit:user.login".to_owned(),
+        ])
         .collect();
     expected.sort();
     assert_eq!(all, expected);

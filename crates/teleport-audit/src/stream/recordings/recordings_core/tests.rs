@@ -31,7 +31,7 @@ fn an_upload_adds_a_pending_session_once() {
     let mut core = core(SessionRecordings::default());
     assert_eq!(
         core.audit_delivered("session.start", Some("s1"), T0),
-        Upload::NotAnUpload
+        Upload::Unrelated
     );
     assert_eq!(upload(&mut core, "s1"), Upload::Added);
     assert_eq!(upload(&mut core, "s1"), Upload::Duplicate);
@@ -41,7 +41,10 @@ fn an_upload_adds_a_pending_session_once() {
     assert_eq!(pending.uploaded, T0);
     // Finished: still a duplicate.
     opened(&mut core, T0);
-    assert_eq!(core.recording_ended("s1", End::Complete, T0), Ended::Finished);
+    assert_eq!(
+        core.recording_ended("s1", End::Complete, T0),
+        Ended::Finished
+    );
     assert_eq!(upload(&mut core, "s1"), Upload::Duplicate);
     assert!(core.is_idle());
     assert_eq!(core.position().finished, ["s1"]);
@@ -102,7 +105,10 @@ fn recording_events_advance_the_resume_index_skipped_or_not() {
     );
     assert_eq!(core.recording_event("s", Some(1), "print"), Verdict::Skip);
     assert_eq!(core.position().pending[0].next, 2);
-    assert_eq!(core.recording_event("s", Some(2), "resize"), Verdict::Deliver);
+    assert_eq!(
+        core.recording_event("s", Some(2), "resize"),
+        Verdict::Deliver
+    );
     assert_eq!(core.position().pending[0].next, 3);
     // A resend of a delivered index is dropped.
     assert_eq!(
@@ -261,7 +267,10 @@ fn a_corrupt_recording_is_given_up_and_keeps_what_was_delivered() {
     upload(&mut core, "bad");
     opened(&mut core, T0);
     core.recording_event("bad", Some(0), "session.start");
-    assert_eq!(core.recording_ended("bad", End::Corrupt, T0), Ended::Corrupt);
+    assert_eq!(
+        core.recording_ended("bad", End::Corrupt, T0),
+        Ended::Corrupt
+    );
     assert!(core.is_idle());
     assert_eq!(upload(&mut core, "bad"), Upload::Duplicate);
 }
@@ -276,7 +285,10 @@ fn the_finished_list_is_bounded_oldest_forgotten() {
         core.recording_ended(&sid, End::Complete, T0);
     }
     assert_eq!(core.position().finished.len(), FINISHED_SESSIONS_KEPT);
-    assert_eq!(core.position().finished.front().map(String::as_str), Some("s1"));
+    assert_eq!(
+        core.position().finished.front().map(String::as_str),
+        Some("s1")
+    );
     // The forgotten one would be read again.
     assert_eq!(upload(&mut core, "s0"), Upload::Added);
 }
