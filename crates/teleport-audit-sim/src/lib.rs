@@ -96,6 +96,7 @@ mod generate;
 mod json;
 mod private_file;
 mod proxy;
+mod recordings;
 mod roles;
 mod shared;
 mod stats;
@@ -111,6 +112,7 @@ pub use cluster::{
 };
 pub use error::SimError;
 pub use faults::{Faults, LATE_CHUNK_EVENTS};
+pub use recordings::{RecordedSession, RecordingKind, RecordingSettings};
 pub use roles::Permissions;
 pub use stats::{ProxyCounters, Rpc, RpcCounters, RpcStats};
 pub use store::{EventStore, StoredEvent, StoredEventId};
