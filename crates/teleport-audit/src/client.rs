@@ -1,6 +1,7 @@
 //! [`Client`]: a live gRPC channel to a cluster's Auth Service.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use teleport_audit_proto::authservice::PingRequest;
@@ -55,6 +56,9 @@ struct ClientInner {
     dialer: Option<Arc<Dialer>>,
     /// [`ClientConfig::expiry_warning_margin`].
     expiry_warning_margin: Option<Duration>,
+    /// The server answered `StreamUnstructuredSessionEvents` with `Unimplemented`: session
+    /// recordings are read with the legacy `StreamSessionEvents` (shared by clones).
+    session_events_legacy: AtomicBool,
 }
 
 impl Client {
@@ -161,6 +165,7 @@ impl Client {
                 clock_offset,
                 dialer,
                 expiry_warning_margin: expiry_warning_margin.flatten(),
+                session_events_legacy: AtomicBool::new(false),
             }),
         }
     }
@@ -243,6 +248,19 @@ impl Client {
 
     pub(crate) fn request_timeout(&self) -> Duration {
         self.inner.request_timeout
+    }
+
+    /// Whether session recordings are read with the legacy call (the server does not serve
+    /// `StreamUnstructuredSessionEvents`).
+    pub(crate) fn session_events_legacy(&self) -> bool {
+        self.inner.session_events_legacy.load(Ordering::Relaxed)
+    }
+
+    /// From now on, read session recordings with the legacy call.
+    pub(crate) fn remember_session_events_legacy(&self) {
+        self.inner
+            .session_events_legacy
+            .store(true, Ordering::Relaxed);
     }
 }
 

@@ -45,7 +45,7 @@ use teleport_identity::IdentityError;
 
 pub use auth::{AuthError, PermissionError};
 pub use connect::{ConnectError, SharedError};
-pub use server::ServerError;
+pub use server::{RecordingFailure, ServerError};
 pub use setting::SettingError;
 pub(crate) use storage::NOT_A_CURSOR;
 pub use storage::{CursorError, OutputError};
@@ -215,6 +215,15 @@ impl Error {
             Error::Connect(error) => error.is_retryable(),
             Error::Server(error) => error.is_retryable(),
             _ => false,
+        }
+    }
+
+    /// Whether a session's recording could not be read, and how
+    /// ([`ServerError::recording_failure`]).
+    pub fn recording_failure(&self) -> Option<RecordingFailure> {
+        match self {
+            Error::Server(error) => error.recording_failure(),
+            _ => None,
         }
     }
 

@@ -26,12 +26,13 @@ pub enum ErrorClass {
     /// Data cannot be used as it is: a cursor that is invalid, from another cluster or ahead
     /// of the server's clock; a cursor file or output file that cannot be read, written or
     /// used; an output that its cursor does not record; an event or export chunk the server
-    /// sent that could not be delivered.
+    /// sent that could not be delivered; a session recording that cannot be read to its end.
     Data,
     /// The cluster, or the way to it, is not available now: name resolution, a refused or
     /// timed-out connection, a network error, a proxy or load balancer that does not pass the
     /// connection through, an Auth Service that is down, rate limiting or does not serve the
-    /// call, a file in use by another process. Trying again later may succeed.
+    /// call, a session recording not uploaded yet, a file in use by another process. Trying
+    /// again later may succeed.
     Unavailable,
     /// Anything else: a gRPC status this client does not retry and cannot place.
     Other,
@@ -53,7 +54,9 @@ impl Error {
             Error::Identity(_) | Error::Auth(_) | Error::Permission(_) => ErrorClass::Permission,
             Error::Cursor(CursorError::Locked { .. })
             | Error::Output(OutputError::Locked { .. }) => ErrorClass::Unavailable,
-            Error::Cursor(_) | Error::Output(_) => ErrorClass::Data,
+            Error::Cursor(_)
+            | Error::Output(_)
+            | Error::Server(ServerError::RecordingCorrupt { .. }) => ErrorClass::Data,
             // A status the stream does not retry is not the server's passing trouble; a failed
             // task of our own is a bug.
             Error::Server(ServerError::Status { .. }) if !self.is_retryable() => ErrorClass::Other,

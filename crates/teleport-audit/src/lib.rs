@@ -119,6 +119,7 @@ mod mode;
 mod notice;
 mod rpc;
 mod rpc_name;
+mod session;
 mod stats;
 mod stream;
 pub mod time_spec;
@@ -136,7 +137,7 @@ pub use cursor::Cursor;
 pub use cursor_store::{FileCursorStore, MAX_CURSOR_FILE_BYTES};
 pub use error::{
     AuthError, ConnectError, CursorError, Error, ErrorKind, InternalError, OutputError,
-    PermissionError, ServerError, SettingError, SharedError,
+    PermissionError, RecordingFailure, ServerError, SettingError, SharedError,
 };
 pub use error_class::ErrorClass;
 pub use file_sink::FileSink;
@@ -144,6 +145,10 @@ pub use health::{DEFAULT_STALL_BOUND, Health, HealthRule};
 pub use mode::Mode;
 pub use notice::{NOTICE_BUFFER, Notice, Notices};
 pub use rpc_name::Rpc;
+pub use session::{
+    DEFAULT_FIRST_EVENT_TIMEOUT, DEFAULT_MAX_SESSION_EVENT_SIZE, DEFAULT_RECORDING_WAIT,
+    SessionEventStream, SessionEventsConfig,
+};
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;
 pub use time_spec::{

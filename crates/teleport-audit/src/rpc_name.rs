@@ -20,6 +20,12 @@ pub enum Rpc {
     GetEventExportChunks,
     /// `ExportUnstructuredEvents`: the events of one export chunk.
     ExportUnstructuredEvents,
+    /// `StreamUnstructuredSessionEvents`: one session's recording, as JSON (servers with
+    /// teleport#37580).
+    StreamUnstructuredSessionEvents,
+    /// `StreamSessionEvents`: one session's recording, as typed `events.OneOf` (the legacy call
+    /// every Teleport from 13 on serves).
+    StreamSessionEvents,
 }
 
 impl Rpc {
@@ -31,6 +37,8 @@ impl Rpc {
             Rpc::GetUnstructuredEvents => "GetUnstructuredEvents",
             Rpc::GetEventExportChunks => "GetEventExportChunks",
             Rpc::ExportUnstructuredEvents => "ExportUnstructuredEvents",
+            Rpc::StreamUnstructuredSessionEvents => "StreamUnstructuredSessionEvents",
+            Rpc::StreamSessionEvents => "StreamSessionEvents",
         }
     }
 
@@ -39,6 +47,14 @@ impl Rpc {
         matches!(
             self,
             Rpc::GetEventExportChunks | Rpc::ExportUnstructuredEvents
+        )
+    }
+
+    /// Whether the call reads a session's recording.
+    pub const fn is_session(self) -> bool {
+        matches!(
+            self,
+            Rpc::StreamUnstructuredSessionEvents | Rpc::StreamSessionEvents
         )
     }
 }
@@ -64,5 +80,9 @@ mod tests {
         assert!(Rpc::ExportUnstructuredEvents.is_export());
         assert!(!Rpc::GetUnstructuredEvents.is_export());
         assert!(!Rpc::Ping.is_export());
+        assert!(Rpc::StreamSessionEvents.is_session());
+        assert!(Rpc::StreamUnstructuredSessionEvents.is_session());
+        assert!(!Rpc::StreamSessionEvents.is_export());
+        assert!(!Rpc::GetUnstructuredEvents.is_session());
     }
 }

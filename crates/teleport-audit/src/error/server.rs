@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::connect::SharedError;
 use crate::rpc_name::Rpc;
 
 /// The advice for every failure the stream retries by itself.
@@ -69,6 +70,57 @@ pub enum ServerError {
         /// The server's message.
         message: String,
     },
+
+    /// A session's recording is not in the cluster's storage (the server answered `NotFound`)
+    /// and did not appear within the wait ([`crate::SessionEventsConfig::recording_wait`]):
+    /// not uploaded yet (uploads are asynchronous), or never. The last `NotFound` is the
+    /// source. [`ServerError::recording_failure`] is [`RecordingFailure::NotFound`].
+    #[error("{rpc}: session {session_id}: no recording after waiting {waited:?}")]
+    RecordingNotFound {
+        /// The RPC.
+        rpc: Rpc,
+        /// The session.
+        session_id: String,
+        /// How long the stream waited for it.
+        waited: Duration,
+        /// The server's last answer.
+        #[source]
+        source: SharedError,
+    },
+
+    /// A session's recording cannot be read past `next_index`: the server failed reading it
+    /// (`Unknown` or `InvalidArgument`: a damaged or truncated file, an event it cannot
+    /// encode), twice, or it sent an event this client cannot decode or larger than it
+    /// accepts. The events before `next_index` were delivered. The server's error or the
+    /// decoding error is the source, if any. [`ServerError::recording_failure`] is
+    /// [`RecordingFailure::Corrupt`].
+    #[error(
+        "{rpc}: session {session_id}: the recording cannot be read from event index {next_index}: {reason}"
+    )]
+    RecordingCorrupt {
+        /// The RPC.
+        rpc: Rpc,
+        /// The session.
+        session_id: String,
+        /// The index after the last event delivered (where a new read would start).
+        next_index: i64,
+        /// What went wrong, in our words.
+        reason: String,
+        /// The server's error or the decoding error.
+        #[source]
+        source: Option<SharedError>,
+    },
+}
+
+/// Why a session's recording could not be read to its end ([`ServerError::recording_failure`],
+/// [`crate::Error::recording_failure`]): what a caller branches on without reading messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordingFailure {
+    /// [`ServerError::RecordingNotFound`]: not uploaded (yet).
+    NotFound,
+    /// [`ServerError::RecordingCorrupt`]: damaged, truncated, or not decodable.
+    Corrupt,
 }
 
 impl ServerError {
@@ -88,7 +140,19 @@ impl ServerError {
                     | tonic::Code::Cancelled
                     | tonic::Code::DataLoss
             ),
-            ServerError::Unimplemented { .. } | ServerError::InvalidArgument { .. } => false,
+            ServerError::Unimplemented { .. }
+            | ServerError::InvalidArgument { .. }
+            | ServerError::RecordingNotFound { .. }
+            | ServerError::RecordingCorrupt { .. } => false,
+        }
+    }
+
+    /// Whether this is a session recording that could not be read, and how.
+    pub fn recording_failure(&self) -> Option<RecordingFailure> {
+        match self {
+            ServerError::RecordingNotFound { .. } => Some(RecordingFailure::NotFound),
+            ServerError::RecordingCorrupt { .. } => Some(RecordingFailure::Corrupt),
+            _ => None,
         }
     }
 
@@ -100,7 +164,9 @@ impl ServerError {
             | ServerError::Unavailable { rpc, .. }
             | ServerError::ResourceExhausted { rpc, .. }
             | ServerError::Timeout { rpc, .. }
-            | ServerError::Status { rpc, .. } => *rpc,
+            | ServerError::Status { rpc, .. }
+            | ServerError::RecordingNotFound { rpc, .. }
+            | ServerError::RecordingCorrupt { rpc, .. } => *rpc,
         }
     }
 
@@ -113,6 +179,8 @@ impl ServerError {
             ServerError::ResourceExhausted { .. } => "resource_exhausted",
             ServerError::Timeout { .. } => "timeout",
             ServerError::Status { .. } => "rpc_failed",
+            ServerError::RecordingNotFound { .. } => "recording_not_found",
+            ServerError::RecordingCorrupt { .. } => "recording_corrupt",
         }
     }
 
@@ -122,8 +190,17 @@ impl ServerError {
             ServerError::Unimplemented { rpc, .. } if rpc.is_export() => {
                 "This cluster does not serve the export API (it needs Teleport 16.4+ with the Athena audit backend, or Teleport Cloud): use Mode::Auto or Mode::Search (`--mode auto` / `--mode search`)."
             }
+            ServerError::Unimplemented { rpc, .. } if rpc.is_session() => {
+                "This Auth Service serves neither session-recording call (StreamUnstructuredSessionEvents, nor the legacy StreamSessionEvents every Teleport from 13 on serves): check that the address is a Teleport Auth Service or proxy of v13 or later."
+            }
             ServerError::Unimplemented { .. } => {
                 "This Teleport version or audit backend lacks the call: upgrade Teleport (v13+ for search, v16.4+ for export)."
+            }
+            ServerError::RecordingNotFound { .. } => {
+                "The recording is not in the cluster's storage: not uploaded yet (uploads are asynchronous) or never uploaded. Try again later or wait longer (SessionEventsConfig::recording_wait, `--recording-wait`); if it never appears, check the uploads of the node or proxy that recorded the session."
+            }
+            ServerError::RecordingCorrupt { .. } => {
+                "The recording is damaged or truncated in the cluster's storage, or holds an event this client cannot read; the events before the index were delivered. Check it with `tsh play`, and report it with the session id if Teleport plays it."
             }
             ServerError::InvalidArgument { .. } => {
                 "Check the stream settings (page size, time range, event types)."

@@ -169,6 +169,25 @@ pub(crate) fn samples() -> Vec<Error> {
             message: message(),
         }
         .into(),
+        ServerError::RecordingNotFound {
+            rpc: Rpc::StreamSessionEvents,
+            session_id: "5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6b".into(),
+            waited: Duration::from_secs(600),
+            source: Arc::new(Error::from(ServerError::Status {
+                rpc: Rpc::StreamSessionEvents,
+                code: tonic::Code::NotFound,
+                message: message(),
+            })),
+        }
+        .into(),
+        ServerError::RecordingCorrupt {
+            rpc: Rpc::StreamUnstructuredSessionEvents,
+            session_id: "5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6b".into(),
+            next_index: 7,
+            reason: "the server failed reading it twice at the same place".into(),
+            source: None,
+        }
+        .into(),
         InternalError::TaskFailed { task: "page fetch" }.into(),
         CursorError::Invalid {
             reason: message(),
@@ -438,6 +457,42 @@ fn unimplemented_export_gets_export_advice() {
     }
     .into();
     assert!(search.advice().contains("v13+"));
+}
+
+#[test]
+fn a_recording_failure_is_told_by_its_kind_and_says_the_session() {
+    let kinds: Vec<_> = samples()
+        .iter()
+        .filter_map(|e| e.recording_failure().map(|kind| (kind, e.clone())))
+        .collect();
+    assert_eq!(kinds.len(), 2);
+    for (kind, error) in kinds {
+        assert!(error.is_fatal(), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6b"),
+            "{error}"
+        );
+        match kind {
+            RecordingFailure::NotFound => {
+                assert_eq!(error.code(), "recording_not_found");
+                assert_eq!(error.class(), crate::error_class::ErrorClass::Unavailable);
+                assert!(error.advice().contains("recording_wait"));
+            }
+            RecordingFailure::Corrupt => {
+                assert_eq!(error.code(), "recording_corrupt");
+                assert_eq!(error.class(), crate::error_class::ErrorClass::Data);
+            }
+        }
+    }
+    let session: Error = ServerError::Unimplemented {
+        rpc: Rpc::StreamSessionEvents,
+        message: "unknown method".into(),
+    }
+    .into();
+    assert!(session.advice().contains("StreamSessionEvents"));
+    assert_eq!(session.recording_failure(), None);
 }
 
 #[test]

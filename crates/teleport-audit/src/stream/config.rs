@@ -61,7 +61,7 @@ pub(crate) enum Start {
     Resume(Box<Cursor>),
 }
 
-type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
+pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
 
 /// Settings of an [`crate::AuditEventStream`].
 ///

@@ -3,16 +3,16 @@
 //! and what they share (delivery, retries, spawned tasks, time arithmetic).
 
 mod audit_stream;
-mod config;
+pub(crate) mod config;
 mod delivery;
 mod export;
 mod mode_probe;
-mod notify;
+pub(crate) mod notify;
 mod oversized;
 mod page;
-mod raw_call;
+pub(crate) mod raw_call;
 mod recordings;
-mod retry;
+pub(crate) mod retry;
 mod search;
 mod search_core;
 mod server_time;

@@ -2,7 +2,8 @@
 //! larger than any receive limit we accept. The request is framed here, sent over the client's
 //! channel, and the response body is read as it streams in (a frame header, varints,
 //! length-delimited fields, skips), never holding a whole message; then the trailers' status.
-//! What the fields mean is the caller's business ([`super::oversized`]).
+//! What the fields mean is the caller's business ([`super::oversized`]; a session's recording,
+//! whose legacy call answers typed messages tonic has no stub for: `crate::session`).
 
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt as _;
@@ -24,6 +25,28 @@ pub(crate) async fn open(
     path: &str,
     message: Vec<u8>,
 ) -> Result<BodyReader, Error> {
+    match open_call(channel, rpc, path, message).await? {
+        Opened::Body(body) => Ok(body),
+        Opened::Refused(status) => Err(rpc::status_to_error(rpc, status)),
+    }
+}
+
+/// How the server answered a call's headers.
+pub(crate) enum Opened {
+    /// Accepted: the response body to read.
+    Body(BodyReader),
+    /// Refused at once with this status (a "trailers-only" answer): the server's own status.
+    Refused(tonic::Status),
+}
+
+/// [`open`], keeping a refusal as the server's status (the caller tells the server's statuses
+/// from failures of the connection).
+pub(crate) async fn open_call(
+    channel: Channel,
+    rpc: Rpc,
+    path: &str,
+    message: Vec<u8>,
+) -> Result<Opened, Error> {
     let mut framed = Vec::with_capacity(message.len() + 5);
     framed.push(0); // not compressed
     framed.extend_from_slice(
@@ -55,9 +78,9 @@ pub(crate) async fn open(
     if let Some(status) = tonic::Status::from_header_map(response.headers())
         && status.code() != tonic::Code::Ok
     {
-        return Err(rpc::status_to_error(rpc, status));
+        return Ok(Opened::Refused(status));
     }
-    Ok(BodyReader::new(rpc, response.into_body()))
+    Ok(Opened::Body(BodyReader::new(rpc, response.into_body())))
 }
 
 pub(crate) struct BodyReader {
@@ -90,22 +113,25 @@ impl BodyReader {
         Error::Server(ServerError::Status {
             rpc: self.rpc,
             code: tonic::Code::Internal,
-            message: format!("malformed response while skipping an oversized event: {what}"),
+            message: format!("malformed response: {what}"),
         })
     }
 
     /// The call's status from the trailers, once the body has been read to its end.
     pub(crate) fn check_trailers(&self) -> Result<(), Error> {
-        match self
-            .trailers
+        match self.trailer_status() {
+            Some(status) => Err(rpc::status_to_error(self.rpc, status)),
+            None => Ok(()),
+        }
+    }
+
+    /// The server's failure status from the trailers (`None`: OK, or no trailers yet), once
+    /// the body has been read to its end.
+    pub(crate) fn trailer_status(&self) -> Option<tonic::Status> {
+        self.trailers
             .as_ref()
             .and_then(tonic::Status::from_header_map)
-        {
-            Some(status) if status.code() != tonic::Code::Ok => {
-                Err(rpc::status_to_error(self.rpc, status))
-            }
-            _ => Ok(()),
-        }
+            .filter(|status| status.code() != tonic::Code::Ok)
     }
 
     /// Reads a gRPC frame header; returns the message length.
@@ -163,6 +189,11 @@ impl BodyReader {
         if len > SMALL_FIELD_CAP {
             return Err(self.malformed("a small field is over 1 MiB"));
         }
+        self.exact(len).await
+    }
+
+    /// Reads the next `len` bytes (the caller bounds `len`).
+    pub(crate) async fn exact(&mut self, len: u64) -> Result<Vec<u8>, Error> {
         let mut out = Vec::with_capacity(len as usize);
         while (out.len() as u64) < len {
             if !self.fill().await? {

@@ -36,9 +36,18 @@ pub(crate) enum Verdict {
 
 impl Retrier {
     pub(crate) fn new(config: &StreamConfig, notifier: Notifier) -> Self {
+        Self::with_backoff((config.backoff)(), config.stall_report_after, notifier)
+    }
+
+    /// A retrier with its own `backoff`, reporting a stall after `report_after`.
+    pub(crate) fn with_backoff(
+        backoff: Box<dyn Backoff>,
+        report_after: Duration,
+        notifier: Notifier,
+    ) -> Self {
         Self {
-            backoff: (config.backoff)(),
-            report_after: config.stall_report_after,
+            backoff,
+            report_after,
             failing_since: None,
             attempts: 0,
             last_report: None,
