@@ -12,3 +12,5 @@ pub use config::{
     SessionEventsConfig,
 };
 pub use stream::SessionEventStream;
+
+pub(crate) use config::is_session_id;

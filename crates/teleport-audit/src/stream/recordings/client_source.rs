@@ -1,24 +1,34 @@
-//! The client as a [`RecordingSource`]: [`crate::Client::session_events`].
-//!
-//! Interim: the session-events stream is being written on another branch; until it is merged,
-//! opening a recording fails with a setting error, so the mode refuses to run rather than
-//! losing recordings.
+//! The client as a [`RecordingSource`]: [`Client::session_events`], told not to wait for a
+//! recording not found (the recordings core asks again later without holding a slot), its
+//! errors sorted by [`Error::recording_failure`].
+
+use std::time::Duration;
 
 use futures::StreamExt as _;
 
 use super::source::{Failure, RecordingSource, RecordingStream, SourceError};
 use crate::client::Client;
-use crate::error::{Error, SettingError};
+use crate::error::{Error, RecordingFailure};
+use crate::session::SessionEventsConfig;
 
 impl RecordingSource for Client {
-    fn open(&self, _sid: &str, _start_index: i64, _skip: &[String]) -> RecordingStream {
-        futures::stream::iter([Err(SourceError {
-            failure: Failure::Fatal,
-            error: Error::Setting(SettingError::Config {
-                field: "session_recordings",
-                reason: "session recordings are not available in this build".to_owned(),
-            }),
-        })])
-        .boxed()
+    fn open(&self, sid: &str, start_index: i64, skip: &[String]) -> RecordingStream {
+        let config = SessionEventsConfig::default()
+            .start_index(start_index)
+            .skip_types(skip.iter().cloned())
+            .recording_wait(Duration::ZERO);
+        self.session_events(sid, config)
+            .map(|item| item.map_err(source_error))
+            .boxed()
     }
+}
+
+/// How a session stream's error ends its recording.
+fn source_error(error: Error) -> SourceError {
+    let failure = match error.recording_failure() {
+        Some(RecordingFailure::NotFound) => Failure::NotFound,
+        Some(RecordingFailure::Corrupt) => Failure::Corrupt,
+        None => Failure::Fatal,
+    };
+    SourceError { failure, error }
 }

@@ -8,7 +8,8 @@
 //! - **Uploads.** A delivered audit event of type `session.upload` with a valid `sid` adds a
 //!   pending session (resume index 0, its event time as the upload time), unless the session is
 //!   pending already or among the [`crate::cursor::FINISHED_SESSIONS_KEPT`] finished last (a duplicate upload
-//!   event). No `sid`, or an invalid one: [`Upload::InvalidSessionId`], nothing added.
+//!   event). No `sid`, or one that is not a session id (a UUID):
+//!   [`Upload::InvalidSessionId`], nothing added.
 //! - **Opening.** At most `concurrency` recordings open at once, the pending sessions in upload
 //!   order, skipping those waiting to retry a recording not found yet.
 //! - **Backpressure.** The audit stream is read only while fewer than `max_pending` sessions
@@ -31,7 +32,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::super::session_recordings::SessionRecordings;
-use crate::cursor::{MAX_START_INDEX, PendingSession, SessionsPosition, valid_session_id};
+use crate::cursor::{MAX_START_INDEX, PendingSession, SessionsPosition};
+use crate::session::is_session_id;
 
 /// The audit event type that announces an uploaded recording.
 pub(crate) const SESSION_UPLOAD: &str = "session.upload";
@@ -170,7 +172,7 @@ impl RecordingsCore {
         if event_type != SESSION_UPLOAD {
             return Upload::Unrelated;
         }
-        let Some(sid) = sid.filter(|sid| valid_session_id(sid)) else {
+        let Some(sid) = sid.filter(|sid| is_session_id(sid)) else {
             return Upload::InvalidSessionId;
         };
         if self.position.is_known(sid) {

@@ -13,6 +13,26 @@ use crate::notice::Notices;
 use crate::rpc_name::Rpc;
 use crate::stats::StatsHandle;
 
+/// A session id (a UUID) made from a short name (at most 6 bytes).
+fn sid(name: &str) -> String {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("00000000-0000-4000-8000-{hex:0>12}")
+}
+
+/// The short name of a session id made by [`sid`].
+fn name(id: &str) -> String {
+    let hex = id
+        .rsplit('-')
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches('0');
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}
+
 /// One scripted recording: its events (type, ei), then how it ends.
 #[derive(Clone)]
 struct Script {
@@ -169,7 +189,8 @@ fn drain(recordings: &mut Recordings, audit: &mut Audit, limit: usize) -> Vec<St
         match recordings.poll_next(&mut cx, &mut poll_audit) {
             Poll::Ready(Some(Ok(event))) => got.push(match recordings.last_recording() {
                 Some(sid) => format!(
-                    "{sid}:{}:{}",
+                    "{}:{}:{}",
+                    name(sid),
                     event.event_type(),
                     event.index().unwrap_or(-1)
                 ),
@@ -201,7 +222,7 @@ fn with_scripts(scripts: &[(&str, Script)]) -> Arc<Double> {
 #[test]
 fn recording_events_follow_their_upload_and_print_is_skipped() {
     let double = with_scripts(&[(
-        "a",
+        &sid("a"),
         script(&[("session.start", 0), ("print", 1), ("session.end", 2)]),
     )]);
     let (mut recordings, _, stats) = driver(
@@ -211,7 +232,7 @@ fn recording_events_follow_their_upload_and_print_is_skipped() {
     );
     let mut audit = Audit::new(vec![
         audit("user.login", "u1"),
-        upload("a"),
+        upload(&sid("a")),
         audit("user.login", "u2"),
     ]);
     let got = drain(&mut recordings, &mut audit, 100);
@@ -227,43 +248,47 @@ fn recording_events_follow_their_upload_and_print_is_skipped() {
         ]
     );
     // The source was asked to skip print; it was opened once, from 0.
-    assert_eq!(*double.opens.lock().unwrap(), [("a".to_owned(), 0)]);
+    assert_eq!(*double.opens.lock().unwrap(), [(sid("a"), 0)]);
     let stats = stats.get();
     assert_eq!(stats.recording_events_delivered, 2);
     assert_eq!(stats.sessions_finished, 1);
     assert_eq!(stats.sessions_pending, 0);
     assert!(recordings.position().pending.is_empty());
-    assert_eq!(recordings.position().finished, ["a"]);
+    assert_eq!(recordings.position().finished, [sid("a")]);
 }
 
 #[test]
 fn the_audit_stream_is_not_read_while_max_pending_sessions_are_in_progress() {
     let mut hanging = script(&[("session.start", 0)]);
     hanging.hangs = true;
-    let double = with_scripts(&[("a", hanging.clone()), ("b", hanging)]);
+    let double = with_scripts(&[(&sid("a"), hanging.clone()), (&sid("b"), hanging)]);
     let settings = SessionRecordings::default().concurrency(1).max_pending(1);
     let (mut recordings, _, stats) = driver(&double, settings, SessionsPosition::default());
-    let mut audit = Audit::new(vec![upload("a"), upload("b"), audit("user.login", "u1")]);
+    let mut audit = Audit::new(vec![
+        upload(&sid("a")),
+        upload(&sid("b")),
+        audit("user.login", "u1"),
+    ]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(got, ["audit:session.upload", "a:session.start:0"]);
-    // Polled once (for the upload), never again while "a" is in progress.
+    // Polled once (for the upload), never again while &sid("a") is in progress.
     assert_eq!(audit.polls, 1);
     assert_eq!(audit.events.len(), 2);
     assert_eq!(stats.get().sessions_pending, 1);
     // The cursor holds the session with its resume index.
     let pending = &recordings.position().pending;
-    assert_eq!((pending[0].sid.as_str(), pending[0].next), ("a", 1));
+    assert_eq!((pending[0].sid.clone(), pending[0].next), (sid("a"), 1));
 }
 
 #[test]
 fn a_duplicate_upload_is_delivered_but_its_recording_is_not_read_again() {
-    let double = with_scripts(&[("a", script(&[("session.start", 0)]))]);
+    let double = with_scripts(&[(&sid("a"), script(&[("session.start", 0)]))]);
     let (mut recordings, _, _) = driver(
         &double,
         SessionRecordings::default(),
         SessionsPosition::default(),
     );
-    let mut audit = Audit::new(vec![upload("a"), upload("a")]);
+    let mut audit = Audit::new(vec![upload(&sid("a")), upload(&sid("a"))]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(
         got,
@@ -279,12 +304,12 @@ fn a_duplicate_upload_is_delivered_but_its_recording_is_not_read_again() {
 
 #[test]
 fn a_missing_recording_is_a_notice_with_the_session_and_the_stream_goes_on() {
-    let double = with_scripts(&[("b", script(&[("session.start", 0)]))]);
+    let double = with_scripts(&[(&sid("b"), script(&[("session.start", 0)]))]);
     // No wait: the upload time is long past.
     let settings = SessionRecordings::default().recording_wait(std::time::Duration::ZERO);
     let (mut recordings, mut notices, stats) =
         driver(&double, settings, SessionsPosition::default());
-    let mut audit = Audit::new(vec![upload("gone"), upload("b")]);
+    let mut audit = Audit::new(vec![upload(&sid("gone")), upload(&sid("b"))]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(
         got,
@@ -296,22 +321,27 @@ fn a_missing_recording_is_a_notice_with_the_session_and_the_stream_goes_on() {
         ]
     );
     match notices.next().now_or_never() {
-        Some(Some(Notice::RecordingMissing { session_id, .. })) => assert_eq!(session_id, "gone"),
+        Some(Some(Notice::RecordingMissing { session_id, .. })) => {
+            assert_eq!(session_id, sid("gone"))
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(stats.get().recordings_given_up, 1);
-    assert_eq!(recordings.position().finished, ["gone", "b"]);
+    assert_eq!(recordings.position().finished, [sid("gone"), sid("b")]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_recording_not_found_yet_frees_its_slot_and_is_asked_for_again() {
     let mut late = script(&[("session.start", 0)]);
     late.not_found_first = 1;
-    let double = with_scripts(&[("late", late), ("b", script(&[("session.start", 0)]))]);
-    // Uploaded now (the wait is counted from the upload), then "b" uploaded.
+    let double = with_scripts(&[
+        (&sid("late"), late),
+        (&sid("b"), script(&[("session.start", 0)])),
+    ]);
+    // Uploaded now (the wait is counted from the upload), then &sid("b") uploaded.
     let position = SessionsPosition {
         pending: vec![crate::cursor::PendingSession {
-            sid: "late".into(),
+            sid: sid("late"),
             next: 0,
             uploaded: OffsetDateTime::now_utc(),
         }],
@@ -322,17 +352,17 @@ async fn a_recording_not_found_yet_frees_its_slot_and_is_asked_for_again() {
         SessionRecordings::default().concurrency(1),
         position,
     );
-    let mut audit = Audit::new(vec![upload("b")]);
+    let mut audit = Audit::new(vec![upload(&sid("b"))]);
     audit.hang = true;
     let got = drain(&mut recordings, &mut audit, 100);
-    // "late" was not found: "b" got the slot meanwhile; "late" waits for its retry.
+    // &sid("late") was not found: &sid("b") got the slot meanwhile; &sid("late") waits for its retry.
     assert_eq!(got, ["audit:session.upload", "b:session.start:0"]);
     assert_eq!(
         *double.opens.lock().unwrap(),
-        [("late".to_owned(), 0), ("b".to_owned(), 0)]
+        [(sid("late"), 0), (sid("b"), 0)]
     );
     assert_eq!(recordings.position().pending.len(), 1);
-    assert_eq!(recordings.position().pending[0].sid, "late");
+    assert_eq!(recordings.position().pending[0].sid, sid("late"));
     // Its retry time comes (5 s): opened again, found this time.
     tokio::time::advance(std::time::Duration::from_secs(4)).await;
     assert_eq!(
@@ -351,13 +381,13 @@ async fn a_recording_not_found_yet_frees_its_slot_and_is_asked_for_again() {
 fn a_corrupt_recording_keeps_the_events_before_the_damage() {
     let mut bad = script(&[("session.start", 0), ("resize", 1)]);
     bad.end = Some(Failure::Corrupt);
-    let double = with_scripts(&[("bad", bad)]);
+    let double = with_scripts(&[(&sid("bad"), bad)]);
     let (mut recordings, mut notices, _) = driver(
         &double,
         SessionRecordings::default(),
         SessionsPosition::default(),
     );
-    let mut audit = Audit::new(vec![upload("bad"), audit("user.login", "u1")]);
+    let mut audit = Audit::new(vec![upload(&sid("bad")), audit("user.login", "u1")]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(
         got,
@@ -374,7 +404,7 @@ fn a_corrupt_recording_keeps_the_events_before_the_damage() {
             session_id,
             next_index,
             ..
-        })) => assert_eq!((session_id.as_str(), next_index), ("bad", 2)),
+        })) => assert_eq!((session_id, next_index), (sid("bad"), 2)),
         other => panic!("{other:?}"),
     }
 }
@@ -383,13 +413,13 @@ fn a_corrupt_recording_keeps_the_events_before_the_damage() {
 fn a_fatal_recording_error_ends_the_stream_and_keeps_the_session() {
     let mut denied = script(&[("session.start", 0)]);
     denied.end = Some(Failure::Fatal);
-    let double = with_scripts(&[("a", denied)]);
+    let double = with_scripts(&[(&sid("a"), denied)]);
     let (mut recordings, _, _) = driver(
         &double,
         SessionRecordings::default(),
         SessionsPosition::default(),
     );
-    let mut audit = Audit::new(vec![upload("a"), audit("user.login", "u1")]);
+    let mut audit = Audit::new(vec![upload(&sid("a")), audit("user.login", "u1")]);
     let got = drain(&mut recordings, &mut audit, 100);
     assert_eq!(got.len(), 4, "{got:?}");
     assert_eq!(got[..2], ["audit:session.upload", "a:session.start:0"]);
@@ -406,10 +436,14 @@ fn a_resumed_position_reads_each_recording_from_its_index() {
         ("resize", 2),
         ("session.end", 3),
     ];
-    let double = with_scripts(&[("a", script(&events)), ("b", script(&events))]);
+    let double = with_scripts(&[(&sid("a"), script(&events)), (&sid("b"), script(&events))]);
     let settings = SessionRecordings::default().concurrency(2);
     let (mut first, _, _) = driver(&double, settings.clone(), SessionsPosition::default());
-    let mut audit = Audit::new(vec![upload("a"), upload("b"), audit("user.login", "u1")]);
+    let mut audit = Audit::new(vec![
+        upload(&sid("a")),
+        upload(&sid("b")),
+        audit("user.login", "u1"),
+    ]);
     let before = drain(&mut first, &mut audit, 5);
     let position = first.position().clone();
     drop(first);
