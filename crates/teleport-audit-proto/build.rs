@@ -197,7 +197,7 @@ impl Generator {
     fn row(&mut self, field: &FieldDescriptor) -> Result<Row, BoxError> {
         let g = &self.gogo;
         let opts = field.options();
-        let where_ = || format!("{}", field.full_name());
+        let where_ = || field.full_name().to_string();
         for unsupported in [&g.customname, &g.moretags] {
             if opts.has_extension(unsupported) {
                 return Err(format!(
@@ -230,10 +230,10 @@ impl Generator {
         let mut parts = tag.split(',');
         let name = parts.next().unwrap_or("").to_string();
         let options: Vec<&str> = parts.collect();
-        if options.iter().any(|o| *o == "string") {
+        if options.contains(&"string") {
             return Err(format!("{}: the json `,string` option is not supported", where_()).into());
         }
-        let omit_empty = options.iter().any(|o| *o == "omitempty");
+        let omit_empty = options.contains(&"omitempty");
         let anonymous = is_message && embed;
         let tagged = valid_json_name(&name);
         let json = if tag == "-" {
@@ -421,12 +421,8 @@ fn oneof_table(proto_root: &Path) -> Result<String, BoxError> {
     writeln!(out, "/// Every message `events.OneOf` reaches, by index.")?;
     writeln!(out, "pub(crate) static MESSAGES: &[Msg] = &[")?;
     for (i, message) in generator.messages.iter().enumerate() {
-        writeln!(out, "    // {i}")?;
-        writeln!(
-            out,
-            "    Msg {{ name: {}, fields: &[",
-            rust_str(message.full_name())
-        )?;
+        writeln!(out, "    // {i}: {}", message.full_name())?;
+        writeln!(out, "    Msg {{ fields: &[")?;
         for row in rows.get(&i).map(Vec::as_slice).unwrap_or_default() {
             writeln!(
                 out,

@@ -34,15 +34,6 @@ pub enum OneOfError {
     /// [`json_to_oneof`](super::json_to_oneof): no `OneOf` variant is known for this type.
     #[error("no events.OneOf variant is known for event type {0:?}")]
     UnknownType(String),
-    /// [`json_to_oneof`](super::json_to_oneof): a key that the event's Go struct does not have
-    /// (it would be lost on the way through a `OneOf`).
-    #[error("events.{variant} has no JSON field {key:?}")]
-    UnknownField {
-        /// The `OneOf` variant (the Go struct's name).
-        variant: &'static str,
-        /// The JSON key.
-        key: String,
-    },
     /// [`json_to_oneof`](super::json_to_oneof): a value of the wrong JSON type or out of range.
     #[error("JSON field {key:?} is not {expected}")]
     InvalidValue {

@@ -51,13 +51,14 @@ pub fn oneof_to_struct(bytes: &[u8]) -> Result<Vec<u8>, OneOfError> {
 
 /// Encodes an event's JSON (as `ToUnstructured` makes it) as an `events.OneOf`, choosing the
 /// variant from the event's type (its `"event"` key). `print` events take their raw output from
-/// `"data"` (standard base64).
+/// `"data"` (standard base64). Keys the Go struct of Teleport 14.2.3 does not have are left
+/// out, as Go's `json.Unmarshal` leaves them out.
 ///
 /// # Errors
 ///
 /// [`OneOfError::MissingType`], [`OneOfError::UnknownType`] when no variant is known for the
-/// type, [`OneOfError::UnknownField`] for a key the Go struct does not have,
-/// [`OneOfError::InvalidValue`] for a value of the wrong type, [`OneOfError::TooDeep`].
+/// type, [`OneOfError::InvalidValue`] for a value of the wrong type or range,
+/// [`OneOfError::TooDeep`].
 pub fn json_to_oneof(
     event: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Vec<u8>, OneOfError> {

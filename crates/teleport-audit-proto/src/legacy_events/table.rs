@@ -3,11 +3,9 @@
 //! gogo-generated struct (JSON key, `omitempty`, flattening of embedded structs, and the special
 //! Go types behind gogoproto options).
 
-/// One message.
+/// One message (the generated file names each in a comment).
 #[derive(Debug)]
 pub(crate) struct Msg {
-    /// The protobuf full name, e.g. `events.SessionPrint`.
-    pub(crate) name: &'static str,
     /// Its fields, sorted by number.
     pub(crate) fields: &'static [Field],
 }

@@ -1,17 +1,19 @@
-//! The gRPC services: `teleport.auditlog.v1.AuditLogService` and `proto.AuthService/Ping`,
-//! with Teleport's validation, permissions and errors, and the fault knobs applied.
+//! The gRPC services: `teleport.auditlog.v1.AuditLogService` and `proto.AuthService` (`Ping`
+//! and the legacy session stream), with Teleport's validation, permissions and errors, and the
+//! fault knobs applied.
 
 use std::sync::Arc;
 
 use prost_types::Timestamp;
-use teleport_audit_proto::RawStruct;
 use teleport_audit_proto::auditlog::v1::{self as pb, audit_log_service_server::AuditLogService};
 use teleport_audit_proto::authservice::{
-    PingRequest, PingResponse, auth_service_server::AuthService,
+    PingRequest, PingResponse, StreamSessionEventsRequest, auth_service_server::AuthService,
 };
+use teleport_audit_proto::{RawOneOf, RawStruct};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::legacy_sessions::recorded_to_oneof;
 use super::recordings;
 use super::router::ConnInfo;
 use super::stream::{malformed_index, stream_out};
@@ -452,5 +454,26 @@ impl AuthService for PingService {
             is_boring: false,
             remote_addr: info.peer.to_string(),
         }))
+    }
+
+    type StreamSessionEventsStream = ReceiverStream<Result<RawOneOf, Status>>;
+
+    async fn stream_session_events(
+        &self,
+        request: Request<StreamSessionEventsRequest>,
+    ) -> Result<Response<Self::StreamSessionEventsStream>, Status> {
+        const RPC: Rpc = Rpc::StreamSessionEvents;
+        let shared = &self.shared;
+        let info = begin(shared, RPC, &request, Need::Sessions).await?;
+        let req = request.into_inner();
+        let stream = recordings::serve(
+            shared,
+            RPC,
+            info,
+            &req.session_id,
+            i64::from(req.start_index),
+            recorded_to_oneof,
+        )?;
+        Ok(Response::new(stream))
     }
 }
