@@ -5,6 +5,8 @@
 //! - `teleport-audit tail --proxy HOST:PORT --identity-file PATH [--backfill-start 24h] [--cursor-file PATH]`
 //! - `teleport-audit identity [PATH]`: the identity's summary as JSON
 //! - `teleport-audit ping --proxy HOST:PORT --identity-file PATH`
+//! - `teleport-audit session SESSION_ID --proxy HOST:PORT --identity-file PATH`: one session's
+//!   recording as NDJSON
 //! - `teleport-audit demo`: a simulated cluster in-process, tailed live (no setup needed)
 //! - `teleport-audit sim --identity-out PATH`: a simulated cluster served until SIGTERM, to test
 //!   a pipeline against
@@ -23,6 +25,7 @@ mod ping;
 mod progress;
 mod report;
 mod selection;
+mod session_cmd;
 #[cfg(feature = "sim")]
 mod sim_cmd;
 mod tail;
@@ -48,6 +51,7 @@ async fn main() -> ExitCode {
         Command::Identity(args) => identity_cmd::run(args)
             .map(|()| Ended::Done)
             .map_err(Failure::from),
+        Command::Session(args) => session_cmd::run(args).await,
         Command::Ping(args) => ping::run(args)
             .await
             .map(|()| Ended::Done)

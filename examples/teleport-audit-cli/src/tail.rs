@@ -240,11 +240,11 @@ impl Stop {
         self.notify.notify_waiters();
     }
 
-    fn is_requested(&self) -> bool {
+    pub(crate) fn is_requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
     }
 
-    async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         loop {
             let notified = self.notify.notified();
             if self.is_requested() {

@@ -1,9 +1,9 @@
 //! [`ServerError`]: the Auth Service answered a call with a failure (a gRPC status other than
 //! a denial or a rejected identity), or did not answer in time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::connect::SharedError;
 use crate::rpc_name::Rpc;
 
 /// The advice for every failure the stream retries by itself.
@@ -85,7 +85,7 @@ pub enum ServerError {
         waited: Duration,
         /// The server's last answer.
         #[source]
-        source: SharedError,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
 
     /// A session's recording cannot be read past `next_index`: the server failed reading it
@@ -108,7 +108,7 @@ pub enum ServerError {
         reason: String,
         /// The server's error or the decoding error.
         #[source]
-        source: Option<SharedError>,
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 }
 

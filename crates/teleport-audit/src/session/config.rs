@@ -182,10 +182,26 @@ impl SessionEventsConfig {
     }
 }
 
-/// Whether `session_id` has the shape of a Teleport session id (a UUID, `8-4-4-4-12` hex
-/// digits). Teleport itself does not check, and answers `NotFound` for anything else; refusing
-/// it early saves waiting [`SessionEventsConfig::recording_wait`] for a mistyped id.
-pub(crate) fn is_session_id(session_id: &str) -> bool {
+/// Checks that `session_id` has the shape of a Teleport session id (a UUID, `8-4-4-4-12` hex
+/// digits, either case), as [`crate::Client::session_events`] does before any call. Teleport
+/// itself does not check, and answers `NotFound` for anything else; refusing it early saves
+/// waiting [`SessionEventsConfig::recording_wait`] for a mistyped id.
+///
+/// # Errors
+///
+/// [`SettingError::Config`] (field `session_id`) for anything else, the empty string included.
+pub fn check_session_id(session_id: &str) -> Result<(), SettingError> {
+    if is_session_id(session_id) {
+        Ok(())
+    } else {
+        Err(SettingError::Config {
+            field: "session_id",
+            reason: format!("{session_id:?} is not a session id (a UUID)"),
+        })
+    }
+}
+
+fn is_session_id(session_id: &str) -> bool {
     let bytes = session_id.as_bytes();
     bytes.len() == 36
         && bytes.iter().enumerate().all(|(i, &b)| match i {
@@ -233,6 +249,14 @@ mod tests {
 
     #[test]
     fn a_session_id_is_a_uuid() {
+        assert!(check_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6b").is_ok());
+        assert!(matches!(
+            check_session_id("x"),
+            Err(SettingError::Config {
+                field: "session_id",
+                ..
+            })
+        ));
         assert!(is_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6b"));
         assert!(is_session_id("5B2D8A2E-0B4C-4F7E-9A0D-3C1F2E4D5A6B"));
         assert!(!is_session_id(""));

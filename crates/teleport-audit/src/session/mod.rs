@@ -9,8 +9,6 @@ mod stream;
 
 pub use config::{
     DEFAULT_FIRST_EVENT_TIMEOUT, DEFAULT_MAX_SESSION_EVENT_SIZE, DEFAULT_RECORDING_WAIT,
-    SessionEventsConfig,
+    SessionEventsConfig, check_session_id,
 };
 pub use stream::SessionEventStream;
-
-pub(crate) use config::is_session_id;

@@ -14,11 +14,11 @@ use futures::Stream;
 use teleport_audit_types::AuditEvent;
 
 use super::call::{Call, CallError, RawEvent, sid_field};
-use super::config::{SessionEventsConfig, is_session_id};
+use super::config::{SessionEventsConfig, check_session_id};
 use super::core::{Admission, CorruptReason, Decision, Failure, SessionCore, skipped};
 use crate::backoff::Backoff;
 use crate::client::Client;
-use crate::error::{Error, ServerError, SettingError, SharedError};
+use crate::error::{Error, ServerError, SharedError};
 use crate::notice::Notices;
 use crate::rpc;
 use crate::rpc_name::Rpc;
@@ -87,16 +87,10 @@ impl SessionEventStream {
         let session_id: Arc<str> = Arc::from(session_id);
         let next_index = Arc::new(AtomicI64::new(config.start_index));
         let notifier = Notifier::new(StatsHandle::default());
-        let checked = config.validate().map_err(Error::from).and_then(|()| {
-            if is_session_id(&session_id) {
-                Ok(())
-            } else {
-                Err(Error::Setting(SettingError::Config {
-                    field: "session_id",
-                    reason: format!("{session_id:?} is not a session id (a UUID)"),
-                }))
-            }
-        });
+        let checked = config
+            .validate()
+            .and_then(|()| check_session_id(&session_id))
+            .map_err(Error::from);
         let inner: Pin<Box<dyn Stream<Item = _> + Send>> = match checked {
             Err(error) => Box::pin(futures::stream::once(async { Err(error) })),
             Ok(()) => {
