@@ -18,9 +18,15 @@ use time::OffsetDateTime;
 const LARGE: u64 = 3_000;
 const SESSIONS: u64 = 12;
 
-async fn cluster() -> (SimCluster, OffsetDateTime, OffsetDateTime) {
+/// The simulated cluster's default version serves the unstructured session stream; 14.2.3
+/// only the legacy one (`events.OneOf`).
+async fn cluster(version: Option<&str>) -> (SimCluster, OffsetDateTime, OffsetDateTime) {
     let (start, end) = support::past_window();
-    let sim = SimCluster::builder()
+    let mut builder = SimCluster::builder();
+    if let Some(version) = version {
+        builder = builder.server_version(version);
+    }
+    let sim = builder
         .backend(Backend::Immediate)
         .backlog(200, start, end)
         .sessions(SESSIONS)
@@ -88,7 +94,16 @@ fn sorted(mut items: Vec<Item>) -> Vec<Item> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_recording_event_once_after_its_upload_and_the_failures_as_notices() {
-    let (sim, start, end) = cluster().await;
+    every_recording_event_once(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_through_the_legacy_session_stream_of_14_2_3() {
+    every_recording_event_once(Some("14.2.3")).await;
+}
+
+async fn every_recording_event_once(version: Option<&str>) {
+    let (sim, start, end) = cluster(version).await;
     let (items, cursor, notices, ended) = read(&sim, config(start, end), usize::MAX).await;
     assert!(ended);
     // Every recording event carries its session's sid and comes after that session's upload.
@@ -158,7 +173,7 @@ async fn every_recording_event_once_after_its_upload_and_the_failures_as_notices
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_resumed_at_any_item_yields_exactly_the_rest() {
-    let (sim, start, end) = cluster().await;
+    let (sim, start, end) = cluster(None).await;
     let (reference, _, _, _) = read(&sim, config(start, end), usize::MAX).await;
     let recordings = reference.iter().filter(|(s, _)| s.is_some()).count();
     assert!(recordings as u64 > LARGE / 2, "{recordings}");
