@@ -99,8 +99,8 @@ use crate::error::{CursorError, Error, NOT_A_CURSOR};
 use crate::mode::Mode;
 
 pub(crate) use export::{ExportPosition, chunk_hash, date_text};
-pub use sessions::{FINISHED_SESSIONS_KEPT, MAX_SESSION_ID_LEN, MAX_SESSIONS_IN_PROGRESS};
-pub(crate) use sessions::{MAX_START_INDEX, PendingSession, SessionsPosition};
+pub use sessions::{FINISHED_SESSIONS_KEPT, MAX_SESSIONS_IN_PROGRESS};
+pub(crate) use sessions::{MAX_START_INDEX, PendingSession, SessionsPosition, valid_session_id};
 
 /// The only cursor format version this library writes and reads.
 pub const CURSOR_VERSION: u32 = 1;

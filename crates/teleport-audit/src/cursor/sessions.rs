@@ -23,8 +23,6 @@ use super::{format_time, parse_time};
 pub const MAX_SESSIONS_IN_PROGRESS: usize = 1024;
 /// How many finished sessions a cursor remembers (to drop a duplicate `session.upload`).
 pub const FINISHED_SESSIONS_KEPT: usize = 256;
-/// The longest session id accepted (Teleport's are 36-character UUIDs).
-pub const MAX_SESSION_ID_LEN: usize = 128;
 /// The largest recording index a stream can resume at: Teleport's `start_index` is an int32.
 pub(crate) const MAX_START_INDEX: i64 = i32::MAX as i64;
 
@@ -48,10 +46,16 @@ pub(crate) struct SessionsPosition {
     pub(crate) finished: VecDeque<String>,
 }
 
-/// Whether `sid` can name a session: 1 to [`MAX_SESSION_ID_LEN`] bytes of visible ASCII (no
-/// space, no control character).
+/// Whether `sid` has the shape of a Teleport session id: a UUID (`8-4-4-4-12` hex digits).
+/// Teleport itself does not check (it answers `NotFound` for anything else); the client refuses
+/// anything else before asking.
 pub(crate) fn valid_session_id(sid: &str) -> bool {
-    !sid.is_empty() && sid.len() <= MAX_SESSION_ID_LEN && sid.bytes().all(|b| b.is_ascii_graphic())
+    let bytes = sid.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, &b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 impl SessionsPosition {
@@ -125,7 +129,7 @@ impl SessionsPosition {
         for (n, session) in wire.sessions.into_iter().enumerate() {
             if !valid_session_id(&session.sid) {
                 return Err(format!(
-                    "sessions[{n}].sid: {:?} is not a session id (1 to {MAX_SESSION_ID_LEN} visible ASCII characters)",
+                    "sessions[{n}].sid: {:?} is not a session id (a UUID)",
                     truncated(&session.sid)
                 ));
             }
@@ -194,6 +198,10 @@ mod tests {
     use crate::error::tests::why;
     use crate::error::{CursorError, Error};
 
+    const A: &str = "0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5";
+    const F1: &str = "8d1c0b2a-4e3f-4a6b-9c7d-5e1f2a3b4c5d";
+    const F2: &str = "8d1c0b2a-4e3f-4a6b-9c7d-5e1f2a3b4c5e";
+
     fn with_sessions() -> Cursor {
         let mut cursor = Cursor::starting_at(datetime!(2025-12-02 07:14:30 UTC));
         cursor.sessions.pending = vec![
@@ -203,12 +211,12 @@ mod tests {
                 uploaded: datetime!(2025-12-02 07:14:36.5 UTC),
             },
             PendingSession {
-                sid: "a".into(),
+                sid: A.into(),
                 next: 0,
                 uploaded: datetime!(2025-12-02 07:14:37 UTC),
             },
         ];
-        cursor.sessions.finished = ["f1".to_owned(), "f2".to_owned()].into();
+        cursor.sessions.finished = [F1.to_owned(), F2.to_owned()].into();
         cursor
     }
 
@@ -225,7 +233,7 @@ mod tests {
         let text = cursor.to_json();
         assert_eq!(Cursor::from_json(&text).unwrap(), cursor);
         assert!(
-            text.ends_with(r#","sessions":[{"sid":"5b2d8a2e-0000-4000-8000-000000000001","next":1234,"uploaded":"2025-12-02T07:14:36.5Z"},{"sid":"a","next":0,"uploaded":"2025-12-02T07:14:37Z"}],"finished":["f1","f2"]}"#),
+            text.ends_with(r#","sessions":[{"sid":"5b2d8a2e-0000-4000-8000-000000000001","next":1234,"uploaded":"2025-12-02T07:14:36.5Z"},{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":0,"uploaded":"2025-12-02T07:14:37Z"}],"finished":["8d1c0b2a-4e3f-4a6b-9c7d-5e1f2a3b4c5d","8d1c0b2a-4e3f-4a6b-9c7d-5e1f2a3b4c5e"]}"#),
             "{text}"
         );
         // Export cursors carry them the same way.
@@ -257,36 +265,36 @@ mod tests {
                 .contains("not a session id")
         );
         assert!(
-            t(r#""sessions":[{"sid":"a","next":-1,"uploaded":"2025-01-01T00:00:00Z"}]"#)
+            t(r#""sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":-1,"uploaded":"2025-01-01T00:00:00Z"}]"#)
                 .starts_with("sessions[0].next")
         );
         assert!(
-            t(r#""sessions":[{"sid":"a","next":2147483648,"uploaded":"2025-01-01T00:00:00Z"}]"#)
+            t(r#""sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":2147483648,"uploaded":"2025-01-01T00:00:00Z"}]"#)
                 .contains("not a recording index")
         );
         assert!(
-            t(r#""sessions":[{"sid":"a","next":0,"uploaded":"soon"}]"#)
+            t(r#""sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":0,"uploaded":"soon"}]"#)
                 .starts_with("sessions[0].uploaded")
         );
-        assert!(t(r#""sessions":[{"sid":"a","next":0,"uploaded":"2025-01-01T00:00:00Z"},{"sid":"a","next":1,"uploaded":"2025-01-01T00:00:00Z"}]"#)
+        assert!(t(r#""sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":0,"uploaded":"2025-01-01T00:00:00Z"},{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":1,"uploaded":"2025-01-01T00:00:00Z"}]"#)
             .contains("repeats"));
         assert!(
-            t(r#""sessions":[{"sid":"a","next":0,"uploaded":"2025-01-01T00:00:00Z"}],"finished":["a"]"#)
+            t(r#""sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":0,"uploaded":"2025-01-01T00:00:00Z"}],"finished":["0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5"]"#)
                 .contains("also in progress")
         );
-        assert!(t(r#""finished":["x","x"]"#).contains("repeats"));
+        assert!(t(r#""finished":["11111111-2222-4333-8444-555555555555","11111111-2222-4333-8444-555555555555"]"#).contains("repeats"));
         assert!(t(r#""finished":[""]"#).starts_with("finished[0]"));
         assert!(t(r#""sessions":{"a":1}"#).contains("invalid type"));
         assert!(
-            t(r#""sessions":[{"sid":"a","next":0,"uploaded":"2025-01-01T00:00:00Z","x":1}]"#)
+            t(r#""sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":0,"uploaded":"2025-01-01T00:00:00Z","x":1}]"#)
                 .contains("unknown field")
         );
         let many: Vec<String> = (0..=MAX_SESSIONS_IN_PROGRESS)
-            .map(|n| format!(r#"{{"sid":"s{n}","next":0,"uploaded":"2025-01-01T00:00:00Z"}}"#))
+            .map(|n| format!(r#"{{"sid":"00000000-0000-4000-8000-{n:012}","next":0,"uploaded":"2025-01-01T00:00:00Z"}}"#))
             .collect();
         assert!(t(&format!(r#""sessions":[{}]"#, many.join(","))).contains("more than the 1024"));
         let finished: Vec<String> = (0..=FINISHED_SESSIONS_KEPT)
-            .map(|n| format!(r#""f{n}""#))
+            .map(|n| format!(r#""00000000-0000-4000-8000-{n:012}""#))
             .collect();
         assert!(
             t(&format!(r#""finished":[{}]"#, finished.join(","))).contains("more than the 256")
@@ -302,23 +310,27 @@ mod tests {
     #[test]
     fn finishing_moves_a_session_and_bounds_the_list() {
         let mut position = with_sessions().sessions;
-        position.finish("a");
+        position.finish(A);
         assert_eq!(position.pending.len(), 1);
-        assert_eq!(position.finished, ["f1", "f2", "a"]);
-        position.finish("a");
+        assert_eq!(position.finished, [F1, F2, A]);
+        position.finish(A);
         assert_eq!(position.finished.len(), 3);
         for n in 0..FINISHED_SESSIONS_KEPT {
-            position.finish(&format!("n{n}"));
+            position.finish(&format!("00000000-0000-4000-8000-{n:012}"));
         }
         assert_eq!(position.finished.len(), FINISHED_SESSIONS_KEPT);
-        assert!(!position.is_known("f1"));
+        assert!(!position.is_known(F1));
     }
 
     #[test]
     fn session_ids() {
         assert!(valid_session_id("5b2d8a2e-0000-4000-8000-000000000001"));
+        assert!(valid_session_id("5B2D8A2E-0B4C-4F7E-9A0D-3C1F2E4D5A6B"));
         assert!(!valid_session_id(""));
-        assert!(!valid_session_id("a\nb"));
-        assert!(!valid_session_id(&"a".repeat(MAX_SESSION_ID_LEN + 1)));
+        assert!(!valid_session_id("not-a-session-id"));
+        assert!(!valid_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6"));
+        assert!(!valid_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6bb"));
+        assert!(!valid_session_id("5b2d8a2e00b4c-4f7e-9a0d-3c1f2e4d5a6b"));
+        assert!(!valid_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6g"));
     }
 }

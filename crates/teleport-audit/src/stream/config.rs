@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn a_cursor_with_sessions_in_progress_needs_session_recordings() {
         let cursor = Cursor::from_json(
-            r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","sessions":[{"sid":"a","next":3,"uploaded":"2025-01-01T00:00:00Z"}]}"#,
+            r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":3,"uploaded":"2025-01-01T00:00:00Z"}]}"#,
         )
         .unwrap();
         let config = StreamConfig::default().resume_from(cursor);
@@ -513,7 +513,7 @@ mod tests {
         );
         // Only finished sessions: nothing would be lost.
         let cursor =
-            Cursor::from_json(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","finished":["a"]}"#)
+            Cursor::from_json(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","finished":["0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5"]}"#)
                 .unwrap();
         assert!(
             StreamConfig::default()

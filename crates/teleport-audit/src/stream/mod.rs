@@ -11,12 +11,12 @@ pub(crate) mod notify;
 mod oversized;
 mod page;
 pub(crate) mod raw_call;
-mod recordings;
+pub(crate) mod recordings;
 pub(crate) mod retry;
 mod search;
 mod search_core;
 mod server_time;
-mod session_recordings;
+pub(crate) mod session_recordings;
 mod task;
 mod time_math;
 mod type_set;
@@ -31,6 +31,6 @@ pub use config::{
 };
 pub use server_time::{CURSOR_AHEAD_TOLERANCE, MAX_CLOCK_SKEW};
 pub use session_recordings::{
-    DEFAULT_MAX_PENDING_SESSIONS, DEFAULT_SESSION_CONCURRENCY, DEFAULT_SKIP_SESSION_TYPES,
-    MAX_SESSION_CONCURRENCY, SESSION_METADATA_TYPES, SessionRecordings,
+    DEFAULT_MAX_PENDING_SESSIONS, DEFAULT_RECORDING_WAIT, DEFAULT_SESSION_CONCURRENCY,
+    DEFAULT_SKIP_SESSION_TYPES, MAX_SESSION_CONCURRENCY, SESSION_METADATA_TYPES, SessionRecordings,
 };

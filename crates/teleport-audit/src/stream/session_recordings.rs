@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::type_set::{skips, type_set};
 use crate::cursor::MAX_SESSIONS_IN_PROGRESS;
 use crate::error::{Error, SettingError};
-use crate::session::DEFAULT_RECORDING_WAIT;
 
 /// Default number of recordings read at the same time.
 pub const DEFAULT_SESSION_CONCURRENCY: usize = 4;
@@ -16,6 +15,10 @@ pub const MAX_SESSION_CONCURRENCY: usize = 64;
 /// Default number of sessions in progress (uploaded, recording not yet delivered to the end)
 /// before the stream stops reading the audit log until one finishes.
 pub const DEFAULT_MAX_PENDING_SESSIONS: usize = 32;
+/// Default time a recording that is not there yet (uploads are asynchronous) is asked for
+/// again: [`SessionRecordings::recording_wait`], counted from its `session.upload` event, and
+/// [`crate::SessionEventsConfig::recording_wait`], counted from the first ask.
+pub const DEFAULT_RECORDING_WAIT: Duration = Duration::from_secs(10 * 60);
 /// The recording event types skipped by default: `print`, which carries the raw terminal
 /// output of the session (what was typed and shown, passwords included), base64 in `data`.
 pub const DEFAULT_SKIP_SESSION_TYPES: &[&str] = &["print"];

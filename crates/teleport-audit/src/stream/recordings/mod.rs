@@ -10,9 +10,8 @@
 //! hand (inside the stream); the audit stream is polled only while fewer than `max_pending`
 //! sessions are in progress.
 
-mod client_source;
 mod recordings_core;
-mod source;
+pub(crate) mod source;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,7 +26,7 @@ use crate::cursor::SessionsPosition;
 use crate::error::Error;
 use crate::notice::Notice;
 use recordings_core::{End, Ended, RecordingsCore, Upload, Verdict};
-pub(crate) use source::{Failure, RecordingSource, RecordingStream, SourceError};
+use source::{Failure, RecordingSource, RecordingStream, SourceError};
 
 /// The recordings mode's state: the core, the open recording streams, the retry timer.
 pub(crate) struct Recordings {

@@ -32,8 +32,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::super::session_recordings::SessionRecordings;
-use crate::cursor::{MAX_START_INDEX, PendingSession, SessionsPosition};
-use crate::session::check_session_id;
+use crate::cursor::{MAX_START_INDEX, PendingSession, SessionsPosition, valid_session_id};
 
 /// The audit event type that announces an uploaded recording.
 pub(crate) const SESSION_UPLOAD: &str = "session.upload";
@@ -172,7 +171,7 @@ impl RecordingsCore {
         if event_type != SESSION_UPLOAD {
             return Upload::Unrelated;
         }
-        let Some(sid) = sid.filter(|sid| check_session_id(sid).is_ok()) else {
+        let Some(sid) = sid.filter(|sid| valid_session_id(sid)) else {
             return Upload::InvalidSessionId;
         };
         if self.position.is_known(sid) {

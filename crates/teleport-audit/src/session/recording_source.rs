@@ -1,4 +1,4 @@
-//! The client as a [`RecordingSource`]: [`Client::session_events`], told not to wait for a
+//! The client as the recordings mode's [`RecordingSource`]: [`Client::session_events`], told not to wait for a
 //! recording not found (the recordings core asks again later without holding a slot), its
 //! errors sorted by [`Error::recording_failure`].
 
@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 
-use super::source::{Failure, RecordingSource, RecordingStream, SourceError};
+use super::config::SessionEventsConfig;
 use crate::client::Client;
 use crate::error::{Error, RecordingFailure};
-use crate::session::SessionEventsConfig;
+use crate::stream::recordings::source::{Failure, RecordingSource, RecordingStream, SourceError};
 
 impl RecordingSource for Client {
     fn open(&self, sid: &str, start_index: i64, skip: &[String]) -> RecordingStream {
