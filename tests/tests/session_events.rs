@@ -13,7 +13,9 @@ use teleport_audit::{
     SessionEventsConfig,
 };
 use teleport_audit_sim::ca::IdentitySpec;
-use teleport_audit_sim::{Backend, Permissions, Rpc as SimRpc, SimCluster};
+use teleport_audit_sim::{
+    Backend, Permissions, RecordingKind, RecordingSettings, Rpc as SimRpc, SimCluster,
+};
 use tonic::Code;
 
 use support::rpc::{all, proxy_clients, session_request, session_stream};
@@ -262,50 +264,67 @@ async fn without_session_read_the_stream_ends_with_permission_denied() {
 }
 
 /// 13.3.8 answers the unstructured call `Unimplemented`: the client goes to the legacy
-/// `StreamSessionEvents`, and remembers it for the next stream.
+/// `StreamSessionEvents` (typed `events.OneOf`, turned into the JSON Teleport's own client
+/// makes), and remembers it for the next stream.
 #[tokio::test]
 async fn unimplemented_falls_back_to_the_legacy_call_and_is_remembered() {
-    let sim = cluster("13.3.8").await;
-    let sid = longest_session(&sim);
+    let (start, end) = past_window();
+    let sim = SimCluster::builder()
+        .backend(Backend::Immediate)
+        .server_version("13.3.8")
+        .backlog(100, start, end)
+        .sessions(6)
+        .recordings(RecordingSettings::default())
+        .start()
+        .await
+        .expect("start the simulated cluster");
+    let small = sim
+        .store()
+        .recorded_sessions()
+        .into_iter()
+        .find(|s| s.kind == RecordingKind::Small)
+        .expect("a small recording");
     let client = connect(&sim).await;
-    let first = client
-        .session_events(&sid, fast())
-        .try_collect::<Vec<_>>()
-        .await;
-    let second = client
+    let first: Vec<AuditEvent> = client
+        .session_events(&small.sid, fast())
+        .try_collect()
+        .await
+        .expect("the legacy call serves the recording");
+    let second: Vec<AuditEvent> = client
         .clone()
-        .session_events(&sid, fast())
-        .try_collect::<Vec<_>>()
-        .await;
+        .session_events(&small.sid, fast())
+        .try_collect()
+        .await
+        .expect("the legacy call serves the recording");
     assert_eq!(
         sim.rpc_stats()
             .calls(SimRpc::StreamUnstructuredSessionEvents),
         1,
         "the switch is remembered by the client and its clones"
     );
-    for result in [first, second] {
-        match result {
-            // The simulated cluster serves the legacy call: the recording comes out whole.
-            Ok(events) => {
-                assert!(!events.is_empty());
-                assert!(events.iter().all(|e| e.session_id() == Some(sid.as_str())));
-            }
-            // It does not (yet): the legacy call's absence is the error, said as such.
-            Err(error) => {
-                assert!(
-                    matches!(
-                        &error,
-                        Error::Server(ServerError::Unimplemented {
-                            rpc: Rpc::StreamSessionEvents,
-                            ..
-                        })
-                    ),
-                    "{error:?}"
-                );
-                assert!(error.advice().contains("StreamSessionEvents"));
-            }
-        }
+    assert_eq!(sim.rpc_stats().calls(SimRpc::StreamSessionEvents), 2);
+    for events in [&first, &second] {
+        // The whole recording, in order, every event with the session's id (`print` too,
+        // which has none on the wire), and `print` with its terminal bytes.
+        let indices: Vec<i64> = indexed(events).into_iter().map(|(ei, _)| ei).collect();
+        let expected: Vec<i64> = (0..i64::try_from(small.events).unwrap()).collect();
+        assert_eq!(indices, expected);
+        assert!(
+            events
+                .iter()
+                .all(|e| e.session_id() == Some(small.sid.as_str()))
+        );
+        let print = events
+            .iter()
+            .find(|e| e.event_type() == "print")
+            .expect("a print event");
+        let json: serde_json::Value = serde_json::from_str(print.as_json()).unwrap();
+        assert!(
+            json["data"].as_str().is_some_and(|d| !d.is_empty()),
+            "{json}"
+        );
     }
+    assert_eq!(indexed(&first), indexed(&second));
 }
 
 #[tokio::test]

@@ -86,6 +86,7 @@
 
 mod export;
 mod seen;
+mod sessions;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -99,6 +100,8 @@ use crate::mode::Mode;
 
 pub(crate) use export::{ExportPosition, chunk_hash, date_text};
 use seen::SeenSet;
+pub use sessions::{FINISHED_SESSIONS_KEPT, MAX_SESSIONS_IN_PROGRESS};
+pub(crate) use sessions::{MAX_START_INDEX, PendingSession, SessionsPosition, valid_session_id};
 
 /// The only cursor format version this library writes and reads.
 pub const CURSOR_VERSION: u32 = 1;
@@ -112,6 +115,9 @@ pub struct Cursor {
     /// The event-type filter the cursor was taken with, sorted.
     pub(crate) event_types: Vec<String>,
     pub(crate) position: Position,
+    /// Session recordings mode: the sessions in progress and those finished lately (empty
+    /// without it).
+    pub(crate) sessions: SessionsPosition,
 }
 
 /// Where a stream is, in the terms of the API it reads.
@@ -152,6 +158,7 @@ impl fmt::Debug for Cursor {
                 .field("seen", &search.seen.len())
                 .field("scan", &search.scan)
                 .field("event_types", &self.event_types)
+                .field("sessions", &self.sessions)
                 .finish(),
             Position::Export(export) => f
                 .debug_struct("Cursor")
@@ -159,6 +166,7 @@ impl fmt::Debug for Cursor {
                 .field("mode", &Mode::Export)
                 .field("export", export)
                 .field("event_types", &self.event_types)
+                .field("sessions", &self.sessions)
                 .finish(),
         }
     }
@@ -171,6 +179,7 @@ impl Cursor {
             cluster: None,
             event_types: Vec::new(),
             position: Position::Search(SearchPosition::starting_at(time)),
+            sessions: SessionsPosition::default(),
         }
     }
 
@@ -340,14 +349,26 @@ fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, String> {
 
 impl Serialize for Cursor {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// A position's fields, then the sessions part's (when there is one).
+        #[derive(Serialize)]
+        struct WithSessions<W> {
+            #[serde(flatten)]
+            position: W,
+            #[serde(flatten)]
+            sessions: sessions::SessionsWire,
+        }
+        let sessions = self.sessions.to_wire();
         match &self.position {
-            Position::Search(search) => {
-                search_to_wire(search, self.cluster.clone(), &self.event_types)
-                    .serialize(serializer)
+            Position::Search(search) => WithSessions {
+                position: search_to_wire(search, self.cluster.clone(), &self.event_types),
+                sessions,
             }
-            Position::Export(export) => export
-                .to_wire(self.cluster.clone(), &self.event_types)
-                .serialize(serializer),
+            .serialize(serializer),
+            Position::Export(export) => WithSessions {
+                position: export.to_wire(self.cluster.clone(), &self.event_types),
+                sessions,
+            }
+            .serialize(serializer),
         }
     }
 }
@@ -444,6 +465,9 @@ impl<'de> Deserialize<'de> for Cursor {
                 )));
             }
         };
+        // No `sessions` and `finished`: a cursor without session recordings (or written before
+        // they existed).
+        let sessions = SessionsPosition::take_from(&mut value).map_err(D::Error::custom)?;
         // No `mode` is a search cursor (the format before export mode existed).
         let mode = value
             .as_object_mut()
@@ -457,6 +481,7 @@ impl<'de> Deserialize<'de> for Cursor {
                     cluster: None,
                     event_types: normalise_types(types),
                     position: Position::Export(position),
+                    sessions: SessionsPosition::default(),
                 }
             }
             Some(_) => {
@@ -467,6 +492,7 @@ impl<'de> Deserialize<'de> for Cursor {
             }
         };
         cursor.cluster = cluster;
+        cursor.sessions = sessions;
         Ok(cursor)
     }
 }
@@ -526,6 +552,7 @@ fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
             seen,
             scan,
         }),
+        sessions: SessionsPosition::default(),
     })
 }
 

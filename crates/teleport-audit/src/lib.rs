@@ -146,8 +146,8 @@ pub use mode::Mode;
 pub use notice::{NOTICE_BUFFER, Notice, Notices};
 pub use rpc_name::Rpc;
 pub use session::{
-    DEFAULT_FIRST_EVENT_TIMEOUT, DEFAULT_MAX_SESSION_EVENT_SIZE, DEFAULT_RECORDING_WAIT,
-    SessionEventStream, SessionEventsConfig, check_session_id,
+    DEFAULT_FIRST_EVENT_TIMEOUT, DEFAULT_MAX_SESSION_EVENT_SIZE, SessionEventStream,
+    SessionEventsConfig, check_session_id,
 };
 pub use stats::{StatsHandle, StreamStats};
 pub use stream::*;

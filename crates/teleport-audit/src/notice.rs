@@ -96,6 +96,45 @@ pub enum Notice {
         reason: String,
     },
 
+    /// Session recordings mode: a session's recording was still not there
+    /// [`crate::SessionRecordings::recording_wait`] after its `session.upload` event (the upload
+    /// failed, or is slower than the wait); the session was given up (the cursor forgets it) and
+    /// the stream goes on.
+    #[non_exhaustive]
+    RecordingMissing {
+        /// The session id.
+        session_id: String,
+        /// How long after the upload event the recording was last asked for.
+        waited: Duration,
+        /// The server's answer to the last ask.
+        last_error: Arc<Error>,
+    },
+
+    /// Session recordings mode: a session's recording cannot be read past some point
+    /// (truncated, damaged, or an event that cannot be decoded). The events before the damage
+    /// were delivered; the session was given up and the stream goes on.
+    #[non_exhaustive]
+    RecordingCorrupt {
+        /// The session id.
+        session_id: String,
+        /// The recording index the stream had reached (every event before it was delivered or
+        /// skipped).
+        next_index: i64,
+        /// Why it cannot be read.
+        error: Arc<Error>,
+    },
+
+    /// Session recordings mode: a `session.upload` audit event without a usable session id
+    /// (`sid` missing, empty, or not a session id); it was delivered, but there is no recording
+    /// to read for it.
+    #[non_exhaustive]
+    UploadWithoutSession {
+        /// The event's id.
+        id: String,
+        /// The event's time.
+        time: OffsetDateTime,
+    },
+
     /// This [`Notices`] receiver fell behind and the `count` oldest notices were dropped for it
     /// (the event stream is never slowed down to wait for a receiver). They were still logged
     /// and counted in [`crate::StreamStats`].
@@ -116,6 +155,9 @@ impl Notice {
             Notice::EventSkipped { .. } => "event_skipped",
             Notice::MalformedEvent { .. } => "event_malformed",
             Notice::ChunkSkipped { .. } => "export_chunk_skipped",
+            Notice::RecordingMissing { .. } => "recording_missing",
+            Notice::RecordingCorrupt { .. } => "recording_corrupt",
+            Notice::UploadWithoutSession { .. } => "upload_without_session",
             Notice::Missed { .. } => "notices_missed",
         }
     }
@@ -138,6 +180,15 @@ impl Notice {
             }
             Notice::ChunkSkipped { .. } => {
                 "Read the chunk's events by other means (search mode over its date), or raise StreamConfig::max_receive_size_limit if an event was too large."
+            }
+            Notice::RecordingMissing { .. } => {
+                "Check the session's upload on the node or in the recordings storage (tsh play <session id>); raise SessionRecordings::recording_wait if uploads are slow."
+            }
+            Notice::RecordingCorrupt { .. } => {
+                "The recording in Teleport's storage is damaged or has an event this client cannot decode; check it with tsh play <session id> and report it with the session id."
+            }
+            Notice::UploadWithoutSession { .. } => {
+                "Nothing to do for the stream; report the event id to Teleport if it recurs."
             }
             Notice::Missed { .. } => {
                 "Read notices faster (a task of their own), or rely on the log and StreamStats, which have them all."
@@ -183,6 +234,25 @@ impl std::fmt::Display for Notice {
                 chunk,
                 reason,
             } => write!(f, "export chunk {chunk} of {date}: {reason}; skipped"),
+            Notice::RecordingMissing {
+                session_id, waited, ..
+            } => write!(
+                f,
+                "the recording of session {session_id} is still missing {} after its upload; given up",
+                whole_seconds(*waited)
+            ),
+            Notice::RecordingCorrupt {
+                session_id,
+                next_index,
+                ..
+            } => write!(
+                f,
+                "the recording of session {session_id} cannot be read past index {next_index}; the rest is given up"
+            ),
+            Notice::UploadWithoutSession { id, time } => write!(
+                f,
+                "session.upload event {id} at {time} names no session; no recording to read"
+            ),
             Notice::Missed { count } => {
                 write!(f, "{count} notices dropped: this receiver fell behind")
             }
@@ -197,6 +267,8 @@ impl std::error::Error for Notice {
         match self {
             Notice::Stalled { last_error, .. } => Some(&**last_error),
             Notice::MalformedEvent { error, .. } => Some(&**error),
+            Notice::RecordingMissing { last_error, .. } => Some(&**last_error),
+            Notice::RecordingCorrupt { error, .. } => Some(&**error),
             _ => None,
         }
     }
@@ -348,6 +420,40 @@ mod tests {
             "export chunk c-1 of 2025-12-02: gone; skipped"
         );
         assert!(chunk.source().is_none());
+        let missing = Notice::RecordingMissing {
+            session_id: "s-1".into(),
+            waited: Duration::from_secs(600),
+            last_error: Arc::new(Error::Server(ServerError::Timeout {
+                rpc: Rpc::GetUnstructuredEvents,
+                after: Duration::from_secs(30),
+            })),
+        };
+        assert_eq!(missing.code(), "recording_missing");
+        assert_eq!(
+            missing.to_string(),
+            "the recording of session s-1 is still missing 10m after its upload; given up"
+        );
+        assert!(missing.source().is_some());
+        assert!(missing.advice().contains("recording_wait"));
+        let corrupt = Notice::RecordingCorrupt {
+            session_id: "s-2".into(),
+            next_index: 42,
+            error: Arc::new(Error::Server(ServerError::Timeout {
+                rpc: Rpc::GetUnstructuredEvents,
+                after: Duration::from_secs(30),
+            })),
+        };
+        assert_eq!(corrupt.code(), "recording_corrupt");
+        assert_eq!(
+            corrupt.to_string(),
+            "the recording of session s-2 cannot be read past index 42; the rest is given up"
+        );
+        let no_sid = Notice::UploadWithoutSession {
+            id: "u-1".into(),
+            time: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(no_sid.code(), "upload_without_session");
+        assert!(no_sid.source().is_none());
         assert_eq!(
             skipped(1).to_string(),
             "event e-1 at 1970-01-01 0:00:00.0 +00:00:00 is 10 bytes, over the receive limit of 5 bytes; skipped"

@@ -59,6 +59,17 @@ pub struct StreamStats {
     pub chunks_skipped: u64,
     /// Export: successful chunk listings of a date.
     pub chunk_listings: u64,
+    /// Session recordings mode: sessions in progress now (uploaded, recording not yet
+    /// delivered to the end; the cursor holds them).
+    pub sessions_pending: u64,
+    /// Session recordings mode: sessions whose recording was read to the end.
+    pub sessions_finished: u64,
+    /// Session recordings mode: recording events yielded (not counted in `events_delivered`,
+    /// which counts audit events).
+    pub recording_events_delivered: u64,
+    /// Session recordings mode: recordings given up ([`crate::Notice::RecordingMissing`],
+    /// [`crate::Notice::RecordingCorrupt`]).
+    pub recordings_given_up: u64,
     /// With an end time ([`crate::StreamConfig::end_time`]): every event up to the end has
     /// been read once, and the stream waits until this time (the end plus the lateness bound,
     /// by this machine's clock) for events that become visible late; then it ends (export mode:

@@ -165,6 +165,28 @@ pub(crate) struct TailArgs {
     /// succeeds a call every poll (2s in search mode, 15s in export mode).
     #[arg(long, value_parser = parse_duration, default_value = "5m", value_name = "DURATION")]
     pub(crate) health_stall_bound: Duration,
+    /// After each session.upload event, also write that session's recording events (commands,
+    /// Kubernetes exec, database queries, desktop session metadata, port forwards), each with
+    /// the session's "sid". The cursor file covers the sessions in progress: a restart resumes
+    /// inside a recording. A recording missing after --recording-wait, or corrupt, is a warning
+    /// naming the session (recording_missing, recording_corrupt) and the stream goes on.
+    #[arg(long)]
+    pub(crate) session_recordings: bool,
+    /// Recording event types not written, comma separated: "none" (or an empty value) writes
+    /// every type. The default skips print: the raw terminal output of the session (whatever
+    /// was typed or shown, secrets included).
+    #[arg(long, value_name = "TYPES", default_value = "print", value_parser = session_types, requires = "session_recordings")]
+    pub(crate) skip_session_types: SessionTypes,
+    /// Only the session metadata events of each recording (start, end, join, leave), none of
+    /// its contents.
+    #[arg(long, requires = "session_recordings")]
+    pub(crate) session_metadata_only: bool,
+    /// Recordings read at the same time (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), requires = "session_recordings")]
+    pub(crate) session_concurrency: u16,
+    /// How long a recording not uploaded yet is waited for, from its session.upload event.
+    #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION", requires = "session_recordings")]
+    pub(crate) recording_wait: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -354,5 +376,27 @@ mod tests {
         assert_eq!(types("NONE"), Ok(Vec::new()));
         assert_eq!(types(""), Ok(Vec::new()));
         assert!(types("none,print").is_err());
+    }
+
+    #[test]
+    fn session_flags_need_session_recordings() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["teleport-audit", "tail", "--proxy", "p:443"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        assert!(parse(&["--skip-session-types", "none"]).is_err());
+        assert!(parse(&["--session-concurrency", "8"]).is_err());
+        let cli = parse(&["--session-recordings", "--session-concurrency", "8"]).unwrap();
+        let Command::Tail(tail) = cli.command else {
+            panic!("not tail")
+        };
+        assert!(tail.session_recordings);
+        assert_eq!(tail.session_concurrency, 8);
+        assert_eq!(tail.skip_session_types.0, ["print"]);
+        assert_eq!(tail.recording_wait, Duration::from_secs(600));
+        assert!(parse(&["--session-recordings", "--session-concurrency", "0"]).is_err());
     }
 }

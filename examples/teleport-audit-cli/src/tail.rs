@@ -10,7 +10,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use teleport_audit::metrics::{MetricsServer, StreamMetrics};
 use teleport_audit::{
     AuditEvent, AuditEventStream, Client, Cursor, FileCursorStore, FileSink, HealthRule,
-    StreamConfig,
+    SessionRecordings, StreamConfig,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -80,6 +80,15 @@ pub(crate) async fn run(
     }
     if let Some(lateness) = args.max_lateness {
         config = config.max_lateness(lateness);
+    }
+    if args.session_recordings {
+        config = config.session_recordings(
+            SessionRecordings::default()
+                .concurrency(usize::from(args.session_concurrency))
+                .skip_types(args.skip_session_types.0.clone())
+                .metadata_only(args.session_metadata_only)
+                .recording_wait(args.recording_wait),
+        );
     }
     config = match (stored, args.backfill_start) {
         (Some(cursor), _) => {

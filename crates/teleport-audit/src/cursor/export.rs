@@ -310,6 +310,7 @@ mod tests {
             cluster: Some("example.teleport.sh".to_owned()),
             event_types: vec!["user.login".to_owned()],
             position: Position::Export(position),
+            sessions: crate::cursor::SessionsPosition::default(),
         }
     }
 
@@ -379,6 +380,7 @@ mod tests {
                 position: Position::Export(ExportPosition::starting_at(datetime!(
                     2025-01-01 0:00 UTC
                 ))),
+                sessions: crate::cursor::SessionsPosition::default(),
             }
             .to_json(),
             r#"{"v":1,"mode":"export","from":"2025-01-01T00:00:00Z","caught_up":"2025-01-01T00:00:00Z","dates":{}}"#
@@ -567,6 +569,7 @@ mod tests {
                 cluster: None,
                 event_types: super::super::normalise_types(types),
                 position: Position::Export(position),
+                sessions: crate::cursor::SessionsPosition::default(),
             };
             let back = Cursor::from_json(&cursor.to_json()).unwrap();
             prop_assert_eq!(back, cursor);

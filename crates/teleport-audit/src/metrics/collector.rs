@@ -116,7 +116,7 @@ impl Collector for StreamMetrics {
         let stats = self.stats();
         let health = self.rule.check(&stats, self.since, now);
         let out = &mut encoder;
-        let counters: [(&str, &str, u64); 11] = [
+        let counters: [(&str, &str, u64); 14] = [
             (
                 "teleport_audit_events",
                 "Events delivered to the caller.",
@@ -172,12 +172,33 @@ impl Collector for StreamMetrics {
                 "Stall reports: times the stream went without a successful call for the stall report period (StreamConfig::stall_report_after, 60 s by default).",
                 stats.stalls,
             ),
+            (
+                "teleport_audit_recording_events",
+                "Session recordings mode: recording events delivered (not counted in teleport_audit_events).",
+                stats.recording_events_delivered,
+            ),
+            (
+                "teleport_audit_sessions_finished",
+                "Session recordings mode: sessions whose recording was read to the end.",
+                stats.sessions_finished,
+            ),
+            (
+                "teleport_audit_recordings_given_up",
+                "Session recordings mode: recordings given up, missing after the wait or corrupt (each a notice naming the session).",
+                stats.recordings_given_up,
+            ),
         ];
         for (name, help, value) in counters {
             counter(out, name, help, value)?;
         }
         let seconds = Some(&Unit::Seconds);
-        let gauges: [(&str, &str, Option<&Unit>, Option<f64>); 7] = [
+        let gauges: [(&str, &str, Option<&Unit>, Option<f64>); 8] = [
+            (
+                "teleport_audit_sessions_pending",
+                "Session recordings mode: sessions in progress (uploaded, recording not yet delivered to the end); the audit log is not read while it is at max_pending.",
+                None,
+                Some(stats.sessions_pending as f64),
+            ),
             (
                 "teleport_audit_consecutive_failures",
                 "Failed calls since the last successful one.",
@@ -286,7 +307,7 @@ mod tests {
             .map(|value| value.parse().unwrap())
     }
 
-    const COUNTERS: [&str; 11] = [
+    const COUNTERS: [&str; 14] = [
         "teleport_audit_events",
         "teleport_audit_events_filtered",
         "teleport_audit_events_skipped",
@@ -298,6 +319,9 @@ mod tests {
         "teleport_audit_export_chunk_listings",
         "teleport_audit_retries",
         "teleport_audit_stalls",
+        "teleport_audit_recording_events",
+        "teleport_audit_sessions_finished",
+        "teleport_audit_recordings_given_up",
     ];
 
     const TIME_GAUGES: [&str; 5] = [
@@ -361,6 +385,10 @@ mod tests {
             s.chunk_listings = 8;
             s.retries = 9;
             s.stalls = 10;
+            s.recording_events_delivered = 11;
+            s.sessions_finished = 12;
+            s.recordings_given_up = 13;
+            s.sessions_pending = 14;
             s.consecutive_failures = 2;
             s.newest_event_time = Some(newest);
             s.watermark = Some(now - Duration::from_secs(30));
@@ -379,6 +407,10 @@ mod tests {
             ("teleport_audit_export_chunk_listings_total", 8.0),
             ("teleport_audit_retries_total", 9.0),
             ("teleport_audit_stalls_total", 10.0),
+            ("teleport_audit_recording_events_total", 11.0),
+            ("teleport_audit_sessions_finished_total", 12.0),
+            ("teleport_audit_recordings_given_up_total", 13.0),
+            ("teleport_audit_sessions_pending", 14.0),
             ("teleport_audit_consecutive_failures", 2.0),
             (
                 "teleport_audit_last_event_timestamp_seconds",

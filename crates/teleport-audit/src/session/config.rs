@@ -4,12 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backoff::{Backoff, ExponentialBackoff};
+use crate::cursor::valid_session_id;
 use crate::error::SettingError;
 use crate::stream::config::{BackoffFactory, DEFAULT_MAX_RECEIVE_SIZE, DEFAULT_STALL_REPORT_AFTER};
-
-/// Default [`SessionEventsConfig::recording_wait`]: how long a recording the server does not
-/// have (yet) is asked for again.
-pub const DEFAULT_RECORDING_WAIT: Duration = Duration::from_secs(10 * 60);
+use crate::stream::session_recordings::DEFAULT_RECORDING_WAIT;
 
 /// Default [`SessionEventsConfig::first_event_timeout`]: Teleport downloads the whole recording
 /// from its storage before it sends the first event, so the first answer may take long.
@@ -193,7 +191,7 @@ impl SessionEventsConfig {
 ///
 /// [`SettingError::Config`] (field `session_id`) for anything else, the empty string included.
 pub fn check_session_id(session_id: &str) -> Result<(), SettingError> {
-    if is_session_id(session_id) {
+    if valid_session_id(session_id) {
         Ok(())
     } else {
         Err(SettingError::Config {
@@ -201,15 +199,6 @@ pub fn check_session_id(session_id: &str) -> Result<(), SettingError> {
             reason: format!("{session_id:?} is not a session id (a UUID)"),
         })
     }
-}
-
-fn is_session_id(session_id: &str) -> bool {
-    let bytes = session_id.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, &b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
 }
 
 #[cfg(test)]
@@ -259,13 +248,6 @@ mod tests {
                 ..
             })
         ));
-        assert!(is_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6b"));
-        assert!(is_session_id("5B2D8A2E-0B4C-4F7E-9A0D-3C1F2E4D5A6B"));
-        assert!(!is_session_id(""));
-        assert!(!is_session_id("not-a-session-id"));
-        assert!(!is_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6"));
-        assert!(!is_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6bb"));
-        assert!(!is_session_id("5b2d8a2e00b4c-4f7e-9a0d-3c1f2e4d5a6b"));
-        assert!(!is_session_id("5b2d8a2e-0b4c-4f7e-9a0d-3c1f2e4d5a6g"));
+        // The shape itself: crate::cursor::sessions's tests.
     }
 }

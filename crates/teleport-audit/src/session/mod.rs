@@ -5,10 +5,11 @@
 mod call;
 mod config;
 mod core;
+mod recording_source;
 mod stream;
 
 pub use config::{
-    DEFAULT_FIRST_EVENT_TIMEOUT, DEFAULT_MAX_SESSION_EVENT_SIZE, DEFAULT_RECORDING_WAIT,
-    SessionEventsConfig, check_session_id,
+    DEFAULT_FIRST_EVENT_TIMEOUT, DEFAULT_MAX_SESSION_EVENT_SIZE, SessionEventsConfig,
+    check_session_id,
 };
 pub use stream::SessionEventStream;

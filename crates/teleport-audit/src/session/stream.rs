@@ -151,6 +151,9 @@ struct Reader {
     /// Delays between asks for a recording not there yet.
     wait_backoff: Box<dyn Backoff>,
     began: Instant,
+    /// Since when the reader has waited on the server (the last call's start, or the last
+    /// event taken from it): where a stall is dated from if the call fails.
+    waiting_since: Instant,
     /// The call in progress.
     current: Option<Current>,
     /// The encoded Struct `{"sid": <session id>}`, appended to an event without `sid`.
@@ -194,6 +197,7 @@ impl Reader {
             retrier: Retrier::with_backoff((config.backoff)(), config.stall_report_after, notifier),
             wait_backoff: (config.backoff)(),
             began: Instant::now(),
+            waiting_since: Instant::now(),
             current: None,
             sid_field,
             next_index,
@@ -249,6 +253,7 @@ impl Reader {
     /// The next event of the call in progress (opening one when none is); `None` at the
     /// recording's end.
     async fn receive(&mut self) -> Result<Option<RawEvent>, Stopped> {
+        self.waiting_since = Instant::now();
         let plan =
             match &self.current {
                 Some(_) => None,
@@ -343,11 +348,15 @@ impl Reader {
                 None
             }
             Decision::Retry => {
-                let delay = match self.retrier.failed(error, "session recording read") {
-                    Verdict::Retry { delay } => delay,
-                    // The server failing to read the recording: retried once by the rules.
-                    Verdict::Fatal(_) => self.wait_backoff.next_delay(),
-                };
+                let delay =
+                    match self
+                        .retrier
+                        .failed(error, "session recording read", self.waiting_since)
+                    {
+                        Verdict::Retry { delay } => delay,
+                        // The server failing to read the recording: retried once by the rules.
+                        Verdict::Fatal(_) => self.wait_backoff.next_delay(),
+                    };
                 tokio::time::sleep(delay).await;
                 None
             }

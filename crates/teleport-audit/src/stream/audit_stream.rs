@@ -2,6 +2,7 @@
 //! configured one, or [`Mode::Auto`]'s probe) and hands polls to the search or export machine.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
@@ -12,10 +13,12 @@ use super::config::{Start, StreamConfig};
 use super::export::ExportMachine;
 use super::mode_probe::{ModeProbe, Step};
 use super::notify::Notifier;
+use super::recordings::Recordings;
+use super::recordings::source::RecordingSource;
 use super::search::SearchMachine;
 use super::time_math::{later, utc};
 use crate::client::Client;
-use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition};
+use crate::cursor::{Cursor, ExportPosition, Position, SearchPosition, SessionsPosition};
 use crate::error::{CursorError, Error};
 use crate::mode::Mode;
 use crate::notice::Notices;
@@ -60,6 +63,10 @@ use crate::stats::{StatsHandle, StreamStats};
 /// ```
 pub struct AuditEventStream {
     machine: Machine,
+    /// The session recordings mode, when on.
+    recordings: Option<Box<Recordings>>,
+    /// Without it: the sessions part of the resumed cursor, kept as it was.
+    sessions: SessionsPosition,
     /// The cluster the client is connected to, recorded in every cursor.
     cluster: String,
     event_types: Vec<String>,
@@ -120,6 +127,12 @@ impl AuditEventStream {
             Start::Resume(cursor) => (cursor.watermark(), false),
         };
         let cluster = client.cluster_name().to_owned();
+        let recordings_settings = config.session_recordings.clone();
+        let sessions = match &config.start {
+            Start::Resume(cursor) => cursor.sessions.clone(),
+            Start::Now | Start::At(_) => SessionsPosition::default(),
+        };
+        let source_client = client.clone();
         let machine = match config
             .validate()
             .and_then(|()| same_cluster(&config.start, &cluster))
@@ -132,6 +145,7 @@ impl AuditEventStream {
                         cluster: Some(cluster.clone()),
                         event_types: event_types.clone(),
                         position: Position::Search(SearchPosition::starting_at(from)),
+                        sessions: SessionsPosition::default(),
                     },
                 };
                 Machine::Ended {
@@ -173,8 +187,24 @@ impl AuditEventStream {
                 },
             },
         };
+        let recordings = match (recordings_settings, &machine) {
+            (Some(settings), Machine::Probing { .. } | Machine::Search(_) | Machine::Export(_)) => {
+                let clock_offset = source_client.server_clock_offset();
+                let source: Arc<dyn RecordingSource> = Arc::new(source_client);
+                Some(Box::new(Recordings::new(
+                    settings,
+                    sessions.clone(),
+                    source,
+                    notifier.clone(),
+                    clock_offset,
+                )))
+            }
+            _ => None,
+        };
         Self {
             machine,
+            recordings,
+            sessions,
             cluster,
             event_types,
             stats,
@@ -193,13 +223,34 @@ impl AuditEventStream {
             Machine::Probing { from, .. } => Position::Search(SearchPosition::starting_at(*from)),
             Machine::Search(search) => Position::Search(search.position().clone()),
             Machine::Export(export) => Position::Export(export.position().clone()),
-            Machine::Ended { cursor, .. } => return (**cursor).clone(),
+            Machine::Ended { cursor, .. } => {
+                let mut cursor = (**cursor).clone();
+                if let Some(recordings) = &self.recordings {
+                    cursor.sessions = recordings.position().clone();
+                }
+                return cursor;
+            }
+        };
+        let sessions = match &self.recordings {
+            Some(recordings) => recordings.position().clone(),
+            None => self.sessions.clone(),
         };
         Cursor {
             cluster: Some(self.cluster.clone()),
             event_types: self.event_types.clone(),
             position,
+            sessions,
         }
+    }
+
+    /// Session recordings mode ([`StreamConfig::session_recordings`]): the session id when the
+    /// item yielded last is a recording event, `None` when it is an audit event (or the mode is
+    /// off). A recording's events carry the session's `sid` too, but its `session.start` and
+    /// `session.end` are also in the audit log with the same `uid`: this tells them apart.
+    pub fn last_recording(&self) -> Option<&str> {
+        self.recordings
+            .as_ref()
+            .and_then(|recordings| recordings.last_recording())
     }
 
     /// The API the stream reads with: [`Mode::Search`] or [`Mode::Export`], or [`Mode::Auto`]
@@ -234,8 +285,34 @@ impl AuditEventStream {
     }
 
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<AuditEvent, Error>>> {
+        let Self {
+            machine,
+            recordings,
+            cluster,
+            event_types,
+            notifier,
+            ..
+        } = self;
+        let mut audit =
+            |cx: &mut Context<'_>| poll_machine(machine, cx, cluster, event_types, notifier);
+        match recordings {
+            Some(recordings) => recordings.poll_next(cx, &mut audit),
+            None => audit(cx),
+        }
+    }
+}
+
+/// The audit stream's next item: the search or export machine's, after the mode probe.
+fn poll_machine(
+    machine: &mut Machine,
+    cx: &mut Context<'_>,
+    cluster: &str,
+    event_types: &[String],
+    notifier: &Notifier,
+) -> Poll<Option<Result<AuditEvent, Error>>> {
+    {
         loop {
-            match &mut self.machine {
+            match machine {
                 Machine::Search(search) => return search.poll_next(cx),
                 Machine::Export(export) => return export.poll_next(cx),
                 Machine::Ended { error, .. } => return Poll::Ready(error.take().map(Err)),
@@ -248,11 +325,12 @@ impl AuditEventStream {
                 } => match std::task::ready!(probe.poll(cx)) {
                     Step::Fatal(error) => {
                         let cursor = Box::new(Cursor {
-                            cluster: Some(self.cluster.clone()),
-                            event_types: self.event_types.clone(),
+                            cluster: Some(cluster.to_owned()),
+                            event_types: event_types.to_vec(),
                             position: Position::Search(SearchPosition::starting_at(*from)),
+                            sessions: SessionsPosition::default(),
                         });
-                        self.machine = Machine::Ended {
+                        *machine = Machine::Ended {
                             error: None,
                             cursor,
                         };
@@ -260,12 +338,12 @@ impl AuditEventStream {
                     }
                     Step::Decided(Mode::Export) => {
                         let position = ExportPosition::starting_at(*from);
-                        self.machine = export(client, config, position, *start_now, &self.notifier);
+                        *machine = export(client, config, position, *start_now, notifier);
                     }
                     Step::Decided(_) => {
                         let position = SearchPosition::starting_at(*from);
                         let config = (**config).clone();
-                        self.machine = search(client, config, position, *start_now, &self.notifier);
+                        *machine = search(client, config, position, *start_now, notifier);
                     }
                 },
             }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::session_recordings::SessionRecordings;
+use super::type_set::type_set;
 use crate::backoff::{Backoff, ExponentialBackoff};
 use crate::cursor::Cursor;
 use crate::error::{CursorError, Error, SettingError};
@@ -97,6 +99,8 @@ pub struct StreamConfig {
     pub(crate) export_poll_interval: Duration,
     pub(crate) export_lookback: Duration,
     pub(crate) export_concurrency: usize,
+    /// The session recordings mode, when on.
+    pub(crate) session_recordings: Option<SessionRecordings>,
 }
 
 impl Default for StreamConfig {
@@ -120,6 +124,7 @@ impl Default for StreamConfig {
             export_poll_interval: DEFAULT_EXPORT_POLL_INTERVAL,
             export_lookback: DEFAULT_EXPORT_LOOKBACK,
             export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
+            session_recordings: None,
         }
     }
 }
@@ -143,6 +148,7 @@ impl fmt::Debug for StreamConfig {
             .field("export_poll_interval", &self.export_poll_interval)
             .field("export_lookback", &self.export_lookback)
             .field("export_concurrency", &self.export_concurrency)
+            .field("session_recordings", &self.session_recordings)
             .finish_non_exhaustive()
     }
 }
@@ -328,6 +334,32 @@ impl StreamConfig {
         self
     }
 
+    /// Session recordings mode (off by default): after each `session.upload` audit event (a
+    /// session's recording was uploaded), the stream also yields that session's recording
+    /// events (the commands, Kubernetes exec, database queries, ... of the session), read with
+    /// [`crate::Client::session_events`], up to [`SessionRecordings::concurrency`] sessions at a
+    /// time, interleaved with the audit events that follow.
+    ///
+    /// Items stay [`teleport_audit_types::AuditEvent`]s; every recording event carries its
+    /// session's `sid`. A recording's `session.start` and `session.end` have the same `uid` as
+    /// their audit-log copies, so tell them apart with
+    /// [`crate::AuditEventStream::last_recording`] (the session id of the item just yielded when
+    /// it is a recording event, `None` for an audit event).
+    ///
+    /// The cursor covers the sessions in progress: a resumed stream continues each recording
+    /// after its last delivered event, and the audit events after the last delivered one. A
+    /// duplicate `session.upload` (Teleport may emit two) is delivered, its recording not
+    /// again. While [`SessionRecordings::max_pending`] sessions are in progress the audit log is
+    /// not read (backpressure). A recording that is missing (after
+    /// [`SessionRecordings::recording_wait`]) or corrupt is reported with a
+    /// [`crate::Notice::RecordingMissing`] or [`crate::Notice::RecordingCorrupt`] naming the
+    /// session, and the stream goes on.
+    #[must_use]
+    pub fn session_recordings(mut self, recordings: SessionRecordings) -> Self {
+        self.session_recordings = Some(recordings);
+        self
+    }
+
     /// The lateness bound export mode works with.
     pub(crate) fn export_lateness(&self) -> Duration {
         if self.max_lateness_set {
@@ -411,7 +443,21 @@ impl StreamConfig {
                 ),
             );
         }
+        if let Some(recordings) = &self.session_recordings {
+            recordings.validate()?;
+        }
         if let Start::Resume(cursor) = &self.start {
+            if self.session_recordings.is_none() && !cursor.sessions.pending.is_empty() {
+                return Err(Error::Cursor(CursorError::Invalid {
+                    reason: format!(
+                        "the cursor holds {} session recordings in progress but the stream does not \
+                         read session recordings; resume it with session recordings on, or their \
+                         remaining events would be lost",
+                        cursor.sessions.pending.len()
+                    ),
+                    source: None,
+                }));
+            }
             if cursor.event_types != self.event_types {
                 return Err(Error::Cursor(CursorError::Invalid {
                     reason: format!(
@@ -437,29 +483,52 @@ impl StreamConfig {
     }
 }
 
-/// Whether `event_type` is in `skip` (sorted): events of that type are consumed without being
-/// yielded ([`StreamConfig::skip_event_types`]).
-pub(crate) fn skips(skip: &[String], event_type: &str) -> bool {
-    skip.binary_search_by(|t| t.as_str().cmp(event_type))
-        .is_ok()
-}
-
-/// A set of event type names as the settings keep it: sorted, each once.
-fn type_set<I, S>(types: I) -> Vec<String>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut types: Vec<String> = types.into_iter().map(Into::into).collect();
-    types.sort();
-    types.dedup();
-    types
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::type_set::skips;
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_cursor_with_sessions_in_progress_needs_session_recordings() {
+        let cursor = Cursor::from_json(
+            r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","sessions":[{"sid":"0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5","next":3,"uploaded":"2025-01-01T00:00:00Z"}]}"#,
+        )
+        .unwrap();
+        let config = StreamConfig::default().resume_from(cursor);
+        match config.validate() {
+            Err(Error::Cursor(CursorError::Invalid { reason, .. })) => {
+                assert!(
+                    reason.contains("1 session recordings in progress"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            config
+                .session_recordings(SessionRecordings::default())
+                .validate()
+                .is_ok()
+        );
+        // Only finished sessions: nothing would be lost.
+        let cursor =
+            Cursor::from_json(r#"{"v":1,"watermark":"2025-01-01T00:00:00Z","finished":["0f6f4d61-1b7e-4a52-8c3d-91e2f0a7b6c5"]}"#)
+                .unwrap();
+        assert!(
+            StreamConfig::default()
+                .resume_from(cursor)
+                .validate()
+                .is_ok()
+        );
+        // Bad recordings settings are the stream's settings errors.
+        assert!(
+            StreamConfig::default()
+                .session_recordings(SessionRecordings::default().concurrency(0))
+                .validate()
+                .is_err()
+        );
+    }
 
     #[test]
     fn limits_are_checked() {

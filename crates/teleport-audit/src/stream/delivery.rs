@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use teleport_audit_types::AuditEvent;
 
-use super::config::skips;
 use super::notify::Notifier;
 use super::page::{Content, PageItem};
+use super::type_set::skips;
 use crate::notice::Notice;
 
 /// What the stream yields for `item`: the event, or nothing (`skip` is sorted:

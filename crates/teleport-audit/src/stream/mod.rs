@@ -11,12 +11,15 @@ pub(crate) mod notify;
 mod oversized;
 mod page;
 pub(crate) mod raw_call;
+pub(crate) mod recordings;
 pub(crate) mod retry;
 mod search;
 mod search_core;
 mod server_time;
+pub(crate) mod session_recordings;
 mod task;
 mod time_math;
+mod type_set;
 
 pub use audit_stream::AuditEventStream;
 pub use config::{
@@ -27,3 +30,7 @@ pub use config::{
     MAX_PAGE_SIZE, StreamConfig,
 };
 pub use server_time::{CURSOR_AHEAD_TOLERANCE, MAX_CLOCK_SKEW};
+pub use session_recordings::{
+    DEFAULT_MAX_PENDING_SESSIONS, DEFAULT_RECORDING_WAIT, DEFAULT_SESSION_CONCURRENCY,
+    DEFAULT_SKIP_SESSION_TYPES, MAX_SESSION_CONCURRENCY, SESSION_METADATA_TYPES, SessionRecordings,
+};

@@ -120,6 +120,9 @@ fn count(stats: &mut StreamStats, notice: &Notice, stalled_since: Option<OffsetD
         Notice::EventSkipped { .. } => stats.skipped_oversized += 1,
         Notice::MalformedEvent { .. } => stats.malformed += 1,
         Notice::ChunkSkipped { .. } => stats.chunks_skipped += 1,
+        Notice::RecordingMissing { .. } | Notice::RecordingCorrupt { .. } => {
+            stats.recordings_given_up += 1;
+        }
         _ => {}
     }
 }
@@ -133,6 +136,10 @@ fn log(notice: &Notice) {
         }
         Notice::Recovered { .. } => tracing::info!(code, "{notice}"),
         Notice::MalformedEvent { error, .. } => tracing::warn!(code, %error, "{notice}"),
+        Notice::RecordingMissing { last_error, .. } => {
+            tracing::warn!(code, last_error = %last_error, "{notice}");
+        }
+        Notice::RecordingCorrupt { error, .. } => tracing::warn!(code, %error, "{notice}"),
         _ => tracing::warn!(code, "{notice}"),
     }
 }

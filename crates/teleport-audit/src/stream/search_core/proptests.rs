@@ -51,6 +51,7 @@ fn roundtrip(position: &SearchPosition) -> SearchPosition {
         cluster: None,
         event_types: Vec::new(),
         position: Position::Search(position.clone()),
+        sessions: crate::cursor::SessionsPosition::default(),
     };
     match Cursor::from_json(&cursor.to_json()).unwrap().position {
         Position::Search(position) => position,

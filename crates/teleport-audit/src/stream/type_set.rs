@@ -1,0 +1,20 @@
+//! Sets of event type names as the settings keep them: sorted, each once.
+
+/// Whether `event_type` is in `skip` (sorted): events of that type are consumed without being
+/// yielded ([`crate::StreamConfig::skip_event_types`], [`crate::SessionRecordings::skip_types`]).
+pub(crate) fn skips(skip: &[String], event_type: &str) -> bool {
+    skip.binary_search_by(|t| t.as_str().cmp(event_type))
+        .is_ok()
+}
+
+/// A set of event type names as the settings keep it: sorted, each once.
+pub(crate) fn type_set<I, S>(types: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut types: Vec<String> = types.into_iter().map(Into::into).collect();
+    types.sort();
+    types.dedup();
+    types
+}
