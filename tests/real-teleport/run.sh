@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts a real single-node Teleport cluster on loopback (auth + proxy, TLS routing on one port,
-# sqlite storage, file audit log), issues identities, generates audit events, then checks
+# Starts a real single-node Teleport cluster on loopback (auth + proxy + SSH node, TLS routing on one
+# port, sqlite storage, file audit log), issues identities, generates audit events and one recorded
+# SSH session (tsh ssh through the node), then checks
 # teleport-audit against it, with Teleport's own file audit log as the ground truth.
 #
 # Usage: tests/real-teleport/run.sh
@@ -103,6 +104,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 auth_port="$(free_port)"
 web_port="$(free_port)"
 while [[ "$web_port" == "$auth_port" ]]; do web_port="$(free_port)"; done
+ssh_port="$(free_port)"
+while [[ "$ssh_port" == "$auth_port" || "$ssh_port" == "$web_port" ]]; do ssh_port="$(free_port)"; done
 proxy="127.0.0.1:$web_port"
 cluster="real-teleport.test"
 
@@ -125,12 +128,17 @@ auth_service:
   authentication:
     type: local
     second_factor: "off"
+  # The node streams its recordings to the Auth Service over gRPC as the session goes, so that
+  # completing one emits session.upload (with the default async "node" mode, a node in the auth's
+  # own process uploads through the in-process auth server and no session.upload is emitted).
+  session_recording: node-sync
 proxy_service:
   enabled: true
   web_listen_addr: 127.0.0.1:$web_port
   public_addr: 127.0.0.1:$web_port
 ssh_service:
-  enabled: false
+  enabled: true
+  listen_addr: 127.0.0.1:$ssh_port
 EOF
 
 # tctl reads the same file, but logs elsewhere: it would truncate the cluster's log (os.Create).
@@ -274,6 +282,88 @@ else
     fail "no failed user.login event in the audit log (HTTP answers: $codes)"
 fi
 
+# ---------------------------------------------------------------- a recorded session
+# A user whose role may log in to the node as this machine's user, and one SSH session through the
+# node with tsh and that user's identity file: a shell (tsh asks for a PTY when no command is
+# given, even without a local terminal) that echoes a mark and prints $seq_lines lines, so that the
+# recording holds print events worth reading. stdin stays open (a FIFO) until the shell has exited:
+# its EOF would end the session at once. Then wait for the session's session.upload in the file
+# audit log (node-sync: the node's gRPC stream completes when the session ends).
+ssh_login="$(id -un)"
+seq_lines="${REAL_TELEPORT_SEQ_LINES:-20000}"
+cat > "$work/ops.yaml" <<EOF
+kind: role
+version: v6
+metadata:
+  name: ops
+spec:
+  allow:
+    logins: [$ssh_login]
+    node_labels:
+      '*': '*'
+---
+kind: role
+version: v6
+metadata:
+  name: events-only
+spec:
+  allow:
+    rules:
+    - resources: [event]
+      verbs: [list, read]
+EOF
+tctl create -f "$work/ops.yaml" >/dev/null
+tctl users add ops --roles=ops >/dev/null
+tctl users add events-only-bot --roles=events-only >/dev/null
+sign ops "$work/ops.identity" 1h
+sign events-only-bot "$work/events-only.identity" 8h
+mark="teleport-audit-mark-$RANDOM$RANDOM"
+t_session=$(date +%s)
+mkfifo "$work/tsh.in"
+TELEPORT_HOME="$work/tsh-home" "$bin_dir/tsh" -i "$work/ops.identity" --proxy="$proxy" --insecure \
+    --skip-version-check ssh "$ssh_login@real-teleport" < "$work/tsh.in" > "$work/tsh.out" 2> "$work/tsh.err" &
+tsh_pid=$!
+bg_pids+=("$tsh_pid")
+exec 8> "$work/tsh.in"
+printf 'echo %s\nseq 1 %d\nexit\n' "$mark" "$seq_lines" >&8
+tsh_rc=""
+for _ in $(seq 1 600); do
+    if ! kill -0 "$tsh_pid" 2>/dev/null; then tsh_rc=0; wait "$tsh_pid" || tsh_rc=$?; break; fi
+    sleep 0.1
+done
+exec 8>&-
+if [[ -z "$tsh_rc" ]]; then
+    kill "$tsh_pid" 2>/dev/null || true
+    wait "$tsh_pid" 2>/dev/null || true
+    tsh_rc="still running after 60 s"
+fi
+# The session's id: its session.start in the file audit log (the only one: the node has no other).
+session_event() { # type sid-or-empty: the first such event's JSON line in the file audit log
+    snapshot /dev/stdout | python3 -c '
+import json, sys
+for line in sys.stdin:
+    ev = json.loads(line)
+    if ev.get("event") == sys.argv[1] and (not sys.argv[2] or ev.get("sid") == sys.argv[2]):
+        print(line.strip()); break' "$1" "${2:-}"
+}
+sid="$(session_event session.start | python3 -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("sid",""))')"
+upload=""
+if [[ -n "$sid" ]]; then
+    for _ in $(seq 1 120); do
+        upload="$(session_event session.upload "$sid")"
+        [[ -n "$upload" ]] && break
+        sleep 0.5
+    done
+fi
+t_session=$(( $(date +%s) - t_session ))
+records="$data/log/records"
+if [[ -n "$upload" && -s "$records/$sid.tar" ]]; then
+    pass "recorded session $sid: tsh ssh (exit $tsh_rc) through the node, session.upload in the file audit log, $records/$sid.tar is $(stat -c %s "$records/$sid.tar") bytes (${t_session}s)"
+else
+    fail "recorded session: tsh exit $tsh_rc, sid '${sid}', session.upload ${upload:+found}${upload:-not found}; tsh stderr: $(tail -n 3 "$work/tsh.err" | cut -c1-300)"
+    sid=""
+fi
+
 # ---------------------------------------------------------------- the probe (Teleport's own client)
 log "probing with Teleport's api module (findings in $facts)"
 probe() { "$bin_dir/probe" "$1" -proxy "$proxy" -cluster "$cluster" "${@:2}"; }
@@ -286,6 +376,78 @@ until ! exp_leaf "$work/expired.identity" | openssl x509 -noout -checkend 0 >/de
 for id in audit no-events expired wrong-ca; do
     probe access -identity "$work/$id.identity" -label "$id" >> "$facts"
 done
+
+# The recording, as Teleport's own Go client reads it (the ground truth for our session checks),
+# and what each recording RPC answers: for the recorded session, an unknown one, copies of its
+# recording cut in half, made of garbage and empty, and for an identity without session read.
+session_truth="$work/session-probe.ndjson"
+: > "$session_truth"
+if [[ -n "$sid" ]]; then
+    t_probe=$(date +%s)
+    if ! probe session-events -identity "$work/audit.identity" -sid "$sid" > "$session_truth" 2> "$work/session-probe.err"; then
+        fail "Teleport's Go client could not read the recording: $(tail -n 2 "$work/session-probe.err")"
+    elif python3 - "$session_truth" "$mark" "$sid" > /dev/null <<'PY'
+import base64, json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+types = {}
+for e in evs:
+    types[e.get("event")] = types.get(e.get("event"), 0) + 1
+marked = [e for e in evs if e.get("event") == "print" and sys.argv[2].encode() in base64.b64decode(e.get("data", ""))]
+lines = b"".join(base64.b64decode(e.get("data", "")) for e in evs if e.get("event") == "print")
+print(f"{len(evs)} events {types}, the mark in {len(marked)} print event(s), {len(lines)} bytes of terminal output")
+ok = types.get("session.start") == 1 and types.get("session.end") == 1 and marked and all(e.get("sid") == sys.argv[3] for e in evs if e.get("event") != "print")
+sys.exit(0 if ok else 1)
+PY
+    then
+        pass "Teleport's Go client reads the recording (StreamUnstructuredSessionEvents, $(( $(date +%s) - t_probe ))s): $(python3 - "$session_truth" "$mark" "$sid" <<'PY'
+import base64, json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+types = {}
+for e in evs:
+    types[e.get("event")] = types.get(e.get("event"), 0) + 1
+print(f"{len(evs)} events {types}")
+PY
+)"
+    else
+        fail "Teleport's Go client's recording lacks session.start/end or the mark: $(head -c 300 "$session_truth")"
+    fi
+    probe session-facts -identity "$work/audit.identity" -sid "$sid" -label recorded >> "$facts"
+    unknown_sid="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+    probe session-facts -identity "$work/audit.identity" -sid "$unknown_sid" -label unknown >> "$facts"
+    size=$(stat -c %s "$records/$sid.tar")
+    for fault in half garbage empty; do
+        fault_sid="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+        case "$fault" in
+            half) head -c $((size / 2)) "$records/$sid.tar" > "$records/$fault_sid.tar" ;;
+            garbage) head -c 4096 /dev/urandom > "$records/$fault_sid.tar" ;;
+            empty) : > "$records/$fault_sid.tar" ;;
+        esac
+        probe session-facts -identity "$work/audit.identity" -sid "$fault_sid" -label "$fault" >> "$facts"
+        eval "${fault}_sid=\$fault_sid"
+    done
+    probe session-facts -identity "$work/events-only.identity" -sid "$sid" -label no-session-read >> "$facts"
+    log "recording RPCs: $(python3 - "$facts" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def get(probe, label, **kw):
+    for r in rows:
+        if r["probe"] == probe and r.get("label") == label and all(r.get(k) == v for k, v in kw.items()):
+            return r
+    return {}
+un = get("session_unstructured_rpc", "recorded")
+leg = get("session_legacy_rpc", "recorded", start_index=0)
+leg2 = get("session_legacy_rpc", "recorded", start_index=2)
+out = []
+out.append(f"unstructured RPC {un.get('code')} {un.get('message', '')!r}")
+out.append(f"legacy RPC {leg.get('code')} with {leg.get('events_before_end')} events (ei {leg.get('first_ei')}..{leg.get('last_ei')}, in order {leg.get('ei_in_order')}, not +1 {leg.get('ei_not_previous_plus_one')})")
+out.append(f"from start_index 2: first ei {leg2.get('first_ei')}")
+for label in ["unknown", "half", "garbage", "empty", "no-session-read"]:
+    r = get("session_legacy_rpc", label, start_index=0)
+    out.append(f"{label}: {r.get('code')} after {r.get('events_before_end')} events {r.get('message', '')[:100]!r}")
+print("; ".join(out))
+PY
+)"
+fi
 if python3 - "$facts" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
