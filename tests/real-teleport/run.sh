@@ -13,6 +13,9 @@
 #   REAL_TELEPORT_ROLES  roles to create (default 400); REAL_TELEPORT_USERS users (default 400)
 #   REAL_TELEPORT_POLL   the tail poll interval teleport-audit uses, in seconds (default 5)
 #   REAL_TELEPORT_KEEP   set to 1 to keep the cluster's work directory afterwards
+#   REAL_TELEPORT_RECORDING_MODE  auth_service.session_recording (default node-sync: the mode in which
+#                        the node in the same process emits session.upload)
+#   REAL_TELEPORT_SEQ_LINES  lines the recorded session prints (`seq 1 N`; default 20000)
 #   REAL_TELEPORT_FACTS  file to write the probe's findings to (default <work>/facts.ndjson)
 #   REAL_TELEPORT_SERVE  set to 1 to serve instead of check (one version only): start the cluster,
 #                        issue the identities, generate the events, print key=value lines on stdout
@@ -131,7 +134,7 @@ auth_service:
   # The node streams its recordings to the Auth Service over gRPC as the session goes, so that
   # completing one emits session.upload (with the default async "node" mode, a node in the auth's
   # own process uploads through the in-process auth server and no session.upload is emitted).
-  session_recording: node-sync
+  session_recording: ${REAL_TELEPORT_RECORDING_MODE:-node-sync}
 proxy_service:
   enabled: true
   web_listen_addr: 127.0.0.1:$web_port
@@ -461,9 +464,11 @@ else fail "Teleport's API and its file audit log disagree (see $facts)"
 fi
 
 # ---------------------------------------------------------------- teleport-audit
+session_checks=(session-events session-default-skip session-from-index session-corrupt session-not-found
+    session-no-permission tail-session-recordings tail-session-recordings-sigkill)
 all_checks=(identity ping backfill export-fallback failed-logins types connection-upgrade-always
     no-server-errors resume-sigterm resume-sigkill-output live-tail identity-expiry identity-renewal
-    wrong-ca expired no-event-access)
+    wrong-ca expired no-event-access "${session_checks[@]}")
 if [[ -z "$bin" || ! -x "$bin" ]]; then
     for c in "${all_checks[@]}"; do
         skip "teleport-audit $c (set TELEPORT_AUDIT_BIN to the teleport-audit binary)"
@@ -766,6 +771,146 @@ PY
         fail "renewed identity file: exit $rc (want 130 after SIGTERM), ${out:-}; stderr: $(grep -Ev '^\s*$' "$work/renew.err" | tail -n 2 | cut -c1-300)"
     fi
     kill "$exp_relay_pid" "$renew_relay_pid" 2>/dev/null || true
+
+    # ---------------------------------------------------------------- session recordings
+    # Our client against Teleport's Go client (session-probe.ndjson, read above) on the recorded
+    # session, and on the probe's faulty copies of its recording.
+    if [[ -z "$sid" || ! -s "$session_truth" ]]; then
+        for c in "${session_checks[@]}"; do skip "teleport-audit $c (no recorded session, see above)"; done
+    elif ! "$bin" session --help > /dev/null 2>&1; then
+        for c in "${session_checks[@]}"; do skip "teleport-audit $c (this teleport-audit has no session command)"; done
+    else
+        n_truth=$(wc -l < "$session_truth")
+        # session SID: every event, field for field as Teleport's Go client gives it, each with sid.
+        rc=0
+        "$bin" session "$sid" "${common[@]}" --skip-session-types none > "$work/session.ndjson" 2> "$work/session.err" || rc=$?
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" events "$sid" "$mark" "$session_truth" "$work/session.ndjson")"; then
+            pass "session SID --skip-session-types none: the recording as Teleport's Go client reads it (legacy RPC + ToUnstructured), field for field (${out#session_compare: })"
+        else
+            fail "session SID --skip-session-types none: exit $rc, ${out:-} (stderr: $(tail -n 2 "$work/session.err" | cut -c1-300))"
+        fi
+        # The default skips print (raw terminal output) and nothing else.
+        rc=0
+        "$bin" session "$sid" "${common[@]}" > "$work/session-default.ndjson" 2> "$work/session-default.err" || rc=$?
+        grep -v '"event":"print"' "$session_truth" > "$work/session-probe-noprint.ndjson" || true
+        if (( rc == 0 )) && ! grep -q '"event":"print"' "$work/session-default.ndjson" \
+            && out="$(python3 "$here/session_compare.py" events "$sid" "" "$work/session-probe-noprint.ndjson" "$work/session-default.ndjson")"; then
+            pass "session SID (default --skip-session-types print): every event but print (${out#session_compare: })"
+        else
+            fail "session SID with the default skip: exit $rc, ${out:-} (stderr: $(tail -n 2 "$work/session-default.err" | cut -c1-300))"
+        fi
+        # --from-index N: the events with ei >= N (Teleport's start index is inclusive).
+        from=$(( n_truth / 2 ))
+        python3 -c 'import json,sys; [print(l, end="") for l in open(sys.argv[1]) if l.strip() and json.loads(l)["ei"] >= int(sys.argv[2])]' \
+            "$session_truth" "$from" > "$work/session-probe-from.ndjson"
+        rc=0
+        "$bin" session "$sid" "${common[@]}" --skip-session-types none --from-index "$from" > "$work/session-from.ndjson" 2> "$work/session-from.err" || rc=$?
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" events "$sid" "" "$work/session-probe-from.ndjson" "$work/session-from.ndjson")"; then
+            pass "session SID --from-index $from: exactly the events from ei $from on (${out#session_compare: })"
+        else
+            fail "session SID --from-index $from: exit $rc, ${out:-} (stderr: $(tail -n 2 "$work/session-from.err" | cut -c1-300))"
+        fi
+        # A recording cut in half: the events before the cut (as the Go client got them), then our
+        # corrupt-recording error (the server says Unknown "unexpected EOF").
+        rc=0
+        "$bin" session "$half_sid" "${common[@]}" --skip-session-types none > "$work/session-half.ndjson" 2> "$work/session-half.err" || rc=$?
+        want="$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"session_legacy_rpc\"" in l and "\"label\":\"half\"" in l][0]["events_before_end"])' "$facts")"
+        got="$(lines "$work/session-half.ndjson")"
+        msg="$(grep -Eim1 'corrupt|truncated|recording' "$work/session-half.err" | cut -c1-300)"
+        if (( rc != 0 && rc != 130 )) && [[ "$got" == "$want" && -n "$msg" ]]; then
+            pass "session of a recording cut in half: $got events (as many as the Go client got before Unknown 'unexpected EOF'), then exit $rc: $msg"
+        else
+            fail "session of a recording cut in half: exit $rc, $got events (want $want, then a corrupt-recording error): $(tail -n 2 "$work/session-half.err" | cut -c1-300)"
+        fi
+        # An unknown session: NotFound, retried for --recording-wait, then our not-found error.
+        rc=0
+        s=$(date +%s)
+        "$bin" session "$unknown_sid" "${common[@]}" --recording-wait 3s > "$work/session-unknown.ndjson" 2> "$work/session-unknown.err" || rc=$?
+        took=$(( $(date +%s) - s ))
+        msg="$(grep -Eim1 'not found|not.*uploaded|missing' "$work/session-unknown.err" | cut -c1-300)"
+        if (( rc != 0 && rc != 130 )) && [[ -n "$msg" ]] && grep -q "$unknown_sid" "$work/session-unknown.err" && [[ ! -s "$work/session-unknown.ndjson" ]]; then
+            pass "session of an unknown sid (--recording-wait 3s): exit $rc after ${took}s, $msg"
+        else
+            fail "session of an unknown sid: exit $rc after ${took}s, stdout $(lines "$work/session-unknown.ndjson") lines, expected a not-found error naming the sid: $(tail -n 2 "$work/session-unknown.err" | cut -c1-300)"
+        fi
+        # A role with event read but not session read: our permission error, exit 77.
+        rc=0
+        out="$("$bin" session "$sid" --proxy "$proxy" --identity-file "$work/events-only.identity" 2>&1 >/dev/null)" || rc=$?
+        out="${out//$work\/events-only.identity/IDENTITY}"
+        if (( rc == 77 )) && grep -Eiq 'permission|denied' <<< "$out"; then
+            pass "session SID with a role without session read: exit $rc, $(grep -Eim1 'permission|denied' <<< "$out" | cut -c1-300)"
+        else
+            fail "session SID with a role without session read: exit $rc (want 77), expected a permission error in: $(head -n 3 <<< "$out" | cut -c1-300)"
+        fi
+
+        # tail --session-recordings: the audit log exactly once (compare.py), and the recording's
+        # events after its session.upload, each exactly once (session_compare.py).
+        rec_args=(--session-recordings --skip-session-types none)
+        snapshot "$work/truth-before.ndjson"
+        rc=0
+        "$bin" "${tail_args[@]}" "${rec_args[@]}" --cursor-file "$work/rec.cursor" --until-now > "$work/rec.ndjson" 2> "$work/rec.err" || rc=$?
+        snapshot "$work/truth-after.ndjson"
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" tail "$sid" "$session_truth" "$work/rec.ndjson" "$work/rec-rest.ndjson")" \
+            && out2="$(python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/rec-rest.ndjson")"; then
+            pass "tail --session-recordings --until-now: the recording after its session.upload (${out#session_compare: }); the audit log exactly once (${out2#compare: })"
+        else
+            fail "tail --session-recordings: exit $rc, ${out:-} ${out2:-} (stderr: $(tail -n 2 "$work/rec.err" | cut -c1-300))"
+        fi
+        # SIGKILL inside the recording, three times, writing with --output, through a relay that
+        # slows the server's bytes to 16 KiB/s; then finish with --until-now: still exactly once.
+        # The backfill starts a second before the session did (the ground truth is the file log
+        # from then on), so that the slow relay spends its time on the recording.
+        rec_start="$(session_event session.start "$sid" | python3 -c '
+import datetime, json, sys
+t = datetime.datetime.fromisoformat(json.loads(sys.stdin.read())["time"].replace("Z", "+00:00"))
+print((t - datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))')"
+        since() { # file: the file log's events at or after $rec_start
+            snapshot /dev/stdout | python3 -c '
+import datetime, json, sys
+start = datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00"))
+for line in sys.stdin:
+    if datetime.datetime.fromisoformat(json.loads(line)["time"].replace("Z", "+00:00")) >= start:
+        print(line, end="")' "$rec_start" > "$1"
+        }
+        start_relay 16384
+        since "$work/truth-before.ndjson"
+        n_prints=$(grep -c '"event":"print"' "$session_truth" || true)
+        kills=""
+        : > "$work/rec-kill.err"
+        for k in 1 2 3; do
+            "$bin" tail --proxy "127.0.0.1:$relay_port" --identity-file "$work/audit.identity" \
+                --backfill-start "$rec_start" "${rec_args[@]}" --cursor-file "$work/rec-kill.cursor" \
+                --output "$work/rec-kill.ndjson" > /dev/null 2>> "$work/rec-kill.err" &
+            tail_pid=$!
+            target=$(( k * n_prints / 4 ))
+            deadline=$(( $(date +%s) + 120 ))
+            while kill -0 "$tail_pid" 2>/dev/null && (( $(grep -c '"event":"print"' "$work/rec-kill.ndjson" 2>/dev/null || true) < target && $(date +%s) < deadline )); do
+                sleep 0.01
+            done
+            kill -KILL "$tail_pid" 2>/dev/null || true
+            wait "$tail_pid" 2>/dev/null || true
+            kills+=" $(grep -c '"event":"print"' "$work/rec-kill.ndjson" 2>/dev/null || true)"
+        done
+        kill "$relay_pid" 2>/dev/null || true
+        wait "$relay_pid" 2>/dev/null || true
+        rc=0
+        "$bin" tail "${common[@]}" --backfill-start "$rec_start" "${rec_args[@]}" --cursor-file "$work/rec-kill.cursor" \
+            --output "$work/rec-kill.ndjson" --until-now > /dev/null 2>> "$work/rec-kill.err" || rc=$?
+        since "$work/truth-after.ndjson"
+        out="" out2=""
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" tail "$sid" "$session_truth" "$work/rec-kill.ndjson" "$work/rec-kill-rest.ndjson")" \
+            && out2="$(python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/rec-kill-rest.ndjson")"; then
+            inside=1
+            for n in $kills; do (( n > 0 && n < n_prints )) || inside=0; done
+            if (( inside )); then
+                pass "tail --session-recordings, SIGKILL inside the recording with --output (print events in the file at each kill:$kills of $n_prints), then --until-now: exact (${out#session_compare: }; ${out2#compare: })"
+            else
+                fail "tail --session-recordings with SIGKILL: a kill did not land inside the recording (print events at each kill:$kills of $n_prints)"
+            fi
+        else
+            fail "tail --session-recordings with SIGKILL and --output: exit $rc, ${out:-} ${out2:-} (kills at$kills; stderr: $(tail -n 2 "$work/rec-kill.err" | cut -c1-300))"
+        fi
+    fi
 
     # errors
     # The error must name the problem; the identity's own path (which contains the case's name)
