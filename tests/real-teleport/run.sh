@@ -292,6 +292,7 @@ fi
 # recording holds print events worth reading. stdin stays open (a FIFO) until the shell has exited:
 # its EOF would end the session at once. Then wait for the session's session.upload in the file
 # audit log (node-sync: the node's gRPC stream completes when the session ends).
+t_rec0=$(date +%s)
 ssh_login="$(id -un)"
 seq_lines="${REAL_TELEPORT_SEQ_LINES:-20000}"
 cat > "$work/ops.yaml" <<EOF
@@ -366,6 +367,7 @@ else
     fail "recorded session: tsh exit $tsh_rc, sid '${sid}', session.upload ${upload:+found}${upload:-not found}; tsh stderr: $(tail -n 3 "$work/tsh.err" | cut -c1-300)"
     sid=""
 fi
+t_rec=$(( $(date +%s) - t_rec0 ))
 
 # ---------------------------------------------------------------- the probe (Teleport's own client)
 log "probing with Teleport's api module (findings in $facts)"
@@ -383,6 +385,7 @@ done
 # The recording, as Teleport's own Go client reads it (the ground truth for our session checks),
 # and what each recording RPC answers: for the recorded session, an unknown one, copies of its
 # recording cut in half, made of garbage and empty, and for an identity without session read.
+t_rec0=$(date +%s)
 session_truth="$work/session-probe.ndjson"
 : > "$session_truth"
 if [[ -n "$sid" ]]; then
@@ -451,6 +454,7 @@ print("; ".join(out))
 PY
 )"
 fi
+t_rec=$(( t_rec + $(date +%s) - t_rec0 ))
 if python3 - "$facts" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -773,6 +777,7 @@ PY
     kill "$exp_relay_pid" "$renew_relay_pid" 2>/dev/null || true
 
     # ---------------------------------------------------------------- session recordings
+    t_rec0=$(date +%s)
     # Our client against Teleport's Go client (session-probe.ndjson, read above) on the recorded
     # session, and on the probe's faulty copies of its recording.
     if [[ -z "$sid" || ! -s "$session_truth" ]]; then
@@ -911,6 +916,7 @@ for line in sys.stdin:
             fail "tail --session-recordings with SIGKILL and --output: exit $rc, ${out:-} ${out2:-} (kills at$kills; stderr: $(tail -n 2 "$work/rec-kill.err" | cut -c1-300))"
         fi
     fi
+    t_rec=$(( t_rec + $(date +%s) - t_rec0 ))
 
     # errors
     # The error must name the problem; the identity's own path (which contains the case's name)
@@ -938,6 +944,6 @@ for line in sys.stdin:
     fi
 fi
 
-echo "timings: build ${t_build}s (cached binaries: $bin_dir), cluster ready ${t_ready}s, total $(( $(date +%s) - t0 ))s"
+echo "timings: build ${t_build}s (cached binaries: $bin_dir), cluster ready ${t_ready}s, session recordings ${t_rec}s, total $(( $(date +%s) - t0 ))s"
 echo "$passed passed, $failed failed, $skipped skipped"
 (( failed == 0 ))
