@@ -786,6 +786,8 @@ PY
         for c in "${session_checks[@]}"; do skip "teleport-audit $c (this teleport-audit has no session command)"; done
     else
         n_truth=$(wc -l < "$session_truth")
+        # print events in a file (0 if it does not exist yet); JSON spacing may vary
+        prints() { if [[ -f "$1" ]]; then grep -cE '"event" *: *"print"' "$1" || true; else echo 0; fi; }
         # session SID: every event, field for field as Teleport's Go client gives it, each with sid.
         rc=0
         "$bin" session "$sid" "${common[@]}" --skip-session-types none > "$work/session.ndjson" 2> "$work/session.err" || rc=$?
@@ -797,8 +799,8 @@ PY
         # The default skips print (raw terminal output) and nothing else.
         rc=0
         "$bin" session "$sid" "${common[@]}" > "$work/session-default.ndjson" 2> "$work/session-default.err" || rc=$?
-        grep -v '"event":"print"' "$session_truth" > "$work/session-probe-noprint.ndjson" || true
-        if (( rc == 0 )) && ! grep -q '"event":"print"' "$work/session-default.ndjson" \
+        grep -vE '"event" *: *"print"' "$session_truth" > "$work/session-probe-noprint.ndjson" || true
+        if (( rc == 0 )) && (( $(prints "$work/session-default.ndjson") == 0 )) \
             && out="$(python3 "$here/session_compare.py" events "$sid" "" "$work/session-probe-noprint.ndjson" "$work/session-default.ndjson")"; then
             pass "session SID (default --skip-session-types print): every event but print (${out#session_compare: })"
         else
@@ -879,7 +881,7 @@ for line in sys.stdin:
         }
         start_relay 16384
         since "$work/truth-before.ndjson"
-        n_prints=$(grep -c '"event":"print"' "$session_truth" || true)
+        n_prints=$(prints "$session_truth")
         kills=""
         : > "$work/rec-kill.err"
         for k in 1 2 3; do
@@ -889,12 +891,12 @@ for line in sys.stdin:
             tail_pid=$!
             target=$(( k * n_prints / 4 ))
             deadline=$(( $(date +%s) + 120 ))
-            while kill -0 "$tail_pid" 2>/dev/null && (( $(grep -c '"event":"print"' "$work/rec-kill.ndjson" 2>/dev/null || true) < target && $(date +%s) < deadline )); do
+            while kill -0 "$tail_pid" 2>/dev/null && (( $(prints "$work/rec-kill.ndjson") < target && $(date +%s) < deadline )); do
                 sleep 0.01
             done
             kill -KILL "$tail_pid" 2>/dev/null || true
             wait "$tail_pid" 2>/dev/null || true
-            kills+=" $(grep -c '"event":"print"' "$work/rec-kill.ndjson" 2>/dev/null || true)"
+            kills+=" $(prints "$work/rec-kill.ndjson")"
         done
         kill "$relay_pid" 2>/dev/null || true
         wait "$relay_pid" 2>/dev/null || true
@@ -906,7 +908,9 @@ for line in sys.stdin:
         if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" tail "$sid" "$session_truth" "$work/rec-kill.ndjson" "$work/rec-kill-rest.ndjson")" \
             && out2="$(python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/rec-kill-rest.ndjson")"; then
             inside=1
-            for n in $kills; do (( n > 0 && n < n_prints )) || inside=0; done
+            read -r -a kill_counts <<< "$kills"
+            (( ${#kill_counts[@]} == 3 )) || inside=0
+            for n in "${kill_counts[@]}"; do (( n > 0 && n < n_prints )) || inside=0; done
             if (( inside )); then
                 pass "tail --session-recordings, SIGKILL inside the recording with --output (print events in the file at each kill:$kills of $n_prints), then --until-now: exact (${out#session_compare: }; ${out2#compare: })"
             else

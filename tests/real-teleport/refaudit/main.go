@@ -144,6 +144,10 @@ func connected(cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 	sid := ""
 	if cmd == "session" {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			fmt.Println("refaudit session SID --proxy HOST:PORT --identity-file PATH [--from-index N] [--skip-session-types LIST] [--recording-wait DUR]")
+			os.Exit(0)
+		}
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			return errors.New("usage: refaudit session SID --proxy HOST:PORT --identity-file PATH [...]")
 		}
