@@ -469,7 +469,7 @@ fi
 
 # ---------------------------------------------------------------- teleport-audit
 session_checks=(session-events session-default-skip session-from-index session-corrupt session-not-found
-    session-no-permission tail-session-recordings tail-session-recordings-sigkill)
+    session-late-upload session-no-permission tail-session-recordings tail-session-recordings-sigkill)
 all_checks=(identity ping backfill export-fallback failed-logins types connection-upgrade-always
     no-server-errors resume-sigterm resume-sigkill-output live-tail identity-expiry identity-renewal
     wrong-ca expired no-event-access "${session_checks[@]}")
@@ -839,6 +839,24 @@ PY
             pass "session of an unknown sid (--recording-wait 3s): exit $rc after ${took}s, $msg"
         else
             fail "session of an unknown sid: exit $rc after ${took}s, stdout $(lines "$work/session-unknown.ndjson") lines, expected a not-found error naming the sid: $(tail -n 2 "$work/session-unknown.err" | cut -c1-300)"
+        fi
+        # A recording that appears late (uploads are asynchronous): NotFound at first, then the
+        # file (a copy of the recorded session's, renamed into place after 4 s); our client retries
+        # within --recording-wait and delivers it whole. (Its events keep the recorded session's sid.)
+        late_sid="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+        rc=0
+        s=$(date +%s)
+        "$bin" session "$late_sid" "${common[@]}" --skip-session-types none --recording-wait 60s > "$work/session-late.ndjson" 2> "$work/session-late.err" &
+        late_pid=$!
+        bg_pids+=("$late_pid")
+        sleep 4
+        cp "$records/$sid.tar" "$records/.$late_sid.tmp" && mv "$records/.$late_sid.tmp" "$records/$late_sid.tar"
+        wait "$late_pid" || rc=$?
+        took=$(( $(date +%s) - s ))
+        if (( rc == 0 && took >= 4 )) && [[ "$(lines "$work/session-late.ndjson")" == "$n_truth" ]]; then
+            pass "session of a recording uploaded 4 s late (--recording-wait 60s): all $n_truth events after ${took}s"
+        else
+            fail "session of a recording uploaded 4 s late: exit $rc after ${took}s, $(lines "$work/session-late.ndjson") of $n_truth events: $(tail -n 2 "$work/session-late.err" | cut -c1-300)"
         fi
         # A role with event read but not session read: our permission error, exit 77.
         rc=0
