@@ -482,7 +482,15 @@ else
     common=(--proxy "$proxy" --identity-file "$work/audit.identity")
     backfill_start="$(date -u -d "$cluster_start - 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
     tail_args=(tail "${common[@]}" --backfill-start "$backfill_start")
-    # The proxy's log from here on: our client's normal runs must not make it log an error.
+    # The proxy's log from here on: our client's normal runs must not make it log an error. The
+    # probes' Go clients (which dial several ways at once and drop the losers) leave WARN lines
+    # ("connection reset by peer") that can come a moment after they exit: wait until the log
+    # has been quiet for a second (at most 10 s) before taking the mark.
+    for _ in $(seq 1 10); do
+        log_mark=$(stat -c %s "$work/teleport.log")
+        sleep 1
+        (( $(stat -c %s "$work/teleport.log") == log_mark )) && break
+    done
     log_mark=$(stat -c %s "$work/teleport.log")
 
     # A relay (throttle.py) in front of the proxy; prints its port. $1: bytes per second (0: full
