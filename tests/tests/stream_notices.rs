@@ -36,17 +36,15 @@ async fn through_faults_and_a_stall(mode: Mode, backend: Backend) {
     let (sim, start, end) = past_backlog(backend, 1000).await;
     let client = connect(&sim).await;
     // A stall is reported by the part of the stream (a scan, a listing, a chunk reader) whose
-    // calls keep failing for `stall_report_after`: two failures in a row at least. The sim
-    // stalls the next 5 calls of any part; export reads one chunk at a time here, so those 5
-    // fall on two parts (the reader and the listings), and one of them takes 3 in a row. With
-    // 4 readers they could spread one per part, and no part would be stalled long enough.
+    // calls keep failing for `stall_report_after`, dated from when the first of them was sent:
+    // one stalled call (the sim holds it past the 300 ms request timeout) is enough, however
+    // the sim's 5 stalled calls spread over the export readers and listings.
     let mut stream = client.audit_events(
         fast_export(StreamConfig::default())
             .mode(mode)
             .backfill_start(start)
             .end_time(end)
             .page_size(50)
-            .export_concurrency(1)
             .request_timeout(Duration::from_millis(300))
             .stall_report_after(Duration::from_millis(200)),
     );

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::ca::{ClusterCa, IdentitySpec};
 use crate::faults::Faults;
 use crate::proxy::ProxyContext;
+use crate::recordings::RecordingSettings;
 use crate::roles::{Permissions, Roles};
 use crate::shared::{Shared, Version};
 use crate::stats::{RpcStats, Stats};
@@ -51,6 +52,8 @@ pub struct SimClusterBuilder {
     self_signed_web_cert: bool,
     websocket_upgrade: bool,
     proxy_listen: SocketAddr,
+    sessions: u64,
+    recordings: RecordingSettings,
 }
 
 /// What the Auth Service does with a call whose `version` metadata (sent by Teleport's Go API
@@ -101,6 +104,8 @@ impl Default for SimClusterBuilder {
             self_signed_web_cert: false,
             websocket_upgrade: true,
             proxy_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            sessions: 0,
+            recordings: RecordingSettings::default(),
         }
     }
 }
@@ -158,6 +163,26 @@ impl SimClusterBuilder {
     /// New events generated continuously at "now" (default 0: none).
     pub fn live_rate(mut self, events_per_second: f64) -> Self {
         self.live_rate = events_per_second;
+        self
+    }
+
+    /// Recorded SSH sessions (default 0: recordings off). With `count > 0`, the audit log
+    /// gets `count` sessions spread over the backlog's span (the hour before now without a
+    /// backlog), each with `session.start`, `session.join`, `session.leave`, `session.end`
+    /// and a `session.upload` (plus three unrelated events), and a recording served by the
+    /// session stream RPCs; live SSH sessions get a `session.upload` and a recording too.
+    /// The first session's recording is large, the next four are missing, late, corrupt and
+    /// empty (in an order the seed picks), the rest small: see
+    /// [`EventStore::recorded_sessions`](crate::EventStore::recorded_sessions). With
+    /// recordings off, the session stream serves a session's audit events instead.
+    pub fn sessions(mut self, count: u64) -> Self {
+        self.sessions = count;
+        self
+    }
+
+    /// How recordings look: the size of the large one, the delay of the late one.
+    pub fn recordings(mut self, settings: RecordingSettings) -> Self {
+        self.recordings = settings;
         self
     }
 
@@ -340,6 +365,8 @@ impl SimClusterBuilder {
             live_rate: self.live_rate,
             cache_bytes: self.event_cache_bytes,
             final_page_key_probability: self.final_page_key_probability,
+            sessions: self.sessions,
+            recordings: (self.sessions > 0).then_some(self.recordings),
         })?;
         let mut roles = Roles::default();
         for (name, permissions) in self.roles {

@@ -294,6 +294,8 @@ mod tests {
             live_rate: 0.0,
             cache_bytes: 0,
             final_page_key_probability: 0.0,
+            sessions: 0,
+            recordings: None,
         })
         .unwrap();
         Faults::new(store)

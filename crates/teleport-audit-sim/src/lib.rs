@@ -11,7 +11,7 @@
 //!   after the handshake, the `version` header checked as Teleport of the announced version
 //!   checks it, see [`OldClients`]), serving `proto.AuthService/Ping` and
 //!   `teleport.auditlog.v1.AuditLogService` (search, session stream, export) with Teleport's
-//!   semantics and errors;
+//!   semantics and errors, per announced version;
 //! - a **proxy** on one port that routes by ALPN like Teleport's TLS routing: it reads the
 //!   ClientHello without terminating TLS, forwards `teleport-auth@<hex cluster>.teleport.cluster.local`
 //!   to the Auth Service unopened, closes unknown clusters, and answers everything else with its
@@ -25,6 +25,9 @@
 //!   unknown events), generated lazily and deterministically from a seed (a backlog of millions
 //!   costs no memory until queried), plus live events at a rate and events you insert, made
 //!   visible the way a [`Backend`] does (DynamoDB: seconds late; Athena: when a chunk is flushed);
+//! - **session recordings** ([`SimClusterBuilder::sessions`]): recorded SSH sessions with their
+//!   `session.upload` audit events, and recordings served by the session stream RPCs, generated
+//!   event by event (small, large, missing, late-uploaded, corrupt, empty: [`RecordingKind`]);
 //! - **fault knobs** ([`Faults`]): failing, stalling or cut calls, oversized and malformed events,
 //!   late chunks, and [`SimCluster::restart`].
 //!
@@ -96,6 +99,7 @@ mod generate;
 mod json;
 mod private_file;
 mod proxy;
+mod recordings;
 mod roles;
 mod shared;
 mod stats;
@@ -111,6 +115,7 @@ pub use cluster::{
 };
 pub use error::SimError;
 pub use faults::{Faults, LATE_CHUNK_EVENTS};
+pub use recordings::{RecordedSession, RecordingKind, RecordingSettings};
 pub use roles::Permissions;
 pub use stats::{ProxyCounters, Rpc, RpcCounters, RpcStats};
 pub use store::{EventStore, StoredEvent, StoredEventId};

@@ -16,16 +16,19 @@ pub enum Rpc {
     GetEventExportChunks,
     /// `teleport.auditlog.v1.AuditLogService/ExportUnstructuredEvents`.
     ExportUnstructuredEvents,
+    /// `proto.AuthService/StreamSessionEvents` (the legacy session stream, `events.OneOf`).
+    StreamSessionEvents,
 }
 
 impl Rpc {
     /// Every RPC.
-    pub const ALL: [Rpc; 5] = [
+    pub const ALL: [Rpc; 6] = [
         Rpc::Ping,
         Rpc::GetUnstructuredEvents,
         Rpc::StreamUnstructuredSessionEvents,
         Rpc::GetEventExportChunks,
         Rpc::ExportUnstructuredEvents,
+        Rpc::StreamSessionEvents,
     ];
 
     /// The method name.
@@ -36,6 +39,7 @@ impl Rpc {
             Rpc::StreamUnstructuredSessionEvents => "StreamUnstructuredSessionEvents",
             Rpc::GetEventExportChunks => "GetEventExportChunks",
             Rpc::ExportUnstructuredEvents => "ExportUnstructuredEvents",
+            Rpc::StreamSessionEvents => "StreamSessionEvents",
         }
     }
 
@@ -46,6 +50,7 @@ impl Rpc {
             Rpc::StreamUnstructuredSessionEvents => 2,
             Rpc::GetEventExportChunks => 3,
             Rpc::ExportUnstructuredEvents => 4,
+            Rpc::StreamSessionEvents => 5,
         }
     }
 }
@@ -93,7 +98,7 @@ pub struct ProxyCounters {
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RpcStats {
-    counters: [RpcCounters; 5],
+    counters: [RpcCounters; Rpc::ALL.len()],
     /// TLS connections the Auth Service accepted (handshake and identity checks passed).
     pub auth_connections: u64,
     /// TLS connections the Auth Service closed during or right after the handshake (bad
@@ -145,9 +150,9 @@ impl RpcStats {
 /// The live counters.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    calls: [AtomicU64; 5],
-    errors: [AtomicU64; 5],
-    events: [AtomicU64; 5],
+    calls: [AtomicU64; Rpc::ALL.len()],
+    errors: [AtomicU64; Rpc::ALL.len()],
+    events: [AtomicU64; Rpc::ALL.len()],
     auth_connections: AtomicU64,
     auth_refused: AtomicU64,
     auth_clean: AtomicU64,
@@ -213,7 +218,7 @@ impl Stats {
 
     pub(crate) fn snapshot(&self) -> RpcStats {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let mut counters = [RpcCounters::default(); 5];
+        let mut counters = [RpcCounters::default(); Rpc::ALL.len()];
         for rpc in Rpc::ALL {
             let i = rpc.slot();
             counters[i] = RpcCounters {

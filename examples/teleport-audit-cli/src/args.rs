@@ -265,6 +265,17 @@ pub(crate) struct SimArgs {
     /// The server's clock minus the real one: -1h (an hour behind), +30m (ahead), 90s.
     #[arg(long, value_parser = teleport_audit::parse_signed_duration, allow_hyphen_values = true, default_value = "0s")]
     pub(crate) clock_offset: time::Duration,
+    /// Recorded SSH sessions in the history, each with a `session.upload` and a recording
+    /// (0: recordings off). The first recording is large, the next four are missing,
+    /// late-uploaded, corrupt and empty, the rest small; live SSH sessions are recorded too.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) sessions: u64,
+    /// Events in the large recording.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub(crate) large_session_events: u64,
+    /// How long a late-uploaded recording stays missing after its `session.upload`.
+    #[arg(long, value_parser = parse_duration, default_value = "20s", value_name = "DURATION")]
+    pub(crate) late_upload_delay: Duration,
 }
 
 #[cfg(feature = "sim")]

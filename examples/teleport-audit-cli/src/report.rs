@@ -2,7 +2,7 @@
 //! one line and the advice that fits it.
 //!
 //! ```text
-//! error: connection to 127.0.0.1:1 refused: Connection refused (os error 111)
+//! error: nothing accepts connections at 127.0.0.1:1: Connection refused (os error 111)
 //!   code: connection_refused
 //!   what to do: Check the port: ...
 //! ```
@@ -160,14 +160,14 @@ mod tests {
             Some(Box::new(Cause("Connection refused\n(os error 111)", None))),
         );
         let report = Report::new(
-            "connection to 127.0.0.1:1 refused".into(),
+            "nothing accepts connections at 127.0.0.1:1".into(),
             Some(&chain),
             Some("connection_refused"),
             Some("Check the port.".into()),
         );
         assert_eq!(
             report.text(),
-            "error: connection to 127.0.0.1:1 refused: transport error: Connection refused \
+            "error: nothing accepts connections at 127.0.0.1:1: transport error: Connection refused \
              (os error 111)\n  code: connection_refused\n  what to do: Check the port.\n"
         );
         // A message that already holds its cause's text does not say it twice.

@@ -26,7 +26,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use teleport_audit_sim::ca::IdentitySpec;
-use teleport_audit_sim::{Backend, DEFAULT_CLUSTER_NAME, OldClients, SimCluster, SimError};
+use teleport_audit_sim::{
+    Backend, DEFAULT_CLUSTER_NAME, OldClients, RecordingSettings, SimCluster, SimError,
+};
 
 use crate::args::{LogFormatArg, SimArgs, SimBackendArg};
 use crate::report::Report;
@@ -102,7 +104,13 @@ async fn serve(args: SimArgs) -> Result<(), SimFailure> {
         .live_rate(args.rate)
         .clock_offset(args.clock_offset)
         .old_clients(old_clients(|name| std::env::var_os(name)))
-        .proxy_listen(args.listen);
+        .proxy_listen(args.listen)
+        .sessions(args.sessions)
+        .recordings(
+            RecordingSettings::default()
+                .large_events(args.large_session_events)
+                .late_upload_delay(args.late_upload_delay),
+        );
     if args.backlog > 0 {
         builder = builder.recent_backlog(args.backlog, BACKLOG_SPAN);
     }
@@ -122,10 +130,11 @@ async fn serve(args: SimArgs) -> Result<(), SimFailure> {
     drop(stdout);
     // A log line (silenced by -q, an object with --log-format json).
     tracing::info!(
-        "teleport-audit sim: cluster {} ({} backend) on {proxy}: {} past events, {} new events/s, clock offset {}; identity file {}; SIGTERM or Ctrl-C stops it",
+        "teleport-audit sim: cluster {} ({} backend) on {proxy}: {} past events, {} recorded sessions, {} new events/s, clock offset {}; identity file {}; SIGTERM or Ctrl-C stops it",
         sim.cluster_name(),
         backend.name(),
         args.backlog,
+        args.sessions,
         args.rate,
         args.clock_offset,
         args.identity_out.display(),

@@ -293,7 +293,11 @@ async fn each_error_is_printed_once_with_its_causes_on_one_line() {
     let (code, _, stderr) = run(command(&args)).await;
     assert_ne!(code, 0, "{stderr}");
     let line = assert_reported_once(&stderr, "connection_refused");
-    assert!(line.contains(&format!("{refused} refused: ")), "{line}");
+    assert!(
+        line.contains(&format!("nothing accepts connections at {refused}: ")),
+        "{line}"
+    );
+    assert_eq!(line.matches("refused").count(), 1, "said once: {line}");
 
     // An expired identity.
     let expired = write(

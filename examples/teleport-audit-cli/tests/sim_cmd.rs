@@ -255,6 +255,41 @@ async fn sim_runs_its_clock_an_hour_behind() {
 }
 
 #[tokio::test]
+async fn sim_with_sessions_has_their_uploads_in_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        &[
+            "--backlog",
+            "100",
+            "--rate",
+            "0",
+            "--sessions",
+            "25",
+            "--backend",
+            "file",
+        ],
+    )
+    .await;
+    let (code, stdout, stderr) = sim.tail(&["--backfill-start", "2h"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    // 100 events, then 8 per session (5 of the session, 3 unrelated).
+    assert_eq!(events(&stdout).len(), 100 + 25 * 8, "{stderr}");
+    let mut uploads = HashSet::new();
+    for line in stdout.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        if value["event"] == "session.upload" {
+            assert_eq!(value["code"], "T2005I", "{value}");
+            assert!(uploads.insert(value["sid"].as_str().unwrap().to_owned()));
+        }
+    }
+    assert_eq!(uploads.len(), 25, "one upload per session");
+    let (exit, _, stderr) = sim.terminate().await;
+    assert_eq!(exit, Some(0), "{stderr}");
+    assert!(stderr.contains("25 recorded sessions"), "{stderr}");
+}
+
+#[tokio::test]
 async fn clock_offsets_are_taken_with_either_sign() {
     for (given, shown) in [("+30m", "30m"), ("90s", "1m30s")] {
         let dir = tempfile::tempdir().unwrap();

@@ -4,8 +4,10 @@
 mod caller;
 mod client_version;
 mod keepalive;
+pub(crate) mod recordings;
 mod router;
 mod service;
+mod stream;
 pub(crate) mod tls;
 
 use std::net::SocketAddr;

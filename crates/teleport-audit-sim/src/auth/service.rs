@@ -2,7 +2,6 @@
 //! with Teleport's validation, permissions and errors, and the fault knobs applied.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use prost_types::Timestamp;
 use teleport_audit_proto::RawStruct;
@@ -10,17 +9,20 @@ use teleport_audit_proto::auditlog::v1::{self as pb, audit_log_service_server::A
 use teleport_audit_proto::authservice::{
     PingRequest, PingResponse, auth_service_server::AuthService,
 };
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::recordings;
 use super::router::ConnInfo;
+use super::stream::{malformed_index, stream_out};
 use crate::Backend;
 use crate::faults::CallFault;
 use crate::json::{NANOS_PER_SEC, Nanos, date_text, day_of};
 use crate::shared::{Shared, Version};
 use crate::stats::Rpc;
-use crate::store::{Resume, SearchQuery, ServedEvent, decode_export, decode_search, encode_export};
+use crate::store::{
+    RecordedEvent, Resume, SearchQuery, ServedEvent, decode_export, decode_search, encode_export,
+};
 
 /// Teleport's default page size (`defaults.EventsIterationLimit`).
 pub(crate) const DEFAULT_LIMIT: i32 = 500;
@@ -56,7 +58,7 @@ impl PingService {
 
 /// Which permission a call needs.
 #[derive(Clone, Copy)]
-enum Need {
+pub(super) enum Need {
     /// `event` `list` and `read`.
     Events,
     /// `session` `read`.
@@ -66,7 +68,7 @@ enum Need {
 }
 
 /// Starts a call: counts it, applies injected failures and stalls, checks permissions.
-async fn begin<T>(
+pub(super) async fn begin<T>(
     shared: &Shared,
     rpc: Rpc,
     req: &Request<T>,
@@ -80,9 +82,10 @@ async fn begin<T>(
     result
 }
 
-/// Whether a Teleport of the announced version serves `rpc`: search arrived in 13.0, 13.x
-/// registers the session stream under a misspelt method name (measured on 13.3.8), export
-/// arrived in 16.4.
+/// Whether a Teleport of the announced version serves `rpc`: search arrived in 13.0; 13.x,
+/// 14.x and early 15.x register the unstructured session stream under a misspelt method name
+/// (measured on 13.3.8 and 14.2.3; see [`recordings::serves_unstructured_session_stream`]);
+/// the legacy session stream exists in every version; export arrived in 16.4.
 fn served(version: &Version, rpc: Rpc) -> Result<(), Status> {
     let unknown = || {
         Status::unimplemented(format!(
@@ -91,11 +94,15 @@ fn served(version: &Version, rpc: Rpc) -> Result<(), Status> {
         ))
     };
     match rpc {
-        Rpc::Ping => Ok(()),
+        Rpc::Ping | Rpc::StreamSessionEvents => Ok(()),
         _ if *version < Version::new(13, 0, 0) => Err(unknown()),
-        Rpc::StreamUnstructuredSessionEvents if *version < Version::new(14, 0, 0) => Err(
-            Status::unimplemented("method StreamUnstructuredSessionEvents not implemented"),
-        ),
+        Rpc::StreamUnstructuredSessionEvents
+            if !recordings::serves_unstructured_session_stream(version) =>
+        {
+            Err(Status::unimplemented(
+                "method StreamUnstructuredSessionEvents not implemented",
+            ))
+        }
         Rpc::GetEventExportChunks | Rpc::ExportUnstructuredEvents
             if *version < Version::new(16, 4, 0) =>
         {
@@ -164,6 +171,37 @@ fn timestamp_nanos(ts: Option<&Timestamp>) -> Nanos {
     })
 }
 
+/// A recording event as `StreamUnstructuredSessionEvents` sends it: `id` is the event's `uid`,
+/// or for events without one (`print`) the hex SHA-256 of its JSON, as Teleport's
+/// `computeEventID` does.
+fn recorded_to_proto(
+    event: RecordedEvent,
+    malformed: bool,
+) -> Result<pb::EventUnstructured, Status> {
+    let text = serde_json::to_string(&event.json)
+        .map_err(|e| Status::internal(format!("recording event {}: {e}", event.ei)))?;
+    let bytes = if malformed {
+        MALFORMED_STRUCT.to_vec()
+    } else {
+        teleport_audit_types::wire::json_to_struct(&text)
+            .map_err(|e| Status::internal(format!("recording event {}: {e}", event.ei)))?
+    };
+    let id = match event.uid() {
+        Some(uid) => uid.to_string(),
+        None => hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes())),
+    };
+    Ok(pb::EventUnstructured {
+        r#type: event.event_type().to_string(),
+        id,
+        time: Some(Timestamp {
+            seconds: event.time.div_euclid(NANOS_PER_SEC),
+            nanos: event.time.rem_euclid(NANOS_PER_SEC) as i32,
+        }),
+        index: event.ei,
+        unstructured: Some(RawStruct::from_encoded(bytes)),
+    })
+}
+
 fn to_proto(event: &ServedEvent, malformed: bool) -> pb::EventUnstructured {
     let body = &event.body;
     let bytes = if malformed {
@@ -181,58 +219,6 @@ fn to_proto(event: &ServedEvent, malformed: bool) -> pb::EventUnstructured {
         index: body.ei,
         unstructured: Some(RawStruct::from_encoded(bytes)),
     }
-}
-
-/// Which event of a response gets a malformed Struct, if the knob is armed.
-fn malformed_index(shared: &Shared, len: usize) -> Option<usize> {
-    (len > 0 && shared.faults.take_malformed()).then_some(len / 2)
-}
-
-/// Streams `items`, cutting the connection after `cut_after` of them when the
-/// `drop_after_events` knob says so.
-fn stream_out<T: Send + 'static>(
-    items: Vec<T>,
-    cut_after: Option<u64>,
-    info: ConnInfo,
-    shared: &Arc<Shared>,
-) -> ReceiverStream<Result<T, Status>> {
-    let (tx, rx) = mpsc::channel(16);
-    let stopped = shared.stopped();
-    tokio::spawn(async move {
-        let produce = async {
-            for (i, item) in items.into_iter().enumerate() {
-                if cut_after == Some(i as u64) {
-                    break;
-                }
-                if tx.send(Ok(item)).await.is_err() {
-                    return;
-                }
-            }
-            if cut_after.is_some() {
-                // Let what was sent reach the wire (taken from the channel, then no more
-                // bytes written for a while), then abort the connection.
-                for _ in 0..400 {
-                    if tx.capacity() == tx.max_capacity() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                for _ in 0..40 {
-                    let written = info.control.written();
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    if info.control.written() == written {
-                        break;
-                    }
-                }
-                info.control.cut();
-            }
-        };
-        tokio::select! {
-            () = produce => {}
-            () = stopped => {}
-        }
-    });
-    ReceiverStream::new(rx)
 }
 
 #[tonic::async_trait]
@@ -344,32 +330,15 @@ impl AuditLogService for AuditService {
         let shared = &self.shared;
         let info = begin(shared, RPC, &request, Need::Sessions).await?;
         let req = request.into_inner();
-        let events = shared
-            .store
-            .inner()
-            .session(&req.session_id, i64::from(req.start_index))
-            .map_err(|e| failed(shared, RPC, Status::internal(e.to_string())))?
-            .ok_or_else(|| {
-                failed(
-                    shared,
-                    RPC,
-                    Status::not_found(format!("session {:?} not found", req.session_id)),
-                )
-            })?;
-        let cut_after = shared.faults.take_events(events.len() as u64);
-        let bad = malformed_index(shared, events.len());
-        let items: Vec<_> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| to_proto(e, bad == Some(i)))
-            .collect();
-        shared.stats.events(
+        let stream = recordings::serve(
+            shared,
             RPC,
-            cut_after
-                .unwrap_or(items.len() as u64)
-                .min(items.len() as u64),
-        );
-        Ok(Response::new(stream_out(items, cut_after, info, shared)))
+            info,
+            &req.session_id,
+            i64::from(req.start_index),
+            recorded_to_proto,
+        )?;
+        Ok(Response::new(stream))
     }
 
     async fn get_event_export_chunks(
@@ -387,7 +356,12 @@ impl AuditLogService for AuditService {
             .map(|chunk| pb::EventExportChunk { chunk })
             .collect();
         shared.stats.events(RPC, chunks.len() as u64);
-        Ok(Response::new(stream_out(chunks, None, info, shared)))
+        Ok(Response::new(stream_out(
+            chunks.into_iter().map(Ok),
+            None,
+            info,
+            shared,
+        )))
     }
 
     async fn export_unstructured_events(
@@ -431,9 +405,11 @@ impl AuditLogService for AuditService {
         let items: Vec<_> = rest
             .iter()
             .enumerate()
-            .map(|(i, e)| pb::ExportEventUnstructured {
-                event: Some(to_proto(e, bad == Some(i))),
-                cursor: encode_export(&req.chunk, skip + i + 1),
+            .map(|(i, e)| {
+                Ok(pb::ExportEventUnstructured {
+                    event: Some(to_proto(e, bad == Some(i))),
+                    cursor: encode_export(&req.chunk, skip + i + 1),
+                })
             })
             .collect();
         shared.stats.events(

@@ -33,6 +33,7 @@ pub(super) fn codes(kind: Kind) -> &'static [&'static str] {
         Kind::Exec => &["T3002I", "T3002E"],
         Kind::SessionLeave => &["T2003I"],
         Kind::SessionEnd => &["T2004I"],
+        Kind::SessionUpload => &["T2005I"],
         Kind::KubeRequest => &["T3009I"],
         Kind::AppSessionStart => &["T2007I"],
         Kind::AppSessionChunk => &["T2008I"],
@@ -252,6 +253,16 @@ pub(super) fn write(ctx: Ctx<'_>) -> String {
                 .str("session_recording", "node")
                 .str("proto", "ssh");
             subject.server(&mut o);
+            o.finish()
+        }
+        Kind::SessionUpload => {
+            // As `GRPCServer.CreateAuditStream` emits it when an upload completes: session
+            // metadata and the recording's URL, no user or server.
+            let mut o = common(&head, pick_code(true));
+            o.str("sid", &sid).str(
+                "url",
+                &format!("file:///var/lib/teleport/log/records/{sid}.tar"),
+            );
             o.finish()
         }
         Kind::KubeRequest => {

@@ -8,6 +8,7 @@
 
 mod families;
 mod pools;
+pub(crate) mod recording;
 
 use crate::det::{Draw, hash_words};
 use crate::json::Nanos;
@@ -26,6 +27,20 @@ const PURPOSE_OUTCOME: u64 = 7;
 /// Share of events that record a failure (where the kind has a failure code).
 const FAILURE_RATE: f64 = 0.12;
 
+/// Salt of the series of recorded sessions (`SimClusterBuilder::sessions`): every group of it
+/// is a recorded SSH session.
+pub(crate) const SESSIONS_SALT: u64 = 0xfffd;
+/// Set in the salt of a live series generated while recordings are on: its SSH sessions are
+/// recorded (they end with a `session.upload`). Live salts below it count up from 1.
+pub(crate) const RECORDED_LIVE: u64 = 0x8000;
+/// Position of the `session.upload` event in a recorded group.
+pub(crate) const UPLOAD_POS: u64 = 6;
+/// Positions of the audit copies of the recording's `session.start`, `session.join`,
+/// `session.leave` and `session.end` in a recorded group.
+pub(crate) const RECORDED_POS: [u64; 4] = [0, 1, 3, 5];
+/// `ei` of `session.upload` events (Teleport's `SessionUploadIndex`, `math.MaxInt32`).
+pub(crate) const UPLOAD_EI: i64 = i32::MAX as i64;
+
 /// What one generated event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -37,6 +52,7 @@ pub(crate) enum Kind {
     Exec,
     SessionLeave,
     SessionEnd,
+    SessionUpload,
     KubeRequest,
     AppSessionStart,
     AppSessionChunk,
@@ -71,7 +87,7 @@ pub(crate) enum Kind {
 impl Kind {
     /// Every kind (for tests and documentation).
     #[cfg(test)]
-    pub(crate) const ALL: [Kind; 37] = [
+    pub(crate) const ALL: [Kind; 38] = [
         Kind::UserLoginLocal,
         Kind::UserLoginSso,
         Kind::AuthFailure,
@@ -80,6 +96,7 @@ impl Kind {
         Kind::Exec,
         Kind::SessionLeave,
         Kind::SessionEnd,
+        Kind::SessionUpload,
         Kind::KubeRequest,
         Kind::AppSessionStart,
         Kind::AppSessionChunk,
@@ -121,6 +138,7 @@ impl Kind {
             Kind::Exec => "exec",
             Kind::SessionLeave => "session.leave",
             Kind::SessionEnd => "session.end",
+            Kind::SessionUpload => "session.upload",
             Kind::KubeRequest => "kube.request",
             Kind::AppSessionStart => "app.session.start",
             Kind::AppSessionChunk => "app.session.chunk",
@@ -173,6 +191,8 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GroupKind {
     Ssh,
+    /// An SSH session with a recording: its audit events end with a `session.upload`.
+    Recorded,
     Kube,
     App,
     Db,
@@ -197,6 +217,18 @@ use Slot::{Misc, Session as S, Shared};
 
 impl GroupKind {
     fn draw(seed: u64, salt: u64, group: u64) -> GroupKind {
+        if salt == SESSIONS_SALT {
+            return GroupKind::Recorded;
+        }
+        match GroupKind::draw_plain(seed, salt, group) {
+            GroupKind::Ssh if salt & RECORDED_LIVE != 0 && salt < SESSIONS_SALT => {
+                GroupKind::Recorded
+            }
+            kind => kind,
+        }
+    }
+
+    fn draw_plain(seed: u64, salt: u64, group: u64) -> GroupKind {
         const TABLE: [(GroupKind, u64); 7] = [
             (GroupKind::Ssh, 22),
             (GroupKind::Kube, 10),
@@ -219,6 +251,16 @@ impl GroupKind {
                 S(K::Exec),
                 S(K::SessionLeave),
                 S(K::SessionEnd),
+                Misc,
+            ],
+            GroupKind::Recorded => [
+                S(K::SessionStart),
+                S(K::SessionJoin),
+                Misc,
+                S(K::SessionLeave),
+                Misc,
+                S(K::SessionEnd),
+                S(K::SessionUpload),
                 Misc,
             ],
             GroupKind::Kube => [
@@ -339,6 +381,12 @@ pub(crate) fn placement(seed: u64, salt: u64, idx: u64) -> Placement {
     let slots = GroupKind::draw(seed, salt, group).slots();
     let ok = !Draw::new(&[seed, salt, idx, PURPOSE_OUTCOME]).chance(FAILURE_RATE);
     match slots[pos] {
+        Slot::Session(K::SessionUpload) => Placement {
+            kind: K::SessionUpload,
+            ok,
+            session_ei: Some(UPLOAD_EI),
+            shared: true,
+        },
         Slot::Session(kind) => {
             let ei = slots[..pos]
                 .iter()
@@ -375,6 +423,12 @@ pub(crate) fn session_members(seed: u64, salt: u64, group: u64) -> Vec<u64> {
         .filter(|(_, s)| matches!(s, Slot::Session(_)))
         .map(|(pos, _)| group * GROUP_LEN + pos as u64)
         .collect()
+}
+
+/// Whether group `group` of series `salt` is a recorded SSH session (its audit events end
+/// with a `session.upload`, and it has a recording).
+pub(crate) fn is_recorded(seed: u64, salt: u64, group: u64) -> bool {
+    GroupKind::draw(seed, salt, group) == GroupKind::Recorded
 }
 
 /// The event id of index `idx` of series `salt`.
@@ -472,11 +526,17 @@ mod tests {
     #[test]
     fn every_event_is_valid_json_with_teleport_common_fields() {
         let mut seen = BTreeSet::new();
-        for idx in 0..20_000 {
-            let g = generate(&input(idx));
+        // The backlog's series, then a few recorded sessions (the only `session.upload`s).
+        let cases = (0..20_000)
+            .map(|idx| (0, idx))
+            .chain((0..200).map(|idx| (SESSIONS_SALT, idx)));
+        for (salt, idx) in cases {
+            let mut at = input(idx);
+            at.salt = salt;
+            let g = generate(&at);
             let v: serde_json::Value = serde_json::from_str(&g.json)
                 .unwrap_or_else(|e| panic!("index {idx}: {e}: {}", g.json));
-            let place = placement(9, 0, idx);
+            let place = placement(9, salt, idx);
             assert_eq!(v["event"], place.event_type(), "{}", g.json);
             let code = v["code"].as_str().unwrap();
             assert!(
@@ -484,10 +544,10 @@ mod tests {
                 "{code} for {:?}",
                 place.kind
             );
-            assert_eq!(v["uid"], uid(9, 0, idx).to_string());
+            assert_eq!(v["uid"], uid(9, salt, idx).to_string());
             assert_eq!(v["cluster_name"], "sim.teleport.test");
             assert_eq!(v["ei"], g.ei);
-            assert_eq!(v["time"], crate::json::rfc3339_nano(input(idx).time));
+            assert_eq!(v["time"], crate::json::rfc3339_nano(at.time));
             seen.insert(place.event_type());
         }
         let all: BTreeSet<_> = Kind::ALL
@@ -495,6 +555,45 @@ mod tests {
             .flat_map(|k| [k.event_type_for(true), k.event_type_for(false)])
             .collect();
         assert_eq!(seen, all, "20k events cover every family");
+    }
+
+    #[test]
+    fn recorded_sessions_end_with_an_upload_and_only_where_recordings_are_on() {
+        let uploads = |salt: u64| {
+            (0..4_000)
+                .filter(|&idx| placement(9, salt, idx).kind == Kind::SessionUpload)
+                .collect::<Vec<_>>()
+        };
+        assert!(uploads(0).is_empty(), "recordings off: no upload");
+        assert!(uploads(3).is_empty());
+        let live = uploads(3 | RECORDED_LIVE);
+        assert!(live.len() > 50, "{}", live.len());
+        let sessions = uploads(SESSIONS_SALT);
+        assert_eq!(sessions.len(), 500, "one per group");
+        let recorded = sessions
+            .into_iter()
+            .map(|idx| (SESSIONS_SALT, idx))
+            .chain(live.into_iter().map(|idx| (3 | RECORDED_LIVE, idx)));
+        for (salt, idx) in recorded {
+            assert_eq!(idx % GROUP_LEN, UPLOAD_POS);
+            let group = idx / GROUP_LEN;
+            assert!(is_recorded(9, salt, group));
+            let mut at = input(idx);
+            at.salt = salt;
+            let v: serde_json::Value = serde_json::from_str(&generate(&at).json).unwrap();
+            assert_eq!(v["code"], "T2005I");
+            assert_eq!(v["ei"], UPLOAD_EI);
+            let sid = sid(9, salt, group).to_string();
+            assert_eq!(v["sid"], sid.as_str());
+            assert_eq!(
+                v["url"],
+                format!("file:///var/lib/teleport/log/records/{sid}.tar")
+            );
+            for pos in RECORDED_POS {
+                let member = placement(9, salt, group * GROUP_LEN + pos);
+                assert!(member.session_ei.is_some(), "{member:?}");
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod cache;
 mod cursor;
 mod export;
 mod model;
+mod recording;
 mod search;
 mod series;
 mod session;
@@ -27,12 +28,14 @@ use time::{Date, OffsetDateTime};
 use crate::clock::Clock;
 use crate::generate::{self, GenInput};
 use crate::json::{NANOS_PER_SEC, Nanos, day_of, from_nanos, to_nanos};
+use crate::recordings::RecordingSettings;
 use crate::uid::Uid;
 use crate::{Backend, SimError};
 
 pub(crate) use body::{EventBody, ServedEvent};
 pub(crate) use cursor::{decode_export, decode_search, encode_export};
 pub(crate) use model::Rules;
+pub(crate) use recording::{RecordedEvent, RecordingFault, RecordingMissing};
 pub(crate) use search::{Resume, SearchQuery};
 
 use cache::{BLOCK, EventCache};
@@ -57,6 +60,11 @@ pub(crate) struct StoreConfig {
     pub(crate) live_rate: f64,
     pub(crate) cache_bytes: usize,
     pub(crate) final_page_key_probability: f64,
+    /// Recorded sessions in the backlog's span (or the hour before now without a backlog).
+    pub(crate) sessions: u64,
+    /// How recordings look; `None`: recordings are off (the session stream serves a
+    /// session's audit events, and no `session.upload` is generated).
+    pub(crate) recordings: Option<RecordingSettings>,
 }
 
 /// The simulated audit log. Cheap to clone (clones share the store).
@@ -70,6 +78,7 @@ pub(crate) struct StoreInner {
     cluster: String,
     clock: Clock,
     pub(crate) final_page_key_probability: f64,
+    recordings: Option<RecordingSettings>,
     state: RwLock<State>,
     cache: EventCache,
 }
@@ -202,6 +211,26 @@ impl EventStore {
                     .push(Series::backlog(BACKLOG_SALT, count, start_n, end_n));
             }
         }
+        if config.recordings.is_some() && config.sessions > 0 {
+            let (start, end) = match config.backlog {
+                Some((_, start, end)) => (clamp_nanos(start), clamp_nanos(end)),
+                None => (origin.saturating_sub(3_600 * NANOS_PER_SEC), origin),
+            };
+            let events = config
+                .sessions
+                .checked_mul(generate::GROUP_LEN)
+                .filter(|n| *n <= series::MAX_COUNT)
+                .ok_or_else(|| SimError::Config {
+                    field: "sessions",
+                    reason: format!("{} sessions are more than supported", config.sessions),
+                })?;
+            state.series.push(Series::backlog(
+                generate::SESSIONS_SALT,
+                events,
+                start,
+                end.max(start.saturating_add(1)),
+            ));
+        }
         let inner = StoreInner {
             rules: Rules {
                 backend: config.backend,
@@ -211,6 +240,7 @@ impl EventStore {
             cluster: config.cluster,
             clock: config.clock,
             final_page_key_probability: config.final_page_key_probability,
+            recordings: config.recordings,
             state: RwLock::new(state),
             cache: EventCache::new(config.cache_bytes),
         };
@@ -367,10 +397,17 @@ impl EventStore {
         }
         state.live_rate = events_per_second;
         if events_per_second > 0.0 {
-            if state.next_salt > MAX_SALT {
-                return Err(SimError::TooManySeries { max: MAX_SALT });
+            // With recordings on, live series carry the recorded bit in their salt (their SSH
+            // sessions get a `session.upload` and a recording), so fewer salts are left.
+            let (max, flag) = if self.inner.recordings.is_some() {
+                (generate::RECORDED_LIVE - 1, generate::RECORDED_LIVE)
+            } else {
+                (MAX_SALT, 0)
+            };
+            if state.next_salt > max {
+                return Err(SimError::TooManySeries { max });
             }
-            let salt = state.next_salt;
+            let salt = state.next_salt | flag;
             state.next_salt += 1;
             // Start at the next whole millisecond after now: event times are cut to the
             // millisecond, so a start inside this millisecond would stamp the first event
@@ -719,6 +756,21 @@ impl StoreInner {
         }
     }
 
+    /// Event `idx` of `series`: its time and generated JSON.
+    pub(crate) fn generate_at(&self, series: &Series, idx: u64) -> (Nanos, generate::Generated) {
+        let seed = self.rules.seed;
+        let time = series.time(seed, idx);
+        let generated = generate::generate(&GenInput {
+            seed,
+            salt: series.salt,
+            idx,
+            time,
+            group_start: series.group_start(seed, idx),
+            cluster: &self.cluster,
+        });
+        (time, generated)
+    }
+
     fn generate_block(
         &self,
         series: &Series,
@@ -728,15 +780,7 @@ impl StoreInner {
         let first = block_no * BLOCK;
         (first..first + BLOCK)
             .map(|idx| {
-                let time = series.time(seed, idx);
-                let generated = generate::generate(&GenInput {
-                    seed,
-                    salt: series.salt,
-                    idx,
-                    time,
-                    group_start: series.group_start(seed, idx),
-                    cluster: &self.cluster,
-                });
+                let (_, generated) = self.generate_at(series, idx);
                 let event_type = generate::placement(seed, series.salt, idx).event_type();
                 let uid = generate::uid(seed, series.salt, idx);
                 EventBody::encode(event_type, &uid, generated.ei, &generated.json).map(Arc::new)

@@ -20,6 +20,8 @@ fn store(backend: Backend, backlog: u64, clock: Clock) -> EventStore {
         live_rate: 0.0,
         cache_bytes: 8 << 20,
         final_page_key_probability: 0.0,
+        sessions: 0,
+        recordings: None,
     })
     .unwrap()
 }
@@ -198,6 +200,8 @@ fn final_pages_carry_a_key_as_configured_and_full_pages_always_do() {
         live_rate: 0.0,
         cache_bytes: 1 << 20,
         final_page_key_probability: 1.0,
+        sessions: 0,
+        recordings: None,
     };
     // Only DynamoDB (its LastEvaluatedKey) hands out a key on a final short page.
     let s = EventStore::new(config.clone()).unwrap();
@@ -497,6 +501,8 @@ fn a_huge_backlog_costs_nothing_until_queried() {
         live_rate: 0.0,
         cache_bytes: 1 << 20,
         final_page_key_probability: 0.0,
+        sessions: 0,
+        recordings: None,
     })
     .unwrap();
     assert_eq!(s.len(), 50_000_000);

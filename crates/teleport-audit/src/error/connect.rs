@@ -26,7 +26,7 @@ pub enum ConnectError {
     },
 
     /// Nothing listens at the address, or a firewall rejects the connection.
-    #[error("connection to {addr} refused")]
+    #[error("nothing accepts connections at {addr}")]
     Refused {
         /// The address dialed.
         addr: String,

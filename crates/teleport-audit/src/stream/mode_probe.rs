@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use tokio::time::Sleep;
@@ -66,7 +66,11 @@ pub(crate) struct ModeProbe {
 
 enum State {
     Ask,
-    Asking(Task<Result<Vec<String>, Error>>),
+    /// The listing call, sent at `since`.
+    Asking {
+        task: Task<Result<Vec<String>, Error>>,
+        since: Instant,
+    },
     Waiting(Pin<Box<Sleep>>),
 }
 
@@ -82,7 +86,7 @@ impl std::fmt::Debug for ModeProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.state {
             State::Ask => "ask",
-            State::Asking(_) => "asking",
+            State::Asking { .. } => "asking",
             State::Waiting(_) => "waiting",
         };
         f.debug_struct("ModeProbe")
@@ -109,12 +113,15 @@ impl ModeProbe {
                     let channel = self.channel.clone();
                     let timeout = self.timeout;
                     let span = tracing::info_span!("audit_export_probe", date = %today);
-                    self.state = State::Asking(Task::spawn(tracing::Instrument::instrument(
-                        list_chunks(channel, today, timeout),
-                        span,
-                    )));
+                    self.state = State::Asking {
+                        task: Task::spawn(tracing::Instrument::instrument(
+                            list_chunks(channel, today, timeout),
+                            span,
+                        )),
+                        since: Instant::now(),
+                    };
                 }
-                State::Asking(task) => {
+                State::Asking { task, since } => {
                     let answer = std::task::ready!(task.poll(cx))
                         .unwrap_or_else(|error| Err(task::failed("export probe", &error)));
                     match decide(answer) {
@@ -127,7 +134,7 @@ impl ModeProbe {
                             return Poll::Ready(Step::Decided(Mode::Search));
                         }
                         Decision::Retry(error) | Decision::Fatal(error) => {
-                            match self.retrier.failed(error, "export probe") {
+                            match self.retrier.failed(error, "export probe", *since) {
                                 Verdict::Fatal(error) => return Poll::Ready(Step::Fatal(error)),
                                 Verdict::Retry { delay } => {
                                     self.state =

@@ -71,8 +71,11 @@ impl Retrier {
         });
     }
 
-    /// A call failed with `error` (`what` says which call, for the log).
-    pub(crate) fn failed(&mut self, error: Error, what: &str) -> Verdict {
+    /// A call failed with `error` (`what` says which call, for the log). `waiting_since`: since
+    /// when the stream has waited on this call without an answer (when it was sent, or its last
+    /// message for a streaming call): a stall is dated from there, so a call that hangs until
+    /// its timeout counts as stalled for all that time, not from the moment it gave up.
+    pub(crate) fn failed(&mut self, error: Error, what: &str, waiting_since: Instant) -> Verdict {
         self.notifier.stats().update(|s| {
             s.consecutive_failures = s.consecutive_failures.saturating_add(1);
             s.last_error = Some(error.code());
@@ -83,7 +86,7 @@ impl Retrier {
             return Verdict::Fatal(error);
         }
         let now = Instant::now();
-        let since = *self.failing_since.get_or_insert(now);
+        let since = *self.failing_since.get_or_insert(waiting_since.min(now));
         self.attempts = self.attempts.saturating_add(1);
         let delay = self.backoff.next_delay();
         self.notifier.stats().update(|s| s.retries += 1);
@@ -176,7 +179,7 @@ mod tests {
     #[test]
     fn a_long_failure_is_reported_as_a_stall_notice_and_its_end_as_recovered() {
         let (mut retrier, stats, mut notices) = retrier(Duration::ZERO);
-        let Verdict::Retry { delay } = retrier.failed(unavailable(), "test") else {
+        let Verdict::Retry { delay } = retrier.failed(unavailable(), "test", Instant::now()) else {
             panic!("retryable");
         };
         assert!(delay <= Duration::from_millis(1));
@@ -210,11 +213,41 @@ mod tests {
     }
 
     #[test]
+    fn a_call_that_hung_past_the_period_is_a_stall_on_its_first_failure() {
+        let (mut hung, stats, mut notices) = retrier(Duration::from_secs(30));
+        // Sent 31 s ago, and only now given up (its timeout): stalled all that time.
+        let sent_at = Instant::now()
+            .checked_sub(Duration::from_secs(31))
+            .expect("the clock has run for 31 s");
+        let _ = hung.failed(unavailable(), "test", sent_at);
+        match &sent(&mut notices)[..] {
+            [
+                Notice::Stalled {
+                    stalled_for,
+                    attempts: 1,
+                    ..
+                },
+            ] => {
+                assert!(*stalled_for >= Duration::from_secs(31), "{stalled_for:?}");
+            }
+            other => panic!("expected one stall notice, got {other:?}"),
+        }
+        assert_eq!(stats.get().stalls, 1);
+        // The next failure of the same stall is dated from the first call, not its own.
+        let _ = hung.failed(unavailable(), "test", Instant::now());
+        assert!(sent(&mut notices).is_empty(), "reported once per period");
+        // A call that failed at once is no stall.
+        let (mut quick, _, mut quiet) = retrier(Duration::from_secs(30));
+        let _ = quick.failed(unavailable(), "test", Instant::now());
+        assert!(sent(&mut quiet).is_empty());
+    }
+
+    #[test]
     fn no_stall_report_before_the_period() {
         let (mut retrier, stats, mut notices) = retrier(Duration::from_secs(3600));
         for _ in 0..3 {
             assert!(matches!(
-                retrier.failed(unavailable(), "test"),
+                retrier.failed(unavailable(), "test", Instant::now()),
                 Verdict::Retry { .. }
             ));
         }
@@ -244,7 +277,7 @@ mod tests {
     #[test]
     fn a_retrier_dropped_while_stalled_clears_its_stall() {
         let (mut retrier, stats, _notices) = retrier(Duration::ZERO);
-        let _ = retrier.failed(unavailable(), "test");
+        let _ = retrier.failed(unavailable(), "test", Instant::now());
         assert!(stats.get().stalled_since.is_some());
         drop(retrier);
         assert_eq!(stats.get().stalled_since, None);
@@ -258,7 +291,7 @@ mod tests {
             message: "no".into(),
         });
         assert!(matches!(
-            retrier.failed(denied, "test"),
+            retrier.failed(denied, "test", Instant::now()),
             Verdict::Fatal(Error::Permission(PermissionError { .. }))
         ));
         assert_eq!(stats.get().retries, 0);

@@ -15,7 +15,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use teleport_audit_types::AuditEvent;
 use time::OffsetDateTime;
@@ -74,10 +74,12 @@ enum State {
     ServerTime {
         task: PageTask,
     },
-    /// Waiting for a page.
+    /// Waiting for a page, since `since` (when it was asked for, or, for a page fetched ahead,
+    /// when the page before it was consumed).
     Fetching {
         request: PageRequest,
         task: PageTask,
+        since: Instant,
     },
     /// Yielding a page's events; the next page may be on its way.
     Delivering {
@@ -189,8 +191,16 @@ impl SearchMachine {
                     Step::Next(State::Failed(task::failed("server time", &error)))
                 }
             },
-            State::Fetching { request, mut task } => match task.poll(cx) {
-                Poll::Pending => Step::Pending(State::Fetching { request, task }),
+            State::Fetching {
+                request,
+                mut task,
+                since,
+            } => match task.poll(cx) {
+                Poll::Pending => Step::Pending(State::Fetching {
+                    request,
+                    task,
+                    since,
+                }),
                 Poll::Ready(joined) => {
                     let result = match joined {
                         Ok(result) => result,
@@ -200,7 +210,7 @@ impl SearchMachine {
                     };
                     Step::Next(match result {
                         Ok(page) => self.on_page(&request, page),
-                        Err(error) => self.on_error(request, error),
+                        Err(error) => self.on_error(request, error, since),
                     })
                 }
             },
@@ -324,7 +334,11 @@ impl SearchMachine {
 
     fn fetch(&self, request: PageRequest) -> State {
         let task = self.spawn(&request, false);
-        State::Fetching { request, task }
+        State::Fetching {
+            request,
+            task,
+            since: Instant::now(),
+        }
     }
 
     fn on_page(&mut self, request: &PageRequest, page: Page) -> State {
@@ -369,7 +383,11 @@ impl SearchMachine {
             AfterPage::NextPage(fetch) => {
                 self.publish_watermark();
                 match next {
-                    Some((request, task)) => State::Fetching { request, task },
+                    Some((request, task)) => State::Fetching {
+                        request,
+                        task,
+                        since: Instant::now(),
+                    },
                     None => self.fetch(self.request(fetch)),
                 }
             }
@@ -409,7 +427,7 @@ impl SearchMachine {
         self.stats.update(|s| s.watermark = Some(watermark));
     }
 
-    fn on_error(&mut self, request: PageRequest, error: Error) -> State {
+    fn on_error(&mut self, request: PageRequest, error: Error, since: Instant) -> State {
         if let Some(found) = oversized::too_large(&error) {
             return self.on_too_large(request, found);
         }
@@ -425,7 +443,7 @@ impl SearchMachine {
             );
             return self.fetch(self.request(fetch));
         }
-        match self.retrier.failed(error, "audit search") {
+        match self.retrier.failed(error, "audit search", since) {
             Verdict::Fatal(error) => State::Failed(error),
             Verdict::Retry { delay } => State::Waiting {
                 sleep: Box::pin(tokio::time::sleep(delay)),
@@ -457,7 +475,11 @@ impl SearchMachine {
                 // The skip itself is a notice (and its one warning).
                 tracing::debug!("event over the largest receive limit; skipping it by id");
                 let task = self.spawn(&request, true);
-                State::Fetching { request, task }
+                State::Fetching {
+                    request,
+                    task,
+                    since: Instant::now(),
+                }
             }
         }
     }

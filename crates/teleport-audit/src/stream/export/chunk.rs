@@ -103,6 +103,7 @@ pub(super) async fn read(shared: Arc<Shared>, filter: Arc<Filter>, job: ChunkJob
     let mut reader = Reader {
         retrier: Retrier::new(&shared.config, shared.notifier.clone()),
         limit: shared.config.max_receive_size,
+        waiting_since: std::time::Instant::now(),
         fallback_time: job.date.midnight().assume_utc(),
         position: job.position.clone(),
         shared,
@@ -121,6 +122,9 @@ struct Reader {
     /// Largest message accepted now (raised for an oversized event, up to the configured limit).
     limit: usize,
     retrier: Retrier,
+    /// Since when this reader has waited on the server (the call's start, or its last message
+    /// handed on): where a stall is dated from if the call fails.
+    waiting_since: std::time::Instant,
     fallback_time: OffsetDateTime,
 }
 
@@ -167,7 +171,10 @@ impl Reader {
                     });
                     return self.stop(error).await;
                 }
-                error => match self.retrier.failed(error, "export chunk read") {
+                error => match self
+                    .retrier
+                    .failed(error, "export chunk read", self.waiting_since)
+                {
                     Verdict::Fatal(error) => return self.stop(error).await,
                     Verdict::Retry { delay } => tokio::time::sleep(delay).await,
                 },
@@ -186,6 +193,7 @@ impl Reader {
     /// One call: streams the chunk from the position until it ends or fails.
     async fn call(&mut self) -> Result<CallEnd, Error> {
         let timeout = self.shared.request_timeout;
+        self.waiting_since = std::time::Instant::now();
         let mut client = AuditLogServiceClient::new(self.shared.channel.clone())
             .max_decoding_message_size(self.limit);
         let mut stream = rpc::with_timeout(
@@ -196,6 +204,9 @@ impl Reader {
         .await?;
         let mut answered = false;
         loop {
+            if answered {
+                self.waiting_since = std::time::Instant::now();
+            }
             let message = match tokio::time::timeout(timeout, stream.message()).await {
                 Err(_) => {
                     return Err(Error::Server(ServerError::Timeout {

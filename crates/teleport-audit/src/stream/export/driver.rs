@@ -190,10 +190,11 @@ impl Driver {
     /// Lists `dates`, then hands what was found to the core.
     async fn list(&mut self, kind: Kind, dates: Vec<Date>) -> State {
         let started = now();
+        let sent_at = std::time::Instant::now();
         let found = match self.list_dates(kind, dates).await {
             Ok(found) => found,
             Err(error) => {
-                return match self.retrier.failed(error, "export chunk listing") {
+                return match self.retrier.failed(error, "export chunk listing", sent_at) {
                     Verdict::Fatal(error) => State::Failed(error),
                     Verdict::Retry { delay } => {
                         self.core.listing_failed(self.clock(), delay);
