@@ -831,7 +831,7 @@ PY
         "$bin" session "$half_sid" "${common[@]}" --skip-session-types none > "$work/session-half.ndjson" 2> "$work/session-half.err" || rc=$?
         want="$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"session_legacy_rpc\"" in l and "\"label\":\"half\"" in l][0]["events_before_end"])' "$facts")"
         got="$(lines "$work/session-half.ndjson")"
-        msg="$(grep -Eim1 'corrupt|truncated|recording' "$work/session-half.err" | cut -c1-300)"
+        msg="$(grep -Ei 'recording_corrupt|corrupt|truncated|cannot be read' "$work/session-half.err" | head -n 2 | tr '\n' ' ' | cut -c1-300)"
         if (( rc != 0 && rc != 130 )) && [[ "$got" == "$want" && -n "$msg" ]]; then
             pass "session of a recording cut in half: $got events (as many as the Go client got before Unknown 'unexpected EOF'), then exit $rc: $msg"
         else
@@ -842,7 +842,7 @@ PY
         s=$(date +%s)
         "$bin" session "$unknown_sid" "${common[@]}" --recording-wait 3s > "$work/session-unknown.ndjson" 2> "$work/session-unknown.err" || rc=$?
         took=$(( $(date +%s) - s ))
-        msg="$(grep -Eim1 'not found|not.*uploaded|missing' "$work/session-unknown.err" | cut -c1-300)"
+        msg="$(grep -Ei 'recording_not_found|recording not found|no recording' "$work/session-unknown.err" | head -n 2 | tr '\n' ' ' | cut -c1-300)"
         if (( rc != 0 && rc != 130 )) && [[ -n "$msg" ]] && grep -q "$unknown_sid" "$work/session-unknown.err" && [[ ! -s "$work/session-unknown.ndjson" ]]; then
             pass "session of an unknown sid (--recording-wait 3s): exit $rc after ${took}s, $msg"
         else
