@@ -8,6 +8,12 @@
 # runs each BINARY's `tail --until-now` over the whole backlog into a file, alternating the
 # binaries, under /usr/bin/time: user + system CPU seconds of the client process only (the sim's
 # CPU is not counted). Finally checks that every output is byte-identical.
+#
+# With INSTRUCTIONS=1 in the environment, each binary then runs once more under valgrind's
+# cachegrind (`--cache-sim=no`): the instructions the client executed in user space, a count that
+# other load on the machine does not move (hardware counters, `perf stat -e instructions`, are
+# not available on every virtual machine). Under valgrind, code that picks CPU features at run
+# time takes its generic path (the `sha2` crate's SHA-256 without SHA-NI, for one).
 set -eu
 EVENTS=$1; RUNS=$2; PAGE=$3; shift 3
 DIR=$(mktemp -d)
@@ -30,6 +36,16 @@ for run in $(seq "$RUNS"); do
       "$n" "$run" "$(wc -l <"$DIR/out.$n.$run")" "$(echo "$USER + $SYS" | bc)" "$USER" "$SYS" "$RSS"
   done
 done
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+  n=0
+  for BIN in "$@"; do
+    n=$((n + 1))
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+      "$BIN" "${ARGS[@]}" >"$DIR/out.$n.valgrind" 2>"$DIR/valgrind"
+    printf 'binary %d under valgrind: %d events, %s instructions\n' "$n" \
+      "$(wc -l <"$DIR/out.$n.valgrind")" "$(sed -n 's/.*I *refs: *//p' "$DIR/valgrind")"
+  done
+fi
 if [ "$(md5sum "$DIR"/out.* | awk '{print $1}' | sort -u | wc -l)" = 1 ]; then
   echo "outputs: all byte-identical"
 else

@@ -11,10 +11,11 @@
 //! A search page can also be read without copying its events at all: [`SearchClient`] answers with
 //! a [`SearchPage`], whose payloads are slices of the received message.
 
+pub mod legacy_events;
 mod raw_struct;
 mod search_page;
 
-pub use raw_struct::RawStruct;
+pub use raw_struct::{RawOneOf, RawStruct};
 pub use search_page::{SearchClient, SearchPage, SearchPageEvent};
 
 /// `teleport.auditlog.v1`: the audit log search, session stream and export RPCs.

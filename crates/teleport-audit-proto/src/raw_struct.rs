@@ -14,6 +14,11 @@ pub struct RawStruct {
     bytes: Vec<u8>,
 }
 
+/// An `events.OneOf` (one event of a session recording, from the legacy
+/// `proto.AuthService/StreamSessionEvents`) kept as its protobuf encoding, like [`RawStruct`].
+/// [`crate::legacy_events::oneof_to_struct`] turns the bytes into the event's JSON.
+pub type RawOneOf = RawStruct;
+
 impl RawStruct {
     /// Wraps bytes that are (or claim to be) an encoded `google.protobuf.Struct`.
     pub fn from_encoded(bytes: impl Into<Vec<u8>>) -> Self {

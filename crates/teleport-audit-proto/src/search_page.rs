@@ -8,7 +8,11 @@
 //! `google.protobuf.Struct` stays a slice of the received message ([`Bytes`], reference-counted,
 //! no copy), and the envelope fields a reader does not use (`type`, `index`) are skipped.
 
-use bytes::Bytes;
+mod quick;
+
+use bytes::{Buf, BufMut, Bytes};
+use prost::DecodeError;
+use prost::encoding::{self, DecodeContext, WireType};
 use tonic::codegen::{Body, GrpcMethod, StdError, http};
 
 use crate::auditlog::v1::GetUnstructuredEventsRequest;
@@ -20,14 +24,71 @@ use crate::auditlog::v1::GetUnstructuredEventsRequest;
 /// `google.protobuf.Struct`) is kept as the bytes of its encoding. One difference, for an
 /// encoding no Teleport server writes: a Struct split over two occurrences of field 5 would be
 /// merged by protobuf's rules for messages, while here the last occurrence wins.
-#[derive(Clone, PartialEq, prost::Message)]
+///
+/// Each event in the usual encoding is read straight from the received bytes; anything else
+/// is decoded by prost's generic rules, with the same result.
+#[derive(Clone, PartialEq, Debug, Default)]
 pub struct SearchPage {
     /// The page's events, in the order asked for.
-    #[prost(message, repeated, tag = "1")]
     pub items: Vec<SearchPageEvent>,
     /// Teleport's key for the next page; empty when the search is complete.
-    #[prost(string, tag = "2")]
     pub last_key: String,
+}
+
+impl prost::Message for SearchPage {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        encoding::message::encode_repeated(1, &self.items, buf);
+        if !self.last_key.is_empty() {
+            encoding::string::encode(2, &self.last_key, buf);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        const NAME: &str = "SearchPage";
+        match tag {
+            1 => {
+                if wire_type == WireType::LengthDelimited
+                    && let Some(event) = quick::read_event(buf)
+                {
+                    self.items.push(event);
+                    return Ok(());
+                }
+                encoding::message::merge_repeated(wire_type, &mut self.items, buf, ctx).map_err(
+                    |mut error| {
+                        error.push(NAME, "items");
+                        error
+                    },
+                )
+            }
+            2 => encoding::string::merge(wire_type, &mut self.last_key, buf, ctx).map_err(
+                |mut error| {
+                    error.push(NAME, "last_key");
+                    error
+                },
+            ),
+            _ => encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        encoding::message::encoded_len_repeated(1, &self.items)
+            + if self.last_key.is_empty() {
+                0
+            } else {
+                encoding::string::encoded_len(2, &self.last_key)
+            }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.last_key.clear();
+    }
 }
 
 /// `teleport.auditlog.v1.EventUnstructured` as a reader decodes it: the id, the time and the
@@ -101,6 +162,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use prost::Message;
 
     use super::*;
@@ -158,6 +220,137 @@ mod tests {
         let payload = decoded.items[0].unstructured.as_ptr() as usize;
         let range = wire.as_ptr() as usize..wire.as_ptr() as usize + wire.len();
         assert!(range.contains(&payload));
+    }
+
+    /// The page as prost's derived decoding reads it (what `SearchPage` was before its events
+    /// were read directly): the oracle of the quick path.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct ReferencePage {
+        #[prost(message, repeated, tag = "1")]
+        items: Vec<SearchPageEvent>,
+        #[prost(string, tag = "2")]
+        last_key: String,
+    }
+
+    fn varint(mut value: u64, non_minimal: bool, out: &mut Vec<u8>) {
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        if non_minimal {
+            out.extend([(value as u8) | 0x80, 0]);
+        } else {
+            out.push(value as u8);
+        }
+    }
+
+    /// One protobuf field: number, wire type, payload (a varint's value or a length-delimited
+    /// field's bytes), and whether its length is written with a superfluous byte.
+    type WireField = (u64, u64, u64, Vec<u8>, bool);
+
+    fn encode_fields(fields: &[WireField]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (number, wire, value, bytes, non_minimal) in fields {
+            varint(number << 3 | wire, false, &mut out);
+            match wire {
+                0 => varint(*value, *non_minimal, &mut out),
+                1 => out.extend(value.to_le_bytes()),
+                5 => out.extend(&value.to_le_bytes()[..4]),
+                _ => {
+                    varint(bytes.len() as u64, *non_minimal, &mut out);
+                    out.extend(bytes);
+                }
+            }
+        }
+        out
+    }
+
+    fn field(
+        numbers: std::ops::Range<u64>,
+        payload: BoxedStrategy<Vec<u8>>,
+    ) -> BoxedStrategy<WireField> {
+        (
+            numbers,
+            prop_oneof![6 => Just(2u64), 1 => Just(0u64), 1 => Just(1u64), 1 => Just(5u64)],
+            prop_oneof![any::<u64>(), 0u64..300],
+            payload,
+            prop::bool::weighted(0.1),
+        )
+            .boxed()
+    }
+
+    fn timestamp() -> BoxedStrategy<Vec<u8>> {
+        let part = prop_oneof![
+            8 => (1u64..3, any::<u64>(), prop::bool::weighted(0.1))
+                .prop_map(|(number, value, odd)| (number, 0, value, Vec::new(), odd)),
+            1 => field(1..5, Just(vec![1, 2]).boxed()),
+        ];
+        prop::collection::vec(part, 0..4)
+            .prop_map(|fields| encode_fields(&fields))
+            .boxed()
+    }
+
+    fn event() -> BoxedStrategy<Vec<u8>> {
+        let text = prop_oneof![
+            8 => "[a-z0-9-]{0,40}".prop_map(String::into_bytes),
+            1 => prop::collection::vec(any::<u8>(), 0..8),
+        ];
+        let usual = prop_oneof![
+            (Just(1u64), text.clone()),
+            (Just(2u64), text),
+            (Just(3u64), timestamp()),
+            (Just(5u64), prop::collection::vec(any::<u8>(), 0..64)),
+        ]
+        .prop_map(|(number, bytes)| (number, 2, 0, bytes, false));
+        let part = prop_oneof![
+            8 => usual,
+            1 => (any::<u64>(), prop::bool::weighted(0.2))
+                .prop_map(|(value, odd)| (4, 0, value, Vec::new(), odd)),
+            1 => field(1..9, prop::collection::vec(any::<u8>(), 0..8).boxed()),
+        ];
+        prop::collection::vec(part, 0..7)
+            .prop_map(|fields| encode_fields(&fields))
+            .boxed()
+    }
+
+    proptest::proptest! {
+        /// Pages of events in the usual encoding and in others (fields repeated, unknown or of
+        /// the wrong wire type, non-minimal lengths, bad UTF-8, a timestamp with extra fields,
+        /// truncated pages): read exactly as prost's derived decoding reads them, or refused
+        /// the same way.
+        #[test]
+        fn pages_decode_as_prosts_derived_decoding_does(
+            events in prop::collection::vec((event(), prop::bool::weighted(0.05)), 0..6),
+            last_key in "[a-z]{0,5}",
+            cut in prop::option::weighted(0.1, any::<prop::sample::Index>()),
+        ) {
+            let mut wire = Vec::new();
+            for (body, non_minimal) in &events {
+                wire.push(0x0a);
+                varint(body.len() as u64, *non_minimal, &mut wire);
+                wire.extend(body);
+            }
+            if !last_key.is_empty() {
+                wire.push(0x12);
+                varint(last_key.len() as u64, false, &mut wire);
+                wire.extend(last_key.as_bytes());
+            }
+            if let Some(cut) = cut {
+                wire.truncate(cut.index(wire.len() + 1));
+            }
+            let ours = SearchPage::decode(Bytes::from(wire.clone()));
+            let reference = ReferencePage::decode(Bytes::from(wire));
+            match (ours, reference) {
+                (Ok(ours), Ok(reference)) => {
+                    proptest::prop_assert_eq!(ours.items, reference.items);
+                    proptest::prop_assert_eq!(ours.last_key, reference.last_key);
+                }
+                (Err(_), Err(_)) => {}
+                (ours, reference) => {
+                    proptest::prop_assert!(false, "ours {:?}, prost's {:?}", ours, reference);
+                }
+            }
+        }
     }
 
     #[test]

@@ -85,19 +85,20 @@
 //! The full description and the size bound are in `docs/cursor.md`.
 
 mod export;
+mod seen;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::error::{CursorError, Error, NOT_A_CURSOR};
 use crate::mode::Mode;
 
 pub(crate) use export::{ExportPosition, chunk_hash, date_text};
+use seen::SeenSet;
 
 /// The only cursor format version this library writes and reads.
 pub const CURSOR_VERSION: u32 = 1;
@@ -289,59 +290,6 @@ impl SearchPosition {
     }
 }
 
-/// Hash of an event id as stored in the seen set.
-pub(crate) fn id_hash(id: &str) -> u64 {
-    let digest = Sha256::digest(id.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
-}
-
-/// Delivered event ids (hashed), grouped by the Unix second of the event's time.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SeenSet {
-    /// Second -> sorted hashes.
-    buckets: BTreeMap<i64, Vec<u64>>,
-    len: usize,
-}
-
-impl SeenSet {
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    #[cfg(test)]
-    pub(crate) fn contains(&self, time: OffsetDateTime, id: &str) -> bool {
-        self.buckets
-            .get(&time.unix_timestamp())
-            .is_some_and(|bucket| bucket.binary_search(&id_hash(id)).is_ok())
-    }
-
-    /// Records a delivered event; returns false if it was already there.
-    pub(crate) fn insert(&mut self, time: OffsetDateTime, id: &str) -> bool {
-        let bucket = self.buckets.entry(time.unix_timestamp()).or_default();
-        let hash = id_hash(id);
-        match bucket.binary_search(&hash) {
-            Ok(_) => false,
-            Err(at) => {
-                bucket.insert(at, hash);
-                self.len += 1;
-                true
-            }
-        }
-    }
-
-    /// Drops every second that ends at or before `time`.
-    fn forget_before(&mut self, time: OffsetDateTime) {
-        // Second `s` covers [s, s + 1); keep it if any of it is at or after `time`.
-        let keep_from = time.unix_timestamp();
-        let kept = self.buckets.split_off(&keep_from);
-        let dropped: usize = self.buckets.values().map(Vec::len).sum();
-        self.buckets = kept;
-        self.len -= dropped;
-    }
-}
-
 // --- serde: the documented wire format ---
 
 #[derive(Serialize, Deserialize)]
@@ -411,9 +359,8 @@ fn search_to_wire(
 ) -> CursorWire {
     let seen = search
         .seen
-        .buckets
-        .iter()
-        .map(|(second, hashes)| (second.to_string(), encode_hashes(hashes)))
+        .hashed()
+        .map(|(second, hashes)| (second.to_string(), encode_hashes(&hashes)))
         .collect();
     CursorWire {
         v: CURSOR_VERSION,
@@ -539,9 +486,8 @@ fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
             .parse()
             .map_err(|_| format!("seen: key {key:?} is not a Unix second"))?;
         let hashes = decode_hashes(&format!("seen[{second}]"), &encoded, "ids")?;
-        seen.len += hashes.len();
-        // Two spellings of one second ("7", "07", "+7") would leave `len` counting both.
-        if seen.buckets.insert(second, hashes).is_some() {
+        // Two spellings of one second ("7", "07", "+7").
+        if !seen.insert_hashed(second, hashes) {
             return Err(format!("seen: key {key:?} repeats second {second}"));
         }
     }
@@ -585,6 +531,7 @@ fn search_from_value(value: serde_json::Value) -> Result<Cursor, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::seen::id_hash;
     use super::*;
     use crate::error::tests::why;
     use proptest::prelude::*;

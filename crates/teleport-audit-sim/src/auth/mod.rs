@@ -4,6 +4,7 @@
 mod caller;
 mod client_version;
 mod keepalive;
+mod legacy_sessions;
 pub(crate) mod recordings;
 mod router;
 mod service;

@@ -1,17 +1,19 @@
-//! The gRPC services: `teleport.auditlog.v1.AuditLogService` and `proto.AuthService/Ping`,
-//! with Teleport's validation, permissions and errors, and the fault knobs applied.
+//! The gRPC services: `teleport.auditlog.v1.AuditLogService` and `proto.AuthService` (`Ping`
+//! and the legacy session stream), with Teleport's validation, permissions and errors, and the
+//! fault knobs applied.
 
 use std::sync::Arc;
 
 use prost_types::Timestamp;
-use teleport_audit_proto::RawStruct;
 use teleport_audit_proto::auditlog::v1::{self as pb, audit_log_service_server::AuditLogService};
 use teleport_audit_proto::authservice::{
-    PingRequest, PingResponse, auth_service_server::AuthService,
+    PingRequest, PingResponse, StreamSessionEventsRequest, auth_service_server::AuthService,
 };
+use teleport_audit_proto::{RawOneOf, RawStruct};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::legacy_sessions::recorded_to_oneof;
 use super::recordings;
 use super::router::ConnInfo;
 use super::stream::{malformed_index, stream_out};
@@ -171,6 +173,26 @@ fn timestamp_nanos(ts: Option<&Timestamp>) -> Nanos {
     })
 }
 
+/// One session RPC (unstructured or legacy): admits the call (`session` `read`), then streams
+/// the recording the request names (`target` gives its session id and start index), each event
+/// made by `encode`.
+async fn session_rpc<R, T, F>(
+    shared: &Arc<Shared>,
+    rpc: Rpc,
+    request: Request<R>,
+    target: impl FnOnce(R) -> (String, i32),
+    encode: F,
+) -> Result<Response<ReceiverStream<Result<T, Status>>>, Status>
+where
+    T: Send + 'static,
+    F: FnMut(RecordedEvent, bool) -> Result<T, Status> + Send + 'static,
+{
+    let info = begin(shared, rpc, &request, Need::Sessions).await?;
+    let (sid, start_index) = target(request.into_inner());
+    let stream = recordings::serve(shared, rpc, info, &sid, i64::from(start_index), encode)?;
+    Ok(Response::new(stream))
+}
+
 /// A recording event as `StreamUnstructuredSessionEvents` sends it: `id` is the event's `uid`,
 /// or for events without one (`print`) the hex SHA-256 of its JSON, as Teleport's
 /// `computeEventID` does.
@@ -326,19 +348,14 @@ impl AuditLogService for AuditService {
         &self,
         request: Request<pb::StreamUnstructuredSessionEventsRequest>,
     ) -> Result<Response<Self::StreamUnstructuredSessionEventsStream>, Status> {
-        const RPC: Rpc = Rpc::StreamUnstructuredSessionEvents;
-        let shared = &self.shared;
-        let info = begin(shared, RPC, &request, Need::Sessions).await?;
-        let req = request.into_inner();
-        let stream = recordings::serve(
-            shared,
-            RPC,
-            info,
-            &req.session_id,
-            i64::from(req.start_index),
+        session_rpc(
+            &self.shared,
+            Rpc::StreamUnstructuredSessionEvents,
+            request,
+            |r| (r.session_id, r.start_index),
             recorded_to_proto,
-        )?;
-        Ok(Response::new(stream))
+        )
+        .await
     }
 
     async fn get_event_export_chunks(
@@ -452,5 +469,21 @@ impl AuthService for PingService {
             is_boring: false,
             remote_addr: info.peer.to_string(),
         }))
+    }
+
+    type StreamSessionEventsStream = ReceiverStream<Result<RawOneOf, Status>>;
+
+    async fn stream_session_events(
+        &self,
+        request: Request<StreamSessionEventsRequest>,
+    ) -> Result<Response<Self::StreamSessionEventsStream>, Status> {
+        session_rpc(
+            &self.shared,
+            Rpc::StreamSessionEvents,
+            request,
+            |r| (r.session_id, r.start_index),
+            recorded_to_oneof,
+        )
+        .await
     }
 }

@@ -14,10 +14,10 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use std::ops::Range;
 
+use super::time_text::parse_rfc3339;
 use crate::error::{EventError, cut, excerpt, json_type_of_first_byte};
 use crate::wire::{TopLevelSink, WrittenValue};
 
@@ -198,7 +198,7 @@ impl Collector {
     ) -> Result<(), EventError> {
         match field {
             Common::Time => match value {
-                Scalar::Str(text) => match OffsetDateTime::parse(&text, &Rfc3339) {
+                Scalar::Str(text) => match parse_rfc3339(&text) {
                     Ok(time) => self.time = Some(time),
                     Err(source) => {
                         let value = excerpt(&text);

@@ -1,6 +1,7 @@
 //! [`AuditEvent`]: one Teleport audit event, kept losslessly.
 
 mod header;
+mod time_text;
 
 use std::fmt;
 use std::str::FromStr;

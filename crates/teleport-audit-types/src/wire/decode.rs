@@ -62,8 +62,15 @@ struct Entry {
     /// Where the key's bytes are in the input.
     key: Span,
     value: Parts,
-    /// Position among the entries of its Struct (for "last duplicate wins").
-    seq: usize,
+}
+
+/// What an object's entries are sorted by: the key's [`Entry::prefix`], then the entry's place
+/// in [`Scratch::entries`] (its order on the wire). Small, so that sorting moves 16 bytes per
+/// entry rather than the entry itself; keys whose prefixes tie are then ordered by their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey {
+    prefix: u64,
+    index: usize,
 }
 
 /// One step of the JSON path of the value being decoded, for error messages.
@@ -88,12 +95,41 @@ fn key_prefix(key: &[u8]) -> u64 {
         })
 }
 
+/// Sorts an object's entries (`order`, as pushed: by place) into output order: by key bytes,
+/// then by place, so that of two entries with the same key the last on the wire comes last.
+fn sort_entries(order: &mut [SortKey], entries: &[Entry], input: &[u8]) {
+    order.sort_unstable();
+    if !order
+        .windows(2)
+        .any(|pair| pair[0].prefix == pair[1].prefix)
+    {
+        return;
+    }
+    // Keys that share their first 8 bytes are in place order; order them by their bytes. A
+    // stable sort keeps place order among equal keys.
+    let key_of = |key: &SortKey| {
+        let (start, end) = entries[key.index].key;
+        &input[start..end]
+    };
+    let mut rest = order;
+    while let Some(first) = rest.first() {
+        let prefix = first.prefix;
+        let run = rest.iter().take_while(|key| key.prefix == prefix).count();
+        let (tied, after) = rest.split_at_mut(run);
+        if tied.len() > 1 {
+            tied.sort_by(|a, b| key_of(a).cmp(key_of(b)));
+        }
+        rest = after;
+    }
+}
+
 /// Scratch space of a decoder (the pending entries of the objects being written, the JSON path,
 /// and a buffer for output of unknown length), kept per thread so that decoding an event
 /// allocates nothing but its output.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     entries: Vec<Entry>,
+    order: Vec<SortKey>,
     path: Vec<Step>,
     pub(crate) text: Vec<u8>,
 }
@@ -113,10 +149,12 @@ impl Scratch {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => {
                 scratch.entries.clear();
+                scratch.order.clear();
                 scratch.path.clear();
                 scratch.text.clear();
                 let result = f(&mut scratch);
                 if scratch.entries.capacity() > SCRATCH_KEPT
+                    || scratch.order.capacity() > SCRATCH_KEPT
                     || scratch.text.capacity() > SCRATCH_TEXT_KEPT
                 {
                     *scratch = Scratch::default();
@@ -293,6 +331,7 @@ enum Written {
 pub(crate) struct Decoder<'a, 's> {
     input: &'a [u8],
     entries: &'s mut Vec<Entry>,
+    order: &'s mut Vec<SortKey>,
     path: &'s mut Vec<Step>,
     sink: Option<&'s mut dyn TopLevelSink>,
 }
@@ -306,6 +345,7 @@ impl<'a, 's> Decoder<'a, 's> {
         Self {
             input,
             entries: &mut scratch.entries,
+            order: &mut scratch.order,
             path: &mut scratch.path,
             sink,
         }
@@ -326,7 +366,7 @@ impl<'a, 's> Decoder<'a, 's> {
     ) -> Result<(), Fault> {
         self.check_depth(parts, depth)?;
         let base = self.entries.len();
-        let mut seq = 0;
+        let order_base = self.order.len();
         for &(start, end) in parts {
             let mut pos = start;
             while pos < end {
@@ -335,31 +375,27 @@ impl<'a, 's> Decoder<'a, 's> {
                 else {
                     continue;
                 };
-                let entry = self.read_entry(range, seq)?;
+                let entry = self.read_entry(range)?;
+                self.order.push(SortKey {
+                    prefix: entry.prefix,
+                    index: self.entries.len(),
+                });
                 self.entries.push(entry);
-                seq += 1;
             }
         }
         let input = self.input;
         let bytes_of = |(start, end): Span| &input[start..end];
-        self.entries[base..].sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| bytes_of(a.key).cmp(bytes_of(b.key)))
-                .then(a.seq.cmp(&b.seq))
-        });
+        sort_entries(&mut self.order[order_base..], self.entries, input);
 
         out.push(b'{');
         let mut first = true;
-        for index in base..self.entries.len() {
-            let entry = &self.entries[index];
-            let (key_span, prefix) = (entry.key, entry.prefix);
+        for place in order_base..self.order.len() {
+            let SortKey { prefix, index } = self.order[place];
+            let key_span = self.entries[index].key;
             let key = bytes_of(key_span);
-            if self
-                .entries
-                .get(index + 1)
-                .is_some_and(|next| next.prefix == prefix && bytes_of(next.key) == key)
-            {
+            if self.order.get(place + 1).is_some_and(|next| {
+                next.prefix == prefix && bytes_of(self.entries[next.index].key) == key
+            }) {
                 continue; // a later entry with the same key replaces this one
             }
             let value = std::mem::take(&mut self.entries[index].value);
@@ -391,12 +427,13 @@ impl<'a, 's> Decoder<'a, 's> {
             }
         }
         self.entries.truncate(base);
+        self.order.truncate(order_base);
         out.push(b'}');
         Ok(())
     }
 
     /// Reads a `Struct.FieldsEntry` message: `key = 1` (string), `value = 2` (Value).
-    fn read_entry(&self, (start, end): Span, seq: usize) -> Result<Entry, Fault> {
+    fn read_entry(&self, (start, end): Span) -> Result<Entry, Fault> {
         // The usual encoding: the key, then the value, each once with a one-byte length, filling
         // the entry exactly. Anything else goes the general way below.
         let input = self.input;
@@ -412,7 +449,6 @@ impl<'a, 's> Decoder<'a, 's> {
                     prefix: key_prefix(&input[key.0..key.1]),
                     key,
                     value: Parts::One((key_end + 2, end)),
-                    seq,
                 });
             }
         }
@@ -420,7 +456,6 @@ impl<'a, 's> Decoder<'a, 's> {
             prefix: 0,
             key: (start, start),
             value: Parts::Empty,
-            seq,
         };
         let mut pos = start;
         while pos < end {

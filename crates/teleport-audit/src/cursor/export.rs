@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use super::{CURSOR_VERSION, decode_hashes, encode_hashes, format_time, id_hash, parse_time};
+use super::seen::id_hash;
+use super::{CURSOR_VERSION, decode_hashes, encode_hashes, format_time, parse_time};
 
 const DATE_FORMAT: &[time::format_description::FormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");

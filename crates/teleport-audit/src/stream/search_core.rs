@@ -341,7 +341,15 @@ impl SearchCore {
     }
 
     /// Every event of a page has been considered: move the watermark, and say what follows.
+    /// The ids of the page's events that the watermark did not pass are hashed then (the seen
+    /// set keeps them as text until then: most are passed, and never need hashing).
     pub(crate) fn page_consumed(&mut self, page: PageEnd) -> AfterPage {
+        let after = self.move_past_page(page);
+        self.position.seen.hash_pending();
+        after
+    }
+
+    fn move_past_page(&mut self, page: PageEnd) -> AfterPage {
         let lateness = self.settings.max_lateness;
         let Some(scan) = self.position.scan.as_mut() else {
             return AfterPage::Replan;

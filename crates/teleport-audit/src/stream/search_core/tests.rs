@@ -227,6 +227,29 @@ fn after_a_page_the_watermark_moves_to_its_newest_second_capped_at_settled() {
 }
 
 #[test]
+fn ids_are_hashed_at_a_pages_end_only_if_the_watermark_did_not_pass_them() {
+    let start = datetime!(2025-12-02 07:00 UTC);
+    let mut core = core_at(start, Some(datetime!(2025-12-02 07:30 UTC)));
+    scan(&mut core, datetime!(2025-12-02 07:30 UTC));
+    let (first, last) = (
+        datetime!(2025-12-02 07:01:00.5 UTC),
+        datetime!(2025-12-02 07:02:00.5 UTC),
+    );
+    assert_eq!(core.admit(first, "a"), Admission::Deliver);
+    assert_eq!(core.admit(last, "b"), Admission::Deliver);
+    // In the page: kept as text, still found.
+    assert!(core.position().seen.has_pending());
+    assert_eq!(core.admit(first, "a"), Admission::Duplicate);
+    core.page_consumed(page(Some(last), "k1", true, false));
+    // After it: the watermark passed "a"; "b" is kept, hashed.
+    assert_eq!(core.watermark(), datetime!(2025-12-02 07:02 UTC));
+    assert!(!core.position().seen.has_pending());
+    assert_eq!(core.position().seen.len(), 1);
+    assert_eq!(core.admit(last, "b"), Admission::Duplicate);
+    assert_eq!(core.admit(last, "c"), Admission::Deliver);
+}
+
+#[test]
 fn after_a_complete_scan_the_watermark_moves_to_the_scan_end_or_settled() {
     // A backfill window that ends long before the server's time: to the scan's end.
     let start = datetime!(2025-11-01 00:00 UTC);
