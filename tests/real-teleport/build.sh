@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds a real Teleport (auth + proxy, web UI off) and tctl from the Go module proxy, plus our
+# Builds a real Teleport (auth + proxy + node, web UI off), tctl and tsh from the Go module proxy, plus our
 # probe and reference client, into a cache directory outside the repository. A second run finds
 # the binaries and returns at once. Prints the directory holding the binaries on its last line of stdout.
 #
@@ -32,7 +32,7 @@ fi
 sources_hash="$(cd "$here" && cat "$modfile" "$sumfile" $(find . -name '*.go' | sort) | sha256sum | cut -c1-12)"
 version_dir="$cache_root/teleport-$major"
 bin_dir="$version_dir/$version-$sources_hash"
-binaries=(teleport-noweb tctl probe refaudit)
+binaries=(teleport-noweb tctl tsh probe refaudit)
 
 # One build at a time per cache (run.sh and a manual build.sh may overlap).
 mkdir -p "$cache_root"
@@ -65,13 +65,14 @@ export GOFLAGS="-mod=readonly"
 export CGO_ENABLED=1
 
 start=$(date +%s)
-echo "build.sh: building Teleport $major ($version: teleport-noweb, tctl), probe and refaudit into $bin_dir" >&2
+echo "build.sh: building Teleport $major ($version: teleport-noweb, tctl, tsh), probe and refaudit into $bin_dir" >&2
 (
     cd "$here"
     # -checklinkname=0: Go 1.23+ refuses the go:linkname references into the runtime that some of
     # Teleport v13's dependencies make (e.g. segmentio/parquet-go to runtime.aeskeysched).
     nice -n "${REAL_TELEPORT_NICE:-19}" go build -modfile="$modfile" -trimpath -ldflags="-s -w -checklinkname=0" -o "$bin_dir.tmp/" \
-        ./cmd/teleport-noweb ./probe ./refaudit github.com/gravitational/teleport/tool/tctl
+        ./cmd/teleport-noweb ./probe ./refaudit github.com/gravitational/teleport/tool/tctl \
+        github.com/gravitational/teleport/tool/tsh
 )
 rm -rf "$bin_dir"
 mv "$bin_dir.tmp" "$bin_dir"

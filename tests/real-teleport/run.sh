@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts a real single-node Teleport cluster on loopback (auth + proxy, TLS routing on one port,
-# sqlite storage, file audit log), issues identities, generates audit events, then checks
+# Starts a real single-node Teleport cluster on loopback (auth + proxy + SSH node, TLS routing on one
+# port, sqlite storage, file audit log), issues identities, generates audit events and one recorded
+# SSH session (tsh ssh through the node), then checks
 # teleport-audit against it, with Teleport's own file audit log as the ground truth.
 #
 # Usage: tests/real-teleport/run.sh
@@ -12,6 +13,9 @@
 #   REAL_TELEPORT_ROLES  roles to create (default 400); REAL_TELEPORT_USERS users (default 400)
 #   REAL_TELEPORT_POLL   the tail poll interval teleport-audit uses, in seconds (default 5)
 #   REAL_TELEPORT_KEEP   set to 1 to keep the cluster's work directory afterwards
+#   REAL_TELEPORT_RECORDING_MODE  auth_service.session_recording (default node-sync: the mode in which
+#                        the node in the same process emits session.upload)
+#   REAL_TELEPORT_SEQ_LINES  lines the recorded session prints (`seq 1 N`; default 20000)
 #   REAL_TELEPORT_FACTS  file to write the probe's findings to (default <work>/facts.ndjson)
 #   REAL_TELEPORT_SERVE  set to 1 to serve instead of check (one version only): start the cluster,
 #                        issue the identities, generate the events, print key=value lines on stdout
@@ -103,6 +107,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 auth_port="$(free_port)"
 web_port="$(free_port)"
 while [[ "$web_port" == "$auth_port" ]]; do web_port="$(free_port)"; done
+ssh_port="$(free_port)"
+while [[ "$ssh_port" == "$auth_port" || "$ssh_port" == "$web_port" ]]; do ssh_port="$(free_port)"; done
 proxy="127.0.0.1:$web_port"
 cluster="real-teleport.test"
 
@@ -125,12 +131,17 @@ auth_service:
   authentication:
     type: local
     second_factor: "off"
+  # The node streams its recordings to the Auth Service over gRPC as the session goes, so that
+  # completing one emits session.upload (with the default async "node" mode, a node in the auth's
+  # own process uploads through the in-process auth server and no session.upload is emitted).
+  session_recording: ${REAL_TELEPORT_RECORDING_MODE:-node-sync}
 proxy_service:
   enabled: true
   web_listen_addr: 127.0.0.1:$web_port
   public_addr: 127.0.0.1:$web_port
 ssh_service:
-  enabled: false
+  enabled: true
+  listen_addr: 127.0.0.1:$ssh_port
 EOF
 
 # tctl reads the same file, but logs elsewhere: it would truncate the cluster's log (os.Create).
@@ -274,6 +285,90 @@ else
     fail "no failed user.login event in the audit log (HTTP answers: $codes)"
 fi
 
+# ---------------------------------------------------------------- a recorded session
+# A user whose role may log in to the node as this machine's user, and one SSH session through the
+# node with tsh and that user's identity file: a shell (tsh asks for a PTY when no command is
+# given, even without a local terminal) that echoes a mark and prints $seq_lines lines, so that the
+# recording holds print events worth reading. stdin stays open (a FIFO) until the shell has exited:
+# its EOF would end the session at once. Then wait for the session's session.upload in the file
+# audit log (node-sync: the node's gRPC stream completes when the session ends).
+t_rec0=$(date +%s)
+ssh_login="$(id -un)"
+seq_lines="${REAL_TELEPORT_SEQ_LINES:-20000}"
+cat > "$work/ops.yaml" <<EOF
+kind: role
+version: v6
+metadata:
+  name: ops
+spec:
+  allow:
+    logins: [$ssh_login]
+    node_labels:
+      '*': '*'
+---
+kind: role
+version: v6
+metadata:
+  name: events-only
+spec:
+  allow:
+    rules:
+    - resources: [event]
+      verbs: [list, read]
+EOF
+tctl create -f "$work/ops.yaml" >/dev/null
+tctl users add ops --roles=ops >/dev/null
+tctl users add events-only-bot --roles=events-only >/dev/null
+sign ops "$work/ops.identity" 1h
+sign events-only-bot "$work/events-only.identity" 8h
+mark="teleport-audit-mark-$RANDOM$RANDOM"
+t_session=$(date +%s)
+mkfifo "$work/tsh.in"
+TELEPORT_HOME="$work/tsh-home" "$bin_dir/tsh" -i "$work/ops.identity" --proxy="$proxy" --insecure \
+    --skip-version-check ssh "$ssh_login@real-teleport" < "$work/tsh.in" > "$work/tsh.out" 2> "$work/tsh.err" &
+tsh_pid=$!
+bg_pids+=("$tsh_pid")
+exec 8> "$work/tsh.in"
+printf 'echo %s\nseq 1 %d\nexit\n' "$mark" "$seq_lines" >&8
+tsh_rc=""
+for _ in $(seq 1 600); do
+    if ! kill -0 "$tsh_pid" 2>/dev/null; then tsh_rc=0; wait "$tsh_pid" || tsh_rc=$?; break; fi
+    sleep 0.1
+done
+exec 8>&-
+if [[ -z "$tsh_rc" ]]; then
+    kill "$tsh_pid" 2>/dev/null || true
+    wait "$tsh_pid" 2>/dev/null || true
+    tsh_rc="still running after 60 s"
+fi
+# The session's id: its session.start in the file audit log (the only one: the node has no other).
+session_event() { # type sid-or-empty: the first such event's JSON line in the file audit log
+    snapshot /dev/stdout | python3 -c '
+import json, sys
+for line in sys.stdin:
+    ev = json.loads(line)
+    if ev.get("event") == sys.argv[1] and (not sys.argv[2] or ev.get("sid") == sys.argv[2]):
+        print(line.strip()); break' "$1" "${2:-}"
+}
+sid="$(session_event session.start | python3 -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("sid",""))')"
+upload=""
+if [[ -n "$sid" ]]; then
+    for _ in $(seq 1 120); do
+        upload="$(session_event session.upload "$sid")"
+        [[ -n "$upload" ]] && break
+        sleep 0.5
+    done
+fi
+t_session=$(( $(date +%s) - t_session ))
+records="$data/log/records"
+if [[ -n "$upload" && -s "$records/$sid.tar" ]]; then
+    pass "recorded session $sid: tsh ssh (exit $tsh_rc) through the node, session.upload in the file audit log, $records/$sid.tar is $(stat -c %s "$records/$sid.tar") bytes (${t_session}s)"
+else
+    fail "recorded session: tsh exit $tsh_rc, sid '${sid}', session.upload ${upload:+found}${upload:-not found}; tsh stderr: $(tail -n 3 "$work/tsh.err" | cut -c1-300)"
+    sid=""
+fi
+t_rec=$(( $(date +%s) - t_rec0 ))
+
 # ---------------------------------------------------------------- the probe (Teleport's own client)
 log "probing with Teleport's api module (findings in $facts)"
 probe() { "$bin_dir/probe" "$1" -proxy "$proxy" -cluster "$cluster" "${@:2}"; }
@@ -286,6 +381,80 @@ until ! exp_leaf "$work/expired.identity" | openssl x509 -noout -checkend 0 >/de
 for id in audit no-events expired wrong-ca; do
     probe access -identity "$work/$id.identity" -label "$id" >> "$facts"
 done
+
+# The recording, as Teleport's own Go client reads it (the ground truth for our session checks),
+# and what each recording RPC answers: for the recorded session, an unknown one, copies of its
+# recording cut in half, made of garbage and empty, and for an identity without session read.
+t_rec0=$(date +%s)
+session_truth="$work/session-probe.ndjson"
+: > "$session_truth"
+if [[ -n "$sid" ]]; then
+    t_probe=$(date +%s)
+    if ! probe session-events -identity "$work/audit.identity" -sid "$sid" > "$session_truth" 2> "$work/session-probe.err"; then
+        fail "Teleport's Go client could not read the recording: $(tail -n 2 "$work/session-probe.err")"
+    elif python3 - "$session_truth" "$mark" "$sid" > /dev/null <<'PY'
+import base64, json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+types = {}
+for e in evs:
+    types[e.get("event")] = types.get(e.get("event"), 0) + 1
+marked = [e for e in evs if e.get("event") == "print" and sys.argv[2].encode() in base64.b64decode(e.get("data", ""))]
+lines = b"".join(base64.b64decode(e.get("data", "")) for e in evs if e.get("event") == "print")
+print(f"{len(evs)} events {types}, the mark in {len(marked)} print event(s), {len(lines)} bytes of terminal output")
+ok = types.get("session.start") == 1 and types.get("session.end") == 1 and marked and all(e.get("sid") == sys.argv[3] for e in evs if e.get("event") != "print")
+sys.exit(0 if ok else 1)
+PY
+    then
+        pass "Teleport's Go client reads the recording (StreamUnstructuredSessionEvents, $(( $(date +%s) - t_probe ))s): $(python3 - "$session_truth" "$mark" "$sid" <<'PY'
+import base64, json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+types = {}
+for e in evs:
+    types[e.get("event")] = types.get(e.get("event"), 0) + 1
+print(f"{len(evs)} events {types}")
+PY
+)"
+    else
+        fail "Teleport's Go client's recording lacks session.start/end or the mark: $(head -c 300 "$session_truth")"
+    fi
+    probe session-facts -identity "$work/audit.identity" -sid "$sid" -label recorded >> "$facts"
+    unknown_sid="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+    probe session-facts -identity "$work/audit.identity" -sid "$unknown_sid" -label unknown >> "$facts"
+    size=$(stat -c %s "$records/$sid.tar")
+    for fault in half garbage empty; do
+        fault_sid="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+        case "$fault" in
+            half) head -c $((size / 2)) "$records/$sid.tar" > "$records/$fault_sid.tar" ;;
+            garbage) head -c 4096 /dev/urandom > "$records/$fault_sid.tar" ;;
+            empty) : > "$records/$fault_sid.tar" ;;
+        esac
+        probe session-facts -identity "$work/audit.identity" -sid "$fault_sid" -label "$fault" >> "$facts"
+        eval "${fault}_sid=\$fault_sid"
+    done
+    probe session-facts -identity "$work/events-only.identity" -sid "$sid" -label no-session-read >> "$facts"
+    log "recording RPCs: $(python3 - "$facts" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def get(probe, label, **kw):
+    for r in rows:
+        if r["probe"] == probe and r.get("label") == label and all(r.get(k) == v for k, v in kw.items()):
+            return r
+    return {}
+un = get("session_unstructured_rpc", "recorded")
+leg = get("session_legacy_rpc", "recorded", start_index=0)
+leg2 = get("session_legacy_rpc", "recorded", start_index=2)
+out = []
+out.append(f"unstructured RPC {un.get('code')} {un.get('message', '')!r}")
+out.append(f"legacy RPC {leg.get('code')} with {leg.get('events_before_end')} events (ei {leg.get('first_ei')}..{leg.get('last_ei')}, in order {leg.get('ei_in_order')}, not +1 {leg.get('ei_not_previous_plus_one')})")
+out.append(f"from start_index 2: first ei {leg2.get('first_ei')}")
+for label in ["unknown", "half", "garbage", "empty", "no-session-read"]:
+    r = get("session_legacy_rpc", label, start_index=0)
+    out.append(f"{label}: {r.get('code')} after {r.get('events_before_end')} events {r.get('message', '')[:100]!r}")
+print("; ".join(out))
+PY
+)"
+fi
+t_rec=$(( t_rec + $(date +%s) - t_rec0 ))
 if python3 - "$facts" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -299,9 +468,11 @@ else fail "Teleport's API and its file audit log disagree (see $facts)"
 fi
 
 # ---------------------------------------------------------------- teleport-audit
+session_checks=(session-events session-default-skip session-from-index session-corrupt session-not-found
+    session-late-upload session-no-permission tail-session-recordings tail-session-recordings-sigkill)
 all_checks=(identity ping backfill export-fallback failed-logins types connection-upgrade-always
     no-server-errors resume-sigterm resume-sigkill-output live-tail identity-expiry identity-renewal
-    wrong-ca expired no-event-access)
+    wrong-ca expired no-event-access "${session_checks[@]}")
 if [[ -z "$bin" || ! -x "$bin" ]]; then
     for c in "${all_checks[@]}"; do
         skip "teleport-audit $c (set TELEPORT_AUDIT_BIN to the teleport-audit binary)"
@@ -311,7 +482,15 @@ else
     common=(--proxy "$proxy" --identity-file "$work/audit.identity")
     backfill_start="$(date -u -d "$cluster_start - 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
     tail_args=(tail "${common[@]}" --backfill-start "$backfill_start")
-    # The proxy's log from here on: our client's normal runs must not make it log an error.
+    # The proxy's log from here on: our client's normal runs must not make it log an error. The
+    # probes' Go clients (which dial several ways at once and drop the losers) leave WARN lines
+    # ("connection reset by peer") that can come a moment after they exit: wait until the log
+    # has been quiet for a second (at most 10 s) before taking the mark.
+    for _ in $(seq 1 10); do
+        log_mark=$(stat -c %s "$work/teleport.log")
+        sleep 1
+        (( $(stat -c %s "$work/teleport.log") == log_mark )) && break
+    done
     log_mark=$(stat -c %s "$work/teleport.log")
 
     # A relay (throttle.py) in front of the proxy; prints its port. $1: bytes per second (0: full
@@ -605,6 +784,170 @@ PY
     fi
     kill "$exp_relay_pid" "$renew_relay_pid" 2>/dev/null || true
 
+    # ---------------------------------------------------------------- session recordings
+    t_rec0=$(date +%s)
+    # Our client against Teleport's Go client (session-probe.ndjson, read above) on the recorded
+    # session, and on the probe's faulty copies of its recording.
+    if [[ -z "$sid" || ! -s "$session_truth" ]]; then
+        for c in "${session_checks[@]}"; do skip "teleport-audit $c (no recorded session, see above)"; done
+    elif ! "$bin" session --help > /dev/null 2>&1; then
+        for c in "${session_checks[@]}"; do skip "teleport-audit $c (this teleport-audit has no session command)"; done
+    else
+        n_truth=$(wc -l < "$session_truth")
+        # print events in a file (0 if it does not exist yet); JSON spacing may vary
+        prints() { if [[ -f "$1" ]]; then grep -cE '"event" *: *"print"' "$1" || true; else echo 0; fi; }
+        # session SID: every event, field for field as Teleport's Go client gives it, each with sid.
+        rc=0
+        "$bin" session "$sid" "${common[@]}" --skip-session-types none > "$work/session.ndjson" 2> "$work/session.err" || rc=$?
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" events "$sid" "$mark" "$session_truth" "$work/session.ndjson")"; then
+            pass "session SID --skip-session-types none: the recording as Teleport's Go client reads it (legacy RPC + ToUnstructured), field for field (${out#session_compare: })"
+        else
+            fail "session SID --skip-session-types none: exit $rc, ${out:-} (stderr: $(tail -n 2 "$work/session.err" | cut -c1-300))"
+        fi
+        # The default skips print (raw terminal output) and nothing else.
+        rc=0
+        "$bin" session "$sid" "${common[@]}" > "$work/session-default.ndjson" 2> "$work/session-default.err" || rc=$?
+        grep -vE '"event" *: *"print"' "$session_truth" > "$work/session-probe-noprint.ndjson" || true
+        if (( rc == 0 )) && (( $(prints "$work/session-default.ndjson") == 0 )) \
+            && out="$(python3 "$here/session_compare.py" events "$sid" "" "$work/session-probe-noprint.ndjson" "$work/session-default.ndjson")"; then
+            pass "session SID (default --skip-session-types print): every event but print (${out#session_compare: })"
+        else
+            fail "session SID with the default skip: exit $rc, ${out:-} (stderr: $(tail -n 2 "$work/session-default.err" | cut -c1-300))"
+        fi
+        # --from-index N: the events with ei >= N (Teleport's start index is inclusive).
+        from=$(( n_truth / 2 ))
+        python3 -c 'import json,sys; [print(l, end="") for l in open(sys.argv[1]) if l.strip() and json.loads(l)["ei"] >= int(sys.argv[2])]' \
+            "$session_truth" "$from" > "$work/session-probe-from.ndjson"
+        rc=0
+        "$bin" session "$sid" "${common[@]}" --skip-session-types none --from-index "$from" > "$work/session-from.ndjson" 2> "$work/session-from.err" || rc=$?
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" events "$sid" "" "$work/session-probe-from.ndjson" "$work/session-from.ndjson")"; then
+            pass "session SID --from-index $from: exactly the events from ei $from on (${out#session_compare: })"
+        else
+            fail "session SID --from-index $from: exit $rc, ${out:-} (stderr: $(tail -n 2 "$work/session-from.err" | cut -c1-300))"
+        fi
+        # A recording cut in half: the events before the cut (as the Go client got them), then our
+        # corrupt-recording error (the server says Unknown "unexpected EOF").
+        rc=0
+        "$bin" session "$half_sid" "${common[@]}" --skip-session-types none > "$work/session-half.ndjson" 2> "$work/session-half.err" || rc=$?
+        want="$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"session_legacy_rpc\"" in l and "\"label\":\"half\"" in l][0]["events_before_end"])' "$facts")"
+        got="$(lines "$work/session-half.ndjson")"
+        msg="$(grep -Ei 'recording_corrupt|corrupt|truncated|cannot be read' "$work/session-half.err" | head -n 2 | tr '\n' ' ' | cut -c1-300)"
+        if (( rc != 0 && rc != 130 )) && [[ "$got" == "$want" && -n "$msg" ]]; then
+            pass "session of a recording cut in half: $got events (as many as the Go client got before Unknown 'unexpected EOF'), then exit $rc: $msg"
+        else
+            fail "session of a recording cut in half: exit $rc, $got events (want $want, then a corrupt-recording error): $(tail -n 2 "$work/session-half.err" | cut -c1-300)"
+        fi
+        # An unknown session: NotFound, retried for --recording-wait, then our not-found error.
+        rc=0
+        s=$(date +%s)
+        "$bin" session "$unknown_sid" "${common[@]}" --recording-wait 3s > "$work/session-unknown.ndjson" 2> "$work/session-unknown.err" || rc=$?
+        took=$(( $(date +%s) - s ))
+        msg="$(grep -Ei 'recording_not_found|recording not found|no recording' "$work/session-unknown.err" | head -n 2 | tr '\n' ' ' | cut -c1-300)"
+        if (( rc != 0 && rc != 130 )) && [[ -n "$msg" ]] && grep -q "$unknown_sid" "$work/session-unknown.err" && [[ ! -s "$work/session-unknown.ndjson" ]]; then
+            pass "session of an unknown sid (--recording-wait 3s): exit $rc after ${took}s, $msg"
+        else
+            fail "session of an unknown sid: exit $rc after ${took}s, stdout $(lines "$work/session-unknown.ndjson") lines, expected a not-found error naming the sid: $(tail -n 2 "$work/session-unknown.err" | cut -c1-300)"
+        fi
+        # A recording that appears late (uploads are asynchronous): NotFound at first, then the
+        # file (a copy of the recorded session's, renamed into place after 4 s); our client retries
+        # within --recording-wait and delivers it whole. (Its events keep the recorded session's sid.)
+        late_sid="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+        rc=0
+        s=$(date +%s)
+        "$bin" session "$late_sid" "${common[@]}" --skip-session-types none --recording-wait 60s > "$work/session-late.ndjson" 2> "$work/session-late.err" &
+        late_pid=$!
+        bg_pids+=("$late_pid")
+        sleep 4
+        cp "$records/$sid.tar" "$records/.$late_sid.tmp" && mv "$records/.$late_sid.tmp" "$records/$late_sid.tar"
+        wait "$late_pid" || rc=$?
+        took=$(( $(date +%s) - s ))
+        if (( rc == 0 && took >= 4 )) && [[ "$(lines "$work/session-late.ndjson")" == "$n_truth" ]]; then
+            pass "session of a recording uploaded 4 s late (--recording-wait 60s): all $n_truth events after ${took}s"
+        else
+            fail "session of a recording uploaded 4 s late: exit $rc after ${took}s, $(lines "$work/session-late.ndjson") of $n_truth events: $(tail -n 2 "$work/session-late.err" | cut -c1-300)"
+        fi
+        # A role with event read but not session read: our permission error, exit 77.
+        rc=0
+        out="$("$bin" session "$sid" --proxy "$proxy" --identity-file "$work/events-only.identity" 2>&1 >/dev/null)" || rc=$?
+        out="${out//$work\/events-only.identity/IDENTITY}"
+        if (( rc == 77 )) && grep -Eiq 'permission|denied' <<< "$out"; then
+            pass "session SID with a role without session read: exit $rc, $(grep -Eim1 'permission|denied' <<< "$out" | cut -c1-300)"
+        else
+            fail "session SID with a role without session read: exit $rc (want 77), expected a permission error in: $(head -n 3 <<< "$out" | cut -c1-300)"
+        fi
+
+        # tail --session-recordings: the audit log exactly once (compare.py), and the recording's
+        # events after its session.upload, each exactly once (session_compare.py).
+        rec_args=(--session-recordings --skip-session-types none)
+        snapshot "$work/truth-before.ndjson"
+        rc=0
+        "$bin" "${tail_args[@]}" "${rec_args[@]}" --cursor-file "$work/rec.cursor" --until-now > "$work/rec.ndjson" 2> "$work/rec.err" || rc=$?
+        snapshot "$work/truth-after.ndjson"
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" tail "$sid" "$session_truth" "$work/rec.ndjson" "$work/rec-rest.ndjson")" \
+            && out2="$(python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/rec-rest.ndjson")"; then
+            pass "tail --session-recordings --until-now: the recording after its session.upload (${out#session_compare: }); the audit log exactly once (${out2#compare: })"
+        else
+            fail "tail --session-recordings: exit $rc, ${out:-} ${out2:-} (stderr: $(tail -n 2 "$work/rec.err" | cut -c1-300))"
+        fi
+        # SIGKILL inside the recording, three times, writing with --output, through a relay that
+        # slows the server's bytes to 16 KiB/s; then finish with --until-now: still exactly once.
+        # The backfill starts a second before the session did (the ground truth is the file log
+        # from then on), so that the slow relay spends its time on the recording.
+        rec_start="$(session_event session.start "$sid" | python3 -c '
+import datetime, json, sys
+t = datetime.datetime.fromisoformat(json.loads(sys.stdin.read())["time"].replace("Z", "+00:00"))
+print((t - datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))')"
+        since() { # file: the file log's events at or after $rec_start
+            snapshot /dev/stdout | python3 -c '
+import datetime, json, sys
+start = datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00"))
+for line in sys.stdin:
+    if datetime.datetime.fromisoformat(json.loads(line)["time"].replace("Z", "+00:00")) >= start:
+        print(line, end="")' "$rec_start" > "$1"
+        }
+        start_relay 16384
+        since "$work/truth-before.ndjson"
+        n_prints=$(prints "$session_truth")
+        kills=""
+        : > "$work/rec-kill.err"
+        for k in 1 2 3; do
+            "$bin" tail --proxy "127.0.0.1:$relay_port" --identity-file "$work/audit.identity" \
+                --backfill-start "$rec_start" "${rec_args[@]}" --cursor-file "$work/rec-kill.cursor" \
+                --output "$work/rec-kill.ndjson" > /dev/null 2>> "$work/rec-kill.err" &
+            tail_pid=$!
+            target=$(( k * n_prints / 4 ))
+            deadline=$(( $(date +%s) + 120 ))
+            while kill -0 "$tail_pid" 2>/dev/null && (( $(prints "$work/rec-kill.ndjson") < target && $(date +%s) < deadline )); do
+                sleep 0.01
+            done
+            kill -KILL "$tail_pid" 2>/dev/null || true
+            wait "$tail_pid" 2>/dev/null || true
+            kills+=" $(prints "$work/rec-kill.ndjson")"
+        done
+        kill "$relay_pid" 2>/dev/null || true
+        wait "$relay_pid" 2>/dev/null || true
+        rc=0
+        "$bin" tail "${common[@]}" --backfill-start "$rec_start" "${rec_args[@]}" --cursor-file "$work/rec-kill.cursor" \
+            --output "$work/rec-kill.ndjson" --until-now > /dev/null 2>> "$work/rec-kill.err" || rc=$?
+        since "$work/truth-after.ndjson"
+        out="" out2=""
+        if (( rc == 0 )) && out="$(python3 "$here/session_compare.py" tail "$sid" "$session_truth" "$work/rec-kill.ndjson" "$work/rec-kill-rest.ndjson")" \
+            && out2="$(python3 "$here/compare.py" "$work/truth-before.ndjson" "$work/truth-after.ndjson" "$work/rec-kill-rest.ndjson")"; then
+            inside=1
+            read -r -a kill_counts <<< "$kills"
+            (( ${#kill_counts[@]} == 3 )) || inside=0
+            for n in "${kill_counts[@]}"; do (( n > 0 && n < n_prints )) || inside=0; done
+            if (( inside )); then
+                pass "tail --session-recordings, SIGKILL inside the recording with --output (print events in the file at each kill:$kills of $n_prints), then --until-now: exact (${out#session_compare: }; ${out2#compare: })"
+            else
+                fail "tail --session-recordings with SIGKILL: a kill did not land inside the recording (print events at each kill:$kills of $n_prints)"
+            fi
+        else
+            fail "tail --session-recordings with SIGKILL and --output: exit $rc, ${out:-} ${out2:-} (kills at$kills; stderr: $(tail -n 2 "$work/rec-kill.err" | cut -c1-300))"
+        fi
+    fi
+    t_rec=$(( t_rec + $(date +%s) - t_rec0 ))
+
     # errors
     # The error must name the problem; the identity's own path (which contains the case's name)
     # is removed from the message first.
@@ -631,6 +974,6 @@ PY
     fi
 fi
 
-echo "timings: build ${t_build}s (cached binaries: $bin_dir), cluster ready ${t_ready}s, total $(( $(date +%s) - t0 ))s"
+echo "timings: build ${t_build}s (cached binaries: $bin_dir), cluster ready ${t_ready}s, session recordings ${t_rec}s, total $(( $(date +%s) - t0 ))s"
 echo "$passed passed, $failed failed, $skipped skipped"
 (( failed == 0 ))

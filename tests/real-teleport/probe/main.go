@@ -11,6 +11,8 @@
 //	probe facts   -proxy ADDR -identity FILE -cluster NAME [-keepalive]   search/stream/export semantics, ALPN, /webapi/find
 //	probe access  -proxy ADDR -identity FILE -cluster NAME -label LABEL   what a given identity gets (errors)
 //	probe compare -proxy ADDR -identity FILE -cluster NAME -log-dir DIR   API events against the file audit log
+//	probe session-events -proxy ADDR -identity FILE -cluster NAME -sid SID [-start N]   one recording via Teleport's Go client (JSON lines)
+//	probe session-facts  -proxy ADDR -identity FILE -cluster NAME -sid SID -label L    what each recording RPC answers for SID
 //	probe wrong-ca IN OUT                                                 copy of an identity file whose TLS CAs are a fresh, unrelated CA
 package main
 
@@ -35,7 +37,7 @@ func main() {
 	cmd, args := os.Args[1], os.Args[2:]
 	var err error
 	switch cmd {
-	case "facts", "access", "compare":
+	case "facts", "access", "compare", "session-events", "session-facts":
 		err = runCluster(cmd, args)
 	case "wrong-ca":
 		if len(args) != 2 {
@@ -52,7 +54,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe facts|access|compare -proxy ADDR -identity FILE -cluster NAME [...] | probe wrong-ca IN OUT")
+	fmt.Fprintln(os.Stderr, "usage: probe facts|access|compare|session-events|session-facts -proxy ADDR -identity FILE -cluster NAME [...] | probe wrong-ca IN OUT")
 	os.Exit(2)
 }
 
@@ -64,6 +66,8 @@ func runCluster(cmd string, args []string) error {
 	fs.StringVar(&t.Cluster, "cluster", "", "cluster name")
 	label := fs.String("label", "", "access: a name for this identity in the output")
 	logDir := fs.String("log-dir", "", "compare: the directory holding Teleport's file audit log (*.log)")
+	sid := fs.String("sid", "", "session-events, session-facts: the session id")
+	start := fs.Int64("start", 0, "session-events: the start index")
 	keepaliveTest := fs.Bool("keepalive", false, "facts: also measure the server's keepalive enforcement (about 45 s)")
 	_ = fs.Parse(args)
 	if t.Proxy == "" || t.Identity == "" || t.Cluster == "" {
@@ -74,6 +78,10 @@ func runCluster(cmd string, args []string) error {
 		return runFacts(t, *keepaliveTest)
 	case "access":
 		return runAccess(t, *label)
+	case "session-events":
+		return runSessionEvents(t, *sid, *start)
+	case "session-facts":
+		return runSessionFacts(t, *sid, *label)
 	default:
 		if *logDir == "" {
 			return fmt.Errorf("compare needs -log-dir")

@@ -7,6 +7,9 @@
 //	refaudit ping --proxy HOST:PORT --identity-file PATH
 //	refaudit tail --proxy HOST:PORT --identity-file PATH --backfill-start RFC3339 --cursor-file PATH
 //	    [--until-now] [--poll-interval 5s] [--page-size 100] [--types T1,T2] [--output FILE]
+//	    [--session-recordings [--skip-session-types LIST] [--recording-wait DUR]]
+//	refaudit session SID --proxy HOST:PORT --identity-file PATH [--from-index N]
+//	    [--skip-session-types LIST] [--recording-wait DUR]
 //
 // tail writes one event (the `unstructured` JSON) per line to stdout, or appended to --output.
 // Its cursor names a search page (`start_key`), how many events of that page were written and
@@ -15,6 +18,14 @@
 // and exits 130. The identity file is re-read at every dial (a renewed file is picked up); an
 // expired identity or a permission error exits 77. --connection-upgrade always is not
 // implemented (Teleport's client does it inside api/client, which this dialer bypasses).
+//
+// session prints one session's recording (session.go: the unstructured RPC, else the legacy one
+// with Teleport's FromOneOf + ToUnstructured), `sid` added where an event has none, `print`
+// skipped unless --skip-session-types says otherwise; a recording still missing after
+// --recording-wait, or one the server cannot read, exits 1. With --session-recordings, tail
+// writes each session.upload's recording right after it; its cursor then also names the
+// session being read and the next index, saved every 10 recording events, so a resume goes on
+// inside the recording; a missing or corrupt recording is a notice on stderr, and tail goes on.
 package main
 
 import (
@@ -53,7 +64,7 @@ const ascending = auditlogpb.Order(0)
 func main() {
 	logrus.SetOutput(io.Discard)
 	if len(os.Args) < 2 {
-		fail("usage", errors.New("refaudit identity|ping|tail ..."))
+		fail("usage", errors.New("refaudit identity|ping|tail|session ..."))
 	}
 	var err error
 	switch os.Args[1] {
@@ -62,7 +73,7 @@ func main() {
 			fail("usage", errors.New("refaudit identity PATH"))
 		}
 		err = identity(os.Args[2])
-	case "ping", "tail":
+	case "ping", "tail", "session":
 		err = connected(os.Args[1], os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
@@ -131,6 +142,20 @@ func identity(path string) error {
 
 func connected(cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	sid := ""
+	if cmd == "session" {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			fmt.Println("refaudit session SID --proxy HOST:PORT --identity-file PATH [--from-index N] [--skip-session-types LIST] [--recording-wait DUR]")
+			os.Exit(0)
+		}
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return errors.New("usage: refaudit session SID --proxy HOST:PORT --identity-file PATH [...]")
+		}
+		sid, args = args[0], args[1:]
+	}
+	fromIndex := fs.Int64("from-index", 0, "session: the first event index")
+	recordings := fs.Bool("session-recordings", false, "tail: each session.upload's recording after it")
+	skipTypes, recordingWait := addRecordingFlags(fs)
 	proxy := fs.String("proxy", "", "proxy host:port")
 	identityFile := fs.String("identity-file", "", "identity file")
 	backfill := fs.String("backfill-start", "", "tail: RFC 3339 start of the backfill (default: now)")
@@ -172,6 +197,10 @@ func connected(cmd string, args []string) error {
 	if cmd == "ping" {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"cluster_name": rsp.ClusterName, "server_version": rsp.ServerVersion})
 	}
+	recOpts := recordingOptions{skip: parseSkip(*skipTypes), wait: *recordingWait}
+	if cmd == "session" {
+		return session(ctx, conn, sid, *fromIndex, recOpts)
+	}
 	if *cursorFile == "" {
 		return errors.New("--cursor-file is required")
 	}
@@ -183,6 +212,9 @@ func connected(cmd string, args []string) error {
 	}
 	probeExport(ctx, conn)
 	opts := tailOptions{untilNow: *untilNow, poll: *poll, pageSize: int32(*pageSize), output: *output}
+	if *recordings {
+		opts.recordings = &recOpts
+	}
 	if *types != "" {
 		for _, ty := range strings.Split(*types, ",") {
 			opts.types = append(opts.types, strings.TrimSpace(ty))
@@ -204,6 +236,8 @@ type tailOptions struct {
 	pageSize int32
 	types    []string
 	output   string
+	// recordings: with --session-recordings, how to read them.
+	recordings *recordingOptions
 }
 
 // probeExport asks for today's export chunks; on Unimplemented the search API is the way.
@@ -230,6 +264,10 @@ type cursor struct {
 	PageKey   string    `json:"page_key"`
 	Written   int       `json:"written"`
 	OutputLen int64     `json:"output_len"`
+	// RecSID is the session whose recording is being written (after its session.upload, the
+	// last written event), RecNext the index to resume it from.
+	RecSID  string `json:"rec_sid,omitempty"`
+	RecNext int64  `json:"rec_next,omitempty"`
 }
 
 func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path string, o tailOptions) error {
@@ -285,6 +323,39 @@ func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path stri
 		}
 		return errInterrupted
 	}
+	// The recording of cur.RecSID, from cur.RecNext, then the cursor moves past it.
+	recording := func() error {
+		n := 0
+		err := streamRecording(ctx, conn, cur.RecSID, cur.RecNext, *o.recordings, func(line []byte, ei int64) error {
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			if line != nil {
+				out.Write(line)
+				out.WriteByte('\n')
+			}
+			cur.RecNext = ei + 1
+			if n++; n%10 == 0 {
+				return save()
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errInterrupted):
+			return stop()
+		case errors.Is(err, errRecordingNotFound) || errors.Is(err, errRecordingCorrupt):
+			fmt.Fprintf(os.Stderr, "refaudit: notice: %v\n", err)
+		case err != nil:
+			return err
+		}
+		cur.RecSID, cur.RecNext = "", 0
+		return save()
+	}
+	if cur.RecSID != "" && o.recordings != nil {
+		if err := recording(); err != nil {
+			return err
+		}
+	}
 	clt := auditlogpb.NewAuditLogServiceClient(conn)
 	for {
 		req := &auditlogpb.GetUnstructuredEventsRequest{
@@ -312,6 +383,12 @@ func tail(ctx context.Context, conn *grpc.ClientConn, start time.Time, path stri
 			out.Write(line)
 			out.WriteByte('\n')
 			cur.Written = i + 1
+			if o.recordings != nil && rsp.Items[i].Type == "session.upload" {
+				cur.RecSID, cur.RecNext = rsp.Items[i].Unstructured.GetFields()["sid"].GetStringValue(), 0
+				if err := recording(); err != nil {
+					return err
+				}
+			}
 		}
 		if rsp.LastKey != "" {
 			cur.PageKey, cur.Written = rsp.LastKey, 0
