@@ -3,6 +3,7 @@
 
 mod caller;
 mod client_version;
+mod conn_info;
 mod keepalive;
 mod legacy_sessions;
 pub(crate) mod recordings;
@@ -24,7 +25,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::conn::{ConnControl, GuardedTcp};
 use crate::shared::Shared;
-use router::{AuthRouter, ConnInfo};
+use conn_info::ConnInfo;
+use router::AuthRouter;
 
 pub(crate) use client_version::enforced as client_version_enforced;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::router::ConnInfo;
+use super::conn_info::ConnInfo;
 use super::stream::stream_out;
 use crate::shared::{Shared, Version};
 use crate::stats::Rpc;

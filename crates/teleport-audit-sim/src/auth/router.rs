@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -12,19 +11,10 @@ use teleport_audit_proto::auditlog::v1::audit_log_service_server::AuditLogServic
 use teleport_audit_proto::authservice::auth_service_server::AuthServiceServer;
 use tonic::codegen::Service as _;
 
-use super::caller::Caller;
 use super::client_version;
+use super::conn_info::ConnInfo;
 use super::service::{AuditService, PingService};
-use crate::conn::ConnControl;
 use crate::shared::Shared;
-
-/// What a handler knows about its connection.
-#[derive(Debug, Clone)]
-pub(crate) struct ConnInfo {
-    pub(crate) caller: Option<Arc<Caller>>,
-    pub(crate) control: Arc<ConnControl>,
-    pub(crate) peer: SocketAddr,
-}
 
 #[derive(Clone)]
 pub(crate) struct AuthRouter {

@@ -13,9 +13,9 @@ use teleport_audit_proto::{RawOneOf, RawStruct};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::conn_info::ConnInfo;
 use super::legacy_sessions::recorded_to_oneof;
 use super::recordings;
-use super::router::ConnInfo;
 use super::stream::{malformed_index, stream_out};
 use crate::Backend;
 use crate::faults::CallFault;

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::router::ConnInfo;
+use super::conn_info::ConnInfo;
 use crate::shared::Shared;
 
 /// Which event of a response gets a malformed Struct, if the knob is armed.

@@ -6,6 +6,7 @@
 
 mod client_hello;
 mod prefixed;
+mod reply;
 mod upgrade;
 mod web;
 

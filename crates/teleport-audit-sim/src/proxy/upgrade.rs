@@ -20,7 +20,7 @@ use tungstenite::Message;
 use tungstenite::protocol::Role;
 
 use super::ProxyContext;
-use super::web::{Body, error};
+use super::reply::{Body, error};
 use crate::stats::Route;
 
 /// Upgrade types (`constants.WebAPIConnUpgradeType*`).

@@ -4,17 +4,14 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::reply::{Body, error, json};
 use super::{ProxyContext, upgrade};
-
-pub(crate) type Body = Full<Bytes>;
 
 pub(crate) async fn serve_http1<S>(io: S, peer: SocketAddr, ctx: Arc<ProxyContext>)
 where
@@ -80,24 +77,6 @@ fn http_date(t: time::OffsetDateTime) -> Option<String> {
         .contains(&t.year())
         .then(|| t.format(FORMAT).ok())
         .flatten()
-}
-
-pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// A Teleport-style JSON error (`trace.WriteError`).
-pub(crate) fn error(status: StatusCode, message: &str) -> Response<Body> {
-    json(
-        status,
-        &serde_json::json!({ "error": { "message": message } }),
-    )
 }
 
 /// What Teleport's `/webapi/ping` (with `auth`) and `/webapi/find` (without) answer.
