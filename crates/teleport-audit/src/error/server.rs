@@ -75,7 +75,10 @@ pub enum ServerError {
     /// and did not appear within the wait ([`crate::SessionEventsConfig::recording_wait`]):
     /// not uploaded yet (uploads are asynchronous), or never. The last `NotFound` is the
     /// source. [`ServerError::recording_failure`] is [`RecordingFailure::NotFound`].
-    #[error("{rpc}: session {session_id}: no recording after waiting {waited:?}")]
+    #[error(
+        "session {session_id}: no recording after waiting {}",
+        humantime::format_duration(Duration::from_secs(waited.as_secs()))
+    )]
     RecordingNotFound {
         /// The RPC.
         rpc: Rpc,
@@ -95,7 +98,7 @@ pub enum ServerError {
     /// decoding error is the source, if any. [`ServerError::recording_failure`] is
     /// [`RecordingFailure::Corrupt`].
     #[error(
-        "{rpc}: session {session_id}: the recording cannot be read from event index {next_index}: {reason}"
+        "session {session_id}: the recording cannot be read from event index {next_index} ({reason})"
     )]
     RecordingCorrupt {
         /// The RPC.

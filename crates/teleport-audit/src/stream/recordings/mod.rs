@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use super::notify::Notifier;
 use super::session_recordings::SessionRecordings;
 use crate::cursor::SessionsPosition;
-use crate::error::Error;
+use crate::error::{Error, ServerError};
 use crate::notice::Notice;
 use recordings_core::{End, Ended, RecordingsCore, Upload, Verdict};
 use source::{Failure, RecordingSource, RecordingStream, SourceError};
@@ -244,7 +244,12 @@ impl Recordings {
             }),
             (Ended::Corrupt, Some(error)) => Some(Notice::RecordingCorrupt {
                 session_id: sid,
-                next_index,
+                // Where the session stream stopped (past the events it skipped by type), else
+                // the cursor's next index.
+                next_index: match &error {
+                    Error::Server(ServerError::RecordingCorrupt { next_index, .. }) => *next_index,
+                    _ => next_index,
+                },
                 error: Arc::new(error),
             }),
             (Ended::Missing { .. } | Ended::Corrupt | Ended::NotOpen, _) => None,

@@ -120,10 +120,19 @@ impl RecordingSource for Double {
             .filter(|(kind, ei)| *ei >= start_index && !skip.iter().any(|s| s == kind))
             .map(|(kind, ei)| Ok(recording_event(&sid, kind, *ei)))
             .chain(script.end.map(|failure| {
-                Err(SourceError {
-                    failure,
-                    error: failure_error(),
-                })
+                let error = match failure {
+                    // As the session stream says it: where it stopped, past the events it
+                    // skipped by type (here: as if 10 more came after the last one scripted).
+                    Failure::Corrupt => Error::Server(ServerError::RecordingCorrupt {
+                        rpc: Rpc::StreamSessionEvents,
+                        session_id: sid.clone(),
+                        next_index: script.events.last().map_or(0, |(_, ei)| ei + 1) + 10,
+                        reason: "damaged".into(),
+                        source: None,
+                    }),
+                    _ => failure_error(),
+                };
+                Err(SourceError { failure, error })
             }))
             .collect();
         let items = stream::iter(events);
@@ -404,7 +413,11 @@ fn a_corrupt_recording_keeps_the_events_before_the_damage() {
             session_id,
             next_index,
             ..
-        })) => assert_eq!((session_id, next_index), (sid("bad"), 2)),
+        })) => assert_eq!(
+            (session_id, next_index),
+            (sid("bad"), 12),
+            "where the session stream stopped, not the last delivered index + 1"
+        ),
         other => panic!("{other:?}"),
     }
 }
