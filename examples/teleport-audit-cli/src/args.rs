@@ -174,7 +174,8 @@ pub(crate) struct TailArgs {
     pub(crate) session_recordings: bool,
     /// Recording event types not written, comma separated: "none" (or an empty value) writes
     /// every type. The default skips print: the raw terminal output of the session (whatever
-    /// was typed or shown, secrets included).
+    /// was typed or shown, secrets included). Names are checked as --skip-types' are (a code
+    /// stands for its type; print and desktop.recording, which have no code, are known too).
     #[arg(long, value_name = "TYPES", default_value = "print", value_parser = session_types, requires = "session_recordings")]
     pub(crate) skip_session_types: SessionTypes,
     /// Only the session metadata events of each recording (start, end, join, leave), none of
@@ -252,7 +253,9 @@ pub(crate) struct SessionArgs {
     /// Recording event types read but not printed, comma separated; `none` (or an empty value)
     /// prints everything. The default, print, is the raw terminal output of SSH sessions: every
     /// byte the session showed, secrets typed or displayed included (the commands are also in
-    /// session.start's initial_command and, with enhanced recording, session.command).
+    /// session.start's initial_command and, with enhanced recording, session.command). A name
+    /// not in the event catalogue (print and desktop.recording aside) is refused with the
+    /// closest known ones; a code stands for its type.
     #[arg(long, value_name = "TYPES", default_value = "print", value_parser = session_types)]
     pub(crate) skip_session_types: SessionTypes,
     /// How long a recording that is not there yet (uploads are asynchronous) is asked for again

@@ -1,6 +1,7 @@
 //! What `tail` reads, from its flags, checked before anything is opened or dialed: the event
-//! types (`--types`, `--skip-types`, against the catalogue) and the time range
-//! (`--backfill-start`, `--until`).
+//! types (`--types`, `--skip-types`, against the catalogue), the recording event types to skip
+//! (`--skip-session-types`, also for `session`) and the time range (`--backfill-start`,
+//! `--until`).
 
 use teleport_audit::types::type_list::{UnknownTypes, resolve_type_list};
 use teleport_audit::{Error, SettingError};
@@ -56,4 +57,76 @@ pub(crate) fn select(args: &TailArgs) -> Result<Selection, Error> {
         }));
     }
     Ok(selection)
+}
+
+/// Recording event types without an event code, so not in the catalogue: `print` (terminal
+/// output) and `desktop.recording` (desktop frames).
+const UNCODED_RECORDING_TYPES: [&str; 2] = ["print", "desktop.recording"];
+
+/// Checks `--skip-session-types`: each a recording event type without a code
+/// ([`UNCODED_RECORDING_TYPES`]), or a catalogue name or code (a code stands for its type). A
+/// typo is refused with the closest known names (it would otherwise skip nothing, silently:
+/// `prnt` would let every `print` through); with `allow_unknown`, it is taken as given.
+pub(crate) fn skip_session_types(
+    items: &[String],
+    allow_unknown: bool,
+) -> Result<Vec<String>, Error> {
+    let (uncoded, rest): (Vec<&String>, Vec<&String>) = items
+        .iter()
+        .partition(|t| UNCODED_RECORDING_TYPES.contains(&t.as_str()));
+    let unknown = if allow_unknown {
+        UnknownTypes::Allow
+    } else {
+        UnknownTypes::Refuse
+    };
+    let list = resolve_type_list(&rest, unknown).map_err(|error| {
+        Error::Setting(SettingError::Config {
+            field: "--skip-session-types",
+            reason: format!(
+                "{error}; `print` and `desktop.recording` (no event code) are recording types too"
+            ),
+        })
+    })?;
+    Ok(uncoded
+        .into_iter()
+        .cloned()
+        .chain(list.into_types())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skip(items: &[&str], allow_unknown: bool) -> Result<Vec<String>, Error> {
+        let items: Vec<String> = items.iter().map(|s| (*s).to_owned()).collect();
+        skip_session_types(&items, allow_unknown)
+    }
+
+    #[test]
+    fn recording_types_without_a_code_catalogue_names_and_codes_are_taken() {
+        assert_eq!(
+            skip(
+                &["print", "T2002I", "session.join", "desktop.recording"],
+                false
+            )
+            .unwrap(),
+            ["print", "desktop.recording", "resize", "session.join"]
+        );
+        assert!(skip(&[], false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_typo_is_refused_with_the_closest_names_unless_unknown_types_are_allowed() {
+        let error = skip(&["print", "sesion.end"], false).unwrap_err();
+        assert_eq!(error.code(), "invalid_config");
+        let text = error.to_string();
+        assert!(text.contains("--skip-session-types"), "{text}");
+        assert!(text.contains("closest: session.end"), "{text}");
+        assert!(text.contains("`print`"), "{text}");
+        assert_eq!(
+            skip(&["print", "future.recording.type"], true).unwrap(),
+            ["print", "future.recording.type"]
+        );
+    }
 }

@@ -15,7 +15,10 @@ pub(crate) async fn run(args: SessionArgs) -> Result<Ended, Failure> {
     teleport_audit::check_session_id(&args.session_id).map_err(Error::from)?;
     let config = SessionEventsConfig::default()
         .start_index(args.from_index)
-        .skip_types(args.skip_session_types.0)
+        .skip_types(crate::selection::skip_session_types(
+            &args.skip_session_types.0,
+            false,
+        )?)
         .recording_wait(args.recording_wait);
     config.validate().map_err(Error::from)?;
     let client = Client::connect(crate::ping::client_config(&args.connect)?).await?;

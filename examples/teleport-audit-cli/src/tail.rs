@@ -85,7 +85,10 @@ pub(crate) async fn run(
         config = config.session_recordings(
             SessionRecordings::default()
                 .concurrency(usize::from(args.session_concurrency))
-                .skip_types(args.skip_session_types.0.clone())
+                .skip_types(crate::selection::skip_session_types(
+                    &args.skip_session_types.0,
+                    args.allow_unknown_types,
+                )?)
                 .metadata_only(args.session_metadata_only)
                 .recording_wait(args.recording_wait),
         );
