@@ -8,6 +8,7 @@ use crate::cursor::valid_session_id;
 use crate::error::SettingError;
 use crate::stream::config::{BackoffFactory, DEFAULT_MAX_RECEIVE_SIZE, DEFAULT_STALL_REPORT_AFTER};
 use crate::stream::session_recordings::DEFAULT_RECORDING_WAIT;
+use crate::stream::type_set::type_set;
 
 /// Default [`SessionEventsConfig::first_event_timeout`]: Teleport downloads the whole recording
 /// from its storage before it sends the first event, so the first answer may take long.
@@ -93,7 +94,7 @@ impl SessionEventsConfig {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.skip_types = types.into_iter().map(Into::into).collect();
+        self.skip_types = Arc::from(type_set(types));
         self
     }
 

@@ -231,11 +231,6 @@ impl SessionCore {
     }
 }
 
-/// Whether events of `event_type` are skipped (read, not yielded).
-pub(crate) fn skipped(skip_types: &[String], event_type: &str) -> bool {
-    skip_types.iter().any(|t| t == event_type)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,14 +392,5 @@ mod tests {
             ),
             Decision::NotFound
         );
-    }
-
-    #[test]
-    fn skip_types_match_whole_names() {
-        let skip = ["print".to_owned()];
-        assert!(skipped(&skip, "print"));
-        assert!(!skipped(&skip, "session.print"));
-        assert!(!skipped(&skip, "resize"));
-        assert!(!skipped(&[], "print"));
     }
 }

@@ -15,7 +15,7 @@ use teleport_audit_types::AuditEvent;
 
 use super::call::{Call, CallError, RawEvent, sid_field};
 use super::config::{SessionEventsConfig, check_session_id};
-use super::core::{Admission, CorruptReason, Decision, Failure, SessionCore, skipped};
+use super::core::{Admission, CorruptReason, Decision, Failure, SessionCore};
 use crate::backoff::Backoff;
 use crate::client::Client;
 use crate::error::{Error, ServerError, SharedError};
@@ -25,6 +25,7 @@ use crate::rpc_name::Rpc;
 use crate::stats::StatsHandle;
 use crate::stream::notify::Notifier;
 use crate::stream::retry::{Retrier, Verdict};
+use crate::stream::type_set::skips;
 
 impl Client {
     /// One session's recording (commands, Kubernetes exec, database queries, desktop metadata,
@@ -234,7 +235,7 @@ impl Reader {
             }
             self.next_index
                 .store(self.core.next_index(), Ordering::SeqCst);
-            if skipped(&self.config.skip_types, &received.event_type) {
+            if skips(&self.config.skip_types, &received.event_type) {
                 continue;
             }
             match received.into_event(&self.sid_field) {

@@ -19,7 +19,7 @@ mod server_time;
 pub(crate) mod session_recordings;
 mod task;
 mod time_math;
-mod type_set;
+pub(crate) mod type_set;
 
 pub use audit_stream::AuditEventStream;
 pub use config::{

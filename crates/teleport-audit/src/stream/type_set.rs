@@ -1,7 +1,8 @@
 //! Sets of event type names as the settings keep them: sorted, each once.
 
 /// Whether `event_type` is in `skip` (sorted): events of that type are consumed without being
-/// yielded ([`crate::StreamConfig::skip_event_types`], [`crate::SessionRecordings::skip_types`]).
+/// yielded ([`crate::StreamConfig::skip_event_types`], [`crate::SessionRecordings::skip_types`],
+/// [`crate::SessionEventsConfig::skip_types`]).
 pub(crate) fn skips(skip: &[String], event_type: &str) -> bool {
     skip.binary_search_by(|t| t.as_str().cmp(event_type))
         .is_ok()
@@ -17,4 +18,20 @@ where
     types.sort();
     types.dedup();
     types
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_types_match_whole_names() {
+        let skip = type_set(["print", "resize", "print"]);
+        assert_eq!(skip, ["print", "resize"]);
+        assert!(skips(&skip, "print"));
+        assert!(!skips(&skip, "session.print"));
+        assert!(skips(&skip, "resize"));
+        assert!(!skips(&skip, "session.start"));
+        assert!(!skips(&[], "print"));
+    }
 }
