@@ -21,32 +21,14 @@ pub(crate) struct Selection {
 /// catalogue), and checks that `--until` is not before `--backfill-start`. Names not in the
 /// catalogue are refused unless `--allow-unknown-types`; then each is logged once.
 pub(crate) fn select(args: &TailArgs) -> Result<Selection, Error> {
-    let unknown = if args.allow_unknown_types {
-        UnknownTypes::Allow
-    } else {
-        UnknownTypes::Refuse
-    };
-    let resolve = |field: &'static str, items: &[String]| {
-        let list = resolve_type_list(items, unknown).map_err(|error| {
-            Error::Setting(SettingError::Config {
-                field,
-                reason: format!(
-                    "{error}; with --allow-unknown-types, names newer than the catalogue are taken \
-                 as given"
-                ),
-            })
-        })?;
-        if !list.unknown().is_empty() {
-            tracing::warn!(
-                "{field}: not in the event catalogue, taken as given: {}",
-                list.unknown().join(", ")
-            );
-        }
-        Ok::<_, Error>(list.into_types())
-    };
     let selection = Selection {
-        types: resolve("--types", &args.types)?,
-        skip_types: resolve("--skip-types", &args.skip_types)?,
+        types: resolve("--types", &args.types, args.allow_unknown_types, ALLOW_HINT)?,
+        skip_types: resolve(
+            "--skip-types",
+            &args.skip_types,
+            args.allow_unknown_types,
+            ALLOW_HINT,
+        )?,
     };
     if let (Some(start), Some(until)) = (args.backfill_start, args.until)
         && until.time() < start.time()
@@ -58,6 +40,10 @@ pub(crate) fn select(args: &TailArgs) -> Result<Selection, Error> {
     }
     Ok(selection)
 }
+
+/// What a refusal of `--types` or `--skip-types` adds.
+const ALLOW_HINT: &str =
+    "; with --allow-unknown-types, names newer than the catalogue are taken as given";
 
 /// Recording event types without an event code, so not in the catalogue: `print` (terminal
 /// output) and `desktop.recording` (desktop frames).
@@ -71,27 +57,46 @@ pub(crate) fn skip_session_types(
     items: &[String],
     allow_unknown: bool,
 ) -> Result<Vec<String>, Error> {
-    let (uncoded, rest): (Vec<&String>, Vec<&String>) = items
+    let (uncoded, rest): (Vec<String>, Vec<String>) = items
         .iter()
+        .cloned()
         .partition(|t| UNCODED_RECORDING_TYPES.contains(&t.as_str()));
+    let named = resolve(
+        "--skip-session-types",
+        &rest,
+        allow_unknown,
+        "; `print` and `desktop.recording` (no event code) are recording types too",
+    )?;
+    Ok(uncoded.into_iter().chain(named).collect())
+}
+
+/// Resolves one flag's type list against the catalogue (codes to their type). A name not in
+/// it is refused (naming the closest known ones, then `hint`) unless `allow_unknown`; then it
+/// is taken as given and logged once.
+fn resolve(
+    field: &'static str,
+    items: &[String],
+    allow_unknown: bool,
+    hint: &str,
+) -> Result<Vec<String>, Error> {
     let unknown = if allow_unknown {
         UnknownTypes::Allow
     } else {
         UnknownTypes::Refuse
     };
-    let list = resolve_type_list(&rest, unknown).map_err(|error| {
+    let list = resolve_type_list(items, unknown).map_err(|error| {
         Error::Setting(SettingError::Config {
-            field: "--skip-session-types",
-            reason: format!(
-                "{error}; `print` and `desktop.recording` (no event code) are recording types too"
-            ),
+            field,
+            reason: format!("{error}{hint}"),
         })
     })?;
-    Ok(uncoded
-        .into_iter()
-        .cloned()
-        .chain(list.into_types())
-        .collect())
+    if !list.unknown().is_empty() {
+        tracing::warn!(
+            "{field}: not in the event catalogue, taken as given: {}",
+            list.unknown().join(", ")
+        );
+    }
+    Ok(list.into_types())
 }
 
 #[cfg(test)]
