@@ -46,25 +46,28 @@ pub(crate) enum TextField {
 const TEXT_FIELDS: usize = 17;
 
 impl TextField {
+    /// The field named `key`, if any. Dispatched on the length first: this runs for every
+    /// top-level key of every event.
+    #[inline]
     fn from_key(key: &[u8]) -> Option<Self> {
-        Some(match key {
-            b"event" => Self::Event,
-            b"code" => Self::Code,
-            b"uid" => Self::Uid,
-            b"cluster_name" => Self::ClusterName,
-            b"user" => Self::User,
-            b"login" => Self::Login,
-            b"impersonator" => Self::Impersonator,
-            b"sid" => Self::SessionId,
-            b"server_id" => Self::ServerId,
-            b"server_hostname" => Self::ServerHostname,
-            b"server_addr" => Self::ServerAddr,
-            b"namespace" => Self::Namespace,
-            b"addr.local" => Self::AddrLocal,
-            b"addr.remote" => Self::AddrRemote,
-            b"proto" => Self::Protocol,
-            b"error" => Self::Error,
-            b"message" => Self::Message,
+        Some(match (key.len(), key) {
+            (3, b"uid") => Self::Uid,
+            (3, b"sid") => Self::SessionId,
+            (4, b"code") => Self::Code,
+            (4, b"user") => Self::User,
+            (5, b"event") => Self::Event,
+            (5, b"login") => Self::Login,
+            (5, b"proto") => Self::Protocol,
+            (5, b"error") => Self::Error,
+            (7, b"message") => Self::Message,
+            (9, b"server_id") => Self::ServerId,
+            (9, b"namespace") => Self::Namespace,
+            (10, b"addr.local") => Self::AddrLocal,
+            (11, b"server_addr") => Self::ServerAddr,
+            (11, b"addr.remote") => Self::AddrRemote,
+            (12, b"cluster_name") => Self::ClusterName,
+            (12, b"impersonator") => Self::Impersonator,
+            (15, b"server_hostname") => Self::ServerHostname,
             _ => return None,
         })
     }
@@ -161,12 +164,13 @@ enum Common {
 }
 
 impl Common {
+    #[inline]
     fn from_key(key: &[u8]) -> Option<Self> {
-        Some(match key {
-            b"time" => Self::Time,
-            b"ei" => Self::Index,
-            b"user_kind" => Self::UserKind,
-            b"success" => Self::Success,
+        Some(match (key.len(), key) {
+            (2, b"ei") => Self::Index,
+            (4, b"time") => Self::Time,
+            (7, b"success") => Self::Success,
+            (9, b"user_kind") => Self::UserKind,
             _ => Self::Text(TextField::from_key(key)?),
         })
     }
@@ -274,6 +278,7 @@ impl Collector {
 /// The Struct decoder reports each top-level field as it writes it; the JSON it writes is
 /// always valid, sorted and without repeated keys, so only the common fields need reading.
 impl TopLevelSink for Collector {
+    #[inline(always)]
     fn field(&mut self, key: &[u8], value: WrittenValue<'_>, out: &[u8], written: Range<usize>) {
         let Some(field) = Common::from_key(key) else {
             return;
@@ -287,6 +292,20 @@ impl TopLevelSink for Collector {
             self.spans[text_field as usize] = Span::InText(start, end);
             return;
         }
+        self.other_field(field, value, out, written);
+    }
+}
+
+impl Collector {
+    /// [`TopLevelSink::field`] for any common field but a string written without escapes.
+    #[inline(never)]
+    fn other_field(
+        &mut self,
+        field: Common,
+        value: WrittenValue<'_>,
+        out: &[u8],
+        written: Range<usize>,
+    ) {
         fn text_of(bytes: &[u8]) -> Option<Cow<'_, str>> {
             std::str::from_utf8(bytes).ok().map(Cow::Borrowed)
         }

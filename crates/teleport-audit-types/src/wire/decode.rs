@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use super::json_text::write_json_string;
+use super::json_text::write_json_substring;
 use super::number::write_go_float;
 use crate::error::{WireError, WireType};
 
@@ -79,6 +79,19 @@ enum Step {
     /// An object key: where its bytes are in the input.
     Key(Span),
     Index(usize),
+}
+
+/// [`key_prefix`] of the key at `span` of `input`: when `input` holds 8 bytes from the key's
+/// start (nearly always: the value follows the key), they are read as one word and the bytes
+/// past the key cleared.
+#[inline(always)]
+fn key_prefix_at(input: &[u8], (start, end): Span) -> u64 {
+    let len = end - start;
+    match input.get(start..).and_then(|rest| rest.first_chunk::<8>()) {
+        Some(word) if len < 8 => u64::from_be_bytes(*word) & !(u64::MAX >> (8 * len)),
+        Some(word) => u64::from_be_bytes(*word),
+        None => key_prefix(&input[start..end]),
+    }
 }
 
 /// The key's first 8 bytes, big-endian, zero-padded (see [`Entry::prefix`]).
@@ -209,7 +222,8 @@ enum Kind {
 }
 
 /// A decoding failure, without its JSON path: kept small so the hot path's `Result`s stay cheap.
-/// [`Decoder::write_top_level`] adds the path (still on the path stack when a failure unwinds).
+/// As a failure unwinds, each level adds its step to the path stack (innermost first), and
+/// [`Decoder::write_top_level`] turns the stack into the path; a success records no path.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     Truncated {
@@ -327,21 +341,26 @@ enum Written {
     List,
 }
 
+/// A [`TopLevelSink`] that wants nothing.
+pub(crate) struct NoSink;
+
+impl TopLevelSink for NoSink {
+    #[inline(always)]
+    fn field(&mut self, _: &[u8], _: WrittenValue<'_>, _: &[u8], _: Range<usize>) {}
+}
+
 /// Transcodes one encoded Struct, with scratch space reused across nesting levels and calls.
-pub(crate) struct Decoder<'a, 's> {
+/// Generic over its sink, so that the sink's work is compiled into the loop over the fields.
+pub(crate) struct Decoder<'a, 's, S> {
     input: &'a [u8],
     entries: &'s mut Vec<Entry>,
     order: &'s mut Vec<SortKey>,
     path: &'s mut Vec<Step>,
-    sink: Option<&'s mut dyn TopLevelSink>,
+    sink: &'s mut S,
 }
 
-impl<'a, 's> Decoder<'a, 's> {
-    pub(crate) fn new(
-        input: &'a [u8],
-        scratch: &'s mut Scratch,
-        sink: Option<&'s mut dyn TopLevelSink>,
-    ) -> Self {
+impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
+    pub(crate) fn new(input: &'a [u8], scratch: &'s mut Scratch, sink: &'s mut S) -> Self {
         Self {
             input,
             entries: &mut scratch.entries,
@@ -403,18 +422,16 @@ impl<'a, 's> Decoder<'a, 's> {
                 out.push(b',');
             }
             first = false;
-            write_json_string(key, out).map_err(|bad| Fault::InvalidUtf8 {
+            write_json_substring(input, key_span, out).map_err(|bad| Fault::InvalidUtf8 {
                 offset: key_span.0 + bad,
                 what: "an object key",
             })?;
             out.push(b':');
-            self.path.push(Step::Key(key_span));
             let value_start = out.len();
-            let written = self.write_value(value.as_slice(), depth, out)?;
-            self.path.pop();
-            if depth == 1
-                && let Some(sink) = self.sink.as_deref_mut()
-            {
+            let written = self
+                .write_value(value.as_slice(), depth, out)
+                .map_err(|fault| self.failed_at(Step::Key(key_span), fault))?;
+            if depth == 1 {
                 let value = match written {
                     Written::Null => WrittenValue::Null,
                     Written::Bool(flag) => WrittenValue::Bool(flag),
@@ -423,7 +440,7 @@ impl<'a, 's> Decoder<'a, 's> {
                     Written::Struct => WrittenValue::Object,
                     Written::List => WrittenValue::Array,
                 };
-                sink.field(key, value, out, value_start..out.len());
+                self.sink.field(key, value, out, value_start..out.len());
             }
         }
         self.entries.truncate(base);
@@ -446,7 +463,7 @@ impl<'a, 's> Decoder<'a, 's> {
             {
                 let key = (start + 2, key_end);
                 return Ok(Entry {
-                    prefix: key_prefix(&input[key.0..key.1]),
+                    prefix: key_prefix_at(input, key),
                     key,
                     value: Parts::One((key_end + 2, end)),
                 });
@@ -465,7 +482,7 @@ impl<'a, 's> Decoder<'a, 's> {
                     let key =
                         self.expect_bytes(&field, "google.protobuf.Struct.FieldsEntry.key")?;
                     entry.key = key;
-                    entry.prefix = key_prefix(&self.input[key.0..key.1]);
+                    entry.prefix = key_prefix_at(self.input, key);
                 }
                 2 => {
                     let range =
@@ -615,7 +632,7 @@ impl<'a, 's> Decoder<'a, 's> {
                 Written::Number
             }
             Kind::String((start, end)) => {
-                write_json_string(&self.input[start..end], out).map_err(|bad| {
+                write_json_substring(self.input, (start, end), out).map_err(|bad| {
                     Fault::InvalidUtf8 {
                         offset: start + bad,
                         what: "a string value",
@@ -650,9 +667,8 @@ impl<'a, 's> Decoder<'a, 's> {
                 if index > 0 {
                     out.push(b',');
                 }
-                self.path.push(Step::Index(index));
-                self.write_value(std::slice::from_ref(&range), depth, out)?;
-                self.path.pop();
+                self.write_value(std::slice::from_ref(&range), depth, out)
+                    .map_err(|fault| self.failed_at(Step::Index(index), fault))?;
                 index += 1;
             }
         }
@@ -867,13 +883,20 @@ impl<'a, 's> Decoder<'a, 's> {
         }
     }
 
-    /// The JSON path of the value being decoded: `.`, `.user_roles[2]`, `.identity.logins[0]`.
+    /// Adds `step` to the path of a failure unwinding through it (see [`Fault`]).
+    #[cold]
+    fn failed_at(&mut self, step: Step, fault: Fault) -> Fault {
+        self.path.push(step);
+        fault
+    }
+
+    /// The JSON path of the value that failed: `.`, `.user_roles[2]`, `.identity.logins[0]`.
     fn path_text(&self) -> String {
         if self.path.is_empty() {
             return ".".to_owned();
         }
         let mut text = String::new();
-        for step in self.path.iter() {
+        for step in self.path.iter().rev() {
             match *step {
                 Step::Key((start, end)) => {
                     text.push('.');
@@ -887,5 +910,29 @@ impl<'a, 's> Decoder<'a, 's> {
             }
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_prefix_read_in_place_is_the_prefix_of_the_key_alone() {
+        let key = b"\x01addr.local\xffserver_hostname";
+        for len in 0..=key.len() {
+            for after in [&b""[..], b"\xff\xff\xff\xff\xff\xff\xff\xff", b"\x00"] {
+                let mut input = b"ab".to_vec();
+                input.extend_from_slice(&key[..len]);
+                input.extend_from_slice(after);
+                let span = (2, 2 + len);
+                assert_eq!(
+                    key_prefix_at(&input, span),
+                    key_prefix(&key[..len]),
+                    "length {len}, then {after:?}"
+                );
+            }
+        }
+        assert_eq!(key_prefix(b"ab"), 0x6162 << 48);
     }
 }

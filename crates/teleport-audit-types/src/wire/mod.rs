@@ -46,7 +46,7 @@ mod encode;
 mod json_text;
 mod number;
 
-use decode::{Decoder, Scratch};
+use decode::{Decoder, NoSink, Scratch};
 pub(crate) use decode::{TopLevelSink, WrittenValue};
 pub(crate) use encode::encode_struct;
 
@@ -68,8 +68,9 @@ pub const MAX_DEPTH: usize = decode::MAX_DEPTH;
 /// On error `out` is left as it was.
 pub fn struct_to_json(encoded_struct: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
     let mark = out.len();
-    let result =
-        Scratch::with(|scratch| Decoder::new(encoded_struct, scratch, None).write_top_level(out));
+    let result = Scratch::with(|scratch| {
+        Decoder::new(encoded_struct, scratch, &mut NoSink).write_top_level(out)
+    });
     if result.is_err() {
         out.truncate(mark);
     }
@@ -82,11 +83,11 @@ pub fn struct_to_json(encoded_struct: &[u8], out: &mut Vec<u8>) -> Result<(), Wi
 /// buffer).
 pub(crate) fn struct_to_json_exact(
     encoded_struct: &[u8],
-    sink: &mut dyn TopLevelSink,
+    sink: &mut impl TopLevelSink,
 ) -> Result<Box<[u8]>, WireError> {
     Scratch::with(|scratch| {
         let mut out = std::mem::take(&mut scratch.text);
-        let result = Decoder::new(encoded_struct, scratch, Some(sink)).write_top_level(&mut out);
+        let result = Decoder::new(encoded_struct, scratch, sink).write_top_level(&mut out);
         let text = result.map(|()| Box::from(out.as_slice()));
         scratch.text = out;
         text
