@@ -117,22 +117,13 @@ impl AuditEvent {
         // The decoder hands the top-level fields to the collector as it writes them, so the
         // JSON it produces is not parsed a second time.
         let mut common = Collector::default();
-        let json = wire::struct_to_json_exact(encoded_struct, &mut common)?.into_vec();
-        if u32::try_from(json.len()).is_err() {
-            return Err(EventError::TooLarge { len: json.len() });
+        let text = wire::struct_to_json_exact(encoded_struct, &mut common)?;
+        if u32::try_from(text.len()).is_err() {
+            return Err(EventError::TooLarge { len: text.len() });
         }
-        // struct_to_json validates every string it copies, so this cannot fail; the check is
-        // kept rather than trusted.
-        let text = String::from_utf8(json).map_err(|error| {
-            let source = error.utf8_error();
-            EventError::InvalidUtf8 {
-                offset: source.valid_up_to(),
-                source,
-            }
-        })?;
         Ok(Self {
             header: Box::new(common.finish()?),
-            json: text.into_boxed_str(),
+            json: text,
             fields: OnceLock::new(),
         })
     }

@@ -377,6 +377,7 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
             .map_err(|fault| fault.into_error(self.path_text()))
     }
 
+    #[inline(never)]
     fn write_struct(
         &mut self,
         parts: &[Span],
@@ -496,7 +497,9 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
     }
 
     /// Writes a `google.protobuf.Value`. A Value with no kind set is written as `null`, as Go's
-    /// `structpb.Value.AsInterface` does.
+    /// `structpb.Value.AsInterface` does. Inlined into the loops over entries and items (a
+    /// nested object or list is a call to [`Self::write_struct`] or [`Self::write_list`]).
+    #[inline(always)]
     fn write_value(
         &mut self,
         parts: &[Span],
@@ -549,6 +552,7 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
     }
 
     /// Reads the kind of a Value, in general: any fields, in any number of parts.
+    #[inline(never)]
     fn read_kind(&self, parts: &[Span]) -> Result<Kind, Fault> {
         let mut kind = Kind::Null;
         for &(start, end) in parts {
@@ -609,6 +613,7 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
         Ok(kind)
     }
 
+    #[inline(always)]
     fn write_kind(
         &mut self,
         kind: Kind,
@@ -652,6 +657,7 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
     }
 
     /// Writes a `google.protobuf.ListValue`: `repeated Value values = 1`.
+    #[inline(never)]
     fn write_list(&mut self, parts: &[Span], depth: usize, out: &mut Vec<u8>) -> Result<(), Fault> {
         self.check_depth(parts, depth)?;
         out.push(b'[');
