@@ -14,11 +14,17 @@
 # other load on the machine does not move (hardware counters, `perf stat -e instructions`, are
 # not available on every virtual machine). Under valgrind, code that picks CPU features at run
 # time takes its generic path (the `sha2` crate's SHA-256 without SHA-NI, for one).
+#
+# With SIM_CPUS and CLIENT_CPUS (taskset lists, e.g. 0 and 1), the sim and the clients are
+# pinned to those CPUs, so that they do not compete for one and the spread between runs narrows.
 set -eu
 EVENTS=$1; RUNS=$2; PAGE=$3; shift 3
+SIM_PIN=(); CLIENT_PIN=()
+[ -n "${SIM_CPUS:-}" ] && SIM_PIN=(taskset -c "$SIM_CPUS")
+[ -n "${CLIENT_CPUS:-}" ] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 DIR=$(mktemp -d)
 trap 'kill $SIM 2>/dev/null; rm -rf "$DIR"' EXIT
-"$1" sim --identity-out "$DIR/id" --backlog "$EVENTS" --rate 0 --backend file -q >"$DIR/sim.out" &
+"${SIM_PIN[@]}" "$1" sim --identity-out "$DIR/id" --backlog "$EVENTS" --rate 0 --backend file -q >"$DIR/sim.out" &
 SIM=$!
 for _ in $(seq 100); do grep -q '^proxy_ca=' "$DIR/sim.out" 2>/dev/null && break; sleep 0.1; done
 PROXY=$(sed -n 's/^proxy=//p' "$DIR/sim.out")
@@ -30,7 +36,8 @@ for run in $(seq "$RUNS"); do
   n=0
   for BIN in "$@"; do
     n=$((n + 1))
-    /usr/bin/time -f "%U %S %M" -o "$DIR/time" "$BIN" "${ARGS[@]}" >"$DIR/out.$n.$run"
+    "${CLIENT_PIN[@]}" /usr/bin/time -f "%U %S %M" -o "$DIR/time" "$BIN" "${ARGS[@]}" \
+      >"$DIR/out.$n.$run"
     read -r USER SYS RSS <"$DIR/time"
     printf 'binary %d run %d: %d events, CPU %.2f s (user %s, sys %s), peak RSS %d KiB\n' \
       "$n" "$run" "$(wc -l <"$DIR/out.$n.$run")" "$(echo "$USER + $SYS" | bc)" "$USER" "$SYS" "$RSS"

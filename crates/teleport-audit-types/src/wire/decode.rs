@@ -542,7 +542,7 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
 
     /// The kind of a Value encoded as one field with a one-byte length or value (nearly every
     /// Value), as [`Self::read_kind`] would read it; `None` for any other encoding.
-    #[inline]
+    #[inline(always)]
     fn single_field_kind(&self, (start, end): Span) -> Option<Kind> {
         let input = self.input;
         let len = end - start;
