@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use super::json_text::write_json_substring;
+use super::json_text::{write_json_key, write_json_substring};
 use super::number::write_go_float;
 use crate::error::{WireError, WireType};
 
@@ -446,11 +446,10 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
                 out.push(b',');
             }
             first = false;
-            write_json_substring(input, key_span, out).map_err(|bad| Fault::InvalidUtf8 {
+            write_json_key(input, key_span, out).map_err(|bad| Fault::InvalidUtf8 {
                 offset: key_span.0 + bad,
                 what: "an object key",
             })?;
-            out.push(b':');
             let value_start = out.len();
             let written = self
                 .write_value(value.as_slice(), depth, out)

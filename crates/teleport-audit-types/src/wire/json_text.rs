@@ -123,9 +123,10 @@ pub(crate) fn write_json_string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), u
 /// [`write_json_string`] of `input[start..end]`. A string of at most 32 bytes with enough of
 /// `input` after it to fill one, two or four 8-byte words (nearly every key and value of an
 /// event: the rest of the Struct follows it) is read as those whole words, the bytes past its
-/// end counted as plain ASCII, checked a word at a time, and copied as one fixed-size block, the
-/// output then cut back to its length: no byte loop and no `memcpy` call. Anything else, and any
-/// string with a byte to escape or outside ASCII, takes [`write_json_string`].
+/// end counted as plain ASCII, checked a word at a time, and written with its quotes as one
+/// fixed-size block, the output then cut back to its length: no byte loop, no `memcpy` call,
+/// one check of the buffer's capacity. Anything else, and any string with a byte to escape or
+/// outside ASCII, takes [`write_json_string`].
 ///
 /// # Errors
 ///
@@ -133,20 +134,47 @@ pub(crate) fn write_json_string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), u
 #[inline(always)]
 pub(crate) fn write_json_substring(
     input: &[u8],
+    span: (usize, usize),
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
+    write_substring(input, span, false, out)
+}
+
+/// [`write_json_substring`], then a `:`: an object key.
+///
+/// # Errors
+///
+/// As [`write_json_string`].
+#[inline(always)]
+pub(crate) fn write_json_key(
+    input: &[u8],
+    span: (usize, usize),
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
+    write_substring(input, span, true, out)
+}
+
+#[inline(always)]
+fn write_substring(
+    input: &[u8],
     (start, end): (usize, usize),
+    colon: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), usize> {
     let len = end - start;
     let written = match len {
-        0..=8 => plain_window::<8>(input, start, len, out),
-        9..=16 => plain_window::<16>(input, start, len, out),
-        17..=32 => plain_window::<32>(input, start, len, out),
+        0..=8 => plain_window::<8>(input, start, len, colon, out),
+        9..=16 => plain_window::<16>(input, start, len, colon, out),
+        17..=32 => plain_window::<32>(input, start, len, colon, out),
         _ => false,
     };
-    if written {
-        return Ok(());
+    if !written {
+        write_json_string(&input[start..end], out)?;
+        if colon {
+            out.push(b':');
+        }
     }
-    write_json_string(&input[start..end], out)
+    Ok(())
 }
 
 /// For each count of bytes `0..=8`: a mask of that many low bytes of a little-endian word.
@@ -160,14 +188,18 @@ const LOW_BYTES: [u64; 9] = {
     masks
 };
 
-/// Writes the `len` bytes at `input[start..]` as a JSON string literal if they are plain ASCII
-/// with nothing to escape and `input` holds `WIDTH` bytes from `start` (see
-/// [`write_json_substring`]); false, having written nothing, otherwise.
+/// What [`plain_window`] writes in one piece: a quote, up to 32 bytes, a quote and a colon.
+const BLOCK: usize = 40;
+
+/// Writes the `len` bytes at `input[start..]` as a JSON string literal (then a `:` if `colon`)
+/// if they are plain ASCII with nothing to escape and `input` holds `WIDTH` bytes from `start`
+/// (see [`write_json_substring`]); false, having written nothing, otherwise.
 #[inline(always)]
 fn plain_window<const WIDTH: usize>(
     input: &[u8],
     start: usize,
     len: usize,
+    colon: bool,
     out: &mut Vec<u8>,
 ) -> bool {
     let Some(window) = input
@@ -187,12 +219,14 @@ fn plain_window<const WIDTH: usize>(
     if special != 0 {
         return false;
     }
-    out.reserve(WIDTH + 2);
+    let mut block = [0u8; BLOCK];
+    block[0] = b'"';
+    block[1..=WIDTH].copy_from_slice(window);
+    block[1 + len] = b'"';
+    block[2 + len] = b':';
     let at = out.len();
-    out.push(b'"');
-    out.extend_from_slice(window);
-    out.truncate(at + 1 + len);
-    out.push(b'"');
+    out.extend_from_slice(&block);
+    out.truncate(at + len + 2 + usize::from(colon));
     true
 }
 
@@ -343,11 +377,17 @@ mod tests {
                         let mut input = vec![b'\\'; before];
                         input.extend_from_slice(&text);
                         input.extend_from_slice(after);
+                        let span = (before, before + len);
                         let mut out = b"x".to_vec();
-                        let result = write_json_substring(&input, (before, before + len), &mut out);
+                        let result = write_json_substring(&input, span, &mut out);
                         assert_eq!(result, expected_result, "{text:?} then {after:?}");
+                        let mut key = b"x".to_vec();
+                        assert_eq!(write_json_key(&input, span, &mut key), expected_result);
                         if result.is_ok() {
                             assert_eq!(out, expected, "{text:?} then {after:?}");
+                            // The key is the same literal, then a colon.
+                            assert_eq!(key.pop(), Some(b':'));
+                            assert_eq!(key, expected, "key {text:?} then {after:?}");
                         }
                     }
                 }
