@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use super::json_text::{write_json_key, write_json_substring};
+use super::json_text::write_json_substring;
+use super::key_order::{SortKey, key_prefix_at, sort_entries};
 use super::number::write_go_float;
 use crate::error::{WireError, WireType};
 
@@ -57,20 +58,12 @@ impl Parts {
 #[derive(Debug)]
 struct Entry {
     /// The key's first 8 bytes as a big-endian number, zero-padded: ordering two keys by it
-    /// orders them by their bytes whenever it differs, so most comparisons read no key bytes.
+    /// orders them by their bytes whenever it differs, so most comparisons read no key bytes
+    /// ([`key_prefix_at`]).
     prefix: u64,
     /// Where the key's bytes are in the input.
     key: Span,
     value: Parts,
-}
-
-/// What an object's entries are sorted by: the key's [`Entry::prefix`], then the entry's place
-/// in [`Scratch::entries`] (its order on the wire). Small, so that sorting moves 16 bytes per
-/// entry rather than the entry itself; keys whose prefixes tie are then ordered by their bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct SortKey {
-    prefix: u64,
-    index: usize,
 }
 
 /// One step of the JSON path of the value being decoded, for error messages.
@@ -79,84 +72,6 @@ enum Step {
     /// An object key: where its bytes are in the input.
     Key(Span),
     Index(usize),
-}
-
-/// [`key_prefix`] of the key at `span` of `input`: when `input` holds 8 bytes from the key's
-/// start (nearly always: the value follows the key), they are read as one word and the bytes
-/// past the key cleared.
-#[inline(always)]
-fn key_prefix_at(input: &[u8], (start, end): Span) -> u64 {
-    let len = end - start;
-    match input.get(start..).and_then(|rest| rest.first_chunk::<8>()) {
-        Some(word) if len < 8 => u64::from_be_bytes(*word) & !(u64::MAX >> (8 * len)),
-        Some(word) => u64::from_be_bytes(*word),
-        None => key_prefix(&input[start..end]),
-    }
-}
-
-/// The key's first 8 bytes, big-endian, zero-padded (see [`Entry::prefix`]).
-#[inline]
-fn key_prefix(key: &[u8]) -> u64 {
-    if let Some(first) = key.first_chunk::<8>() {
-        return u64::from_be_bytes(*first);
-    }
-    // Shorter keys byte by byte: a copy into a zeroed array stalls the load that follows it.
-    key.iter()
-        .zip((0..8).rev())
-        .fold(0, |prefix, (&byte, place)| {
-            prefix | u64::from(byte) << (8 * place)
-        })
-}
-
-/// Objects with at most this many entries (nearly all) are sorted by [`insertion_sort_by_prefix`].
-const INSERTION_SORT_MAX: usize = 32;
-
-/// Sorts `order`, pushed in place order, by prefix then place: a stable insertion sort that
-/// compares prefixes alone (place order among equal prefixes is kept, being the pushed order).
-/// For the few entries of an object, cheaper than the general sort, which compares both.
-#[inline]
-fn insertion_sort_by_prefix(order: &mut [SortKey]) {
-    for next in 1..order.len() {
-        let key = order[next];
-        let mut at = next;
-        while at > 0 && order[at - 1].prefix > key.prefix {
-            order[at] = order[at - 1];
-            at -= 1;
-        }
-        order[at] = key;
-    }
-}
-
-/// Sorts an object's entries (`order`, as pushed: by place) into output order: by key bytes,
-/// then by place, so that of two entries with the same key the last on the wire comes last.
-fn sort_entries(order: &mut [SortKey], entries: &[Entry], input: &[u8]) {
-    if order.len() <= INSERTION_SORT_MAX {
-        insertion_sort_by_prefix(order);
-    } else {
-        order.sort_unstable();
-    }
-    if !order
-        .windows(2)
-        .any(|pair| pair[0].prefix == pair[1].prefix)
-    {
-        return;
-    }
-    // Keys that share their first 8 bytes are in place order; order them by their bytes. A
-    // stable sort keeps place order among equal keys.
-    let key_of = |key: &SortKey| {
-        let (start, end) = entries[key.index].key;
-        &input[start..end]
-    };
-    let mut rest = order;
-    while let Some(first) = rest.first() {
-        let prefix = first.prefix;
-        let run = rest.iter().take_while(|key| key.prefix == prefix).count();
-        let (tied, after) = rest.split_at_mut(run);
-        if tied.len() > 1 {
-            tied.sort_by(|a, b| key_of(a).cmp(key_of(b)));
-        }
-        rest = after;
-    }
 }
 
 /// Scratch space of a decoder (the pending entries of the objects being written, the JSON path,
@@ -428,7 +343,10 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
         }
         let input = self.input;
         let bytes_of = |(start, end): Span| &input[start..end];
-        sort_entries(&mut self.order[order_base..], self.entries, input);
+        let entries = &*self.entries;
+        sort_entries(&mut self.order[order_base..], |index| {
+            bytes_of(entries[index].key)
+        });
 
         out.push(b'{');
         let mut first = true;
@@ -446,7 +364,7 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
                 out.push(b',');
             }
             first = false;
-            write_json_key(input, key_span, out).map_err(|bad| Fault::InvalidUtf8 {
+            write_json_substring(input, key_span, true, out).map_err(|bad| Fault::InvalidUtf8 {
                 offset: key_span.0 + bad,
                 what: "an object key",
             })?;
@@ -659,7 +577,7 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
                 Written::Number
             }
             Kind::String((start, end)) => {
-                write_json_substring(self.input, (start, end), out).map_err(|bad| {
+                write_json_substring(self.input, (start, end), false, out).map_err(|bad| {
                     Fault::InvalidUtf8 {
                         offset: start + bad,
                         what: "a string value",
@@ -938,50 +856,5 @@ impl<'a, 's, S: TopLevelSink> Decoder<'a, 's, S> {
             }
         }
         text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        #[test]
-        fn the_insertion_sort_orders_as_the_general_sort(
-            prefixes in prop::collection::vec(0u64..6, 0..=INSERTION_SORT_MAX),
-        ) {
-            // Few distinct prefixes, so that many tie; places as pushed: ascending.
-            let pushed: Vec<SortKey> = prefixes
-                .iter()
-                .enumerate()
-                .map(|(index, &prefix)| SortKey { prefix, index })
-                .collect();
-            let mut expected = pushed.clone();
-            expected.sort_unstable();
-            let mut sorted = pushed;
-            insertion_sort_by_prefix(&mut sorted);
-            prop_assert_eq!(sorted, expected);
-        }
-    }
-
-    #[test]
-    fn a_key_prefix_read_in_place_is_the_prefix_of_the_key_alone() {
-        let key = b"\x01addr.local\xffserver_hostname";
-        for len in 0..=key.len() {
-            for after in [&b""[..], b"\xff\xff\xff\xff\xff\xff\xff\xff", b"\x00"] {
-                let mut input = b"ab".to_vec();
-                input.extend_from_slice(&key[..len]);
-                input.extend_from_slice(after);
-                let span = (2, 2 + len);
-                assert_eq!(
-                    key_prefix_at(&input, span),
-                    key_prefix(&key[..len]),
-                    "length {len}, then {after:?}"
-                );
-            }
-        }
-        assert_eq!(key_prefix(b"ab"), 0x6162 << 48);
     }
 }

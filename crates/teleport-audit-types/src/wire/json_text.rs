@@ -120,42 +120,19 @@ pub(crate) fn write_json_string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), u
     write_escaped(bytes, out)
 }
 
-/// [`write_json_string`] of `input[start..end]`. A string of at most 32 bytes with enough of
-/// `input` after it to fill one, two or four 8-byte words (nearly every key and value of an
-/// event: the rest of the Struct follows it) is read as those whole words, the bytes past its
-/// end counted as plain ASCII, checked a word at a time, and written with its quotes as one
-/// fixed-size block, the output then cut back to its length: no byte loop, no `memcpy` call,
-/// one check of the buffer's capacity. Anything else, and any string with a byte to escape or
-/// outside ASCII, takes [`write_json_string`].
+/// [`write_json_string`] of `input[start..end]`, then a `:` if `colon` (an object key). A string
+/// of at most 32 bytes with enough of `input` after it to fill one, two or four 8-byte words
+/// (nearly every key and value of an event: the rest of the Struct follows it) is read as those
+/// whole words, the bytes past its end counted as plain ASCII, checked a word at a time, and
+/// written with its quotes (and colon) as one fixed-size block, the output then cut back to its
+/// length: no byte loop, no `memcpy` call, one check of the buffer's capacity. Anything else,
+/// and any string with a byte to escape or outside ASCII, takes [`write_json_string`].
 ///
 /// # Errors
 ///
 /// As [`write_json_string`]: the offset in the string of the first byte that is not UTF-8.
 #[inline(always)]
 pub(crate) fn write_json_substring(
-    input: &[u8],
-    span: (usize, usize),
-    out: &mut Vec<u8>,
-) -> Result<(), usize> {
-    write_substring(input, span, false, out)
-}
-
-/// [`write_json_substring`], then a `:`: an object key.
-///
-/// # Errors
-///
-/// As [`write_json_string`].
-#[inline(always)]
-pub(crate) fn write_json_key(
-    input: &[u8],
-    span: (usize, usize),
-    out: &mut Vec<u8>,
-) -> Result<(), usize> {
-    write_substring(input, span, true, out)
-}
-
-#[inline(always)]
-fn write_substring(
     input: &[u8],
     (start, end): (usize, usize),
     colon: bool,
@@ -379,10 +356,11 @@ mod tests {
                         input.extend_from_slice(after);
                         let span = (before, before + len);
                         let mut out = b"x".to_vec();
-                        let result = write_json_substring(&input, span, &mut out);
+                        let result = write_json_substring(&input, span, false, &mut out);
                         assert_eq!(result, expected_result, "{text:?} then {after:?}");
                         let mut key = b"x".to_vec();
-                        assert_eq!(write_json_key(&input, span, &mut key), expected_result);
+                        let key_result = write_json_substring(&input, span, true, &mut key);
+                        assert_eq!(key_result, expected_result);
                         if result.is_ok() {
                             assert_eq!(out, expected, "{text:?} then {after:?}");
                             // The key is the same literal, then a colon.

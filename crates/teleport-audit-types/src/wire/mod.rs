@@ -44,6 +44,7 @@
 mod decode;
 mod encode;
 mod json_text;
+mod key_order;
 mod number;
 
 use decode::{Decoder, NoSink, Scratch};
