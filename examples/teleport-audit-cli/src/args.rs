@@ -258,6 +258,10 @@ pub(crate) struct SessionArgs {
     /// closest known ones; a code stands for its type.
     #[arg(long, value_name = "TYPES", default_value = "print", value_parser = session_types)]
     pub(crate) skip_session_types: SessionTypes,
+    /// Accept names in --skip-session-types that are not in the event catalogue (event types
+    /// newer than this program), as given.
+    #[arg(long)]
+    pub(crate) allow_unknown_types: bool,
     /// How long a recording that is not there yet (uploads are asynchronous) is asked for again
     /// before giving up with `recording_not_found`.
     #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION")]

@@ -17,7 +17,7 @@ pub(crate) async fn run(args: SessionArgs) -> Result<Ended, Failure> {
         .start_index(args.from_index)
         .skip_types(crate::selection::skip_session_types(
             &args.skip_session_types.0,
-            false,
+            args.allow_unknown_types,
         )?)
         .recording_wait(args.recording_wait);
     config.validate().map_err(Error::from)?;

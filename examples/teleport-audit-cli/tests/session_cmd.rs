@@ -132,6 +132,28 @@ async fn session_prints_the_recording_as_ndjson_and_resumes_from_an_index() {
 }
 
 #[tokio::test]
+async fn an_unknown_recording_type_is_refused_unless_unknown_types_are_allowed() {
+    let setup = setup().await;
+    let (sid, _) = setup.longest_session();
+    let skip = ["--skip-session-types", "print,sesion.end"];
+    let (code, stdout, stderr) = run(setup.session(&sid, &skip)).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("closest: session.end"), "{stderr}");
+
+    let (code, stdout, stderr) = run(setup.session(&sid, &["--skip-session-types", "none"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    let all = lines(&stdout, &sid);
+    let printed: Vec<_> = all.iter().filter(|(_, t)| t != "print").cloned().collect();
+    let allowed = [&skip[..], &["--allow-unknown-types"]].concat();
+    let (code, stdout, stderr) = run(setup.session(&sid, &allowed)).await;
+    assert_eq!(code, 0, "{stderr}");
+    // The unknown name skips nothing; `print` is still skipped.
+    assert_eq!(lines(&stdout, &sid), printed);
+    assert!(stderr.contains("sesion.end"), "logged once as taken as given: {stderr}");
+}
+
+#[tokio::test]
 async fn a_recording_that_never_appears_exits_unavailable_with_its_code() {
     let setup = setup().await;
     let unknown = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
