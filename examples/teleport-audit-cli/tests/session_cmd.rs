@@ -150,7 +150,10 @@ async fn an_unknown_recording_type_is_refused_unless_unknown_types_are_allowed()
     assert_eq!(code, 0, "{stderr}");
     // The unknown name skips nothing; `print` is still skipped.
     assert_eq!(lines(&stdout, &sid), printed);
-    assert!(stderr.contains("sesion.end"), "logged once as taken as given: {stderr}");
+    assert!(
+        stderr.contains("sesion.end"),
+        "logged once as taken as given: {stderr}"
+    );
 }
 
 #[tokio::test]
