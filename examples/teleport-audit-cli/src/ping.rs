@@ -30,9 +30,10 @@ pub(crate) fn client_config(args: &ConnectArgs) -> Result<ClientConfig, Error> {
         let pem = std::fs::read_to_string(path).map_err(|e| {
             Error::Setting(SettingError::ProxyCa {
                 reason: format!(
-                    "cannot read {}: {e}",
+                    "cannot read {}",
                     teleport_audit::identity::secret_text::shown_path(path).display()
                 ),
+                source: Some(std::sync::Arc::new(e)),
             })
         })?;
         config = config.proxy_ca_pem(pem);

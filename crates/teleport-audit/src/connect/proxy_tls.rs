@@ -30,7 +30,8 @@ impl ProxyTls {
             .with_safe_default_protocol_versions()
             .map_err(|e| {
                 Error::Setting(SettingError::ProxyCa {
-                    reason: format!("no TLS versions available: {e}"),
+                    reason: "no TLS versions available".to_owned(),
+                    source: Some(Arc::new(e)),
                 })
             })?;
         // Insecure: any certificate; the roots then serve only to check signatures, and the
@@ -47,7 +48,8 @@ impl ProxyTls {
         .build()
         .map_err(|e| {
             Error::Setting(SettingError::ProxyCa {
-                reason: format!("the trusted roots cannot verify servers: {e}"),
+                reason: "the trusted roots cannot verify servers".to_owned(),
+                source: Some(Arc::new(e)),
             })
         })?;
         let config = builder
@@ -114,12 +116,14 @@ fn trusted_roots(
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
             let cert = cert.map_err(|e| {
                 Error::Setting(SettingError::ProxyCa {
-                    reason: format!("not PEM: {e}"),
+                    reason: "not PEM".to_owned(),
+                    source: Some(Arc::new(e)),
                 })
             })?;
             roots.add(cert.clone()).map_err(|e| {
                 Error::Setting(SettingError::ProxyCa {
-                    reason: format!("not a usable CA certificate: {e}"),
+                    reason: "not a usable CA certificate".to_owned(),
+                    source: Some(Arc::new(e)),
                 })
             })?;
             pinned.push(cert);
@@ -127,6 +131,7 @@ fn trusted_roots(
         if pinned.is_empty() {
             return Err(Error::Setting(SettingError::ProxyCa {
                 reason: "no CERTIFICATE block found".to_owned(),
+                source: None,
             }));
         }
     }
@@ -283,5 +288,16 @@ mod tests {
             error.to_string().contains("no CERTIFICATE block"),
             "{error}"
         );
+        // A damaged block: our words in the message, the PEM reader's error as its source only.
+        let damaged = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        let error = ProxyTls::new(Some(damaged), false).unwrap_err();
+        let Error::Setting(SettingError::ProxyCa { reason, source }) = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(reason, "not PEM");
+        let source = source.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(!source.is_empty());
+        assert!(!error.to_string().contains(&source), "{error}");
+        assert!(std::error::Error::source(&error).is_some());
     }
 }

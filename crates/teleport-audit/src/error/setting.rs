@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use super::SharedError;
+
 /// A setting is wrong or missing; trying again unchanged fails the same way
 /// ([`crate::ErrorKind::Setting`]).
 #[derive(Clone, Debug, thiserror::Error)]
@@ -30,8 +32,11 @@ pub enum SettingError {
     /// The extra CA given for the proxy's public certificate could not be used.
     #[error("the extra CA certificate for the proxy's public TLS is unusable: {reason}")]
     ProxyCa {
-        /// What is wrong with it.
+        /// What is wrong with it, in this library's words.
         reason: String,
+        /// The error that said why (the PEM reader's, rustls', the file system's), if one did.
+        #[source]
+        source: Option<SharedError>,
     },
 
     /// A server of ours (the metrics server) could not listen on its address: the port is in

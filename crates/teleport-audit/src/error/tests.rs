@@ -36,7 +36,11 @@ pub(crate) fn samples() -> Vec<Error> {
             reason: "0".into(),
         }
         .into(),
-        SettingError::ProxyCa { reason: "x".into() }.into(),
+        SettingError::ProxyCa {
+            reason: "x".into(),
+            source: None,
+        }
+        .into(),
         SettingError::Listen {
             what: "metrics server",
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
