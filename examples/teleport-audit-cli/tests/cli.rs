@@ -338,6 +338,40 @@ async fn demo_runs_and_checks_itself() {
 }
 
 #[tokio::test]
+async fn demo_into_head_exits_zero_quietly() {
+    let mut command = Command::from(support::command([
+        "demo",
+        "--duration",
+        "20s",
+        "--backlog",
+        "2000",
+    ]));
+    command
+        .kill_on_drop(true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    // `| head -n 2`: two lines, then the reader goes away, long before the demo's restart.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..2 {
+        let line = lines.next_line().await.unwrap().expect("a line");
+        serde_json::from_str::<serde_json::Value>(&line).expect("a JSON line");
+    }
+    drop(lines);
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the demo exits once its reader is gone")
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert!(
+        !stderr.contains("resuming"),
+        "no restart without a reader: {stderr}"
+    );
+}
+
+#[tokio::test]
 async fn tail_into_head_exits_zero_quietly() {
     let setup = setup(5000).await;
     let cursor = setup.dir.path().join("head.cursor");
