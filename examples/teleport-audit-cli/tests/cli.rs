@@ -337,33 +337,43 @@ async fn demo_runs_and_checks_itself() {
     assert!(stderr.contains("none missing, none twice"), "{stderr}");
 }
 
+/// `COMMAND | head -n LINES`: reads `lines` JSON lines from the child's stdout, closes it, and
+/// waits (30 s at most) for the child to exit: its exit code and stderr.
+async fn into_head(mut command: Command, lines: usize) -> (Option<i32>, String) {
+    let mut child = command
+        .kill_on_drop(true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..lines {
+        let line = reader.next_line().await.unwrap().expect("a line");
+        serde_json::from_str::<serde_json::Value>(&line).expect("a JSON line");
+    }
+    drop(reader);
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("it exits once its reader is gone")
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
 #[tokio::test]
 async fn demo_into_head_exits_zero_quietly() {
-    let mut command = Command::from(support::command([
+    let demo = Command::from(support::command([
         "demo",
         "--duration",
         "20s",
         "--backlog",
         "2000",
     ]));
-    command
-        .kill_on_drop(true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    // `| head -n 2`: two lines, then the reader goes away, long before the demo's restart.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for _ in 0..2 {
-        let line = lines.next_line().await.unwrap().expect("a line");
-        serde_json::from_str::<serde_json::Value>(&line).expect("a JSON line");
-    }
-    drop(lines);
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("the demo exits once its reader is gone")
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // Two lines, then the reader goes away, long before the demo's restart.
+    let (code, stderr) = into_head(demo, 2).await;
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
     assert!(
         !stderr.contains("resuming"),
@@ -375,25 +385,8 @@ async fn demo_into_head_exits_zero_quietly() {
 async fn tail_into_head_exits_zero_quietly() {
     let setup = setup(5000).await;
     let cursor = setup.dir.path().join("head.cursor");
-    let mut child = setup
-        .tail(&cursor, false)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // `| head -n 5`: five lines, then the reader goes away.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for _ in 0..5 {
-        let line = lines.next_line().await.unwrap().expect("a line");
-        serde_json::from_str::<serde_json::Value>(&line).expect("a JSON line");
-    }
-    drop(lines);
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("tail exits once its reader is gone")
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let (code, stderr) = into_head(setup.tail(&cursor, false), 5).await;
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
