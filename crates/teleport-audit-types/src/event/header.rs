@@ -45,34 +45,6 @@ pub(crate) enum TextField {
 
 const TEXT_FIELDS: usize = 17;
 
-impl TextField {
-    /// The field named `key`, if any. Dispatched on the length first: this runs for every
-    /// top-level key of every event.
-    #[inline]
-    fn from_key(key: &[u8]) -> Option<Self> {
-        Some(match (key.len(), key) {
-            (3, b"uid") => Self::Uid,
-            (3, b"sid") => Self::SessionId,
-            (4, b"code") => Self::Code,
-            (4, b"user") => Self::User,
-            (5, b"event") => Self::Event,
-            (5, b"login") => Self::Login,
-            (5, b"proto") => Self::Protocol,
-            (5, b"error") => Self::Error,
-            (7, b"message") => Self::Message,
-            (9, b"server_id") => Self::ServerId,
-            (9, b"namespace") => Self::Namespace,
-            (10, b"addr.local") => Self::AddrLocal,
-            (11, b"server_addr") => Self::ServerAddr,
-            (11, b"addr.remote") => Self::AddrRemote,
-            (12, b"cluster_name") => Self::ClusterName,
-            (12, b"impersonator") => Self::Impersonator,
-            (15, b"server_hostname") => Self::ServerHostname,
-            _ => return None,
-        })
-    }
-}
-
 /// Where a string field's text is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 enum Span {
@@ -164,14 +136,34 @@ enum Common {
 }
 
 impl Common {
+    /// The common field named `key`, if any. Dispatched on the length first: this runs for
+    /// every top-level key of every event.
     #[inline]
     fn from_key(key: &[u8]) -> Option<Self> {
+        use TextField as T;
         Some(match (key.len(), key) {
             (2, b"ei") => Self::Index,
+            (3, b"uid") => Self::Text(T::Uid),
+            (3, b"sid") => Self::Text(T::SessionId),
             (4, b"time") => Self::Time,
+            (4, b"code") => Self::Text(T::Code),
+            (4, b"user") => Self::Text(T::User),
+            (5, b"event") => Self::Text(T::Event),
+            (5, b"login") => Self::Text(T::Login),
+            (5, b"proto") => Self::Text(T::Protocol),
+            (5, b"error") => Self::Text(T::Error),
             (7, b"success") => Self::Success,
+            (7, b"message") => Self::Text(T::Message),
             (9, b"user_kind") => Self::UserKind,
-            _ => Self::Text(TextField::from_key(key)?),
+            (9, b"server_id") => Self::Text(T::ServerId),
+            (9, b"namespace") => Self::Text(T::Namespace),
+            (10, b"addr.local") => Self::Text(T::AddrLocal),
+            (11, b"server_addr") => Self::Text(T::ServerAddr),
+            (11, b"addr.remote") => Self::Text(T::AddrRemote),
+            (12, b"cluster_name") => Self::Text(T::ClusterName),
+            (12, b"impersonator") => Self::Text(T::Impersonator),
+            (15, b"server_hostname") => Self::Text(T::ServerHostname),
+            _ => return None,
         })
     }
 }
