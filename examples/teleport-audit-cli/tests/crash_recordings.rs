@@ -23,7 +23,7 @@ use teleport_audit_sim::{Backend, RecordingSettings, SimCluster};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use support::ClientFiles;
+use support::{ClientFiles, Rng, seed};
 
 /// Most kills (each followed by a restart) before the final run.
 const KILLS: usize = 40;
@@ -42,34 +42,7 @@ fn large() -> u64 {
         .unwrap_or(100_000)
 }
 
-fn seed() -> u64 {
-    match std::env::var("CRASH_SEED") {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("CRASH_SEED={text:?} is not a u64")),
-        Err(_) => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64;
-            nanos ^ u64::from(std::process::id()).rotate_left(32)
-        }
-    }
-}
-
-/// splitmix64, for the kill times.
-struct Rng(u64);
-
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     /// Uniform in [min, max) milliseconds.
     fn life(&mut self, min: u64, max: u64) -> Duration {
         Duration::from_millis(min + self.next_u64() % (max - min))

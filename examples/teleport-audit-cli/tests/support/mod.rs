@@ -76,3 +76,34 @@ pub fn sigterm(pid: u32) {
         .unwrap();
     assert!(status.success(), "kill -TERM {pid}");
 }
+
+/// The seed of a randomised test: `CRASH_SEED` when set (to replay a run), else from the clock
+/// and the process id.
+pub fn seed() -> u64 {
+    match std::env::var("CRASH_SEED") {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("CRASH_SEED={text:?} is not a u64")),
+        Err(_) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64;
+            nanos ^ u64::from(std::process::id()).rotate_left(32)
+        }
+    }
+}
+
+/// splitmix64: a small generator whose runs a seed replays.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
