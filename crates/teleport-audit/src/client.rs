@@ -78,10 +78,10 @@ impl Client {
             Some(Address::Proxy(addr)) => Route::Proxy(HostPort::parse(addr, DEFAULT_PROXY_PORT)?),
             Some(Address::Auth(addr)) => Route::Direct(HostPort::parse(addr, DEFAULT_AUTH_PORT)?),
             None => {
-                return Err(Error::Setting(SettingError::Config {
-                    field: "address",
-                    reason: "no proxy or Auth Service address given".to_owned(),
-                }));
+                return Err(Error::Setting(SettingError::config(
+                    "address",
+                    "no proxy or Auth Service address given",
+                )));
             }
         };
         let auth_route = match route {

@@ -95,7 +95,7 @@ mod tests {
                 .map(Error::class)
                 .collect()
         };
-        assert_eq!(class_of("invalid_config"), [ErrorClass::Setting]);
+        assert_eq!(class_of("invalid_config"), [ErrorClass::Setting; 2]);
         assert_eq!(class_of("invalid_argument"), [ErrorClass::Setting]);
         assert_eq!(class_of("invalid_cursor"), [ErrorClass::Data; 3]);
         assert_eq!(class_of("connection_refused"), [ErrorClass::Unavailable]);

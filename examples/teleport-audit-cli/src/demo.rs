@@ -17,11 +17,12 @@ use crate::Failure;
 use crate::args::DemoArgs;
 use crate::tail::{Sink, Stop, pump};
 
-fn sim_error(error: impl std::fmt::Display) -> Failure {
-    Failure::Audit(Error::Setting(SettingError::Config {
-        field: "demo",
-        reason: format!("the simulated cluster failed: {error}"),
-    }))
+fn sim_error(error: impl std::error::Error + Send + Sync + 'static) -> Failure {
+    Failure::Audit(Error::Setting(SettingError::config_caused_by(
+        "demo",
+        "the simulated cluster failed",
+        error,
+    )))
 }
 
 pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {

@@ -11,11 +11,7 @@ pub(crate) fn load(path: Option<&std::path::Path>) -> Result<Identity, Error> {
     match path {
         Some(path) => Ok(Identity::from_identity_file(path)?),
         None => {
-            let text = std::env::var("TELEPORT_IDENTITY").map_err(|_| Error::Setting(SettingError::Config {
-                field: "identity",
-                reason: "give --identity-file PATH, or put the identity file's contents in TELEPORT_IDENTITY"
-                    .to_owned(),
-            }))?;
+            let text = std::env::var("TELEPORT_IDENTITY").map_err(|_| Error::Setting(SettingError::config("identity", "give --identity-file PATH, or put the identity file's contents in TELEPORT_IDENTITY")))?;
             Ok(Identity::from_identity_str(&text)?)
         }
     }
@@ -25,10 +21,11 @@ pub(crate) fn run(args: IdentityArgs) -> Result<(), Error> {
     let identity = load(args.path.as_deref())?;
     let validity = identity.check_validity();
     let mut summary = serde_json::to_value(identity.summary()).map_err(|e| {
-        Error::Setting(SettingError::Config {
-            field: "identity",
-            reason: format!("the summary does not serialise: {e}"),
-        })
+        Error::Setting(SettingError::config_caused_by(
+            "identity",
+            "the summary does not serialise",
+            e,
+        ))
     })?;
     if let Some(object) = summary.as_object_mut() {
         object.insert("valid_now".to_owned(), validity.is_ok().into());

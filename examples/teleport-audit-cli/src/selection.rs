@@ -33,10 +33,10 @@ pub(crate) fn select(args: &TailArgs) -> Result<Selection, Error> {
     if let (Some(start), Some(until)) = (args.backfill_start, args.until)
         && until.time() < start.time()
     {
-        return Err(Error::Setting(SettingError::Config {
-            field: "--until",
-            reason: format!("{until} is before the backfill start {start}"),
-        }));
+        return Err(Error::Setting(SettingError::config(
+            "--until",
+            format!("{until} is before the backfill start {start}"),
+        )));
     }
     Ok(selection)
 }
@@ -84,12 +84,8 @@ fn resolve(
     } else {
         UnknownTypes::Refuse
     };
-    let list = resolve_type_list(items, unknown).map_err(|error| {
-        Error::Setting(SettingError::Config {
-            field,
-            reason: format!("{error}{hint}"),
-        })
-    })?;
+    let list = resolve_type_list(items, unknown)
+        .map_err(|error| Error::Setting(SettingError::config(field, format!("{error}{hint}"))))?;
     if !list.unknown().is_empty() {
         tracing::warn!(
             "{field}: not in the event catalogue, taken as given: {}",

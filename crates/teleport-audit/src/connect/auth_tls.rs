@@ -54,10 +54,11 @@ impl AuthTls {
         )
         .build()
         .map_err(|e| {
-            Error::Setting(SettingError::Config {
-                field: "identity",
-                reason: format!("the identity's CA certificates cannot verify servers: {e}"),
-            })
+            Error::Setting(SettingError::config_caused_by(
+                "identity",
+                "the identity's CA certificates cannot verify servers",
+                e,
+            ))
         })?;
         Ok(Self {
             base: Arc::new(base),
@@ -111,10 +112,10 @@ impl AuthTls {
             None => Arc::clone(&self.base),
         };
         let server_name = ServerName::try_from(AUTH_SERVER_NAME).map_err(|_| {
-            Error::Setting(SettingError::Config {
-                field: "server_name",
-                reason: "teleport.cluster.local is not a valid server name".to_owned(),
-            })
+            Error::Setting(SettingError::config(
+                "server_name",
+                "teleport.cluster.local is not a valid server name",
+            ))
         })?;
         let handshake = TlsConnector::from(config).connect(server_name, io);
         let stream = match tokio::time::timeout(timeout, handshake).await {

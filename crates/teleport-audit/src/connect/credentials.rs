@@ -142,10 +142,10 @@ impl Credentials {
                 })
             }
             (None, None) => {
-                return Err(Error::Setting(SettingError::Config {
-                    field: "identity",
-                    reason: "no identity (and no TLS configuration) given".to_owned(),
-                }));
+                return Err(Error::Setting(SettingError::config(
+                    "identity",
+                    "no identity (and no TLS configuration) given",
+                )));
             }
         };
         Ok(Self { kind })
@@ -191,10 +191,10 @@ impl Credentials {
             }
             Kind::File(file) => {
                 let loaded = file.current().ok_or_else(|| {
-                    Error::Setting(SettingError::Config {
-                        field: "identity",
-                        reason: "the identity lock was poisoned by a panic".to_owned(),
-                    })
+                    Error::Setting(SettingError::config(
+                        "identity",
+                        "the identity lock was poisoned by a panic",
+                    ))
                 })?;
                 check_before_dial(&loaded.identity)?;
                 Ok(loaded.tls.clone())

@@ -89,12 +89,7 @@ impl ProxyUrl {
     /// Parses `[http://][user[:password]@]host[:port][/]`. Go assumes `http://` when the scheme
     /// is missing; so do we. Other schemes are refused with a clear error.
     pub(crate) fn parse(input: &str) -> Result<Self, Error> {
-        let invalid = |reason: String| {
-            Error::Setting(SettingError::Config {
-                field: "http_proxy",
-                reason,
-            })
-        };
+        let invalid = |reason: String| Error::Setting(SettingError::config("http_proxy", reason));
         let trimmed = input.trim();
         let rest = match trimmed.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,

@@ -20,13 +20,18 @@ pub enum SettingError {
         reason: &'static str,
     },
 
-    /// A required setting is missing or a setting is out of range.
+    /// A required setting is missing or a setting is out of range. Made with
+    /// [`SettingError::config`] or [`SettingError::config_caused_by`].
     #[error("invalid configuration: {field}: {reason}")]
     Config {
         /// The setting.
         field: &'static str,
-        /// What is wrong with it.
+        /// What is wrong with it, in this library's words.
         reason: String,
+        /// The error that said why, if one did (a TLS library's, say); never formatted into
+        /// `reason`.
+        #[source]
+        source: Option<SharedError>,
     },
 
     /// The extra CA given for the proxy's public certificate could not be used.
@@ -55,6 +60,29 @@ pub enum SettingError {
 }
 
 impl SettingError {
+    /// A [`SettingError::Config`]: `field` is wrong for `reason`, with no other error behind it.
+    pub fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        SettingError::Config {
+            field,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A [`SettingError::Config`] that `source` caused: `reason` says what it means for
+    /// `field`, `source` stays the [`std::error::Error::source`].
+    pub fn config_caused_by(
+        field: &'static str,
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        SettingError::Config {
+            field,
+            reason: reason.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
     /// The stable code ([`crate::Error::code`]).
     pub fn code(&self) -> &'static str {
         match self {

@@ -31,10 +31,12 @@ pub(crate) fn samples() -> Vec<Error> {
             reason: "no port",
         }
         .into(),
-        SettingError::Config {
-            field: "page_size",
-            reason: "0".into(),
-        }
+        SettingError::config("page_size", "0").into(),
+        SettingError::config_caused_by(
+            "identity",
+            "the identity's CA certificates cannot verify servers",
+            std::io::Error::other("no root certificates"),
+        )
         .into(),
         SettingError::ProxyCa {
             reason: "x".into(),
@@ -519,4 +521,30 @@ fn display_is_one_line_in_our_words() {
         error.to_string(),
         "cluster mismatch: the identity is for \"a.example.com\" but the Auth Service serves \"b.example.com\""
     );
+}
+
+/// A setting refused because of another error names the setting in our words and keeps that
+/// error as the source, unformatted; a refusal of our own has no source.
+#[test]
+fn a_config_error_keeps_its_cause_only_as_the_source() {
+    let caused: Error = SettingError::config_caused_by(
+        "identity",
+        "the identity's CA certificates cannot verify servers",
+        std::io::Error::other("no root certificates"),
+    )
+    .into();
+    assert_eq!(caused.code(), "invalid_config");
+    assert_eq!(
+        caused.to_string(),
+        "invalid configuration: identity: the identity's CA certificates cannot verify servers"
+    );
+    let source = std::error::Error::source(&caused).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("no root certificates"));
+
+    let own: Error = SettingError::config("page_size", "0 is outside 1 to 10000").into();
+    assert_eq!(
+        own.to_string(),
+        "invalid configuration: page_size: 0 is outside 1 to 10000"
+    );
+    assert!(std::error::Error::source(&own).is_none());
 }

@@ -160,7 +160,7 @@ impl SessionEventsConfig {
     /// [`SettingError::Config`] naming the setting: a start index outside `0..=i32::MAX`, a
     /// zero timeout, a maximum event size under 1 KiB.
     pub fn validate(&self) -> Result<(), SettingError> {
-        let bad = |field: &'static str, reason: String| Err(SettingError::Config { field, reason });
+        let bad = |field: &'static str, reason: String| Err(SettingError::config(field, reason));
         if !(0..=i64::from(i32::MAX)).contains(&self.start_index) {
             return bad(
                 "start_index",
@@ -195,10 +195,10 @@ pub fn check_session_id(session_id: &str) -> Result<(), SettingError> {
     if valid_session_id(session_id) {
         Ok(())
     } else {
-        Err(SettingError::Config {
-            field: "session_id",
-            reason: format!("{session_id:?} is not a session id (a UUID)"),
-        })
+        Err(SettingError::config(
+            "session_id",
+            format!("{session_id:?} is not a session id (a UUID)"),
+        ))
     }
 }
 

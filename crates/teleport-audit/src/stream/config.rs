@@ -388,7 +388,7 @@ impl StreamConfig {
     /// 1..=10000, an end time before the backfill start, ...).
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |field: &'static str, reason: String| {
-            Err(Error::Setting(SettingError::Config { field, reason }))
+            Err(Error::Setting(SettingError::config(field, reason)))
         };
         if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
             return invalid(

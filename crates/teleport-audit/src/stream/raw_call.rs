@@ -65,10 +65,11 @@ pub(crate) async fn open_call(
             Bytes::from(framed),
         )))
         .map_err(|e| {
-            Error::Setting(SettingError::Config {
-                field: "raw gRPC request",
-                reason: e.to_string(),
-            })
+            Error::Setting(SettingError::config_caused_by(
+                "raw gRPC request",
+                "the request cannot be built",
+                e,
+            ))
         })?;
     let response = channel
         .oneshot(request)

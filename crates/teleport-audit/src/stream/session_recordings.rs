@@ -139,7 +139,7 @@ impl SessionRecordings {
     /// [`SettingError::Config`] naming the setting out of range.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let invalid = |field: &'static str, reason: String| {
-            Err(Error::Setting(SettingError::Config { field, reason }))
+            Err(Error::Setting(SettingError::config(field, reason)))
         };
         if self.concurrency == 0 || self.concurrency > MAX_SESSION_CONCURRENCY {
             return invalid(
