@@ -890,7 +890,10 @@ PY
             fail "tail --session-recordings: exit $rc, ${out:-} ${out2:-} (stderr: $(tail -n 2 "$work/rec.err" | cut -c1-300))"
         fi
         # SIGKILL inside the recording, three times, writing with --output, through a relay that
-        # slows the server's bytes to 16 KiB/s; then finish with --until-now: still exactly once.
+        # slows the server's bytes to 2 KiB/s; then finish with --until-now: still exactly once.
+        # Each run is killed as soon as its first print events reach the file: the file grows a
+        # commit (up to a second of events) at a time, so a fixed target (a quarter, a half...)
+        # could be passed by a commit that holds the rest of the recording.
         # The backfill starts a second before the session did (the ground truth is the file log
         # from then on), so that the slow relay spends its time on the recording.
         rec_start="$(session_event session.start "$sid" | python3 -c '
@@ -905,17 +908,17 @@ for line in sys.stdin:
     if datetime.datetime.fromisoformat(json.loads(line)["time"].replace("Z", "+00:00")) >= start:
         print(line, end="")' "$rec_start" > "$1"
         }
-        start_relay 16384
+        start_relay 2048
         since "$work/truth-before.ndjson"
         n_prints=$(prints "$session_truth")
         kills=""
         : > "$work/rec-kill.err"
         for k in 1 2 3; do
+            target=$(( $(prints "$work/rec-kill.ndjson") + 1 ))
             "$bin" tail --proxy "127.0.0.1:$relay_port" --identity-file "$work/audit.identity" \
                 --backfill-start "$rec_start" "${rec_args[@]}" --cursor-file "$work/rec-kill.cursor" \
                 --output "$work/rec-kill.ndjson" > /dev/null 2>> "$work/rec-kill.err" &
             tail_pid=$!
-            target=$(( k * n_prints / 4 ))
             deadline=$(( $(date +%s) + 120 ))
             while kill -0 "$tail_pid" 2>/dev/null && (( $(prints "$work/rec-kill.ndjson") < target && $(date +%s) < deadline )); do
                 sleep 0.01
