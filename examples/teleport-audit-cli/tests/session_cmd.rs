@@ -144,12 +144,12 @@ async fn an_unknown_recording_type_is_refused_unless_unknown_types_are_allowed()
     let (code, stdout, stderr) = run(setup.session(&sid, &["--skip-session-types", "none"])).await;
     assert_eq!(code, 0, "{stderr}");
     let all = lines(&stdout, &sid);
-    let printed: Vec<_> = all.iter().filter(|(_, t)| t != "print").cloned().collect();
+    let without_print: Vec<_> = all.iter().filter(|(_, t)| t != "print").cloned().collect();
     let allowed = [&skip[..], &["--allow-unknown-types"]].concat();
     let (code, stdout, stderr) = run(setup.session(&sid, &allowed)).await;
     assert_eq!(code, 0, "{stderr}");
     // The unknown name skips nothing; `print` is still skipped.
-    assert_eq!(lines(&stdout, &sid), printed);
+    assert_eq!(lines(&stdout, &sid), without_print);
     assert!(
         stderr.contains("sesion.end"),
         "logged once as taken as given: {stderr}"
